@@ -1,0 +1,44 @@
+/** gostall's command line: run | agent | replay | report | doctor. */
+import { doctorCommand } from './doctor.js';
+import { UsageError } from './options.js';
+import { runCommand } from './run.js';
+
+const USAGE = `usage: gostall <command> [options]
+
+commands:
+  run [options] -- CMD [ARGS…]   trace CMD and its descendants, write/send the trace, print why it was slow
+  doctor                         check this machine: tracer, version, BTF, tracepoints, privileges
+  help                           this text
+
+gostall run --help shows run's options. Exit status 2 means a usage error or an unusable
+environment; run otherwise exits with CMD's own status.
+`;
+
+type Command = (argv: string[]) => Promise<{ exitCode: number }>;
+
+const COMMANDS: Record<string, Command> = {
+  run: runCommand,
+  doctor: doctorCommand,
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    (name === undefined ? process.stderr : process.stdout).write(USAGE);
+    return name === undefined ? 2 : 0;
+  }
+  const cmd = COMMANDS[name];
+  if (!cmd) {
+    process.stderr.write(`gostall: unknown command ${JSON.stringify(name)}; run gostall help for the list\n`);
+    return 2;
+  }
+  try {
+    return (await cmd(rest)).exitCode;
+  } catch (err) {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`gostall ${name}: ${(err as Error).message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,227 @@
+/**
+ * gostall run [--out FILE] [--endpoint URL] [--protocol P] [--threshold DUR] [--json FILE] -- CMD ARGS…
+ *
+ * Order matters: CMD starts as a shim blocked on a pipe, the tracer is started with the
+ * shim's pid as its root and attaches, then the shim is released and execs CMD, so CMD's
+ * first instruction is already traced. CMD inherits stdin/stdout/stderr untouched; the
+ * tracer's output never shares a descriptor with it.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { constants as osConstants } from 'node:os';
+import { parseLine } from '../events/parse.js';
+import { createWallClock } from '../model/clock.js';
+import { createProcessTree } from '../model/tree.js';
+import { resolveFdPath } from '../model/fd-path.js';
+import { checkTracingEnvironment, findBpftrace } from '../probe-runner/environment.js';
+import { startTracer } from '../probe-runner/bpftrace.js';
+import { startContextCollection } from '../diagnose/context.js';
+import { openOtlpJsonFile, type OtlpJsonFile } from '../export/file.js';
+import { createOtlpExporter, endpointConfigured, redactUrl, resolveProtocol, tracesUrlFromFlag } from '../export/otlp.js';
+import { publishTree } from '../export/publish.js';
+import { renderSummary } from '../export/summary.js';
+import { writeDiagnosisJson } from '../export/diagnosis-json.js';
+import { UsageError, parseDuration, splitCommand } from './options.js';
+
+export const RUN_USAGE = `usage: gostall run [options] -- CMD [ARGS…]
+
+Traces CMD and all its descendants with eBPF and writes an OpenTelemetry trace that says
+where the time went and why. CMD's stdin/stdout/stderr are untouched; gostall exits with
+CMD's exit code (128+signal when it was killed). A summary goes to stderr.
+
+options:
+  --out FILE         write the trace as OTLP JSON lines (default when no collector is
+                     configured: ~/.local/state/gostall/traces/<time>-<cmd>.otlp.jsonl)
+  --endpoint URL     send to an OTLP/HTTP collector (default: OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT)
+  --protocol P       http/protobuf (default) or http/json (default: OTEL_EXPORTER_OTLP_PROTOCOL)
+  --threshold DUR    slowest syscalls and off-CPU waits at least this long become spans (default 50ms)
+  --json FILE        also write the diagnosis (causes, evidence, hints) as JSON ("-" for stdout)
+  -h, --help         this text
+`;
+
+/** Syscalls at or above this become evidence spans by default: cold reads from local disk were
+ *  measured at up to ~10 ms on the reference VM, so 50 ms leaves a 5x margin against false evidence. */
+export const DEFAULT_THRESHOLD_NS = 50e6;
+/** The kernel prints records from this latency on (diagnosis uses them below the span threshold). */
+const KERNEL_THRESHOLD_CAP_NS = 1e6;
+/** After CMD exits, how long to wait for the exit records of its descendants. */
+const DRAIN_MILLIS = 1500;
+
+export interface RunResult { exitCode: number }
+
+function defaultOutPath(cmd: string): string {
+  const base = process.env.XDG_STATE_HOME || join(homedir(), '.local/state');
+  const dir = join(base, 'gostall/traces');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
+  const safe = cmd.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 40) || 'cmd';
+  return join(dir, `${stamp}-${safe}.otlp.jsonl`);
+}
+
+function signalNumber(name: NodeJS.Signals | null): number {
+  if (!name) return 0;
+  return (osConstants.signals as Record<string, number>)[name] ?? 0;
+}
+
+/** Parse run's own options; throws UsageError with the fix. */
+export function parseRunOptions(argv: string[]) {
+  const { options, command } = splitCommand(argv);
+  const { values } = parseArgs({
+    args: options,
+    options: {
+      out: { type: 'string', short: 'o' },
+      endpoint: { type: 'string' },
+      protocol: { type: 'string' },
+      threshold: { type: 'string' },
+      json: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) return { help: true as const };
+  if (command.length === 0) throw new UsageError('gostall run needs a command: gostall run -- go build ./...');
+  const thresholdNs = values.threshold !== undefined ? parseDuration(values.threshold, '--threshold') : DEFAULT_THRESHOLD_NS;
+  let protocol;
+  try {
+    protocol = resolveProtocol(values.protocol, process.env);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  let url: string | undefined;
+  if (values.endpoint !== undefined) {
+    try {
+      url = tracesUrlFromFlag(values.endpoint);
+    } catch (err) {
+      throw new UsageError(`--endpoint: ${(err as Error).message.replace(/^Invalid URL.*/, 'not a valid URL')}`);
+    }
+  }
+  return { help: false as const, command, thresholdNs, protocol, url, out: values.out, json: values.json };
+}
+
+export async function runCommand(argv: string[]): Promise<RunResult> {
+  const opts = parseRunOptions(argv);
+  if (opts.help) {
+    process.stdout.write(RUN_USAGE);
+    return { exitCode: 0 };
+  }
+  const problems = checkTracingEnvironment();
+  if (problems.length > 0) {
+    const p = problems[0]!;
+    process.stderr.write(`gostall: cannot trace: ${p.what}; fix: ${p.fix}\n`);
+    return { exitCode: 2 };
+  }
+  const bpftrace = findBpftrace()!;
+  const haveCollector = endpointConfigured(opts.url, process.env);
+  const outPath = opts.out !== undefined ? resolve(opts.out) : haveCollector ? undefined : defaultOutPath(opts.command[0]!.split('/').pop()!);
+  let file: OtlpJsonFile | undefined;
+  if (outPath) {
+    try {
+      file = await openOtlpJsonFile(outPath);
+    } catch (err) {
+      process.stderr.write(`gostall: cannot write ${outPath}: ${(err as Error).message}; fix: choose another --out\n`);
+      return { exitCode: 2 };
+    }
+  }
+
+  // The shim: blocks on fd 3 until the tracer is attached, then becomes CMD. If gostall
+  // goes away first, the read fails and CMD never runs.
+  const shim = spawn('/bin/sh', ['-c', 'read _ <&3 || exit 125; exec 3<&-; exec "$@"', 'gostall-shim', ...opts.command], {
+    stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+  });
+  const gate = shim.stdio[3] as NodeJS.WritableStream;
+  const shimExit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
+    shim.once('exit', (code, signal) => res({ code, signal })));
+  const shimPid = shim.pid!;
+
+  const clock = createWallClock();
+  const tree = createProcessTree();
+  let malformed = 0;
+  const malformedReasons = new Map<string, number>();
+  let treeComplete!: () => void;
+  const complete = new Promise<void>((r) => { treeComplete = r; });
+  tree.onTreeComplete = () => treeComplete();
+
+  const kernelThreshold = Math.min(opts.thresholdNs, KERNEL_THRESHOLD_CAP_NS);
+  const tracer = startTracer({
+    bpftrace,
+    params: { rootPid: shimPid, syscallThresholdNs: kernelThreshold, offcpuThresholdNs: kernelThreshold },
+    onLine(line, stream) {
+      const r = parseLine(line);
+      if (r.ok === true) {
+        if (r.event.kind === 'syscall') resolveFdPath(r.event);
+        tree.add(r.event);
+      }
+      else if (r.ok === false && stream === 'stdout') {
+        malformed++;
+        malformedReasons.set(r.reason, (malformedReasons.get(r.reason) ?? 0) + 1);
+      }
+    },
+  });
+
+  try {
+    await tracer.ready;
+  } catch (err) {
+    shim.kill('SIGKILL');
+    await shimExit;
+    process.stderr.write(`gostall: cannot trace: ${(err as Error).message}; fix: run \`gostall doctor\` to see what is missing\n`);
+    await file?.close();
+    return { exitCode: 2 };
+  }
+  const contextCollection = startContextCollection({ rootPid: shimPid, env: process.env });
+  const root = tree.addRoot(shimPid, clock.nowMonotonicNs());
+
+  // Ctrl-C reaches CMD through the terminal's process group; gostall stays to flush the
+  // trace. Termination requests sent to gostall alone are passed on to CMD.
+  const forward = (sig: NodeJS.Signals) => () => { try { shim.kill(sig); } catch { /* already gone */ } };
+  const onInt = () => {};
+  const onTerm = forward('SIGTERM');
+  const onHup = forward('SIGHUP');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  process.on('SIGHUP', onHup);
+
+  gate.write('go\n');
+  gate.end();
+  const exit = await shimExit;
+  const exitCode = exit.code ?? 128 + signalNumber(exit.signal);
+
+  await Promise.race([complete, new Promise((r) => setTimeout(r, DRAIN_MILLIS))]);
+  const endNs = clock.nowMonotonicNs();
+  await tracer.stop();
+  process.off('SIGINT', onInt);
+  process.off('SIGTERM', onTerm);
+  process.off('SIGHUP', onHup);
+
+  const destinations: string[] = [];
+  const exportProblems: string[] = [];
+  const exporter = haveCollector ? createOtlpExporter({ url: opts.url, protocol: opts.protocol }) : undefined;
+  const endpointShown = opts.url ?? process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  try {
+    const published = await publishTree(root, {
+      clock, thresholdNs: opts.thresholdNs, endNs,
+      ctx: contextCollection.finish({ endNs, root }),
+      targets: { file, exporter },
+      rootAttributes: { 'gostall.lost_events': tree.stats.lostEvents, 'gostall.malformed_records': malformed },
+    });
+    if (file) destinations.push(`written to ${file.path}`);
+    if (exporter) {
+      if (published.exportError) exportProblems.push(`could not send the trace to ${redactUrl(endpointShown ?? '')}: ${published.exportError}${file ? ` (the file ${file.path} is complete)` : ''}`);
+      else destinations.push(`sent to ${redactUrl(endpointShown ?? '')} (${opts.protocol})`);
+    }
+    process.stderr.write(renderSummary({
+      root, traceId: published.traceId, endNs, causes: published.causes, lostEvents: tree.stats.lostEvents,
+      malformedRecords: malformed, spanCount: published.spanCount, destinations, exportProblems,
+    }));
+    if (opts.json !== undefined) await writeDiagnosisJson(opts.json, root, published, endNs);
+  } catch (err) {
+    process.stderr.write(`gostall: the trace could not be finished: ${(err as Error).message}\n`);
+  } finally {
+    await file?.close().catch(() => {});
+    await exporter?.shutdown().catch(() => {});
+  }
+  return { exitCode };
+}

@@ -1,0 +1,55 @@
+/** The mount table, for naming the filesystem behind a path (fuse, virtiofs, 9p, nfs, ext4…). */
+import { readFileSync } from 'node:fs';
+
+export interface MountEntry { mountPoint: string; fsType: string; source: string; majMin: string }
+
+/** Undo the octal escapes mountinfo uses for space, tab, newline and backslash. */
+function unescapeMountField(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+/** Parse /proc/PID/mountinfo text. */
+export function parseMountinfo(text: string): MountEntry[] {
+  const out: MountEntry[] = [];
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    const sep = line.indexOf(' - ');
+    if (sep === -1) continue;
+    const left = line.slice(0, sep).split(' ');
+    const right = line.slice(sep + 3).split(' ');
+    if (left.length < 5 || right.length < 2) continue;
+    out.push({ majMin: left[2]!, mountPoint: unescapeMountField(left[4]!), fsType: right[0]!, source: unescapeMountField(right[1]!) });
+  }
+  return out;
+}
+
+export interface MountTable {
+  entries: MountEntry[];
+  /** the mount holding an absolute path (longest mount-point prefix; later mounts shadow earlier ones) */
+  lookup(path: string): MountEntry | undefined;
+}
+
+export function createMountTable(entries: MountEntry[]): MountTable {
+  return {
+    entries,
+    lookup(path) {
+      if (!path.startsWith('/')) return undefined;
+      let best: MountEntry | undefined;
+      for (const m of entries) {
+        const mp = m.mountPoint;
+        const inside = mp === '/' || path === mp || path.startsWith(mp.endsWith('/') ? mp : `${mp}/`);
+        if (inside && (!best || mp.length >= best.mountPoint.length)) best = m;
+      }
+      return best;
+    },
+  };
+}
+
+/** The mount table of a process (default: this one); empty when it cannot be read. */
+export function readMountTable(pid: number | 'self' = 'self'): MountTable {
+  try {
+    return createMountTable(parseMountinfo(readFileSync(`/proc/${pid}/mountinfo`, 'utf8')));
+  } catch {
+    return createMountTable([]);
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * The probe record format, defined once. probes/linux/gostall.bt prints these records
+ * (TAB-separated, tag first); test/events/probe-schema.test.ts checks every printf in the
+ * probe against FIELDS so the two cannot drift apart.
+ */
+
+/** Field names per record tag, in print order (the tag itself excluded). */
+export const FIELDS = {
+  /** ready: printed by BEGIN once every probe is attached */
+  R: ['ts', 'rootPid', 'syscallThresholdNs', 'offcpuThresholdNs'],
+  /** a task (process or thread) was created by a traced task */
+  F: ['ts', 'parentPid', 'parentTid', 'childTid'],
+  /** a traced process called execve successfully */
+  E: ['ts', 'pid', 'oldPid', 'ppid', 'uid', 'argvLen', 'comm', 'filename'],
+  /** one chunk of the argv of the preceding E record for pid (NUL-separated, escaped) */
+  V: ['pid', 'offset', 'chunk'],
+  /** per-thread, per-syscall-class sums printed when the thread exits */
+  A: ['ts', 'pid', 'tid', 'cls', 'count', 'blockedNs', 'maxNs', 'errors', 'enoent', 'lt16us', 'lt256us', 'lt4ms', 'ge4ms'],
+  /** per-thread scheduler sums printed when the thread exits */
+  Q: ['ts', 'pid', 'tid', 'onCpuNs', 'runqNs', 'offSNs', 'offDNs', 'voluntarySwitches', 'involuntarySwitches', 'maxOffDNs'],
+  /** the last thread of a process exited; status is the wait(2) status */
+  X: ['ts', 'pid', 'tid', 'status'],
+  /** the OOM killer chose this process */
+  K: ['ts', 'pid'],
+  /** a slow or failed syscall: ts is its end; ret is the raw return (negative errno) */
+  S: ['ts', 'pid', 'tid', 'sc', 'latencyNs', 'runqNs', 'ret', 'fd', 'path'],
+  /** a long off-CPU interval: state 1 = S (interruptible), 2 = D (uninterruptible) */
+  O: ['ts', 'pid', 'tid', 'state', 'durationNs', 'sc'],
+  /** a TCP handshake finished: newState 1 = established, anything else = failed */
+  C: ['ts', 'pid', 'tid', 'durationNs', 'newState', 'address', 'port'],
+} as const;
+
+export type RecordTag = keyof typeof FIELDS;
+
+/** Syscall ids used in S, O records and by the probe's entry hooks. */
+export const SYSCALLS: Readonly<Record<number, string>> = {
+  1: 'newfstatat',
+  2: 'statx',
+  5: 'faccessat',
+  6: 'faccessat2',
+  8: 'readlinkat',
+  10: 'openat',
+  20: 'read',
+  21: 'pread64',
+  30: 'getdents64',
+  40: 'execve',
+  41: 'inotify_add_watch',
+  42: 'inotify_init1',
+  43: 'mkdirat',
+  44: 'renameat2',
+  45: 'unlinkat',
+  46: 'connect',
+  47: 'socket',
+  49: 'renameat',
+};
+
+/** Syscall classes the probe sums per thread (A records); the id ranges match the probe. */
+export const SYSCALL_CLASSES = ['stat', 'open', 'read', 'readdir', 'other'] as const;
+export type SyscallClass = (typeof SYSCALL_CLASSES)[number];
+
+/** Class of a syscall id, by the same id ranges the probe uses. */
+export function classOfSyscall(sc: number): SyscallClass {
+  if (sc < 10) return 'stat';
+  if (sc < 20) return 'open';
+  if (sc < 30) return 'read';
+  if (sc < 40) return 'readdir';
+  return 'other';
+}
+
+/** Syscalls whose S record carries an fd instead of a path. */
+export const FD_SYSCALLS = new Set([20, 21, 30, 46]);
+
+/** Upper bounds (ns) of the A record's latency buckets; the last bucket is open. */
+export const BUCKET_BOUNDS_NS = [16_000, 256_000, 4_000_000] as const;
+
+/** Bytes the probe reads of a path (BPFTRACE_STRLEN); a path this long minus the NUL may be cut. */
+export const PROBE_STRLEN = 128;
+
+/** Linux errno names for the codes gostall reports (x86_64 / generic numbering). */
+export const ERRNO_NAMES: Readonly<Record<number, string>> = {
+  1: 'EPERM', 2: 'ENOENT', 4: 'EINTR', 5: 'EIO', 8: 'ENOEXEC', 9: 'EBADF', 11: 'EAGAIN', 12: 'ENOMEM',
+  13: 'EACCES', 17: 'EEXIST', 20: 'ENOTDIR', 21: 'EISDIR', 22: 'EINVAL', 23: 'ENFILE', 24: 'EMFILE',
+  26: 'ETXTBSY', 28: 'ENOSPC', 30: 'EROFS', 36: 'ENAMETOOLONG', 40: 'ELOOP', 101: 'ENETUNREACH',
+  110: 'ETIMEDOUT', 111: 'ECONNREFUSED', 113: 'EHOSTUNREACH', 115: 'EINPROGRESS', 116: 'ESTALE', 122: 'EDQUOT',
+};
+
+/** Name of an errno, or E<n> when gostall has no name for it. */
+export function errnoName(errno: number): string {
+  return ERRNO_NAMES[errno] ?? `E${errno}`;
+}

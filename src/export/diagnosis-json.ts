@@ -1,0 +1,22 @@
+/** --json: the diagnosis as JSON for scripts (same content as the terminal summary). */
+import { writeFile } from 'node:fs/promises';
+import { displayName, type ProcessNode } from '../model/process.js';
+import type { Published } from './publish.js';
+
+export function diagnosisJson(root: ProcessNode, published: Pick<Published, 'traceId' | 'causes'>, endNs: number): object {
+  return {
+    traceId: published.traceId,
+    command: displayName(root),
+    wallNs: (root.endNs ?? endNs) - root.startNs,
+    causes: published.causes.map((c) => ({
+      id: c.id, pid: c.process.pid, process: displayName(c.process), evidence: c.evidence, hint: c.hint,
+      weightNs: c.weightNs, attributes: c.attributes ?? {},
+    })),
+  };
+}
+
+export async function writeDiagnosisJson(target: string, root: ProcessNode, published: Published, endNs: number): Promise<void> {
+  const text = `${JSON.stringify(diagnosisJson(root, published, endNs), null, 2)}\n`;
+  if (target === '-') process.stdout.write(text);
+  else await writeFile(target, text, { mode: 0o600 });
+}

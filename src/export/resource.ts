@@ -1,0 +1,51 @@
+/** The OpenTelemetry resource of a trace: who ran, where. */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
+import type { Attributes } from '@opentelemetry/api';
+
+export const GOSTALL_VERSION = '0.1.0';
+
+/** Container id from a process's cgroup paths (docker, containerd, cri-o, podman), if any. */
+export function containerIdOf(pid: number | 'self' = 'self'): string | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+    const m = /([0-9a-f]{64})/.exec(text);
+    return m?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/** OTEL_RESOURCE_ATTRIBUTES: comma-separated key=value, values percent-encoded. */
+export function parseResourceAttributes(raw: string | undefined): Attributes {
+  const out: Attributes = {};
+  if (!raw) return out;
+  for (const part of raw.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) continue;
+    const key = part.slice(0, eq).trim();
+    try {
+      out[key] = decodeURIComponent(part.slice(eq + 1).trim());
+    } catch {
+      out[key] = part.slice(eq + 1).trim();
+    }
+  }
+  return out;
+}
+
+/** service.name is the root executable unless OTEL_SERVICE_NAME says otherwise. */
+export function buildResource(rootExecutable: string, env: NodeJS.ProcessEnv = process.env): Resource {
+  const attrs: Attributes = {
+    ...parseResourceAttributes(env.OTEL_RESOURCE_ATTRIBUTES),
+    'host.name': hostname(),
+    'os.type': process.platform,
+    'telemetry.sdk.name': 'gostall',
+    'telemetry.sdk.language': 'nodejs',
+    'gostall.version': GOSTALL_VERSION,
+  };
+  const cid = containerIdOf();
+  if (cid) attrs['container.id'] = cid;
+  attrs['service.name'] = env.OTEL_SERVICE_NAME || rootExecutable;
+  return resourceFromAttributes(attrs);
+}

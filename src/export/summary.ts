@@ -1,0 +1,81 @@
+/** The terminal summary printed to stderr when a trace is finished. */
+import { SYSCALLS } from '../events/schema.js';
+import type { Cause } from '../diagnose/types.js';
+import { decodeWaitStatus, displayName, type ProcessNode } from '../model/process.js';
+import { walk } from '../model/tree.js';
+
+export interface SummaryInput {
+  root: ProcessNode;
+  traceId: string;
+  endNs: number;
+  causes: Cause[];
+  lostEvents: number;
+  malformedRecords: number;
+  spanCount: number;
+  destinations: string[];
+  exportProblems: string[];
+  maxSlowest?: number;
+}
+
+/** Human duration: 850 µs, 12.4 ms, 3.21 s, 2m05s. */
+export function formatDuration(ns: number): string {
+  if (ns < 1e6) return `${Math.round(ns / 1e3)} µs`;
+  if (ns < 1e9) return `${(ns / 1e6).toFixed(ns < 1e7 ? 1 : 0)} ms`;
+  if (ns < 120e9) return `${(ns / 1e9).toFixed(2)} s`;
+  const s = Math.round(ns / 1e9);
+  return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+}
+
+export function renderSummary(x: SummaryInput): string {
+  const lines: string[] = [];
+  const procs = [...walk(x.root)];
+  const wall = (x.root.endNs ?? x.endNs) - x.root.startNs;
+  let on = 0, s = 0, d = 0, rq = 0;
+  for (const p of procs) { on += p.sched.onCpuNs; s += p.sched.offSNs; d += p.sched.offDNs; rq += p.sched.runqNs; }
+  const st = x.root.status !== undefined ? decodeWaitStatus(x.root.status) : undefined;
+  const how = st === undefined ? 'was still running' : st.signal !== undefined ? `was killed by signal ${st.signal}` : `exited ${st.code}`;
+  lines.push(`gostall: ${displayName(x.root)} ${how} after ${formatDuration(wall)} — ${procs.length} process${procs.length === 1 ? '' : 'es'}, trace ${x.traceId}`);
+  lines.push(`  time, summed over processes: on-CPU ${formatDuration(on)} · waiting for a CPU ${formatDuration(rq)} · blocked (S) ${formatDuration(s)} · uninterruptible (D) ${formatDuration(d)}`);
+
+  const slow: { ns: number; text: string }[] = [];
+  for (const p of procs) {
+    for (const e of [...p.slowSyscalls, ...p.failedSyscalls]) {
+      const name = SYSCALLS[e.sc] ?? `syscall ${e.sc}`;
+      const where = e.path !== undefined ? ` ${JSON.stringify(e.path)}` : e.fd >= 0 ? ` fd ${e.fd}` : '';
+      const err = e.ret < 0 ? ` → error ${-e.ret}` : '';
+      slow.push({ ns: e.latencyNs - e.runqNs, text: `${name}${where}${err} (${displayName(p)}, pid ${p.pid})` });
+    }
+    for (const c of p.connects) {
+      if (!c.established || c.durationNs >= 1e9) {
+        slow.push({ ns: c.durationNs, text: `tcp connect ${c.address}:${c.port} ${c.established ? 'slow' : 'failed'} (${displayName(p)}, pid ${p.pid})` });
+      }
+    }
+  }
+  slow.sort((a, b) => b.ns - a.ns);
+  const top = slow.slice(0, x.maxSlowest ?? 5).filter((e) => e.ns >= 1e6);
+  if (top.length > 0) {
+    lines.push('  slowest operations:');
+    for (const e of top) lines.push(`    ${formatDuration(e.ns).padStart(9)}  ${e.text}`);
+  }
+
+  if (x.causes.length === 0) {
+    lines.push('  no cause found: nothing in this run points at a known reason for slowness or failure');
+  } else {
+    lines.push(`  causes (most time explained first):`);
+    const seen = new Set<string>();
+    for (const c of x.causes) {
+      const key = `${c.id}|${c.evidence}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      lines.push(`    ${c.id} in ${displayName(c.process)} (pid ${c.process.pid}): ${c.evidence}`);
+      lines.push(`      fix: ${c.hint}`);
+    }
+  }
+  const integrity: string[] = [];
+  if (x.lostEvents > 0) integrity.push(`${x.lostEvents} events lost by the kernel buffer (numbers are lower bounds)`);
+  if (x.malformedRecords > 0) integrity.push(`${x.malformedRecords} malformed probe records skipped`);
+  if (integrity.length > 0) lines.push(`  warning: ${integrity.join('; ')}`);
+  for (const d of x.destinations) lines.push(`  ${x.spanCount} spans ${d}`);
+  for (const p of x.exportProblems) lines.push(`  warning: ${p}`);
+  return `${lines.join('\n')}\n`;
+}
