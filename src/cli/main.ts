@@ -1,16 +1,20 @@
 /** gostall's command line: run | agent | replay | report | doctor. */
+import { agentCommand } from './agent.js';
 import { doctorCommand } from './doctor.js';
 import { UsageError } from './options.js';
+import { replayCommand } from './replay.js';
 import { runCommand } from './run.js';
 
 const USAGE = `usage: gostall <command> [options]
 
 commands:
   run [options] -- CMD [ARGS…]   trace CMD and its descendants, write/send the trace, print why it was slow
+  agent [--config FILE]          trace Go tools host-wide until SIGTERM; export with an on-disk spool
+  replay FILE [--out FILE]       turn a recorded probe stream into the same spans
   doctor                         check this machine: tracer, version, BTF, tracepoints, privileges
   help                           this text
 
-gostall run --help shows run's options. Exit status 2 means a usage error or an unusable
+gostall <command> --help shows a command's options. Exit status 2 means a usage error or an unusable
 environment; run otherwise exits with CMD's own status.
 `;
 
@@ -18,6 +22,8 @@ type Command = (argv: string[]) => Promise<{ exitCode: number }>;
 
 const COMMANDS: Record<string, Command> = {
   run: runCommand,
+  agent: agentCommand,
+  replay: replayCommand,
   doctor: doctorCommand,
 };
 
@@ -36,7 +42,8 @@ export async function main(argv: string[]): Promise<number> {
     return (await cmd(rest)).exitCode;
   } catch (err) {
     if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`gostall ${name}: ${(err as Error).message}\n`);
+      // One line, whatever the parser wrote (node's parseArgs explains over several).
+      process.stderr.write(`gostall ${name}: ${(err as Error).message.replace(/\s*\n\s*/g, ' ')}\n`);
       return 2;
     }
     throw err;

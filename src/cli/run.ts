@@ -15,9 +15,8 @@ import { constants as osConstants } from 'node:os';
 import { parseLine } from '../events/parse.js';
 import { createWallClock } from '../model/clock.js';
 import { createProcessTree } from '../model/tree.js';
-import { resolveFdPath } from '../model/fd-path.js';
 import { checkTracingEnvironment, findBpftrace } from '../probe-runner/environment.js';
-import { startTracer } from '../probe-runner/bpftrace.js';
+import { perfPagesFromEnv, startTracer } from '../probe-runner/bpftrace.js';
 import { startContextCollection } from '../diagnose/context.js';
 import { openOtlpJsonFile, type OtlpJsonFile } from '../export/file.js';
 import { createOtlpExporter, endpointConfigured, redactUrl, resolveProtocol, tracesUrlFromFlag } from '../export/otlp.js';
@@ -99,7 +98,13 @@ export function parseRunOptions(argv: string[]) {
       throw new UsageError(`--endpoint: ${(err as Error).message.replace(/^Invalid URL.*/, 'not a valid URL')}`);
     }
   }
-  return { help: false as const, command, thresholdNs, protocol, url, out: values.out, json: values.json };
+  let perfPagesPerCpu: number | undefined;
+  try {
+    perfPagesPerCpu = perfPagesFromEnv(process.env);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  return { help: false as const, command, thresholdNs, protocol, url, out: values.out, json: values.json, perfPagesPerCpu };
 }
 
 export async function runCommand(argv: string[]): Promise<RunResult> {
@@ -133,9 +138,27 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
     stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
   });
   const gate = shim.stdio[3] as NodeJS.WritableStream;
+  // A shim killed before its release (Ctrl-C while the probes attach) closes the gate.
+  gate.on('error', () => {});
   const shimExit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
     shim.once('exit', (code, signal) => res({ code, signal })));
   const shimPid = shim.pid!;
+
+  // Ctrl-C reaches CMD through the terminal's process group; gostall stays to flush the
+  // trace (bpftrace runs in its own process group, out of the terminal's reach).
+  // Termination requests sent to gostall alone are passed on to CMD.
+  const forward = (sig: NodeJS.Signals) => () => { try { shim.kill(sig); } catch { /* already gone */ } };
+  const onInt = () => {};
+  const onTerm = forward('SIGTERM');
+  const onHup = forward('SIGHUP');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  process.on('SIGHUP', onHup);
+  const restoreSignals = () => {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+    process.off('SIGHUP', onHup);
+  };
 
   const clock = createWallClock();
   const tree = createProcessTree();
@@ -149,12 +172,11 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   const tracer = startTracer({
     bpftrace,
     params: { rootPid: shimPid, syscallThresholdNs: kernelThreshold, offcpuThresholdNs: kernelThreshold },
+    perfPagesPerCpu: opts.perfPagesPerCpu,
     onLine(line, stream) {
       const r = parseLine(line);
-      if (r.ok === true) {
-        if (r.event.kind === 'syscall') resolveFdPath(r.event);
-        tree.add(r.event);
-      }
+      // Paths of fds come from the probe (recorded at open): everything CMD opens is traced.
+      if (r.ok === true) tree.add(r.event);
       else if (r.ok === false && stream === 'stdout') {
         malformed++;
         malformedReasons.set(r.reason, (malformedReasons.get(r.reason) ?? 0) + 1);
@@ -162,27 +184,31 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
     },
   });
 
-  try {
-    await tracer.ready;
-  } catch (err) {
+  const startup = await Promise.race([
+    tracer.ready.then(() => ({ ready: true as const }), (err: Error) => ({ ready: false as const, err })),
+    shimExit.then((x) => ({ ready: 'interrupted' as const, x })),
+  ]);
+  if (startup.ready !== true) {
     shim.kill('SIGKILL');
-    await shimExit;
-    process.stderr.write(`gostall: cannot trace: ${(err as Error).message}; fix: run \`gostall doctor\` to see what is missing\n`);
+    const x = await shimExit;
+    await tracer.stop().catch(() => undefined);
+    restoreSignals();
     await file?.close();
+    if (startup.ready === 'interrupted') {
+      process.stderr.write('gostall: interrupted while the probes were attaching; the command was not started\n');
+      return { exitCode: x.code ?? 128 + signalNumber(x.signal) };
+    }
+    process.stderr.write(`gostall: cannot trace: ${startup.err.message}; fix: run \`gostall doctor\` to see what is missing\n`);
     return { exitCode: 2 };
   }
   const contextCollection = startContextCollection({ rootPid: shimPid, env: process.env });
   const root = tree.addRoot(shimPid, clock.nowMonotonicNs());
-
-  // Ctrl-C reaches CMD through the terminal's process group; gostall stays to flush the
-  // trace. Termination requests sent to gostall alone are passed on to CMD.
-  const forward = (sig: NodeJS.Signals) => () => { try { shim.kill(sig); } catch { /* already gone */ } };
-  const onInt = () => {};
-  const onTerm = forward('SIGTERM');
-  const onHup = forward('SIGHUP');
-  process.on('SIGINT', onInt);
-  process.on('SIGTERM', onTerm);
-  process.on('SIGHUP', onHup);
+  // bpftrace exiting on its own before it is stopped means the trace is cut short.
+  let stopping = false;
+  let tracerDied: string | undefined;
+  void tracer.exited.then((x) => {
+    if (!stopping) tracerDied = `bpftrace exited while the command was running (${x.code !== undefined ? `code ${x.code}` : x.signal}): the trace ends there`;
+  });
 
   gate.write('go\n');
   gate.end();
@@ -191,10 +217,9 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
 
   await Promise.race([complete, new Promise((r) => setTimeout(r, DRAIN_MILLIS))]);
   const endNs = clock.nowMonotonicNs();
+  stopping = true;
   await tracer.stop();
-  process.off('SIGINT', onInt);
-  process.off('SIGTERM', onTerm);
-  process.off('SIGHUP', onHup);
+  restoreSignals();
 
   const destinations: string[] = [];
   const exportProblems: string[] = [];
@@ -205,7 +230,11 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
       clock, thresholdNs: opts.thresholdNs, endNs,
       ctx: contextCollection.finish({ endNs, root }),
       targets: { file, exporter },
-      rootAttributes: { 'gostall.lost_events': tree.stats.lostEvents, 'gostall.malformed_records': malformed },
+      rootAttributes: {
+        'gostall.lost_events': tree.stats.lostEvents,
+        'gostall.malformed_records': malformed,
+        'gostall.unattributed_records': tree.stats.orphanRecords,
+      },
     });
     if (file) destinations.push(`written to ${file.path}`);
     if (exporter) {
@@ -215,6 +244,10 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
     process.stderr.write(renderSummary({
       root, traceId: published.traceId, endNs, causes: published.causes, lostEvents: tree.stats.lostEvents,
       malformedRecords: malformed, spanCount: published.spanCount, destinations, exportProblems,
+      traceProblems: [
+        ...(tracerDied ? [tracerDied] : []),
+        ...(tree.stats.orphanRecords > 0 ? [`${tree.stats.orphanRecords} probe records named processes outside this trace and were left out`] : []),
+      ],
     }));
     if (opts.json !== undefined) await writeDiagnosisJson(opts.json, root, published, endNs);
   } catch (err) {

@@ -1,32 +1,161 @@
 /**
- * Gathers what rules need besides the probe events: the mount table, and (filled in by
- * the context collectors) the Go environment, cgroup CPU accounting and limits. Started
- * before the command is released, finished after it exits.
+ * Gathers what rules need besides the probe events, once per traced tree: the mount table,
+ * the workspace (cwd of the root), the Go environment, cgroup CPU quota and throttling,
+ * machine-wide CPU time, inotify and open-file limits. Started before the command is
+ * released, finished after it exits. While the root lives, a 100 ms poll follows its cgroup
+ * (it may move itself into one right after it starts), its environment (a shell may export
+ * GOCACHE before exec'ing go) and machine CPU time; each poll is three small /proc reads.
  */
-import type { ProcessNode } from '../model/process.js';
+import { readFileSync, readlinkSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { isAbsolute, resolve } from 'node:path';
+import { executableName, type ProcessNode } from '../model/process.js';
+import { walk } from '../model/tree.js';
+import { watchCpuCgroup } from './context-cgroup.js';
+import { readProcessEnviron, resolveGoEnv } from './context-go-env.js';
+import { findHeavyDirectories, ownerOfPath, pathStillLoops, roleBases, roleOfPath } from './context-paths.js';
+import { readLimits, readOwnCpuNs, readProcStat, type ProcStatReading } from './context-system.js';
 import { readMountTable, type MountTable } from './mounts.js';
-import type { DiagnosisContext } from './types.js';
+import type { CgroupCpuUsage, CpuTimes, DiagnosisContext, GoEnv, Limits } from './types.js';
+
+/** How often the live root is looked at: short enough to see a cgroup move before a build gets going. */
+const POLL_MILLIS = 100;
 
 export interface ContextCollection {
   /** Read the "after" side of everything and produce the context for the rules. */
   finish(x: { endNs: number; root: ProcessNode }): DiagnosisContext;
 }
 
-/** Start collecting context for a traced tree rooted at rootPid, launched with env. */
-export function startContextCollection(_x: { rootPid: number; env: NodeJS.ProcessEnv }): ContextCollection {
-  const mounts = readMountTable();
+interface TimedProcStat { atNs: number; reading: ProcStatReading; selfNs: number }
+
+const monotonicNs = (): number => Number(process.hrtime.bigint());
+
+function readCwd(pid: number, procRoot: string): string | undefined {
+  try {
+    const cwd = readlinkSync(`${procRoot}/${pid}/cwd`);
+    return isAbsolute(cwd) ? cwd.replace(/ \(deleted\)$/, '') : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Start time of a process (clock ticks since boot, field 22 of /proc/PID/stat): tells a reused pid apart. */
+function readStartTime(pid: number, procRoot: string): string | undefined {
+  try {
+    const stat = readFileSync(`${procRoot}/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** The go executable the run used: the first process of the tree whose executable is go. */
+function goExecutableOf(root: ProcessNode, workspace: string | undefined): string | undefined {
+  for (const p of walk(root)) {
+    if (p.exec && executableName(p) === 'go') {
+      const f = p.exec.filename;
+      return isAbsolute(f) ? f : workspace ? resolve(workspace, f) : undefined;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Start collecting context for a traced tree rooted at rootPid. env: the environment gostall
+ * launched the command with (run); without it (agent) the root's /proc/PID/environ is read.
+ */
+export function startContextCollection(x: { rootPid: number; env?: NodeJS.ProcessEnv; procRoot?: string }): ContextCollection {
+  const procRoot = x.procRoot ?? '/proc';
+  const pid = x.rootPid;
+  let mounts = readMountTable(pid);
+  if (mounts.entries.length === 0) mounts = readMountTable('self');
+  const workspace = readCwd(pid, procRoot);
+  const startTime = readStartTime(pid, procRoot);
+  const limits = readLimits(pid, procRoot);
+  const cgroup = watchCpuCgroup(pid, mounts.entries, procRoot);
+  const launchEnv = x.env;
+  let environ = launchEnv ? undefined : readProcessEnviron(pid, procRoot);
+  const firstStat = readProcStat(procRoot);
+  const firstSelfNs = readOwnCpuNs(pid, procRoot);
+  const startNs = monotonicNs();
+  let lastStat: TimedProcStat | undefined;
+  cgroup.sample();
+
+  const poll = (): void => {
+    if (startTime === undefined || readStartTime(pid, procRoot) !== startTime) return;
+    const env = readProcessEnviron(pid, procRoot);
+    // An exited (zombie or reaped) root has an empty environ: the last live reading stands.
+    if (!env || Object.keys(env).length === 0) return;
+    environ = env;
+    cgroup.sample();
+    const reading = readProcStat(procRoot);
+    if (reading) lastStat = { atNs: monotonicNs(), reading, selfNs: readOwnCpuNs(pid, procRoot) };
+  };
+  const timer = setInterval(poll, POLL_MILLIS);
+  timer.unref();
+  setImmediate(poll);
+
   return {
-    finish: ({ endNs, root }) => createDiagnosisContext({ endNs, mounts, root }),
+    finish: ({ endNs, root }) => {
+      clearInterval(timer);
+      const useEnviron = environ !== undefined && (launchEnv === undefined || environDiffers(environ, launchEnv));
+      const go = resolveGoEnv(useEnviron ? environ! : launchEnv ?? {}, {
+        source: useEnviron ? 'environ' : 'launch', goExecutable: goExecutableOf(root, workspace),
+      });
+      let cpuTimes: CpuTimes | undefined;
+      if (firstStat && lastStat && lastStat.atNs > startNs) {
+        cpuTimes = {
+          cpus: availableParallelism(), spanNs: lastStat.atNs - startNs,
+          busyNs: Math.max(0, lastStat.reading.busyNs - firstStat.busyNs),
+          stealNs: Math.max(0, lastStat.reading.stealNs - firstStat.stealNs),
+          selfNs: Math.max(0, lastStat.selfNs - firstSelfNs),
+        };
+      }
+      return createDiagnosisContext({ endNs, mounts, root, workspace, go, cgroupCpu: cgroup.finish(), cpuTimes, limits });
+    },
   };
 }
 
-export function createDiagnosisContext(x: { endNs: number; mounts: MountTable; root: ProcessNode; facts?: Record<string, unknown> }): DiagnosisContext {
+/** Whether the root's own environment changed a variable Go reads (else the launch env is the record). */
+function environDiffers(environ: NodeJS.ProcessEnv, launch: NodeJS.ProcessEnv): boolean {
+  const keys = ['GOMODCACHE', 'GOCACHE', 'GOPATH', 'GOROOT', 'GOFLAGS', 'GOMAXPROCS', 'GOPROXY', 'GOPRIVATE',
+    'CGO_ENABLED', 'GOTOOLCHAIN', 'HOME', 'XDG_CACHE_HOME'];
+  return keys.some((k) => environ[k] !== launch[k]);
+}
+
+/** A context from parts (run, replay and tests); anything left out is unknown to the rules. */
+export function createDiagnosisContext(x: {
+  endNs: number; mounts: MountTable; root?: ProcessNode; facts?: Record<string, unknown>;
+  workspace?: string; go?: GoEnv; cgroupCpu?: CgroupCpuUsage; cpuTimes?: CpuTimes; limits?: Limits;
+}): DiagnosisContext {
+  const bases = roleBases({ workspace: x.workspace, go: x.go, tmpdir: tmpdir() });
+  const heavy = new Map<string, ReturnType<typeof findHeavyDirectories>>();
   return {
     endNs: x.endNs,
     mountOf(path) {
       const m = x.mounts.lookup(path);
       return m ? { fsType: m.fsType, mountPoint: m.mountPoint, source: m.source } : undefined;
     },
-    facts: x.facts ?? {},
+    facts: {
+      ...(x.workspace ? { workspace: x.workspace } : {}),
+      ...(x.go ? { go: x.go } : {}),
+      ...(x.cgroupCpu ? { cgroupCpu: x.cgroupCpu } : {}),
+      ...(x.cpuTimes ? { cpuTimes: x.cpuTimes } : {}),
+      ...(x.limits ? { limits: x.limits } : {}),
+      ...(x.facts ?? {}),
+    },
+    workspace: x.workspace,
+    go: x.go,
+    cgroupCpu: x.cgroupCpu,
+    cpuTimes: x.cpuTimes,
+    limits: x.limits,
+    roleOf: (path) => roleOfPath(bases, path),
+    heavyDirectories(dir) {
+      let found = heavy.get(dir);
+      if (!found) heavy.set(dir, (found = findHeavyDirectories(dir)));
+      return found;
+    },
+    ownerOf: ownerOfPath,
+    pathLoops: pathStillLoops,
   };
 }

@@ -1,7 +1,13 @@
 /** The mount table, for naming the filesystem behind a path (fuse, virtiofs, 9p, nfs, ext4…). */
 import { readFileSync } from 'node:fs';
 
-export interface MountEntry { mountPoint: string; fsType: string; source: string; majMin: string }
+export interface MountEntry {
+  mountPoint: string; fsType: string; source: string; majMin: string;
+  /** the directory of the filesystem that is mounted here ("/" unless a bind mount or a cgroup namespace) */
+  root: string;
+  /** per-superblock options; for cgroup v1 mounts they name the controllers ("rw,cpu") */
+  superOptions: string;
+}
 
 /** Undo the octal escapes mountinfo uses for space, tab, newline and backslash. */
 function unescapeMountField(s: string): string {
@@ -18,7 +24,10 @@ export function parseMountinfo(text: string): MountEntry[] {
     const left = line.slice(0, sep).split(' ');
     const right = line.slice(sep + 3).split(' ');
     if (left.length < 5 || right.length < 2) continue;
-    out.push({ majMin: left[2]!, mountPoint: unescapeMountField(left[4]!), fsType: right[0]!, source: unescapeMountField(right[1]!) });
+    out.push({
+      majMin: left[2]!, root: unescapeMountField(left[3]!), mountPoint: unescapeMountField(left[4]!), fsType: right[0]!, source: unescapeMountField(right[1]!),
+      superOptions: right[2] ?? '',
+    });
   }
   return out;
 }

@@ -16,14 +16,100 @@ export interface Cause {
   attributes?: Record<string, string | number>;
 }
 
+/** What a path is to a Go tool; the most specific match wins (GOCACHE inside HOME is gocache). */
+export type PathRole = 'workspace' | 'gomodcache' | 'gocache' | 'goroot' | 'gopath' | 'tmp' | 'home' | 'other';
+
+export interface MountInfo { fsType: string; mountPoint: string; source: string }
+
+/** The Go environment the traced command ran with, Go's defaults filled in. */
+export interface GoEnv {
+  GOMODCACHE: string | undefined;
+  GOCACHE: string | undefined;
+  GOPATH: string | undefined;
+  GOROOT: string | undefined;
+  GOFLAGS: string | undefined;
+  /** GOMAXPROCS in effect: the variable, else the number of usable CPUs */
+  GOMAXPROCS: number;
+  /** whether GOMAXPROCS came from the environment (false: Go's default, the CPU count) */
+  GOMAXPROCS_SET: boolean;
+  /** credentials and query strings removed */
+  GOPROXY: string | undefined;
+  GOPRIVATE: string | undefined;
+  CGO_ENABLED: string | undefined;
+  GOTOOLCHAIN: string | undefined;
+  HOME: string | undefined;
+  /** where the variables were read: the environment gostall launched CMD with, or /proc/PID/environ */
+  source: 'launch' | 'environ';
+}
+
+/** CPU quota and throttling of the cgroup the traced root ran in, measured over the run. */
+export interface CgroupCpuUsage {
+  version: 1 | 2;
+  /** cgroup path as in /proc/PID/cgroup */
+  path: string;
+  /** the smallest quota on the path to the root, in CPUs (undefined: no quota) */
+  quotaCpus: number | undefined;
+  quotaUs: number | undefined;
+  periodUs: number | undefined;
+  /** deltas between the first and the last reading */
+  periods: number;
+  throttledPeriods: number;
+  throttledNs: number;
+  /** the root was moved into this cgroup after it started (e.g. `echo $$ > cgroup.procs`) */
+  movedDuringRun: boolean;
+}
+
+/** Machine-wide CPU time over the run (from /proc/stat), to tell contention from a busy build. */
+export interface CpuTimes {
+  cpus: number;
+  /** monotonic span the readings cover */
+  spanNs: number;
+  /** CPU time the whole machine spent busy (user, nice, system, irq, softirq, steal) */
+  busyNs: number;
+  /** time the hypervisor ran someone else while this VM wanted to run */
+  stealNs: number;
+  /** CPU time gostall itself (and its bpftrace) used over the span: not "other work" */
+  selfNs?: number;
+}
+
+export interface Limits {
+  maxUserWatches: number | undefined;
+  maxUserInstances: number | undefined;
+  /** RLIMIT_NOFILE of the traced root */
+  nofileSoft: number | undefined;
+  nofileHard: number | undefined;
+  /** fs.file-max */
+  fileMax: number | undefined;
+}
+
+/** A directory tree that Go tooling walks but that holds no Go code (node_modules, bazel-*). */
+export interface HeavyDirectory { path: string; directories: number; capped: boolean }
+
+/** Ownership of the nearest existing ancestor of a path (for permission evidence). */
+export interface PathOwner { path: string; uid: number; gid: number; mode: number }
+
 /** What rules may look at besides the process tree. Filled by src/diagnose/context. */
 export interface DiagnosisContext {
   /** monotonic ns when the trace ended (for processes still running) */
   endNs: number;
   /** filesystem of a path: type and mount point, when known */
-  mountOf(path: string): { fsType: string; mountPoint: string; source: string } | undefined;
+  mountOf(path: string): MountInfo | undefined;
   /** extra facts gathered during the run, by name */
   facts: Record<string, unknown>;
+  /** cwd of the traced root (absolute), when known */
+  workspace?: string;
+  go?: GoEnv;
+  cgroupCpu?: CgroupCpuUsage;
+  cpuTimes?: CpuTimes;
+  limits?: Limits;
+  /** role of an absolute path, and the directory that gave it that role */
+  roleOf?(path: string): { role: PathRole; base: string | undefined };
+  /** known non-Go trees under a directory (looked at on demand, bounded) */
+  heavyDirectories?(dir: string): HeavyDirectory[];
+  /** owner and mode of the path or its nearest existing ancestor (looked at on demand) */
+  ownerOf?(path: string): PathOwner | undefined;
+  /** whether resolving the path now still fails with ELOOP (looked at on demand) */
+  pathLoops?(path: string): boolean;
 }
 
 /** One cause rule: looks at a whole tree, returns what it can prove. */

@@ -16,7 +16,7 @@ export type ParseResult =
 /** Longest line worth looking at: the widest record (S with a 128-byte path, all escaped) is < 700 bytes. */
 export const MAX_LINE_LENGTH = 4096;
 
-const LOST_RE = /^Lost (\d+) events$/;
+const LOST_RE = /^Lost (\d{1,15}) events$/;
 const IGNORED: ParseResult = { ok: 'ignored' };
 
 /** Expected TAB-separated field count per tag, tag included. */
@@ -43,6 +43,16 @@ function int(text: string | undefined, name: string): number {
   if (text !== undefined && text.charCodeAt(0) === 0x2d) return -uint(text.slice(1), name);
   return uint(text, name);
 }
+
+/**
+ * A %r field as text: bpftrace prints printable ASCII and \xNN escapes only, so anything
+ * else (a raw byte, or U+FFFD where the line was not valid UTF-8) means the line is corrupt.
+ */
+function escaped(text: string, name: string): string {
+  if (!PRINTABLE_ASCII.test(text)) throw new Malformed(`bad ${name}`);
+  return text;
+}
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
 /** A pid or tid: the kernel's pid_max is at most 2^22. */
 function pid(text: string | undefined, name: string): number {
@@ -84,15 +94,15 @@ function toEvent(tag: RecordTag, f: string[]): ProbeEvent {
     case 'F':
       return { kind: 'fork', ts: uint(f[1], 'ts'), parentPid: pid(f[2], 'pid'), parentTid: pid(f[3], 'tid'), childTid: pid(f[4], 'child') };
     case 'E': {
-      const comm = unescapeCString(f[7]!, 16);
-      const file = unescapeCString(f[8]!, PROBE_STRLEN);
+      const comm = unescapeCString(escaped(f[7]!, 'comm'), 16);
+      const file = unescapeCString(escaped(f[8]!, 'filename'), PROBE_STRLEN);
       return {
         kind: 'exec', ts: uint(f[1], 'ts'), pid: pid(f[2], 'pid'), oldPid: pid(f[3], 'oldPid'), ppid: pid(f[4], 'ppid'),
         uid: uint(f[5], 'uid'), argvLen: uint(f[6], 'argvLen'), comm: comm.value, filename: file.value, filenameTruncated: file.truncated,
       };
     }
     case 'V':
-      return { kind: 'argv', pid: pid(f[1], 'pid'), offset: uint(f[2], 'offset'), bytes: unescapeBytes(f[3]!) };
+      return { kind: 'argv', pid: pid(f[1], 'pid'), offset: uint(f[2], 'offset'), bytes: unescapeBytes(escaped(f[3]!, 'argv')) };
     case 'A':
       return {
         kind: 'sum', ts: uint(f[1], 'ts'), pid: pid(f[2], 'pid'), tid: pid(f[3], 'tid'), cls: classId(f[4]), count: uint(f[5], 'count'),
@@ -110,11 +120,12 @@ function toEvent(tag: RecordTag, f: string[]): ProbeEvent {
     case 'K':
       return { kind: 'oom', ts: uint(f[1], 'ts'), pid: pid(f[2], 'pid') };
     case 'S': {
-      const hasPath = f[9]!.length > 0;
-      const path = hasPath ? unescapeCString(f[9]!, PROBE_STRLEN) : undefined;
+      // Empty for calls without a path, and for reads on an fd the probe saw no open for.
+      const raw = escaped(f[9]!, 'path');
+      const path = raw.length > 0 ? unescapeCString(raw, PROBE_STRLEN) : undefined;
       return {
         kind: 'syscall', ts: uint(f[1], 'ts'), pid: pid(f[2], 'pid'), tid: pid(f[3], 'tid'), sc: uint(f[4], 'sc'), latencyNs: uint(f[5], 'latency'),
-        runqNs: uint(f[6], 'runq'), ret: int(f[7], 'ret'), fd: int(f[8], 'fd'), path: path?.value, pathTruncated: path?.truncated ?? false,
+        runqNs: uint(f[6], 'runq'), ret: int(f[7], 'ret'), fd: int(f[8], 'fd'), path: path?.value || undefined, pathTruncated: path?.truncated ?? false,
       };
     }
     case 'O': {
@@ -135,6 +146,8 @@ function toEvent(tag: RecordTag, f: string[]): ProbeEvent {
         established: f[5] === '1', address, port,
       };
     }
+    case 'G':
+      return { kind: 'root', ts: uint(f[1], 'ts'), pid: pid(f[2], 'pid'), ppid: pid(f[3], 'ppid') };
   }
 }
 

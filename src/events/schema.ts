@@ -28,6 +28,8 @@ export const FIELDS = {
   O: ['ts', 'pid', 'tid', 'state', 'durationNs', 'sc'],
   /** a TCP handshake finished: newState 1 = established, anything else = failed */
   C: ['ts', 'pid', 'tid', 'durationNs', 'newState', 'address', 'port'],
+  /** agent mode: an untraced process exec'd a watched executable and is now a root (its E record follows) */
+  G: ['ts', 'pid', 'ppid'],
 } as const;
 
 export type RecordTag = keyof typeof FIELDS;

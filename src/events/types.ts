@@ -25,9 +25,11 @@ export interface OffCpuEvent { kind: 'offcpu'; ts: number; pid: number; tid: num
 export interface ConnectEvent {
   kind: 'connect'; ts: number; pid: number; tid: number; durationNs: number; established: boolean; address: string; port: number;
 }
+/** Agent mode: pid exec'd a watched executable while untraced and is now a root. */
+export interface RootEvent { kind: 'root'; ts: number; pid: number; ppid: number }
 /** bpftrace's own "Lost N events" line: the perf buffer overflowed. */
 export interface LostEvent { kind: 'lost'; count: number }
 
 export type ProbeEvent =
   | ReadyEvent | ForkEvent | ExecEvent | ArgvChunkEvent | SyscallSumEvent | SchedSumEvent | ExitEvent | OomEvent
-  | SlowSyscallEvent | OffCpuEvent | ConnectEvent | LostEvent;
+  | SlowSyscallEvent | OffCpuEvent | ConnectEvent | LostEvent | RootEvent;

@@ -36,8 +36,9 @@ export function parseResourceAttributes(raw: string | undefined): Attributes {
 
 /** service.name is the root executable unless OTEL_SERVICE_NAME says otherwise. */
 export function buildResource(rootExecutable: string, env: NodeJS.ProcessEnv = process.env): Resource {
+  const fromEnv = parseResourceAttributes(env.OTEL_RESOURCE_ATTRIBUTES);
   const attrs: Attributes = {
-    ...parseResourceAttributes(env.OTEL_RESOURCE_ATTRIBUTES),
+    ...fromEnv,
     'host.name': hostname(),
     'os.type': process.platform,
     'telemetry.sdk.name': 'gostall',
@@ -46,6 +47,8 @@ export function buildResource(rootExecutable: string, env: NodeJS.ProcessEnv = p
   };
   const cid = containerIdOf();
   if (cid) attrs['container.id'] = cid;
-  attrs['service.name'] = env.OTEL_SERVICE_NAME || rootExecutable;
+  // Precedence as the OpenTelemetry SDKs have it: OTEL_SERVICE_NAME, then service.name in
+  // OTEL_RESOURCE_ATTRIBUTES, then gostall's default (the root executable).
+  attrs['service.name'] = env.OTEL_SERVICE_NAME || (typeof fromEnv['service.name'] === 'string' && fromEnv['service.name']) || rootExecutable;
   return resourceFromAttributes(attrs);
 }

@@ -30,9 +30,7 @@ export interface BuiltTrace {
 }
 
 function hr(clock: WallClock, monotonicNs: number): HrTime {
-  const ns = clock.toEpochNs(monotonicNs);
-  const sec = Math.floor(ns / 1e9);
-  return [sec, Math.max(0, Math.min(999_999_999, Math.round(ns - sec * 1e9)))];
+  return clock.toHrTime(monotonicNs);
 }
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));

@@ -1,5 +1,5 @@
 /** The terminal summary printed to stderr when a trace is finished. */
-import { SYSCALLS } from '../events/schema.js';
+import { SYSCALLS, errnoName } from '../events/schema.js';
 import type { Cause } from '../diagnose/types.js';
 import { decodeWaitStatus, displayName, type ProcessNode } from '../model/process.js';
 import { walk } from '../model/tree.js';
@@ -14,6 +14,8 @@ export interface SummaryInput {
   spanCount: number;
   destinations: string[];
   exportProblems: string[];
+  /** problems with the trace itself (the tracer stopped early, …), shown as warnings */
+  traceProblems?: string[];
   maxSlowest?: number;
 }
 
@@ -34,15 +36,18 @@ export function renderSummary(x: SummaryInput): string {
   for (const p of procs) { on += p.sched.onCpuNs; s += p.sched.offSNs; d += p.sched.offDNs; rq += p.sched.runqNs; }
   const st = x.root.status !== undefined ? decodeWaitStatus(x.root.status) : undefined;
   const how = st === undefined ? 'was still running' : st.signal !== undefined ? `was killed by signal ${st.signal}` : `exited ${st.code}`;
-  lines.push(`gostall: ${displayName(x.root)} ${how} after ${formatDuration(wall)} — ${procs.length} process${procs.length === 1 ? '' : 'es'}, trace ${x.traceId}`);
-  lines.push(`  time, summed over processes: on-CPU ${formatDuration(on)} · waiting for a CPU ${formatDuration(rq)} · blocked (S) ${formatDuration(s)} · uninterruptible (D) ${formatDuration(d)}`);
+  const running = procs.filter((p) => p.status === undefined && p !== x.root).length;
+  const stillRunning = running > 0 ? ` (${running} still running when tracing stopped)` : '';
+  lines.push(`gostall: ${displayName(x.root)} ${how} after ${formatDuration(wall)} — ${procs.length} process${procs.length === 1 ? '' : 'es'}${stillRunning}, trace ${x.traceId}`);
+  lines.push(`  time summed over all processes and threads: running ${formatDuration(on)} · waiting for a free CPU ${formatDuration(rq)} · ` +
+    `sleeping (I/O, network, children, idle threads) ${formatDuration(s)} · uninterruptible waits, usually disk (D) ${formatDuration(d)}`);
 
   const slow: { ns: number; text: string }[] = [];
   for (const p of procs) {
     for (const e of [...p.slowSyscalls, ...p.failedSyscalls]) {
       const name = SYSCALLS[e.sc] ?? `syscall ${e.sc}`;
       const where = e.path !== undefined ? ` ${JSON.stringify(e.path)}` : e.fd >= 0 ? ` fd ${e.fd}` : '';
-      const err = e.ret < 0 ? ` → error ${-e.ret}` : '';
+      const err = e.ret < 0 ? ` → ${errnoName(-e.ret)}` : '';
       slow.push({ ns: e.latencyNs - e.runqNs, text: `${name}${where}${err} (${displayName(p)}, pid ${p.pid})` });
     }
     for (const c of p.connects) {
@@ -59,22 +64,29 @@ export function renderSummary(x: SummaryInput): string {
   }
 
   if (x.causes.length === 0) {
-    lines.push('  no cause found: nothing in this run points at a known reason for slowness or failure');
+    lines.push('  no cause found: nothing in this run points at a known reason for slowness or failure ' +
+      '(slow or shared filesystems, slow disks, oversized directory walks, permissions, limits, CPU quotas, network, missing tools, memory)');
   } else {
-    lines.push(`  causes (most time explained first):`);
+    lines.push(`  why (the cause that explains the most time first):`);
     const seen = new Set<string>();
+    let n = 0;
     for (const c of x.causes) {
-      const key = `${c.id}|${c.evidence}`;
+      const key = `${c.id}|${c.process.pid}|${c.evidence}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      lines.push(`    ${c.id} in ${displayName(c.process)} (pid ${c.process.pid}): ${c.evidence}`);
-      lines.push(`      fix: ${c.hint}`);
+      lines.push(`    ${++n}. ${c.id} — ${displayName(c.process)} (pid ${c.process.pid})`);
+      lines.push(`       ${c.evidence}`);
+      lines.push(`       fix: ${c.hint}`);
     }
   }
   const integrity: string[] = [];
-  if (x.lostEvents > 0) integrity.push(`${x.lostEvents} events lost by the kernel buffer (numbers are lower bounds)`);
+  if (x.lostEvents > 0) {
+    integrity.push(`${x.lostEvents} probe events were lost (the kernel's buffer overflowed), so counts, times and evidence ` +
+      `are lower bounds; a larger buffer helps: BPFTRACE_PERF_RB_PAGES=4096`);
+  }
   if (x.malformedRecords > 0) integrity.push(`${x.malformedRecords} malformed probe records skipped`);
-  if (integrity.length > 0) lines.push(`  warning: ${integrity.join('; ')}`);
+  integrity.push(...(x.traceProblems ?? []));
+  for (const w of integrity) lines.push(`  warning: ${w}`);
   for (const d of x.destinations) lines.push(`  ${x.spanCount} spans ${d}`);
   for (const p of x.exportProblems) lines.push(`  warning: ${p}`);
   return `${lines.join('\n')}\n`;

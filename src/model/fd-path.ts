@@ -1,8 +1,11 @@
 /**
- * Names the file behind an fd in a slow-syscall record, by reading /proc/PID/fd/N while
- * the process is (usually) still alive. The probe cannot do it on every kernel: struct
- * file's layout is not readable by bpftrace 0.17 on recent kernels. Best effort: a
- * process that has already exited leaves the path unknown.
+ * Names the file behind an fd in a slow-syscall record, by reading /proc/PID/fd/N. Only
+ * for fds the probe could not name (it records the path of every fd opened while traced):
+ * the answer is racy, because by the time the record is read the fd may have been closed
+ * and reused for another file (measured: a `cat` had its read of libc.so.6 named after the
+ * file it opened next). `gostall run` traces CMD from its first instruction and never
+ * needs it; it is for processes that were already running when tracing began. A process
+ * that has already exited leaves the path unknown.
  */
 import { readlinkSync } from 'node:fs';
 import type { SlowSyscallEvent } from '../events/types.js';

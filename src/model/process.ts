@@ -1,6 +1,8 @@
 /** What gostall knows about one traced process. */
 import type { ConnectEvent, OffCpuEvent, SlowSyscallEvent } from '../events/types.js';
 import { SYSCALL_CLASSES, type SyscallClass } from '../events/schema.js';
+import { bytesToText } from '../events/unescape.js';
+import { createSlowCalls, type SlowCalls } from './slow-sample.js';
 
 export interface SyscallSums {
   count: number;
@@ -54,6 +56,8 @@ export interface ProcessNode {
   failedSyscalls: SlowSyscallEvent[];
   offCpu: OffCpuEvent[];
   connects: ConnectEvent[];
+  /** every syscall that blocked at least the probe's threshold (failed ones too): totals and a uniform sample */
+  slowCalls: SlowCalls;
   /** evidence records not kept because the per-process bound was reached */
   evidenceDropped: number;
 }
@@ -68,7 +72,7 @@ export function createProcess(pid: number, parent: ProcessNode | undefined, star
     pid, parent, children: [], startNs, endNs: undefined, status: undefined, uid: undefined, oomKilled: false,
     exec: undefined, threads: 0, sums,
     sched: { onCpuNs: 0, runqNs: 0, offSNs: 0, offDNs: 0, maxOffDNs: 0, voluntarySwitches: 0, involuntarySwitches: 0 },
-    errnoCounts: new Map(), slowSyscalls: [], failedSyscalls: [], offCpu: [], connects: [], evidenceDropped: 0,
+    errnoCounts: new Map(), slowSyscalls: [], failedSyscalls: [], offCpu: [], connects: [], slowCalls: createSlowCalls(pid), evidenceDropped: 0,
   };
   parent?.children.push(node);
   return node;
@@ -86,7 +90,8 @@ export function argvOf(p: ProcessNode): { argv: string[]; truncated: boolean } {
   const e = p.exec;
   if (!e) return { argv: [], truncated: false };
   const bytes = Buffer.concat(e.argvParts).subarray(0, e.argvLen);
-  const parts = bytes.toString('utf8').split('\0');
+  // Bytes that are not UTF-8 stay visible as \xNN, as in paths (not U+FFFD).
+  const parts = bytesToText(bytes).split('\0');
   if (parts.length > 0 && parts[parts.length - 1] === '') parts.pop();
   return { argv: parts, truncated: e.argvBytes < e.argvLen };
 }

@@ -14,7 +14,24 @@ export interface TracerParams {
   syscallThresholdNs: number;
   /** kernel-side threshold (ns) for printing an off-CPU interval */
   offcpuThresholdNs: number;
+  /** agent mode (rootPid 0): which execs make roots, and what to follow from the start */
+  agent?: AgentTracerParams;
 }
+
+/** Agent-mode parameters ($4..$48 of the probe; see the header of probes/linux/gostall.bt). */
+export interface AgentTracerParams {
+  /** executable names (comm) whose exec makes a root; at most AGENT_NAME_SLOTS */
+  executables: string[];
+  /** cgroup v2 id a root must exec in; 0 = any */
+  cgroupId: number;
+  /** running processes to trace from the start; at most AGENT_ADOPT_SLOTS */
+  adoptPids: number[];
+}
+
+export const AGENT_NAME_SLOTS = 12;
+export const AGENT_ADOPT_SLOTS = 32;
+/** What the probe compares with comm: the kernel keeps 15 bytes of a command name. */
+const COMM_NAME = /^[A-Za-z0-9._+][A-Za-z0-9._+-]{0,14}$/;
 
 export interface TracerOptions {
   bpftrace: string;
@@ -22,7 +39,7 @@ export interface TracerOptions {
   /** every stdout and stderr line, as it arrives */
   onLine: (line: string, stream: 'stdout' | 'stderr') => void;
   script?: string;
-  /** perf ring buffer pages per CPU; 1024 (4 MiB/CPU) lost nothing on a cold go build -a */
+  /** perf ring buffer pages per CPU (default DEFAULT_PERF_PAGES_PER_CPU) */
   perfPagesPerCpu?: number;
   readyTimeoutMillis?: number;
 }
@@ -49,13 +66,44 @@ function validInt(name: string, v: number, max: number): string {
   return String(v);
 }
 
+/** Perf ring buffer pages per CPU when nothing says otherwise: 1024 (4 MiB/CPU) lost nothing on a cold go build -a. */
+export const DEFAULT_PERF_PAGES_PER_CPU = 1024;
+
+/**
+ * Pages per CPU from bpftrace's own BPFTRACE_PERF_RB_PAGES, so a user who sizes the buffer
+ * for bpftrace sizes it for gostall too; undefined when unset. The kernel wants a power of two.
+ */
+export function perfPagesFromEnv(env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env.BPFTRACE_PERF_RB_PAGES;
+  if (raw === undefined || raw === '') return undefined;
+  const n = /^\d{1,6}$/.test(raw) ? Number(raw) : NaN;
+  if (!(n >= 1 && n <= 65_536 && (n & (n - 1)) === 0)) {
+    throw new Error(`BPFTRACE_PERF_RB_PAGES must be a power of two between 1 and 65536 (pages per CPU), got ${JSON.stringify(raw.slice(0, 20))}`);
+  }
+  return n;
+}
+
 export function tracerArgs(script: string, p: TracerParams): string[] {
-  return [
+  const args = [
     '-B', 'line', script,
     validInt('rootPid', p.rootPid, 4_194_304),
     validInt('syscallThresholdNs', p.syscallThresholdNs, 3_600e9),
     validInt('offcpuThresholdNs', p.offcpuThresholdNs, 3_600e9),
   ];
+  if (p.agent) args.push(...agentArgs(p.rootPid, p.agent));
+  return args;
+}
+
+/** $4..$48 for agent mode, every value validated (names are compared, never spliced into the program). */
+function agentArgs(rootPid: number, a: AgentTracerParams): string[] {
+  if (rootPid !== 0) throw new Error('agent mode needs rootPid 0');
+  if (a.executables.length === 0 || a.executables.length > AGENT_NAME_SLOTS) throw new Error(`agent mode takes 1 to ${AGENT_NAME_SLOTS} executable names`);
+  for (const n of a.executables) if (!COMM_NAME.test(n)) throw new Error(`invalid executable name ${JSON.stringify(n)}`);
+  if (a.adoptPids.length > AGENT_ADOPT_SLOTS) throw new Error(`at most ${AGENT_ADOPT_SLOTS} pids to adopt`);
+  const names = [...a.executables, ...new Array<string>(AGENT_NAME_SLOTS - a.executables.length).fill('')];
+  const pids = a.adoptPids.map((pid) => validInt('adoptPid', pid, 4_194_304));
+  while (pids.length < AGENT_ADOPT_SLOTS) pids.push('0');
+  return [...names, validInt('cgroupId', a.cgroupId, Number.MAX_SAFE_INTEGER), ...pids];
 }
 
 export function startTracer(opts: TracerOptions): Tracer {
@@ -66,10 +114,14 @@ export function startTracer(opts: TracerOptions): Tracer {
     stdout: 'pipe',
     stderr: 'pipe',
     reject: false,
-    cleanup: true,
+    // Its own process group: a terminal's Ctrl-C goes to the foreground group (gostall and
+    // the traced command), and bpftrace must keep tracing while the command handles it and
+    // exits; gostall stops it. (execa's cleanup does not apply to detached children: see
+    // the exit hook below.)
+    detached: true,
     env: {
       BPFTRACE_STRLEN: '128',
-      BPFTRACE_PERF_RB_PAGES: String(opts.perfPagesPerCpu ?? 1024),
+      BPFTRACE_PERF_RB_PAGES: String(opts.perfPagesPerCpu ?? DEFAULT_PERF_PAGES_PER_CPU),
       BPFTRACE_MAP_KEYS_MAX: '65536',
     },
   });
@@ -98,8 +150,14 @@ export function startTracer(opts: TracerOptions): Tracer {
     readDone.push(new Promise((r) => rl.once('close', r)));
   }
 
+  // If gostall itself exits without stopping the tracer (an internal error), the probes
+  // must not stay attached behind its back.
+  const killOnExit = () => { child.kill('SIGKILL'); };
+  process.once('exit', killOnExit);
+
   const exited: Promise<TracerExit> = (async () => {
     const result = await child;
+    process.off('exit', killOnExit);
     await Promise.all(readDone);
     return { code: result.exitCode, signal: result.signal };
   })();

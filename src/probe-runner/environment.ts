@@ -87,7 +87,11 @@ export function checkTracingEnvironment(env: NodeJS.ProcessEnv = process.env): P
   }
   const problems: Problem[] = [];
   const bin = findBpftrace(env);
-  if (!bin) problems.push({ what: 'bpftrace not found', fix: 'install it: sudo apt-get install -y bpftrace (or set GOSTALL_BPFTRACE=/path/to/bpftrace)' });
+  if (!bin && env.GOSTALL_BPFTRACE) {
+    problems.push({ what: `GOSTALL_BPFTRACE=${env.GOSTALL_BPFTRACE} is not an executable file`, fix: 'point it at bpftrace (e.g. /usr/bin/bpftrace) or unset it' });
+  } else if (!bin) {
+    problems.push({ what: 'bpftrace not found on PATH', fix: 'install it: sudo apt-get install -y bpftrace (or set GOSTALL_BPFTRACE=/path/to/bpftrace)' });
+  }
   if (!hasTracingPrivilege()) problems.push({ what: 'no privilege to load eBPF programs', fix: 'run gostall as root (sudo gostall …) or grant CAP_BPF and CAP_PERFMON' });
   else if (!mountTracefs()) problems.push({ what: 'tracefs is not mounted, so no tracepoints are visible', fix: 'mount it: sudo mount -t tracefs nodev /sys/kernel/tracing' });
   if (!hasBtf()) problems.push({ what: 'the kernel has no BTF (/sys/kernel/btf/vmlinux)', fix: 'use a kernel built with CONFIG_DEBUG_INFO_BTF=y (most distribution kernels since 5.4 are)' });

@@ -1,4 +1,29 @@
-/** The cause rules, one module each. */
+/**
+ * The cause rules, one module per public cause id (docs/root-causes.md). Each module exports
+ * ID, THRESHOLDS (with the measurement behind each) and rule.
+ */
 import type { Rule } from '../types.js';
+import * as fsSlowMetadata from './fs-slow-metadata.js';
+import * as fsSlowIo from './fs-slow-io.js';
+import * as fsOversizedWalk from './fs-oversized-walk.js';
+import * as fsSymlinkLoop from './fs-symlink-loop.js';
+import * as fsPermissionDenied from './fs-permission-denied.js';
+import * as fsWatchLimit from './fs-watch-limit.js';
+import * as fsFdExhaustion from './fs-fd-exhaustion.js';
+import * as schedUninterruptible from './sched-uninterruptible.js';
+import * as cpuThrottled from './cpu-throttled.js';
+import * as cpuContention from './cpu-contention.js';
+import * as netSlowConnect from './net-slow-connect.js';
+import * as netConnectFailed from './net-connect-failed.js';
+import * as execFailed from './exec-failed.js';
+import * as procOomKilled from './proc-oom-killed.js';
 
-export const RULES: Rule[] = [];
+export const RULE_MODULES = [
+  fsSlowMetadata, fsSlowIo, fsOversizedWalk, fsSymlinkLoop, fsPermissionDenied, fsWatchLimit, fsFdExhaustion,
+  schedUninterruptible, cpuThrottled, cpuContention, netSlowConnect, netConnectFailed, execFailed, procOomKilled,
+] as const;
+
+/** Every public cause id, in the order of the documentation. */
+export const CAUSE_IDS: readonly string[] = RULE_MODULES.map((m) => m.ID);
+
+export const RULES: Rule[] = RULE_MODULES.map((m) => m.rule);

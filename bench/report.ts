@@ -1,0 +1,107 @@
+/** Renders the results as aligned text tables for the terminal. */
+import type { BuildResults } from './build-overhead.js';
+import type { ParseResults } from './parse-throughput.js';
+import type { AgentResults } from './agent.js';
+import type { ProbeCostResults } from './probe-cost.js';
+
+function table(title: string, rows: [string, string, string?][]): string {
+  const w0 = Math.max(...rows.map((r) => r[0].length));
+  const w1 = Math.max(...rows.map((r) => r[1].length));
+  const body = rows.map(([a, b, c]) => `  ${a.padEnd(w0)}  ${b.padStart(w1)}${c ? `  ${c}` : ''}`);
+  return [title, ...body, ''].join('\n');
+}
+
+const num = (x: unknown, digits = 2, unit = ''): string =>
+  typeof x === 'number' && Number.isFinite(x) ? `${x.toFixed(digits)}${unit}` : 'n/a';
+const int = (x: unknown): string => (typeof x === 'number' && Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : 'n/a');
+const verdict = (ok: boolean | undefined): string => (ok === undefined ? '' : ok ? 'target met' : 'TARGET MISSED');
+
+export function renderBuild(b: BuildResults): string {
+  const s = b.summary;
+  const ratio = s.gostall_command_ratio_median as number | null;
+  const lost = (s.lost_events_attr_total as number) + (s.lost_events_summary_total as number);
+  return table(`1. cold go build -a ${b.pkgs.join(' ')} — ${b.pairs} pair(s), medians (ratios are per pair, then median)`, [
+    ['untraced wall', num(s.untraced_wall_s_median, 2, ' s')],
+    ['gostall run wall (incl. ~4 s probe compile/attach + flush)', num(s.gostall_wall_s_median, 2, ' s')],
+    ['gostall: traced command runtime (root span, release→exit)', num(s.gostall_command_s_median, 2, ' s')],
+    ['gostall: fixed cost per run (wall − command: attach, drain, publish)', num(s.gostall_fixed_overhead_s_median, 2, ' s')],
+    ['strace -f -o /dev/null wall', num(s.strace_wall_s_median, 2, ' s')],
+    ['ratio gostall run wall / untraced', num(s.gostall_wall_ratio_median, 3, '×'), `range ${num(s.gostall_wall_ratio_min, 3)}–${num(s.gostall_wall_ratio_max, 3)}`],
+    ['ratio traced command (root span) / untraced', num(ratio, 3, '×'), `range ${num(s.gostall_command_ratio_min, 3)}–${num(s.gostall_command_ratio_max, 3)}  target ≤ 1.10×: ${verdict(ratio === null ? undefined : ratio <= 1.1)}`],
+    ['ratio strace / untraced', num(s.strace_ratio_median, 3, '×'), `range ${num(s.strace_ratio_min, 3)}–${num(s.strace_ratio_max, 3)}`],
+    ['lost events (root span attr total / summary total)', `${int(s.lost_events_attr_total)} / ${int(s.lost_events_summary_total)}`, `target 0: ${verdict(lost === 0)}`],
+    ['malformed records (total)', int(s.malformed_records_total)],
+    ['gostall runs without a root span in --out', int(s.gostall_runs_without_root_span)],
+    ['builds with non-zero exit', int(s.builds_failed)],
+    ['3. gostall node process peak RSS (VmHWM at exit), median / max', `${num(s.agent_peak_rss_mib_median, 1)} / ${num(s.agent_peak_rss_mib_max, 1)} MiB`],
+    ['   bpftrace peak RSS (sampled), median', num(s.bpftrace_peak_rss_mib_median_sampled, 1, ' MiB')],
+    ['   gostall node CPU time per run (whole run), median', num(s.agent_cpu_s_median, 2, ' s')],
+    ['   bpftrace CPU time per run (whole run incl. probe compile, sampled), median', num(s.bpftrace_cpu_s_median_sampled, 2, ' s')],
+    ['   CPU per traced second while the command ran: node / bpftrace (sampled)', `${num(s.agent_cpu_per_traced_s_median_sampled, 3)} / ${num(s.bpftrace_cpu_per_traced_s_median_sampled, 3)} s/s`],
+    ['   CPU per traced second, whole run (node + bpftrace incl. start-up)', num(s.whole_run_cpu_per_traced_s_median, 3, ' s/s')],
+  ]);
+}
+
+export function renderParse(p: ParseResults): string {
+  const rows: [string, string, string?][] = [
+    ['capture (real probe stream, kernel thresholds 1 ms)', `${int(Object.values(p.captureMix).reduce((a, b) => a + b, 0))} lines`, Object.entries(p.captureMix).map(([k, v]) => `${k}:${v}`).join(' ')],
+    ['synthesized stream (repetitions with fresh pids)', `${int(p.streamLines)} lines`, `${p.repetitions} repetitions, ${int(p.eventsInStream)} events, ${int(p.malformedInStream)} malformed`],
+  ];
+  for (const [name, l] of Object.entries(p.loops)) {
+    rows.push([`${name} (median of ${l.secondsPerRep.length})`, `${int(l.linesPerSecond)} lines/s`, `${num(l.nsPerLine, 0)} ns/line`]);
+  }
+  rows.push(['parseLine events/s', int(p.eventsPerSecondParse)]);
+  rows.push(['parse + tree.add events/s', int(p.eventsPerSecondModel)]);
+  rows.push(['time ratio parseLine / split', num(p.parseLineOverSplitTimeRatio, 2, '×')]);
+  rows.push(['time ratio parse+tree / split', num(p.modelOverSplitTimeRatio, 2, '×')]);
+  for (const [mode, m] of Object.entries(p.memory)) {
+    const what = mode === 'retain' ? 'all trees kept (run)' : 'complete trees released (agent)';
+    if ('error' in m) {
+      rows.push([`3b. memory, ${what}`, 'failed', m.error]);
+      continue;
+    }
+    rows.push([`3b. memory, ${what}: readline + parse + tree`, `${int(m.linesPerSecond)} lines/s`]);
+    rows.push(['    RSS at start / after all lines (after gc)', `${num(m.startRssMiB, 1)} / ${num(m.checkpoints.at(-1)?.rssMiB, 1)} MiB`, `heap ${num(m.checkpoints.at(-1)?.heapUsedMiB, 1)} MiB, peak RSS ${num(m.peakRssMiB, 1)} MiB`]);
+    rows.push(['    RSS / heap checkpoints (lines: MiB)', m.checkpoints.map((c) => `${int(c.lines)}: ${num(c.rssMiB, 0)}/${num(c.heapUsedMiB, 0)}`).join('  ')]);
+    rows.push(['    processes retained / roots held / still live', `${int(m.processesRetained)} / ${int(m.roots)} / ${int(m.liveProcesses)}`]);
+    rows.push(['    trees seen complete (onTreeComplete) / trees in stream', `${int(m.completedTrees)} / ${int(p.repetitions)}`]);
+  }
+  return table('2. parser throughput on a recorded probe stream', rows);
+}
+
+export function renderAgent(a: AgentResults): string {
+  if (!a.available) return table('4. agent', [['status', a.note]]);
+  const b = a.builds;
+  const c = a.capacity;
+  const rows: [string, string, string?][] = [
+    ['isolation', a.isolatedCgroup ? `cgroup ${a.isolatedCgroup}` : 'none: host-wide (other Go tools count too)'],
+    [`idle CPU per second (${num(a.idle.seconds, 0)} s): node / bpftrace`, `${num(a.idle.agentCpuPerS, 4)} / ${num(a.idle.bpftraceCpuPerS, 4)} s/s`, `${num(a.idle.eventsPerS, 1)} events/s idle (periodic map dumps)`],
+    [`build loop: ${b.count} × cold go build -a, traced seconds`, num(b.tracedSeconds, 1, ' s'), `walls ${b.wallSeconds.map((w) => w.toFixed(1)).join(', ')}${b.failed ? `, ${b.failed} failed` : ''}`],
+    ['  CPU per traced second: node / bpftrace', `${num(b.agentCpuPerTracedS, 4)} / ${num(b.bpftraceCpuPerTracedS, 4)} s/s`, `(${num(b.agentCpuSeconds, 2)} / ${num(b.bpftraceCpuSeconds, 2)} s CPU)`],
+    ['  events / lost / traces published', `${int(b.events)} / ${int(b.lostEvents)} / ${int(b.tracesPublished)}`],
+    ['  tracer restarts / seconds without a tracer', `${int(b.tracerRestarts)} / ${num(b.tracerGapSeconds, 1)} s`, b.tracerRestarts ? 'bpftrace exited during the loop: see .bench/logs/agent.log' : ''],
+    ['  RSS after the loop: node / bpftrace', `${num(b.agentRssMiB, 1)} / ${num(b.bpftraceRssMiB, 1)} MiB`, `node peak so far ${num(b.agentPeakRssMiBSoFar, 1)} MiB`],
+    ['node peak RSS over the whole agent run (VmHWM at exit)', num(a.agentPeakRssMiB, 1, ' MiB'), `CPU total ${num(a.agentCpuSecondsTotal, 2)} s`],
+    [`capacity steps (${c.stepSeconds} s each; one S record per generated call)`, ''],
+  ];
+  for (const s of c.steps) {
+    rows.push([`  target ${int(s.targetPerS)}/s`, `${int(s.generatedPerS)}/s generated`, `events ${int(s.events)}, lost ${int(s.lostEvents)}, drain ${num(s.drainSeconds, 1)} s, CPU per generated s: node ${num(s.agentCpuPerS, 2)} bpftrace ${num(s.bpftraceCpuPerS, 2)}${s.tracerRestarts ? `, TRACER DOWN/RESTARTED ${s.tracerRestarts}× (gap ${num(s.tracerGapSeconds, 1)} s)` : ''}`]);
+  }
+  const limit = c.firstTracerFailureAtRecordsPerS !== undefined ? `bpftrace exited/crashed at ${int(c.firstTracerFailureAtRecordsPerS)}/s (see .bench/logs/agent.log)`
+    : c.firstLossAtRecordsPerS !== undefined ? `first loss at ${int(c.firstLossAtRecordsPerS)}/s` : 'no step lost events (raise BENCH_AGENT_RATES)';
+  rows.push(['highest generated rate with no lost events and no tracer failure', c.sustainedRecordsPerS === undefined ? 'none' : `${int(c.sustainedRecordsPerS)} records/s`, limit]);
+  if (a.agentStopLine) rows.push(['agent said on exit', a.agentStopLine.slice(0, 120)]);
+  return table('4. gostall agent under load', rows);
+}
+
+export function renderProbeCost(c: ProbeCostResults): string {
+  const rows: [string, string, string?][] = [
+    ['traced command runtime (root span) / gostall wall', `${num(c.commandSeconds, 2)} / ${num(c.wallSeconds, 2)} s`],
+    ['BPF program time, all probes (host-wide hits)', num(c.totalRunSeconds, 3, ' s'), `${int(c.totalRunCount)} runs`],
+    ['  as a share of the machine while the command ran', num(c.shareOfMachine === undefined ? undefined : c.shareOfMachine * 100, 2, ' %'), 'BPF time ÷ (runtime × CPUs)'],
+  ];
+  for (const p of c.programs.slice(0, 12)) {
+    rows.push([`  ${p.name}`, `${num(p.runTimeNs / 1e6, 1)} ms`, `${int(p.runCount)} runs, ${num(p.runCount ? p.runTimeNs / p.runCount : NaN, 0)} ns/run`]);
+  }
+  return table('1b. probe cost (one extra traced build with kernel.bpf_stats_enabled=1; not part of the timed pairs)', rows);
+}

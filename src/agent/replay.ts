@@ -1,0 +1,84 @@
+/**
+ * Replay of a recorded probe stream (what bpftrace printed, e.g. captured on another
+ * machine with `bpftrace … > capture.txt`) through the same pipeline as the agent.
+ * Roots are the R record's root pid (a `gostall run` capture) or the G records (an agent
+ * capture); time comes from the records, so the spans are the ones a live run would have
+ * made. Bad input is counted by reason and skipped; it never costs its neighbours.
+ *
+ * A capture may start with comment lines; "#gostall clock_offset_ns=N" gives the offset
+ * (epoch ns = monotonic ns + N) of the machine it was recorded on.
+ */
+import type { Readable } from 'node:stream';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { MAX_LINE_LENGTH } from '../events/parse.js';
+import { createFixedClock } from '../model/clock.js';
+import type { MountTable } from '../diagnose/mounts.js';
+import { createAgentCore, type CoreSettings, type CoreStats } from './core.js';
+import { createLineSplitter } from './line-splitter.js';
+
+export const CLOCK_OFFSET_HEADER = /^#gostall\s+clock_offset_ns=(-?\d{1,20})\s*$/;
+
+export interface ReplayOptions {
+  settings: CoreSettings;
+  /** epoch ns = monotonic ns + offset; undefined: from the capture's header, else this machine's */
+  clockOffsetNs: number | undefined;
+  fallbackOffsetNs: () => number;
+  env: NodeJS.ProcessEnv;
+  mounts: () => MountTable;
+  emit: (spans: ReadableSpan[]) => void;
+  /** resolves when the emitted spans are written (backpressure for huge captures) */
+  drained: () => Promise<void>;
+  pendingWrites: () => number;
+}
+
+export interface ReplayResult { stats: CoreStats; clockOffsetNs: number; offsetSource: 'flag' | 'header' | 'this machine'; tooLong: number }
+
+export async function replayStream(input: Readable, opts: ReplayOptions): Promise<ReplayResult> {
+  let offset = opts.clockOffsetNs;
+  let offsetSource: ReplayResult['offsetSource'] = offset !== undefined ? 'flag' : 'this machine';
+  let core: ReturnType<typeof createAgentCore> | undefined;
+  let tooLong = 0;
+
+  function start(): ReturnType<typeof createAgentCore> {
+    if (offset === undefined) offset = opts.fallbackOffsetNs();
+    core = createAgentCore({ settings: opts.settings, clock: createFixedClock(offset), live: false, env: opts.env, mounts: opts.mounts, emit: opts.emit });
+    return core;
+  }
+
+  const splitter = createLineSplitter(MAX_LINE_LENGTH + 1, {
+    line(text) {
+      if (!core) {
+        // Header comments come before the first record.
+        if (text.startsWith('#')) {
+          const m = CLOCK_OFFSET_HEADER.exec(text);
+          if (m && opts.clockOffsetNs === undefined) {
+            offset = Number(m[1]);
+            offsetSource = 'header';
+          }
+          return;
+        }
+        start();
+      }
+      if (text.startsWith('#')) return;
+      core!.feedLine(text);
+    },
+    tooLong() {
+      tooLong++;
+      (core ?? start()).malformed('line too long');
+    },
+  });
+
+  for await (const chunk of input) {
+    splitter.push(typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : (chunk as Buffer));
+    // Keep memory bounded however large the capture: let publishing and writing catch up.
+    if (core && (core.queuedTrees() > 256 || opts.pendingWrites() > 64)) {
+      await core.idle();
+      await opts.drained();
+    }
+  }
+  splitter.end();
+  const c = core ?? start();
+  await c.finish(0);
+  await opts.drained();
+  return { stats: c.stats, clockOffsetNs: offset!, offsetSource, tooLong };
+}

@@ -1,0 +1,101 @@
+/**
+ * Machine facts the rules compare against: machine-wide CPU time (/proc/stat, to tell other
+ * work from the traced build's own parallelism), inotify limits and the open-file limit of
+ * the traced root. Each reader is one small file read; failures leave the fact unknown.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import type { Limits } from './types.js';
+
+/** USER_HZ: /proc/stat counts in 1/100 s on every Linux architecture gostall runs on. */
+const NS_PER_TICK = 1e7;
+
+export interface ProcStatReading { busyNs: number; stealNs: number }
+
+/** The aggregate "cpu" line of /proc/stat: busy = user+nice+system+irq+softirq+steal. */
+export function parseProcStat(text: string): ProcStatReading | undefined {
+  const line = text.split('\n').find((l) => l.startsWith('cpu '));
+  if (!line) return undefined;
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  if (v.length < 8 || v.some((n) => !Number.isFinite(n))) return undefined;
+  const [user, nice, system, , , irq, softirq, steal] = v as [number, number, number, number, number, number, number, number];
+  return { busyNs: (user + nice + system + irq + softirq + steal) * NS_PER_TICK, stealNs: steal * NS_PER_TICK };
+}
+
+export function readProcStat(procRoot = '/proc'): ProcStatReading | undefined {
+  try {
+    return parseProcStat(readFileSync(`${procRoot}/stat`, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** utime+stime of a process in ns, from /proc/PID/stat (fields 14 and 15). */
+function processCpuNs(pid: number | 'self', procRoot: string): number {
+  try {
+    const stat = readFileSync(`${procRoot}/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * NS_PER_TICK;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * CPU time gostall itself has used: this process and its other children (bpftrace), not the
+ * traced root. Subtracted from machine-wide CPU time, so the tracer is never counted as
+ * "other work" competing with the traced tool.
+ */
+export function readOwnCpuNs(tracedRootPid: number, procRoot = '/proc'): number {
+  let total = processCpuNs('self', procRoot);
+  let tasks: string[] = [];
+  try {
+    tasks = readdirSync(`${procRoot}/self/task`);
+  } catch {
+    return total;
+  }
+  for (const tid of tasks) {
+    let children = '';
+    try {
+      children = readFileSync(`${procRoot}/self/task/${tid}/children`, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const c of children.split(' ')) {
+      const pid = Number(c);
+      if (Number.isInteger(pid) && pid > 0 && pid !== tracedRootPid) total += processCpuNs(pid, procRoot);
+    }
+  }
+  return total;
+}
+
+function readNumber(path: string): number | undefined {
+  try {
+    const n = Number(readFileSync(path, 'utf8').trim());
+    return Number.isFinite(n) ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** "Max open files  1024  4096  files" from /proc/PID/limits. */
+export function parseNofile(text: string): { soft: number | undefined; hard: number | undefined } {
+  const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(text);
+  const num = (s: string | undefined): number | undefined => (s === undefined || s === 'unlimited' ? undefined : Number(s));
+  return { soft: num(m?.[1]), hard: num(m?.[2]) };
+}
+
+export function readLimits(pid: number, procRoot = '/proc'): Limits {
+  let nofile: { soft: number | undefined; hard: number | undefined } = { soft: undefined, hard: undefined };
+  try {
+    nofile = parseNofile(readFileSync(`${procRoot}/${pid}/limits`, 'utf8'));
+  } catch {
+    /* gone or not ours */
+  }
+  return {
+    maxUserWatches: readNumber(`${procRoot}/sys/fs/inotify/max_user_watches`),
+    maxUserInstances: readNumber(`${procRoot}/sys/fs/inotify/max_user_instances`),
+    nofileSoft: nofile.soft,
+    nofileHard: nofile.hard,
+    fileMax: readNumber(`${procRoot}/sys/fs/file-max`),
+  };
+}

@@ -1,0 +1,123 @@
+// A gopls stuck loading a workspace on a slow FUSE mount is visible while it is stuck:
+// the agent exports a stall episode (cause fs.slow_metadata, evidence naming the mount)
+// under gopls's own trace before gopls has answered its editor, and the gopls span that
+// follows at exit is the parent of those episodes. The same session on a local disk has
+// no stall episode at all.
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mountSlowFuse, type SlowFuseMount } from '../support/faults/slowFuse.js';
+import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js';
+import type { DecodedSpan } from '../support/otlp-decode.js';
+import { startGopls } from './lsp.js';
+import { sleep, startAgentProcess, type RunningAgent } from './support.js';
+
+let receiver: OtlpReceiver;
+let agent: RunningAgent;
+let dir: string;
+
+/** A module with a few packages: enough for gopls's go list to stat a few hundred paths. */
+async function writeModule(root: string): Promise<void> {
+  await mkdir(root, { recursive: true });
+  await writeFile(join(root, 'go.mod'), 'module example.com/ws\n\ngo 1.19\n');
+  for (let i = 1; i <= 6; i++) {
+    await mkdir(join(root, `pkg${i}`), { recursive: true });
+    await writeFile(join(root, `pkg${i}`, 'a.go'), `package pkg${i}\n\nfunc F${i}() int { return ${i} }\n`);
+    await writeFile(join(root, `pkg${i}`, 'b.go'), `package pkg${i}\n\nfunc G${i}() int { return ${i} }\n`);
+  }
+  await writeFile(join(root, 'main.go'), 'package main\n\nimport (\n\t"fmt"\n\n\t"example.com/ws/pkg1"\n)\n\nfunc main() { fmt.Println(pkg1.F1()) }\n');
+}
+
+async function waitFor<T>(what: string, find: () => T | undefined, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = find();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; received: ${[...new Set(receiver.spans.map((s) => s.name))].join(', ')}\n${agent.stderr()}`);
+    await sleep(200);
+  }
+}
+
+const isEpisode = (s: DecodedSpan): boolean => s.name.startsWith('stall ');
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'gostall-gopls-test-'));
+  receiver = await startOtlpReceiver();
+  agent = await startAgentProcess({
+    executables: ['gopls', 'go'],
+    export: { endpoint: receiver.url, batch: { delay: '100ms' } },
+    episodes: { minDuration: '2s', reportEvery: '3s' },
+    windows: { every: '5s' },
+  });
+  await agent.waitHealthy();
+});
+
+afterAll(async () => {
+  await agent?.stop();
+  await agent?.cleanup();
+  await receiver?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('gostall agent and gopls', () => {
+  it('reports a gopls stuck on a slow FUSE workspace while it is still stuck', async () => {
+    const backing = join(dir, 'slow-backing');
+    await writeModule(backing);
+    let mount: SlowFuseMount | undefined;
+    let gopls: Awaited<ReturnType<typeof startGopls>> | undefined;
+    try {
+      mount = await mountSlowFuse({ backingDir: backing, mountPoint: join(dir, 'slow-ws'), getattrDelayMs: 100 });
+      gopls = await startGopls(mount.mountPoint);
+      const g = gopls;
+      const mountPoint = mount.mountPoint;
+      // An episode of gopls or of the go list it runs, blamed on the mount.
+      const episode = await waitFor('a stall episode naming the FUSE mount', () => receiver.spans.find((s) =>
+        isEpisode(s) && String(s.attributes['gostall.episode.evidence']).includes(mountPoint) && s.attributes['gostall.cause'] === 'fs.slow_metadata'), 60_000);
+      // …received while gopls has not answered yet: the user is still looking at "Loading…".
+      expect(g.answered()).toBe(false);
+      expect(g.proc.exitCode).toBeNull();
+      expect(episode.attributes['gostall.episode.fs_type']).toBe(mount.fsType);
+      expect(episode.attributes['gostall.episode.mount_point']).toBe(mountPoint);
+      expect(String(episode.attributes['gostall.cause.evidence'])).toContain(mountPoint);
+      expect(String(episode.attributes['gostall.cause.hint']).length).toBeGreaterThan(10);
+      expect(Number(episode.attributes['gostall.episode.blocked_ns'])).toBeGreaterThanOrEqual(2e9);
+
+      // gopls's own span comes at its exit, in the same trace, as the parent of its episodes.
+      await g.kill();
+      gopls = undefined;
+      const goplsSpan = await waitFor('the gopls process span', () => receiver.spans.find((s) => s.name === 'gopls' && s.attributes['process.pid'] === g.pid), 20_000);
+      const inTrace = receiver.spans.filter((s) => s.traceId === goplsSpan.traceId);
+      const episodes = inTrace.filter(isEpisode);
+      expect(episodes.length).toBeGreaterThan(0);
+      const processSpanIds = new Set(inTrace.filter((s) => s.attributes['process.pid'] !== undefined && !isEpisode(s) && s.name !== 'activity window').map((s) => s.spanId));
+      for (const e of episodes) expect(processSpanIds.has(e.parentSpanId!)).toBe(true);
+      expect(episodes.some((e) => e.attributes['gostall.episode.in_progress'] === true)).toBe(true);
+      expect(goplsSpan.attributes['gostall.causes']).toContain('fs.slow_metadata');
+      // activity windows kept gopls visible while it ran
+      expect(inTrace.some((s) => s.name === 'activity window' && s.parentSpanId === goplsSpan.spanId)).toBe(true);
+    } finally {
+      await gopls?.kill();
+      await mount?.restore();
+    }
+  });
+
+  it('reports no stall episode for the same session on a local disk', async () => {
+    const ws = join(dir, 'healthy-ws');
+    await writeModule(ws);
+    const g = await startGopls(ws);
+    try {
+      await g.symbols;
+      await sleep(3_000);
+    } finally {
+      await g.kill();
+    }
+    const goplsSpan = await waitFor('the gopls process span', () => receiver.spans.find((s) => s.name === 'gopls' && s.attributes['process.pid'] === g.pid), 20_000);
+    const inTrace = receiver.spans.filter((s) => s.traceId === goplsSpan.traceId);
+    expect(inTrace.filter(isEpisode)).toEqual([]);
+    // (cpu.contention may be said of a busy shared machine; nothing about the filesystem is)
+    expect((goplsSpan.attributes['gostall.causes'] as string[]).filter((c) => c.startsWith('fs.'))).toEqual([]);
+    // go list and friends ran under gopls and are in its trace
+    expect(inTrace.some((s) => s.name.startsWith('go '))).toBe(true);
+  });
+});

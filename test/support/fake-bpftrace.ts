@@ -1,0 +1,44 @@
+/**
+ * A stand-in for bpftrace that replays a prepared byte stream, for input the real probe can
+ * never produce (a 10 MB line, binary garbage): the hostile-input tests need the real reading
+ * path (execa, readline, parseLine, the tree) fed with it. Named fake on purpose: everything
+ * the kernel can produce is tested with the real bpftrace instead.
+ *
+ * The fake is called like bpftrace (`-B line SCRIPT ROOTPID …`): SCRIPT names the stream file
+ * to write to stdout. Lines in the stream may use the placeholders ROOTPID, replaced by the pid
+ * gostall passes (the shim of `gostall run`), and NOWNS, the monotonic time of writing. It writes the stream once SIGINT arrives (that is
+ * when gostall stops tracing, so every line is read after the root is known), or at once with
+ * FAKE_BPFTRACE_EAGER=1, then exits 0.
+ */
+import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const FAKE_SOURCE = `
+const fs = require('node:fs');
+const [, , , , streamPath, rootPid] = process.argv;
+const template = fs.readFileSync(streamPath).toString('latin1').split('ROOTPID').join(rootPid);
+// NOWNS: the monotonic clock (bpftrace's nsecs) when the stream is written.
+const stream = () => Buffer.from(template.split('NOWNS').join(String(process.hrtime.bigint())), 'latin1');
+let done = false;
+function emit() {
+  if (done) return;
+  done = true;
+  process.stdout.write(stream(), () => process.exit(0));
+}
+process.on('SIGINT', emit);
+process.on('SIGTERM', emit);
+// Ready (after the handlers: gostall may stop tracing as soon as it sees the R record).
+process.stdout.write('Attaching 1 probe...\\nR\\t1\\t' + rootPid + '\\t1000000\\t1000000\\n');
+if (process.env.FAKE_BPFTRACE_EAGER === '1') emit();
+setInterval(() => {}, 1000);
+`;
+
+/** Writes the fake tracer into a fresh directory and returns its path (an executable file). */
+export async function writeFakeBpftrace(dir?: string): Promise<string> {
+  const where = dir ?? (await mkdtemp(join(tmpdir(), 'gostall-fake-bpftrace-')));
+  const path = join(where, 'bpftrace');
+  await writeFile(path, `#!${process.execPath}\n${FAKE_SOURCE}`);
+  await chmod(path, 0o755);
+  return path;
+}
