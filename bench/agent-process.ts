@@ -68,7 +68,7 @@ export async function waitHealthy(port: number, timeoutMillis: number): Promise<
 
 /**
  * Wait until the agent has read everything the workload made the probe print: the event
- * counter grows no faster than it does idle (the probe prints periodic map dumps) over a
+ * counter grows no faster than it does idle over a
  * whole second. Returns the seconds waited.
  */
 export async function waitDrained(port: number, idleEventsPerS: number, maxMillis: number): Promise<number> {

@@ -75,7 +75,7 @@ export function renderAgent(a: AgentResults): string {
   const c = a.capacity;
   const rows: [string, string, string?][] = [
     ['isolation', a.isolatedCgroup ? `cgroup ${a.isolatedCgroup}` : 'none: host-wide (other Go tools count too)'],
-    [`idle CPU per second (${num(a.idle.seconds, 0)} s): node / bpftrace`, `${num(a.idle.agentCpuPerS, 4)} / ${num(a.idle.bpftraceCpuPerS, 4)} s/s`, `${num(a.idle.eventsPerS, 1)} events/s idle (periodic map dumps)`],
+    [`idle CPU per second (${num(a.idle.seconds, 0)} s): node / bpftrace`, `${num(a.idle.agentCpuPerS, 4)} / ${num(a.idle.bpftraceCpuPerS, 4)} s/s`, `${num(a.idle.eventsPerS, 1)} events/s idle`],
     [`build loop: ${b.count} × cold go build -a, traced seconds`, num(b.tracedSeconds, 1, ' s'), `walls ${b.wallSeconds.map((w) => w.toFixed(1)).join(', ')}${b.failed ? `, ${b.failed} failed` : ''}`],
     ['  CPU per traced second: node / bpftrace', `${num(b.agentCpuPerTracedS, 4)} / ${num(b.bpftraceCpuPerTracedS, 4)} s/s`, `(${num(b.agentCpuSeconds, 2)} / ${num(b.bpftraceCpuSeconds, 2)} s CPU)`],
     ['  events / lost / traces published', `${int(b.events)} / ${int(b.lostEvents)} / ${int(b.tracesPublished)}`],
