@@ -178,7 +178,8 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
     onGap(startNs, endNs) {
       gapsTotalNs += endNs - startNs;
       core.gap(startNs, endNs);
-      const ended = core.reconcile(isAlive, startNs);
+      // Processes that ended while nobody watched: their end is when they were found gone.
+      const ended = core.reconcile(isAlive, endNs);
       log(`tracer back after ${((endNs - startNs) / 1e9).toFixed(1)} s${ended > 0 ? `; ${ended} processes ended during the gap` : ''}`);
     },
     restartInitialMillis: config.tracer.restartInitialMillis,
@@ -208,6 +209,7 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
       { name: 'gostall_trees_queued', help: 'finished trees waiting to be turned into spans', type: 'gauge', samples: [{ value: core.queuedTrees() }] },
       { name: 'gostall_trees_dropped_total', help: 'finished trees dropped because limits.maxQueuedTrees was reached', type: 'counter', samples: [{ value: s.treesDropped }] },
       { name: 'gostall_traces_published_total', help: 'finished trees turned into spans', type: 'counter', samples: [{ value: s.tracesPublished }] },
+      { name: 'gostall_traces_forced_total', help: 'trees published although a forked task was never seen again (lost records, tracer gap)', type: 'counter', samples: [{ value: s.treesForced }] },
       { name: 'gostall_episodes_total', help: 'stall episodes reported', type: 'counter', samples: [{ value: s.episodes }] },
       { name: 'gostall_episodes_open', help: 'stall episodes being followed', type: 'gauge', samples: [{ value: core.openEpisodes() }] },
       { name: 'gostall_spans_produced_total', help: 'spans gostall produced', type: 'counter', samples: [{ value: s.spansProduced }] },

@@ -65,6 +65,8 @@ export interface CoreStats {
   tracesPublished: number;
   subtreesPublished: number;
   treesDropped: number;
+  /** finished trees published although a task they forked was never seen again */
+  treesForced: number;
   spansProduced: number;
   episodes: number;
   episodeSpans: number;
@@ -105,6 +107,8 @@ export interface AgentCore {
 const MAX_REASONS = 32;
 const NOT_PRINTABLE = /[^\t\x20-\x7e]/;
 const SUBTREE_GRACE_NS = 2e9;
+const STALE_TREE_NS = 5e9;
+const COMPLETE_GRACE_NS = 1e9;
 const TICK_NS = 1e9;
 
 interface RootInfo {
@@ -121,12 +125,12 @@ interface PublishJob { node: ProcessNode; isRoot: boolean; endNs: number }
 
 export function createAgentCore(opts: CoreOptions): AgentCore {
   const { settings, clock } = opts;
-  const tree = createProcessTree();
+  const tree = createProcessTree({ keepExitedUntilRelease: true });
   const ids = createIdRegistry();
   const resourceFor = createResourceCache(opts.env);
   const stats: CoreStats = {
     lines: 0, events: 0, malformed: 0, malformedReasons: new Map(), lostEvents: 0, orphanRecords: 0, roots: 0, rootsRefused: 0,
-    tracesPublished: 0, subtreesPublished: 0, treesDropped: 0, spansProduced: 0, episodes: 0, episodeSpans: 0, windowSpans: 0,
+    tracesPublished: 0, subtreesPublished: 0, treesDropped: 0, treesForced: 0, spansProduced: 0, episodes: 0, episodeSpans: 0, windowSpans: 0,
     adopted: 0, exitsInferred: 0, gapNs: 0,
   };
   const rootInfo = new Map<ProcessNode, RootInfo>();
@@ -189,9 +193,19 @@ export function createAgentCore(opts: CoreOptions): AgentCore {
     stats.adopted++;
   }
 
+  /** Finished trees wait COMPLETE_GRACE_NS: records of their last threads may still be in another CPU's buffer. */
+  let completedTrees: { root: ProcessNode; dueNs: number }[] = [];
   tree.onTreeComplete = (root) => {
-    schedule({ node: root, isRoot: true, endNs: nowNs });
+    completedTrees.push({ root, dueNs: nowNs + COMPLETE_GRACE_NS });
   };
+
+  function publishCompletedTrees(now: number): void {
+    if (completedTrees.length === 0) return;
+    const due = completedTrees.filter((c) => c.dueNs <= now);
+    if (due.length === 0) return;
+    completedTrees = completedTrees.filter((c) => c.dueNs > now);
+    for (const c of due) schedule({ node: c.root, isRoot: true, endNs: c.root.endNs ?? now });
+  }
 
   function subtreeComplete(n: ProcessNode): boolean {
     for (const p of walk(n)) if (p.endNs === undefined) return false;
@@ -353,7 +367,24 @@ export function createAgentCore(opts: CoreOptions): AgentCore {
     lastTickNs = now;
     if (agentStream) episodes.tick(now);
     emitWindows(now);
+    publishCompletedTrees(now);
     publishDueSubtrees(now);
+    publishStaleTrees(now);
+  }
+
+  /**
+   * A tree whose processes have all exited is finished even if the model still waits for a
+   * task it saw forked (its records were lost, or fell into a tracer gap): publish it after
+   * a grace period instead of keeping it forever.
+   */
+  function publishStaleTrees(now: number): void {
+    for (const root of rootInfo.keys()) {
+      if (root.endNs === undefined || now - root.endNs < STALE_TREE_NS || published.has(root)) continue;
+      if (completedTrees.some((c) => c.root === root)) continue;
+      if (!subtreeComplete(root)) continue;
+      stats.treesForced++;
+      schedule({ node: root, isRoot: true, endNs: now });
+    }
   }
 
   function processEnded(node: ProcessNode, atNs: number): void {
@@ -483,6 +514,7 @@ export function createAgentCore(opts: CoreOptions): AgentCore {
     async finish(endNs) {
       if (endNs > nowNs) nowNs = endNs;
       episodes.closeAll(nowNs);
+      publishCompletedTrees(Infinity);
       publishDueSubtrees(Infinity);
       for (const root of [...rootInfo.keys()]) schedule({ node: root, isRoot: true, endNs: nowNs });
       await this.idle();

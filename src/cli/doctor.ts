@@ -4,7 +4,8 @@ import { bpftraceVersion, checkTracingEnvironment, findBpftrace, hasBtf, hasTrac
 
 const REQUIRED_TRACEPOINTS = [
   'syscalls/sys_enter_newfstatat', 'syscalls/sys_enter_openat', 'sched/sched_switch', 'sched/sched_process_exec',
-  'sched/sched_process_fork', 'sched/sched_process_exit', 'sched/sched_wakeup', 'sock/inet_sock_set_state', 'oom/mark_victim',
+  'sched/sched_process_fork', 'sched/sched_process_exit', 'sched/sched_process_free', 'sched/sched_wakeup', 'sock/inet_sock_set_state',
+  'oom/mark_victim', 'syscalls/sys_enter_close',
 ];
 
 function tracepointExists(tp: string): boolean {

@@ -13,12 +13,14 @@ interface RoleBase { role: PathRole; base: string }
 /** The directories that give paths their roles; "/" never counts (it would claim everything). */
 export function roleBases(x: { workspace: string | undefined; go: GoEnv | undefined; tmpdir?: string }): RoleBase[] {
   const out: RoleBase[] = [];
-  const add = (role: PathRole, base: string | undefined): void => {
+  const add = (role: PathRole, base: string | undefined, resolveLinks = false): void => {
     if (!base || !isAbsolute(base)) return;
     const clean = base.length > 1 ? base.replace(/\/+$/, '') : base;
     if (clean === '/' || clean === '') return;
     out.push({ role, base: clean });
-    // Go reports real paths (GOROOT through /usr/lib/go-1.19), users write links: match both.
+    // cmd/go runs from GOROOT's real path (/usr/lib/go -> /usr/lib/go-1.19): match both. Only
+    // for GOROOT: resolving a cache path on a hung network mount would hang the diagnosis.
+    if (!resolveLinks) return;
     try {
       const real = realpathSync(clean);
       if (real !== clean && real !== '/') out.push({ role, base: real });
@@ -29,7 +31,7 @@ export function roleBases(x: { workspace: string | undefined; go: GoEnv | undefi
   add('workspace', x.workspace);
   add('gomodcache', x.go?.GOMODCACHE);
   add('gocache', x.go?.GOCACHE);
-  add('goroot', x.go?.GOROOT);
+  add('goroot', x.go?.GOROOT, true);
   for (const p of x.go?.GOPATH?.split(':') ?? []) add('gopath', p);
   add('tmp', '/tmp');
   add('tmp', '/var/tmp');
@@ -90,13 +92,16 @@ export function pathStillLoops(path: string): boolean {
  */
 const HEAVY_NAMES = [/^node_modules$/, /^bower_components$/, /^bazel-/, /^target$/, /^dist$/, /^build$/, /^out$/,
   /^venv$/, /^site-packages$/, /^__pycache__$/, /^Pods$/, /^DerivedData$/];
-/** Directories counted at most per look, so a look at a huge tree stays under ~1 s. */
+/** Directories counted at most per look (50,000 take ~0.5 s on a local disk). */
 const MAX_DIRECTORIES_COUNTED = 50_000;
+/** …and never longer than this: the workspace may be on a slow network or FUSE mount. */
+const MAX_LOOK_MILLIS = 1000;
 
-/** Known non-Go trees directly under dir (and one level down), with their directory counts. */
-export function findHeavyDirectories(dir: string, maxCounted = MAX_DIRECTORIES_COUNTED): HeavyDirectory[] {
+/** Known non-Go trees directly under dir (and one level down), with their directory counts (bounded). */
+export function findHeavyDirectories(dir: string, maxCounted = MAX_DIRECTORIES_COUNTED, maxMillis = MAX_LOOK_MILLIS): HeavyDirectory[] {
   const found: HeavyDirectory[] = [];
   let budget = maxCounted;
+  const deadline = Date.now() + maxMillis;
   const look = (parent: string, depth: number): void => {
     let entries: Dirent[];
     try {
@@ -108,25 +113,25 @@ export function findHeavyDirectories(dir: string, maxCounted = MAX_DIRECTORIES_C
       if (!e.isDirectory() || e.name.startsWith('.') || e.name.startsWith('_') || e.name === 'testdata') continue;
       const path = join(parent, e.name);
       if (HEAVY_NAMES.some((re) => re.test(e.name))) {
-        const counted = countDirectories(path, budget);
+        const counted = countDirectories(path, budget, deadline);
         budget -= counted.directories;
         found.push({ path, directories: counted.directories, capped: counted.capped });
       } else if (depth < 1) {
         look(path, depth + 1);
       }
-      if (budget <= 0) return;
+      if (budget <= 0 || Date.now() > deadline) return;
     }
   };
   look(dir, 0);
   return found.sort((a, b) => b.directories - a.directories);
 }
 
-/** Directories in a tree (itself included), counting at most max. */
-function countDirectories(root: string, max: number): { directories: number; capped: boolean } {
+/** Directories in a tree (itself included), counting at most max and stopping at the deadline. */
+function countDirectories(root: string, max: number, deadline: number): { directories: number; capped: boolean } {
   const stack = [root];
   let n = 0;
   while (stack.length > 0) {
-    if (n >= max) return { directories: n, capped: true };
+    if (n >= max || (n % 256 === 0 && Date.now() > deadline)) return { directories: n, capped: true };
     const d = stack.pop()!;
     n++;
     try {

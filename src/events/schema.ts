@@ -6,7 +6,8 @@
 
 /** Field names per record tag, in print order (the tag itself excluded). */
 export const FIELDS = {
-  /** ready: printed by BEGIN once every probe is attached */
+  /** ready: printed by BEGIN. bpftrace (0.17 and later) runs BEGIN before attaching the other
+   *  probes but reads output only once all are attached, so reading R means tracing is on */
   R: ['ts', 'rootPid', 'syscallThresholdNs', 'offcpuThresholdNs'],
   /** a task (process or thread) was created by a traced task */
   F: ['ts', 'parentPid', 'parentTid', 'childTid'],
@@ -22,7 +23,9 @@ export const FIELDS = {
   X: ['ts', 'pid', 'tid', 'status'],
   /** the OOM killer chose this process */
   K: ['ts', 'pid'],
-  /** a slow or failed syscall: ts is its end; ret is the raw return (negative errno) */
+  /** a slow or failed syscall: ts is its end; ret is the raw return (negative errno); path is
+   *  the call's path, or for read/pread64/getdents64 the path the fd was opened with (two
+   *  64-byte halves back to back; empty when the fd was not opened while traced) */
   S: ['ts', 'pid', 'tid', 'sc', 'latencyNs', 'runqNs', 'ret', 'fd', 'path'],
   /** a long off-CPU interval: state 1 = S (interruptible), 2 = D (uninterruptible) */
   O: ['ts', 'pid', 'tid', 'state', 'durationNs', 'sc'],

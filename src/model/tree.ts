@@ -62,7 +62,15 @@ const MAX_EARLY_THREAD_EXITS = 4096;
 /** A task seen forking but not yet seen doing anything: a thread or a new process. */
 interface PendingTask { parent: ProcessNode; ts: number }
 
-export function createProcessTree(): ProcessTree {
+export interface ProcessTreeOptions {
+  /**
+   * Keep the exited processes of a complete tree findable until release(node) (agent): the
+   * caller publishes a little later, so records read late from another CPU's buffer still land.
+   */
+  keepExitedUntilRelease?: boolean;
+}
+
+export function createProcessTree(opts: ProcessTreeOptions = {}): ProcessTree {
   const live = new Map<number, ProcessNode>();
   /** exited processes of unfinished trees: records printed on another CPU can arrive after the exit record */
   const exited = new Map<number, ProcessNode>();
@@ -126,7 +134,7 @@ export function createProcessTree(): ProcessTree {
     if (left > 0) { running.set(root, left); return; }
     running.delete(root);
     completed.add(root);
-    for (const p of walk(root)) if (exited.get(p.pid) === p) exited.delete(p.pid);
+    if (!opts.keepExitedUntilRelease) for (const p of walk(root)) if (exited.get(p.pid) === p) exited.delete(p.pid);
     tree.onTreeComplete?.(root);
   }
 
@@ -169,7 +177,13 @@ export function createProcessTree(): ProcessTree {
     release(node) {
       for (const p of walk(node)) if (exited.get(p.pid) === p) exited.delete(p.pid);
       const i = rootList.indexOf(node);
-      if (i !== -1) rootList.splice(i, 1);
+      if (i !== -1) {
+        rootList.splice(i, 1);
+        // A tree published before it completed (records lost) must not stay referenced.
+        running.delete(node);
+        completed.add(node);
+        for (const [tid, task] of pending) if (rootOf(task.parent) === node) pending.delete(tid);
+      }
       const siblings = node.parent?.children;
       const j = siblings ? siblings.indexOf(node) : -1;
       if (j !== -1) siblings!.splice(j, 1);

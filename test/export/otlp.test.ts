@@ -80,7 +80,11 @@ describe('exporting in batches', () => {
   });
 
   it('no collector at all is a failure value, and later batches are not tried', async () => {
+    // The exporter retries a refused connection until OTEL_EXPORTER_OTLP_TIMEOUT (10 s by default).
+    const saved = process.env.OTEL_EXPORTER_OTLP_TIMEOUT;
+    process.env.OTEL_EXPORTER_OTLP_TIMEOUT = '1500';
     const exporter = createOtlpExporter({ url: `http://127.0.0.1:${await closedPort()}/v1/traces`, protocol: 'http/protobuf' });
+    if (saved === undefined) delete process.env.OTEL_EXPORTER_OTLP_TIMEOUT; else process.env.OTEL_EXPORTER_OTLP_TIMEOUT = saved;
     const outcome = await exportInBatches(exporter, spans(20), { batchSize: 10, deadlineMillis: 3_000 });
     await exporter.shutdown();
     expect(outcome).toMatchObject({ exported: 0, failed: 20 });

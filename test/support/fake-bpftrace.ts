@@ -6,7 +6,8 @@
  *
  * The fake is called like bpftrace (`-B line SCRIPT ROOTPID …`): SCRIPT names the stream file
  * to write to stdout. Lines in the stream may use the placeholders ROOTPID, replaced by the pid
- * gostall passes (the shim of `gostall run`), and NOWNS, the monotonic time of writing. It writes the stream once SIGINT arrives (that is
+ * gostall passes (the shim of `gostall run`), and NOWNS, the monotonic time of writing; lines
+ * that start with STDERR: are written to stderr instead. It writes the stream once SIGINT arrives (that is
  * when gostall stops tracing, so every line is read after the root is known), or at once with
  * FAKE_BPFTRACE_EAGER=1, then exits 0.
  */
@@ -18,13 +19,18 @@ const FAKE_SOURCE = `
 const fs = require('node:fs');
 const [, , , , streamPath, rootPid] = process.argv;
 const template = fs.readFileSync(streamPath).toString('latin1').split('ROOTPID').join(rootPid);
-// NOWNS: the monotonic clock (bpftrace's nsecs) when the stream is written.
-const stream = () => Buffer.from(template.split('NOWNS').join(String(process.hrtime.bigint())), 'latin1');
+// NOWNS: the monotonic clock (bpftrace's nsecs) when the stream is written. Lines that start
+// with STDERR: go to stderr (newer bpftrace prints "Lost N events" there).
+const stream = () => template.split('NOWNS').join(String(process.hrtime.bigint())).split('\\n');
+const toStdout = (lines) => Buffer.from(lines.filter((l) => !l.startsWith('STDERR:')).join('\\n'), 'latin1');
+const toStderr = (lines) => lines.filter((l) => l.startsWith('STDERR:')).map((l) => l.slice(7) + '\\n').join('');
 let done = false;
 function emit() {
   if (done) return;
   done = true;
-  process.stdout.write(stream(), () => process.exit(0));
+  const lines = stream();
+  process.stderr.write(toStderr(lines));
+  process.stdout.write(toStdout(lines), () => process.exit(0));
 }
 process.on('SIGINT', emit);
 process.on('SIGTERM', emit);

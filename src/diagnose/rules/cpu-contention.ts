@@ -5,7 +5,7 @@
  * gone elsewhere (or to the hypervisor's steal), and no cgroup throttling (cpu.throttled).
  */
 import { walk } from '../../model/tree.js';
-import type { Cause, Rule } from '../types.js';
+import type { Rule } from '../types.js';
 import { wallNs } from '../evidence.js';
 import { formatDuration, formatPercent } from '../format.js';
 import { THRESHOLDS as THROTTLE } from './cpu-throttled.js';

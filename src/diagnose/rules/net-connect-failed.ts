@@ -42,7 +42,7 @@ export const rule: Rule = (root, ctx) => {
     out.push({
       id: ID, process: p, evidence, hint: NET_HINT,
       weightNs: exitedWithFailure(p) ? wallNs(p, ctx) : failed.reduce((s, c) => s + c.durationNs, 0),
-      attributes: { 'server.address': first.address, 'server.port': first.port },
+      attributes: { 'gostall.cause.peer': peer(first) },
     });
   }
   return out;

@@ -35,7 +35,7 @@ export const rule: Rule = (root, ctx) => {
       'the first SYN went unanswered and had to be sent again (server overloaded or packets dropped)';
     out.push({
       id: ID, process: p, evidence, hint: NET_HINT, weightNs: Math.min(wallNs(p, ctx), total),
-      attributes: { 'server.address': worst.address, 'server.port': worst.port },
+      attributes: { 'gostall.cause.peer': peer(worst) },
     });
   }
   return out;

@@ -13,7 +13,7 @@ describe('net.slow_connect', () => {
     const [c] = slowConnect(p, context({ go }));
     expect(c!.evidence).toBe('the TCP handshake with 127.0.0.1:3000 (GOPROXY http://127.0.0.1:3000) took 1.03 s: the first SYN went ' +
       'unanswered and had to be sent again (server overloaded or packets dropped)');
-    expect(c!.attributes).toEqual({ 'server.address': '127.0.0.1', 'server.port': 3000 });
+    expect(c!.attributes).toEqual({ 'gostall.cause.peer': '127.0.0.1:3000' });
   });
 
   it('stays quiet under 1 s (one round trip, however far)', () => {
