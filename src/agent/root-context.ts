@@ -45,8 +45,28 @@ function readCwd(pid: number): string | undefined {
 
 const monotonicNs = (): number => Number(process.hrtime.bigint());
 
+/**
+ * The mount table as the root sees it: paths in its records are in its mount namespace (a
+ * container's, for a host agent). Read again at most every refreshMillis while it lives (a
+ * FUSE mount may appear under a gopls that runs for hours); the agent's own table when the
+ * root's cannot be read.
+ */
+function rootMountSource(pid: number, fallback: () => MountTable, refreshMillis = 5_000): () => MountTable {
+  let table = readMountTable(pid);
+  let readAt = Date.now();
+  return () => {
+    if (Date.now() - readAt > refreshMillis) {
+      const fresh = readMountTable(pid);
+      if (fresh.entries.length > 0) table = fresh;
+      readAt = Date.now();
+    }
+    return table.entries.length > 0 ? table : fallback();
+  };
+}
+
 /** Read what the rules need about a live root, right after it appeared. */
-export function captureLiveRootContext(pid: number, mounts: () => MountTable): RootContext {
+export function captureLiveRootContext(pid: number, fallbackMounts: () => MountTable): RootContext {
+  const mounts = rootMountSource(pid, fallbackMounts);
   const workspace = readCwd(pid);
   const environ = readProcessEnviron(pid);
   const limits: Limits = readLimits(pid);

@@ -194,7 +194,7 @@ export function createProcessTree(opts: ProcessTreeOptions = {}): ProcessTree {
       live.set(pid, node);
       rootList.push(node);
       running.set(node, 1);
-      replay(pid, 0);
+      replay(pid, startNs);
       return node;
     },
     add(e) {

@@ -3,6 +3,7 @@
 // under gopls's own trace before gopls has answered its editor, and the gopls span that
 // follows at exit is the parent of those episodes. The same session on a local disk has
 // no stall episode at all.
+import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,7 +46,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'gostall-gopls-test-'));
   receiver = await startOtlpReceiver();
   agent = await startAgentProcess({
-    executables: ['gopls', 'go'],
+    executables: ['gopls', 'go', 'gofmt'],
     export: { endpoint: receiver.url, batch: { delay: '100ms' } },
     episodes: { minDuration: '2s', reportEvery: '3s' },
     windows: { every: '5s' },
@@ -98,6 +99,30 @@ describe('gostall agent and gopls', () => {
       expect(inTrace.some((s) => s.name === 'activity window' && s.parentSpanId === goplsSpan.spanId)).toBe(true);
     } finally {
       await gopls?.kill();
+      await mount?.restore();
+    }
+  });
+
+  it('reports a stat stuck on a hung FUSE server while it is stuck, with the path it waits for', async () => {
+    const backing = join(dir, 'hung-backing');
+    await writeModule(backing);
+    let mount: SlowFuseMount | undefined;
+    let child: ReturnType<typeof spawn> | undefined;
+    try {
+      // Every lookup takes 60 s: the first stat never returns while the test looks.
+      mount = await mountSlowFuse({ backingDir: backing, mountPoint: join(dir, 'hung-ws'), getattrDelayMs: 60_000 });
+      const file = join(mount.mountPoint, 'main.go');
+      child = spawn('gofmt', ['-l', file], { stdio: 'ignore' });
+      const pid = child.pid!;
+      const episode = await waitFor('an in-progress stall episode of the hung gofmt', () => receiver.spans.find((s) =>
+        isEpisode(s) && s.attributes['process.pid'] === pid && s.attributes['gostall.episode.in_progress'] === true &&
+        Number(s.attributes['gostall.episode.calls_in_flight']) >= 1), 30_000);
+      expect(child.exitCode).toBeNull();
+      expect(String(episode.attributes['file.path'])).toContain(mount.mountPoint);
+      expect(episode.attributes['gostall.episode.fs_type']).toBe(mount.fsType);
+      expect(String(episode.attributes['gostall.episode.evidence'])).toMatch(/still in flight/);
+    } finally {
+      child?.kill('SIGKILL');
       await mount?.restore();
     }
   });

@@ -83,7 +83,7 @@ describe('an environment where tracing cannot work', () => {
     for (const tool of ['touch', 'sh', 'mount']) {
       if (!existsSync(join(bin, tool))) await symlink(`/usr/bin/${tool}`, join(bin, tool));
     }
-    const env = { ...process.env, PATH: bin };
+    const env: NodeJS.ProcessEnv = { ...process.env, PATH: bin };
     delete env.GOSTALL_BPFTRACE;
     expectRefusal(await runGostall(['run', ...touchMarker], { env }), /^gostall: cannot trace: bpftrace not found on PATH; fix: install it: sudo apt-get install -y bpftrace/);
   });

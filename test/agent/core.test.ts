@@ -1,0 +1,106 @@
+// The agent's pipeline on recorded records (no kernel needed): what a long-lived process
+// looks like while it runs. A call stuck in flight is reported every reportEvery while it
+// lasts; finished children of a long-lived gopls are published while gopls still runs,
+// under gopls's span; activity windows appear per window; an unfinished tree is published
+// as still running when the agent stops.
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { describe, expect, it } from 'vitest';
+import { createAgentCore, type AgentCore } from '../../src/agent/core.js';
+import { createMountTable } from '../../src/diagnose/mounts.js';
+import { createFixedClock } from '../../src/model/clock.js';
+import { rec } from './stream.js';
+
+const S = 1e9;
+const T0 = 1000 * S;
+
+function makeCore(overrides: Partial<Parameters<typeof createAgentCore>[0]['settings']> = {}): { core: AgentCore; spans: ReadableSpan[] } {
+  const spans: ReadableSpan[] = [];
+  const core = createAgentCore({
+    settings: {
+      evidenceThresholdNs: 50e6, episodes: { minDurationNs: 2 * S, mergeGapNs: 1 * S, reportEveryNs: 10 * S, stuckAfterNs: 1 * S },
+      windowNs: 10 * S, longLivedNs: 60 * S, maxOpenTrees: 1000, maxQueuedTrees: 1000, ...overrides,
+    },
+    clock: createFixedClock(1_700_000_000 * S), live: false, env: {},
+    mounts: () => createMountTable([{ mountPoint: '/', fsType: 'ext4', source: '/dev/sda', majMin: '8:0', superOptions: 'rw' },
+      { mountPoint: '/mnt/hung', fsType: 'fuse.sshfs', source: 'host:/src', majMin: '0:50', superOptions: 'rw' }]),
+    emit: (s) => spans.push(...s),
+  });
+  return { core, spans };
+}
+
+const feed = (core: AgentCore, lines: (string | string[])[]): void => { for (const l of lines.flat()) core.feedLine(l); };
+const attr = (s: ReadableSpan, k: string): unknown => s.attributes[k];
+
+describe('agent core', () => {
+  it('reports a call stuck in flight every reportEvery, in the process\'s trace, then once more when it returns', async () => {
+    const { core, spans } = makeCore();
+    feed(core, [rec.ready(T0), rec.root(T0 + 1e6, 700, 1), rec.exec(T0 + 2e6, 700, 1, ['gopls'], '/usr/bin/gopls')]);
+    const gopls = core.liveProcesses()[0]!;
+    const stuck = { tid: 701, startNs: T0 + 1 * S, sc: 1, path: '/mnt/hung/go.work' };
+    for (let t = 2; t <= 26; t++) core.inflight(new Map([[gopls, [stuck]]]), T0 + t * S);
+    feed(core, [rec.syscall(T0 + 26.5 * S, 700, 701, 1, 25.5 * S, 0, '/mnt/hung/go.work')]);
+    core.advance(T0 + 29 * S);
+    await core.idle();
+    const episodes = spans.filter((s) => s.name === 'stall stat');
+    expect(episodes.map((e) => attr(e, 'gostall.episode.in_progress'))).toEqual([true, true, false]);
+    const [first, second, last] = episodes as [ReadableSpan, ReadableSpan, ReadableSpan];
+    expect(attr(first, 'gostall.episode.calls_in_flight')).toBe(1);
+    expect(attr(first, 'gostall.episode.blocked_ns')).toBe(10 * S);
+    expect(attr(second, 'gostall.episode.blocked_ns')).toBe(20 * S);
+    expect(attr(last, 'gostall.episode.blocked_ns')).toBe(25.5 * S);
+    expect(attr(first, 'gostall.episode.fs_type')).toBe('fuse.sshfs');
+    expect(String(attr(first, 'gostall.episode.evidence'))).toMatch(/1 still in flight \(longest 10\.0+ s\), on fuse\.sshfs \/mnt\/hung, e\.g\. \/mnt\/hung\/go\.work/);
+    // all three are the same episode, children of gopls's (not yet exported) span
+    expect(new Set(episodes.map((e) => attr(e, 'gostall.episode.id'))).size).toBe(1);
+    expect(new Set(episodes.map((e) => e.parentSpanContext?.spanId)).size).toBe(1);
+    await core.finish(T0 + 30 * S);
+    const goplsSpan = spans.find((s) => s.name === 'gopls')!;
+    expect(goplsSpan.spanContext().spanId).toBe(first.parentSpanContext!.spanId);
+    expect(goplsSpan.spanContext().traceId).toBe(first.spanContext().traceId);
+    expect(attr(goplsSpan, 'gostall.process.still_running')).toBe(true);
+  });
+
+  it('publishes the finished children of a long-lived process while it runs, and forgets them', async () => {
+    const { core, spans } = makeCore({ longLivedNs: 60 * S });
+    feed(core, [rec.ready(T0), rec.root(T0, 800, 1), rec.exec(T0 + 1e6, 800, 1, ['gopls'], '/usr/bin/gopls')]);
+    // a go list child at 70 s, long after gopls started
+    let t = T0 + 70 * S;
+    for (let i = 0; i < 3; i++) {
+      const child = 900 + i;
+      feed(core, [rec.fork(t, 800, child), rec.exec(t + 1e6, child, 800, ['go', 'list', '-json', './...'], '/usr/bin/go'),
+        rec.sched(t + 500e6, child, child), rec.exit(t + 500e6, child)]);
+      t += 5 * S;
+      core.advance(t);
+    }
+    await core.idle();
+    const lists = spans.filter((s) => s.name === 'go list');
+    expect(lists).toHaveLength(3);
+    expect(core.liveProcesses().map((p) => p.pid)).toEqual([800]);
+    expect(core.stats.subtreesPublished).toBe(3);
+    await core.finish(t);
+    const gopls = spans.find((s) => s.name === 'gopls')!;
+    for (const l of lists) {
+      expect(l.parentSpanContext?.spanId).toBe(gopls.spanContext().spanId);
+      expect(l.spanContext().traceId).toBe(gopls.spanContext().traceId);
+      expect(attr(l, 'gostall.causes')).toBeUndefined();
+    }
+    expect(attr(gopls, 'gostall.agent.subtrees_published_early')).toBe(3);
+    expect(spans.filter((s) => s.name === 'go list')).toHaveLength(3); // not again at the end
+  });
+
+  it('emits an activity window per window for a process that lives through it', async () => {
+    const { core, spans } = makeCore({ windowNs: 10 * S });
+    feed(core, [rec.ready(T0), rec.root(T0 + 1 * S, 600, 1), rec.exec(T0 + 1 * S, 600, 1, ['gopls'], '/usr/bin/gopls')]);
+    for (let i = 0; i < 35; i++) {
+      const ts = T0 + (2 + i) * S;
+      feed(core, [rec.syscall(ts, 600, 600, 10, 5e6, i % 5 === 0 ? -2 : 0, `/src/f${i}.go`)]);
+    }
+    await core.idle();
+    const windows = spans.filter((s) => s.name === 'activity window');
+    // boundaries at 1010 s, 1020 s, 1030 s: gopls (from 1001 s) lived through the last two
+    expect(windows).toHaveLength(2);
+    expect(attr(windows[0]!, 'gostall.window.duration_ns')).toBe(10 * S);
+    expect(attr(windows[0]!, 'gostall.window.open.slow_count')).toBe(10);
+    expect(attr(windows[0]!, 'gostall.window.errno.ENOENT')).toBe(2);
+  });
+});
