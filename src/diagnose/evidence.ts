@@ -8,7 +8,8 @@ import type { SlowSyscallEvent } from '../events/types.js';
 import { decodeWaitStatus, displayName, type ProcessNode } from '../model/process.js';
 import { absolutePath } from './context-paths.js';
 import { formatDuration } from './format.js';
-import type { DiagnosisContext, MountInfo, PathRole } from './types.js';
+import type { Cause, DiagnosisContext, MountInfo, PathRole, Rule } from './types.js';
+import { walk as walkTree } from '../model/tree.js';
 
 /** Wall time of a process, up to the end of the trace if it was still running. */
 export function wallNs(p: ProcessNode, ctx: DiagnosisContext): number {
@@ -182,4 +183,21 @@ export function failedCalls(p: ProcessNode, match: (e: SlowSyscallEvent) => bool
 /** Distinct values, first seen first. */
 export function distinct<T>(values: T[]): T[] {
   return [...new Set(values)];
+}
+
+/** A rule that judges each process of the tree on its own. */
+export function perProcess(judge: (p: ProcessNode, ctx: DiagnosisContext) => Cause | undefined): Rule {
+  return (root, ctx) => {
+    const out: Cause[] = [];
+    for (const p of walkTree(root)) {
+      const c = judge(p, ctx);
+      if (c) out.push(c);
+    }
+    return out;
+  };
+}
+
+/** The span attributes naming where file-system time went. */
+export function mountAttributes(role: PathRole, mount: MountInfo): Record<string, string> {
+  return { 'gostall.cause.scope': scopeOf(role), 'gostall.cause.fs_type': mount.fsType, 'gostall.cause.mount_point': mount.mountPoint };
 }

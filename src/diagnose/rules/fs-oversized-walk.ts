@@ -3,10 +3,9 @@
  * that holds (almost) no Go code: node_modules, bazel-* output, a home directory opened as
  * the workspace.
  */
-import { walk } from '../../model/tree.js';
 import type { ProcessNode } from '../../model/process.js';
 import type { Cause, DiagnosisContext, Rule } from '../types.js';
-import { wallNs } from '../evidence.js';
+import { wallNs, perProcess } from '../evidence.js';
 import { formatCount, formatDuration, listSome } from '../format.js';
 
 export const ID = 'fs.oversized_walk';
@@ -53,11 +52,4 @@ function judge(p: ProcessNode, ctx: DiagnosisContext): Cause | undefined {
   return { id: ID, process: p, evidence, hint, weightNs: Math.min(wall, busyNs), attributes };
 }
 
-export const rule: Rule = (root, ctx) => {
-  const out: Cause[] = [];
-  for (const p of walk(root)) {
-    const c = judge(p, ctx);
-    if (c) out.push(c);
-  }
-  return out;
-};
+export const rule: Rule = perProcess(judge);

@@ -3,13 +3,12 @@
  * (GOMODCACHE, GOCACHE, GOPATH, the workspace, HOME), typically because the container runs
  * as another user than the one who owns those directories, or they are read-only.
  */
-import { walk } from '../../model/tree.js';
 import { SYSCALLS, errnoName } from '../../events/schema.js';
 import type { SlowSyscallEvent } from '../../events/types.js';
 import type { ProcessNode } from '../../model/process.js';
 import type { Cause, DiagnosisContext, Rule } from '../types.js';
 import { absolutePath } from '../context-paths.js';
-import { distinct, exitedWithFailure, failedCalls, roleName, scopeOf, wallNs, type CauseScope } from '../evidence.js';
+import { distinct, exitedWithFailure, failedCalls, roleName, scopeOf, wallNs, type CauseScope, perProcess } from '../evidence.js';
 import { listSome, plural } from '../format.js';
 
 export const ID = 'fs.permission_denied';
@@ -86,11 +85,4 @@ function judge(p: ProcessNode, ctx: DiagnosisContext): Cause | undefined {
   };
 }
 
-export const rule: Rule = (root, ctx) => {
-  const out: Cause[] = [];
-  for (const p of walk(root)) {
-    const c = judge(p, ctx);
-    if (c) out.push(c);
-  }
-  return out;
-};
+export const rule: Rule = perProcess(judge);

@@ -2,12 +2,11 @@
  * fs.slow_io: a process spent a large part of its run reading files or directories that
  * come in slowly: a slow or I/O-throttled disk, or a shared filesystem with slow reads.
  */
-import { walk } from '../../model/tree.js';
 import type { ProcessNode } from '../../model/process.js';
 import type { Cause, DiagnosisContext, Rule } from '../types.js';
 import {
   describeMount, dominantRole, examplePath, inClasses, isFileTarget, isSharedFilesystem, medianOf, offCpuInside,
-  scopeOf, shareText, slowCallsByMount, wallNs,
+  shareText, slowCallsByMount, wallNs, perProcess, mountAttributes
 } from '../evidence.js';
 import { formatCount, formatDuration } from '../format.js';
 
@@ -49,17 +48,8 @@ function judge(p: ProcessNode, ctx: DiagnosisContext): Cause | undefined {
     : `the storage behind ${top.mount.mountPoint} is slow or I/O-throttled: check the device (iostat -x), the container's I/O limits (blkio / io.max), and keep the workspace and Go caches on faster storage`;
   return {
     id: ID, process: p, evidence, hint, weightNs: Math.min(wall, top.blockedNs),
-    attributes: {
-      'gostall.cause.scope': scopeOf(role), 'gostall.cause.fs_type': top.mount.fsType, 'gostall.cause.mount_point': top.mount.mountPoint,
-    },
+    attributes: mountAttributes(role, top.mount),
   };
 }
 
-export const rule: Rule = (root, ctx) => {
-  const out: Cause[] = [];
-  for (const p of walk(root)) {
-    const c = judge(p, ctx);
-    if (c) out.push(c);
-  }
-  return out;
-};
+export const rule: Rule = perProcess(judge);

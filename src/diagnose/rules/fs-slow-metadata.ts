@@ -3,11 +3,10 @@
  * filesystem that answers each of them slowly (a FUSE, virtiofs, 9p or NFS mount, typically
  * a bind-mounted workspace or module cache in a dev container).
  */
-import { walk } from '../../model/tree.js';
 import type { Cause, DiagnosisContext, Rule } from '../types.js';
 import {
-  describeMount, dominantRole, examplePath, inClasses, isSharedFilesystem, medianOf, offCpuInside, scopeOf,
-  shareText, slowCallsByMount, wallNs,
+  describeMount, dominantRole, examplePath, inClasses, isSharedFilesystem, medianOf, offCpuInside,
+  shareText, slowCallsByMount, wallNs, perProcess, mountAttributes
 } from '../evidence.js';
 import { formatCount, formatDuration } from '../format.js';
 import type { ProcessNode } from '../../model/process.js';
@@ -66,17 +65,8 @@ function judge(p: ProcessNode, ctx: DiagnosisContext): Cause | undefined {
     `${example ? `; e.g. ${example}` : ''}`;
   return {
     id: ID, process: p, evidence, hint: HINTS[role] ?? DEFAULT_HINT, weightNs: Math.min(wall, top.blockedNs),
-    attributes: {
-      'gostall.cause.scope': scopeOf(role), 'gostall.cause.fs_type': top.mount.fsType, 'gostall.cause.mount_point': top.mount.mountPoint,
-    },
+    attributes: mountAttributes(role, top.mount),
   };
 }
 
-export const rule: Rule = (root, ctx) => {
-  const out: Cause[] = [];
-  for (const p of walk(root)) {
-    const c = judge(p, ctx);
-    if (c) out.push(c);
-  }
-  return out;
-};
+export const rule: Rule = perProcess(judge);

@@ -3,13 +3,12 @@
  * for block I/O, a page lock, a hung NFS server. Nothing in user space can speed that up;
  * the storage (or the mount) is the problem.
  */
-import { walk } from '../../model/tree.js';
 import { SYSCALLS } from '../../events/schema.js';
 import type { OffCpuEvent } from '../../events/types.js';
 import type { ProcessNode } from '../../model/process.js';
 import type { Cause, DiagnosisContext, Rule } from '../types.js';
 import { absolutePath } from '../context-paths.js';
-import { describeMount, dominantRole, isFileTarget, shareText, wallNs } from '../evidence.js';
+import { describeMount, dominantRole, isFileTarget, shareText, wallNs, perProcess } from '../evidence.js';
 import { formatCount, formatDuration, listSome } from '../format.js';
 
 export const ID = 'sched.uninterruptible';
@@ -69,11 +68,4 @@ function judge(p: ProcessNode, ctx: DiagnosisContext): Cause | undefined {
   return { id: ID, process: p, evidence, hint, weightNs: Math.min(wall, d), attributes };
 }
 
-export const rule: Rule = (root, ctx) => {
-  const out: Cause[] = [];
-  for (const p of walk(root)) {
-    const c = judge(p, ctx);
-    if (c) out.push(c);
-  }
-  return out;
-};
+export const rule: Rule = perProcess(judge);
