@@ -139,7 +139,6 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
   let adoptOverflow = 0;
   let gapsTotalNs = 0;
   const cgroupRel = config.cgroup ? cgroupRelativePath(config.cgroup) : undefined;
-  const isAlive = createLivenessCheck();
 
   const supervisor: Supervisor = createSupervisor({
     bpftrace,
@@ -179,7 +178,7 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
       gapsTotalNs += endNs - startNs;
       core.gap(startNs, endNs);
       // Processes that ended while nobody watched: their end is when they were found gone.
-      const ended = core.reconcile(isAlive, endNs);
+      const ended = core.reconcile(createLivenessCheck(), endNs);
       log(`tracer back after ${((endNs - startNs) / 1e9).toFixed(1)} s${ended > 0 ? `; ${ended} processes ended during the gap` : ''}`);
     },
     restartInitialMillis: config.tracer.restartInitialMillis,
@@ -273,7 +272,8 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
         if (found) core.inflight(found, clock.nowMonotonicNs());
       }, () => {});
     }, IDLE_TICK_MILLIS),
-    setInterval(() => { core.reconcile(isAlive, clock.nowMonotonicNs()); }, RECONCILE_MILLIS),
+    // A fresh check each time: its boot-time offset moves when the machine was suspended.
+    setInterval(() => { core.reconcile(createLivenessCheck(), clock.nowMonotonicNs()); }, RECONCILE_MILLIS),
     setInterval(() => { clock.resync(); }, CLOCK_RESYNC_MILLIS),
   ];
   for (const t of timers) t.unref();

@@ -79,13 +79,13 @@ export async function agentCommand(argv: string[]): Promise<{ exitCode: number }
     stopRequested = true;
     handle?.shutdown();
   };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  // SIGHUP (a closed terminal) would kill Node without a flush: it stops the agent like SIGTERM.
+  const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+  for (const sig of signals) process.on(sig, onSignal);
   try {
     handle = await startAgent(config);
   } catch (err) {
-    process.off('SIGTERM', onSignal);
-    process.off('SIGINT', onSignal);
+    for (const sig of signals) process.off(sig, onSignal);
     if (err instanceof AgentStartError) {
       process.stderr.write(`gostall agent: ${err.message}\n`);
       return { exitCode: 2 };
@@ -94,8 +94,7 @@ export async function agentCommand(argv: string[]): Promise<{ exitCode: number }
   }
   if (stopRequested) handle.shutdown();
   const code = await handle.done;
-  process.off('SIGTERM', onSignal);
-  process.off('SIGINT', onSignal);
+  for (const sig of signals) process.off(sig, onSignal);
   // Everything is flushed; a handle some library left open must not keep the agent alive.
   setTimeout(() => process.exit(code), 1_000).unref();
   return { exitCode: code };

@@ -79,7 +79,7 @@ export async function replayCommand(argv: string[]): Promise<{ exitCode: number 
     process.stdout.write(REPLAY_USAGE);
     return { exitCode: 0 };
   }
-  if (positionals.length !== 1) throw new UsageError('gostall replay needs exactly one FILE (a recorded probe stream, "-" for stdin)');
+  if (positionals.length !== 1) throw new UsageError('needs exactly one FILE (a recorded probe stream, "-" for stdin): gostall replay capture.txt --out trace.otlp.jsonl');
   const inputPath = positionals[0]!;
   const clockOffsetNs = offsetFromFlags(values['clock-offset'], values['boot-time']);
   let protocol;
@@ -96,7 +96,7 @@ export async function replayCommand(argv: string[]): Promise<{ exitCode: number 
   } catch (err) {
     throw new UsageError(`endpoint: ${(err as Error).message.replace(/^Invalid URL.*/, 'not a valid URL')}`);
   }
-  if (url === undefined && values.out === undefined) throw new UsageError('gostall replay needs --out FILE and/or --endpoint URL');
+  if (url === undefined && values.out === undefined) throw new UsageError('needs --out FILE and/or --endpoint URL (or OTEL_EXPORTER_OTLP_ENDPOINT): where should the spans go?');
   let file: ConfigFile = {};
   if (values.config !== undefined) {
     try {

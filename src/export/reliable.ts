@@ -280,11 +280,14 @@ export function createReliableExporter(opts: ReliableExporterOptions): ReliableE
     },
     async shutdown(deadlineMillis) {
       const before = stats.exported;
+      const deadline = Date.now() + deadlineMillis;
       flushBatch();
       const guard = setTimeout(() => { stopping = true; transport.abort(); wake?.(); }, deadlineMillis);
       try {
-        // Deliver until the queue is empty, or the deadline stops the pump.
+        // Deliver until the queue is empty, or the deadline stops the pump; a collector that
+        // will not be tried again before the deadline is not waited for.
         while (!stopping) {
+          if (stats.backingOff && pausedUntil >= deadline) break;
           pump();
           await loop;
           await spool.idle();

@@ -2,6 +2,7 @@
 // lost, its memory stays bounded, and every root it saw becomes a trace. Numbers (RSS,
 // events/s) are reported, not asserted against the clock.
 import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,8 @@ import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.j
 import { rssOf, sleep, startAgentProcess, type RunningAgent } from './support.js';
 
 const PROCESSES = 10_000;
-const NAME = 'stormtool';
+// Unique per run: the agent is host-wide, and another run of this test may share the host.
+const NAME = `storm-${randomBytes(3).toString('hex')}`;
 
 let receiver: OtlpReceiver;
 let agent: RunningAgent;
