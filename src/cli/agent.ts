@@ -3,6 +3,7 @@
  * SIGTERM/SIGINT, then flush and exit 0. Configuration errors exit 2 naming the key.
  */
 import { parseArgs } from 'node:util';
+import { EXPORT_FLAGS } from './options.js';
 import { AgentStartError, startAgent } from '../agent/agent.js';
 import { ConfigError, describeConfig, loadAgentConfig } from '../agent/config.js';
 
@@ -30,9 +31,7 @@ export async function agentCommand(argv: string[]): Promise<{ exitCode: number }
     args: argv,
     options: {
       config: { type: 'string', short: 'c' },
-      endpoint: { type: 'string' },
-      protocol: { type: 'string' },
-      out: { type: 'string', short: 'o' },
+      ...EXPORT_FLAGS,
       'metrics-listen': { type: 'string' },
       'spool-dir': { type: 'string' },
       'state-dir': { type: 'string' },

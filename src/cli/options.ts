@@ -29,3 +29,10 @@ export function splitCommand(argv: string[]): { options: string[]; command: stri
 }
 
 const VALUE_FLAGS = new Set(['--out', '-o', '--endpoint', '--protocol', '--threshold', '--json', '--config']);
+
+/** The export flags run, agent and replay share (node:util parseArgs option specs). */
+export const EXPORT_FLAGS = {
+  out: { type: 'string', short: 'o' },
+  endpoint: { type: 'string' },
+  protocol: { type: 'string' },
+} as const;

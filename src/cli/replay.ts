@@ -20,7 +20,7 @@ import { createReliableExporter, type ReliableExporter } from '../export/reliabl
 import { openSpool } from '../export/spool.js';
 import { measureOffsetNs } from '../model/clock.js';
 import { readFileSync } from 'node:fs';
-import { UsageError, parseDuration } from './options.js';
+import { UsageError, parseDuration, EXPORT_FLAGS } from './options.js';
 
 export const REPLAY_USAGE = `usage: gostall replay FILE [options]
 
@@ -63,9 +63,7 @@ export async function replayCommand(argv: string[]): Promise<{ exitCode: number 
   const { values, positionals } = parseArgs({
     args: argv,
     options: {
-      out: { type: 'string', short: 'o' },
-      endpoint: { type: 'string' },
-      protocol: { type: 'string' },
+      ...EXPORT_FLAGS,
       threshold: { type: 'string' },
       config: { type: 'string' },
       'clock-offset': { type: 'string' },

@@ -23,7 +23,7 @@ import { createOtlpExporter, endpointConfigured, redactUrl, resolveProtocol, tra
 import { publishTree } from '../export/publish.js';
 import { renderSummary } from '../export/summary.js';
 import { writeDiagnosisJson } from '../export/diagnosis-json.js';
-import { UsageError, parseDuration, splitCommand } from './options.js';
+import { UsageError, parseDuration, splitCommand, EXPORT_FLAGS } from './options.js';
 
 export const RUN_USAGE = `usage: gostall run [options] -- CMD [ARGS…]
 
@@ -71,9 +71,7 @@ export function parseRunOptions(argv: string[]) {
   const { values } = parseArgs({
     args: options,
     options: {
-      out: { type: 'string', short: 'o' },
-      endpoint: { type: 'string' },
-      protocol: { type: 'string' },
+      ...EXPORT_FLAGS,
       threshold: { type: 'string' },
       json: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
