@@ -1,4 +1,5 @@
 /** Parsing and validation of command-line values shared by the commands. */
+import { resolveProtocol, tracesUrlFromFlag, type OtlpProtocol } from '../export/otlp.js';
 
 export class UsageError extends Error {}
 
@@ -36,3 +37,21 @@ export const EXPORT_FLAGS = {
   endpoint: { type: 'string' },
   protocol: { type: 'string' },
 } as const;
+
+/** The OTLP protocol from --protocol or the OTEL_* variables; a bad value is a usage error. */
+export function protocolOption(flag: string | undefined, env: NodeJS.ProcessEnv): OtlpProtocol {
+  try {
+    return resolveProtocol(flag, env);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+/** A traces URL from an endpoint value; a bad one is a usage error naming where it came from. */
+export function tracesUrlOption(raw: string, source: string): string {
+  try {
+    return tracesUrlFromFlag(raw);
+  } catch (err) {
+    throw new UsageError(`${source}: ${(err as Error).message.replace(/^Invalid URL.*/, 'not a valid URL')}`);
+  }
+}

@@ -15,12 +15,12 @@ import { replayStream } from '../agent/replay.js';
 import { createMountSource } from '../agent/root-context.js';
 import { openOtlpJsonFile, type OtlpJsonFile } from '../export/file.js';
 import { createHttpTransport } from '../export/http-send.js';
-import { redactUrl, resolveProtocol, tracesUrlFromFlag } from '../export/otlp.js';
+import { redactUrl, tracesUrlFromFlag } from '../export/otlp.js';
 import { createReliableExporter, type ReliableExporter } from '../export/reliable.js';
 import { openSpool } from '../export/spool.js';
 import { measureOffsetNs } from '../model/clock.js';
 import { readFileSync } from 'node:fs';
-import { UsageError, parseDuration, EXPORT_FLAGS } from './options.js';
+import { UsageError, parseDuration, EXPORT_FLAGS, protocolOption } from './options.js';
 
 export const REPLAY_USAGE = `usage: gostall replay FILE [options]
 
@@ -80,12 +80,7 @@ export async function replayCommand(argv: string[]): Promise<{ exitCode: number 
   if (positionals.length !== 1) throw new UsageError('needs exactly one FILE (a recorded probe stream, "-" for stdin): gostall replay capture.txt --out trace.otlp.jsonl');
   const inputPath = positionals[0]!;
   const clockOffsetNs = offsetFromFlags(values['clock-offset'], values['boot-time']);
-  let protocol;
-  try {
-    protocol = resolveProtocol(values.protocol, process.env);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const protocol = protocolOption(values.protocol, process.env);
   let url: string | undefined;
   try {
     if (values.endpoint !== undefined) url = tracesUrlFromFlag(values.endpoint);

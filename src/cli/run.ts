@@ -19,11 +19,11 @@ import { checkTracingEnvironment, findBpftrace } from '../probe-runner/environme
 import { perfPagesFromEnv, startTracer } from '../probe-runner/bpftrace.js';
 import { startContextCollection } from '../diagnose/context.js';
 import { openOtlpJsonFile, type OtlpJsonFile } from '../export/file.js';
-import { createOtlpExporter, endpointConfigured, redactUrl, resolveProtocol, tracesUrlFromFlag } from '../export/otlp.js';
+import { createOtlpExporter, endpointConfigured, redactUrl } from '../export/otlp.js';
 import { publishTree } from '../export/publish.js';
 import { renderSummary } from '../export/summary.js';
 import { writeDiagnosisJson } from '../export/diagnosis-json.js';
-import { UsageError, parseDuration, splitCommand, EXPORT_FLAGS } from './options.js';
+import { UsageError, parseDuration, splitCommand, EXPORT_FLAGS, protocolOption, tracesUrlOption } from './options.js';
 
 export const RUN_USAGE = `usage: gostall run [options] -- CMD [ARGS…]
 
@@ -82,20 +82,8 @@ export function parseRunOptions(argv: string[]) {
   if (values.help) return { help: true as const };
   if (command.length === 0) throw new UsageError('gostall run needs a command: gostall run -- go build ./...');
   const thresholdNs = values.threshold !== undefined ? parseDuration(values.threshold, '--threshold') : DEFAULT_THRESHOLD_NS;
-  let protocol;
-  try {
-    protocol = resolveProtocol(values.protocol, process.env);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  let url: string | undefined;
-  if (values.endpoint !== undefined) {
-    try {
-      url = tracesUrlFromFlag(values.endpoint);
-    } catch (err) {
-      throw new UsageError(`--endpoint: ${(err as Error).message.replace(/^Invalid URL.*/, 'not a valid URL')}`);
-    }
-  }
+  const protocol = protocolOption(values.protocol, process.env);
+  const url = values.endpoint !== undefined ? tracesUrlOption(values.endpoint, '--endpoint') : undefined;
   let perfPagesPerCpu: number | undefined;
   try {
     perfPagesPerCpu = perfPagesFromEnv(process.env);
