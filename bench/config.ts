@@ -5,8 +5,10 @@
 import { join } from 'node:path';
 import { packageRoot } from '../src/paths.js';
 
-export const SECTIONS = ['build', 'probecost', 'parse', 'agent'] as const;
+export const SECTIONS = ['build', 'probecost', 'hostcost', 'parse', 'agent', 'soak'] as const;
 export type Section = (typeof SECTIONS)[number];
+/** What runs when BENCH_SECTIONS is not set: everything but the hour-long soak. */
+export const DEFAULT_SECTIONS: readonly Section[] = ['build', 'probecost', 'hostcost', 'parse', 'agent'];
 
 export interface BenchConfig {
   quick: boolean;
@@ -24,6 +26,8 @@ export interface BenchConfig {
   agentRates: number[];
   /** length of each capacity step */
   agentStepSeconds: number;
+  /** length of the agent soak (builds + a gopls session) */
+  soakMinutes: number;
   /** record a new probe stream even when one for these packages exists */
   rerecord: boolean;
   sections: Set<Section>;
@@ -68,7 +72,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): BenchConfig {
   for (const p of pkgs) {
     if (!PKG_RE.test(p)) throw new ConfigError(`BENCH_PKGS: ${JSON.stringify(p)} is not a Go package path`);
   }
-  let sections = new Set<Section>(SECTIONS);
+  let sections = new Set<Section>(DEFAULT_SECTIONS);
   if (env.BENCH_SECTIONS?.trim()) {
     const wanted = env.BENCH_SECTIONS.trim().split(/[\s,]+/);
     for (const s of wanted) {
@@ -86,6 +90,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): BenchConfig {
     agentBuilds: positiveInt(env, 'BENCH_AGENT_BUILDS', quick ? 1 : 3, 50),
     agentRates: rateList(env.BENCH_AGENT_RATES, quick ? [5_000, 20_000] : [5_000, 10_000, 20_000, 40_000, 80_000, 160_000]),
     agentStepSeconds: positiveInt(env, 'BENCH_AGENT_STEP_SECONDS', quick ? 3 : 6, 600),
+    soakMinutes: positiveInt(env, 'BENCH_SOAK_MINUTES', quick ? 2 : 60, 24 * 60),
     rerecord: env.BENCH_RERECORD === '1',
     sections,
     root,

@@ -11,8 +11,10 @@ import { benchAgent, type AgentResults } from './agent.js';
 import { benchBuildOverhead, type BuildResults } from './build-overhead.js';
 import { ConfigError, readConfig } from './config.js';
 import { benchParseThroughput, type ParseResults } from './parse-throughput.js';
+import { benchHostCost, type HostCostResults } from './host-cost.js';
+import { benchSoak, type SoakResults } from './soak.js';
 import { benchProbeCost, type ProbeCostResults } from './probe-cost.js';
-import { renderAgent, renderBuild, renderParse, renderProbeCost } from './report.js';
+import { renderAgent, renderBuild, renderHostCost, renderParse, renderProbeCost, renderSoak } from './report.js';
 
 const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 
@@ -33,7 +35,7 @@ async function main(): Promise<number> {
   const results: {
     startedAt: string; finishedAt?: string; quick: boolean; machine: Record<string, unknown>; config: Record<string, unknown>;
     loadAverageStart: number[]; loadAverageEnd?: number[];
-    build?: BuildResults; probecost?: ProbeCostResults; parse?: ParseResults; agent?: AgentResults; errors: Record<string, string>;
+    build?: BuildResults; probecost?: ProbeCostResults; hostcost?: HostCostResults; parse?: ParseResults; agent?: AgentResults; soak?: SoakResults; errors: Record<string, string>;
   } = {
     startedAt: started.toISOString(),
     quick: cfg.quick,
@@ -41,7 +43,7 @@ async function main(): Promise<number> {
       host: hostname(), kernel: release(), cpus: cpus().length, node: process.version,
       go: version('go', ['version']), bpftrace: version('bpftrace', ['--version']), strace: version('strace', ['-V']),
     },
-    config: { pkgs: cfg.pkgs, pairs: cfg.pairs, streamLines: cfg.streamLines, parseReps: cfg.parseReps, sections: [...cfg.sections] },
+    config: { pkgs: cfg.pkgs, pairs: cfg.pairs, soakMinutes: cfg.soakMinutes, streamLines: cfg.streamLines, parseReps: cfg.parseReps, sections: [...cfg.sections] },
     loadAverageStart: loadavg().map((x) => Math.round(x * 100) / 100),
     errors: {},
   };
@@ -62,8 +64,10 @@ async function main(): Promise<number> {
   };
   if (cfg.sections.has('build')) results.build = await section('build', () => benchBuildOverhead(cfg, log), renderBuild);
   if (cfg.sections.has('probecost')) results.probecost = await section('probecost', () => benchProbeCost(cfg, cpus().length, log), renderProbeCost);
+  if (cfg.sections.has('hostcost')) results.hostcost = await section('hostcost', () => benchHostCost(cfg, log), renderHostCost);
   if (cfg.sections.has('parse')) results.parse = await section('parse', () => benchParseThroughput(cfg, log), renderParse);
   if (cfg.sections.has('agent')) results.agent = await section('agent', () => benchAgent(cfg, log), renderAgent);
+  if (cfg.sections.has('soak')) results.soak = await section('soak', () => benchSoak(cfg, log), renderSoak);
 
   results.finishedAt = new Date().toISOString();
   results.loadAverageEnd = loadavg().map((x) => Math.round(x * 100) / 100);

@@ -3,6 +3,8 @@ import type { BuildResults } from './build-overhead.js';
 import type { ParseResults } from './parse-throughput.js';
 import type { AgentResults } from './agent.js';
 import type { ProbeCostResults } from './probe-cost.js';
+import type { HostCostResults } from './host-cost.js';
+import type { SoakResults } from './soak.js';
 
 function table(title: string, rows: [string, string, string?][]): string {
   const w0 = Math.max(...rows.map((r) => r[0].length));
@@ -104,4 +106,29 @@ export function renderProbeCost(c: ProbeCostResults): string {
     rows.push([`  ${p.name}`, `${num(p.runTimeNs / 1e6, 1)} ms`, `${int(p.runCount)} runs, ${num(p.runCount ? p.runTimeNs / p.runCount : NaN, 0)} ns/run`]);
   }
   return table('1b. probe cost (one extra traced build with kernel.bpf_stats_enabled=1; not part of the timed pairs)', rows);
+}
+
+export function renderHostCost(h: HostCostResults): string {
+  return table(`1c. cost to untraced processes (dd bs=1, ${int(h.syscallsPerRun)} syscalls per run, ${h.pairs.length} pair(s))`, [
+    ['untraced syscall, nothing attached (median)', num(h.untracedNsPerSyscallMedian, 0, ' ns')],
+    ['added per syscall while the probe is attached (median)', num(h.addedNsPerSyscallMedian, 0, ' ns'), `range ${num(h.addedNsPerSyscallMin, 0)}–${num(h.addedNsPerSyscallMax, 0)}`],
+    ['ratio attached / nothing attached', num(h.ratioMedian, 3, '×'), 'a worst case: a process doing nothing but syscalls'],
+    ['probe attach / detach (median)', `${num(h.attachSecondsMedian, 2)} / ${num(h.detachSecondsMedian, 2)} s`, 'bpftrace spawn → BEGIN; SIGINT → exit'],
+  ]);
+}
+
+export function renderSoak(k: SoakResults): string {
+  const t = k.totals;
+  return table(`5. agent soak: ${k.minutes} min of builds + one gopls session${k.isolatedCgroup ? ' (agent confined to the bench cgroup)' : ' (host-wide)'}`, [
+    ['builds (cold go build -a, go vet, go test) / failed', `${int(k.builds.runs)} / ${int(k.builds.failed)}`],
+    ['gopls edits / answers / failed requests', `${int(k.gopls.edits)} / ${int(k.gopls.answered)} / ${int(k.gopls.failedRequests)}`, k.gopls.stillRunningAtEnd ? 'gopls ran the whole soak' : 'GOPLS EXITED EARLY'],
+    ['agent RSS after warm-up / at end / max sampled', `${num(k.agentRss.afterWarmupMiB, 1)} / ${num(k.agentRss.endMiB, 1)} / ${num(k.agentRss.maxMiB, 1)} MiB`, `VmHWM at exit ${num(k.agentRss.peakHwmMiB, 1)} MiB`],
+    ['agent RSS trend over the second half', num(k.agentRss.slopeSecondHalfMiBPerHour, 1, ' MiB/h'), 'least-squares slope of 15 s samples'],
+    ['bpftrace RSS max / at end', `${num(k.bpftraceRss.maxMiB, 1)} / ${num(k.bpftraceRss.endMiB, 1)} MiB`],
+    ['agent CPU per second', num(k.agentCpuPerSecond, 4, ' s/s')],
+    ['events / lost / malformed', `${int(t.gostall_events_total)} / ${int(t.gostall_events_lost_total)} / ${int(t.gostall_records_malformed_total)}`],
+    ['roots / traces published / forced', `${int(t.gostall_roots_total)} / ${int(t.gostall_traces_published_total)} / ${int(t.gostall_traces_forced_total)}`],
+    ['spans produced / exported / dropped', `${int(t.gostall_spans_produced_total)} / ${int(t.gostall_spans_exported_total)} / ${int(t.gostall_spans_dropped_total)}`, `sink got ${int(k.sink.requests)} requests`],
+    ['stall episodes / tracer restarts / trees dropped', `${int(t.gostall_episodes_total)} / ${int(t.gostall_tracer_restarts_total)} / ${int(t.gostall_trees_dropped_total)}`],
+  ]);
 }

@@ -3,9 +3,9 @@ import { existsSync } from 'node:fs';
 import { bpftraceVersion, checkTracingEnvironment, findBpftrace, hasBtf, hasTracingPrivilege, tracefsReady } from '../probe-runner/environment.js';
 
 const REQUIRED_TRACEPOINTS = [
-  'syscalls/sys_enter_newfstatat', 'syscalls/sys_enter_openat', 'sched/sched_switch', 'sched/sched_process_exec',
+  'raw_syscalls/sys_enter', 'raw_syscalls/sys_exit', 'sched/sched_switch', 'sched/sched_process_exec',
   'sched/sched_process_fork', 'sched/sched_process_exit', 'sched/sched_process_free', 'sched/sched_wakeup', 'sock/inet_sock_set_state',
-  'oom/mark_victim', 'syscalls/sys_enter_close',
+  'oom/mark_victim',
 ];
 
 function tracepointExists(tp: string): boolean {

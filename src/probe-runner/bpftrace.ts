@@ -6,6 +6,7 @@
 import { execa, type ResultPromise } from 'execa';
 import { createInterface } from 'node:readline';
 import { linuxProbeScript } from '../paths.js';
+import { FIRST_SYSCALL_PARAM, syscallNumbers } from './syscall-numbers.js';
 
 export interface TracerParams {
   /** root tgid to follow with its descendants; 0 for none */
@@ -83,15 +84,24 @@ export function perfPagesFromEnv(env: NodeJS.ProcessEnv): number | undefined {
   return n;
 }
 
-export function tracerArgs(script: string, p: TracerParams): string[] {
+export function tracerArgs(script: string, p: TracerParams, arch: string = process.arch): string[] {
+  const numbers = syscallNumbers(arch);
+  if (!numbers) throw new Error(`gostall has no syscall numbers for the ${arch} architecture`);
   const args = [
     '-B', 'line', script,
     validInt('rootPid', p.rootPid, 4_194_304),
     validInt('syscallThresholdNs', p.syscallThresholdNs, 3_600e9),
     validInt('offcpuThresholdNs', p.offcpuThresholdNs, 3_600e9),
+    // $4..$48 are read only in agent mode, but the syscall numbers after them have fixed places
+    ...(p.agent ? agentArgs(p.rootPid, p.agent) : unusedAgentArgs()),
   ];
-  if (p.agent) args.push(...agentArgs(p.rootPid, p.agent));
-  return args;
+  if (args.length - 3 !== FIRST_SYSCALL_PARAM - 1) throw new Error('tracer parameters out of place');
+  return [...args, ...numbers.map(String)];
+}
+
+/** $4..$48 when not in agent mode: no names, any cgroup, nothing to adopt. */
+function unusedAgentArgs(): string[] {
+  return [...new Array<string>(AGENT_NAME_SLOTS).fill(''), '0', ...new Array<string>(AGENT_ADOPT_SLOTS).fill('0')];
 }
 
 /** $4..$48 for agent mode, every value validated (names are compared, never spliced into the program). */

@@ -5,6 +5,7 @@
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { SUPPORTED_ARCHS, syscallNumbers } from './syscall-numbers.js';
 
 export interface Problem { what: string; fix: string }
 
@@ -86,6 +87,9 @@ export function checkTracingEnvironment(env: NodeJS.ProcessEnv = process.env): P
     return [{ what: `gostall's eBPF probes need Linux (this is ${process.platform})`, fix: 'on macOS use the dtrace probes in probes/darwin; elsewhere run gostall inside a Linux VM or container' }];
   }
   const problems: Problem[] = [];
+  if (!syscallNumbers()) {
+    problems.push({ what: `gostall does not know the syscall numbers of the ${process.arch} architecture`, fix: `run it on ${SUPPORTED_ARCHS.join(' or ')} (add a table to src/probe-runner/syscall-numbers.ts for another one)` });
+  }
   const bin = findBpftrace(env);
   if (!bin && env.GOSTALL_BPFTRACE) {
     problems.push({ what: `GOSTALL_BPFTRACE=${env.GOSTALL_BPFTRACE} is not an executable file`, fix: 'point it at bpftrace (e.g. /usr/bin/bpftrace) or unset it' });

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mountSlowFuse, type SlowFuseMount } from '../support/faults/slowFuse.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js';
 import type { DecodedSpan } from '../support/otlp-decode.js';
-import { startGopls } from './lsp.js';
+import { startGopls } from '../../bench/lsp-client.js';
 import { sleep, startAgentProcess, type RunningAgent } from './support.js';
 
 let receiver: OtlpReceiver;

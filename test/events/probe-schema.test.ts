@@ -14,6 +14,8 @@ import {
   type RecordTag,
 } from '../../src/events/schema.js';
 
+import { FIRST_SYSCALL_PARAM, PROBE_SYSCALLS } from '../../src/probe-runner/syscall-numbers.js';
+
 const PROBE_PATH = fileURLToPath(new URL('../../probes/linux/gostall.bt', import.meta.url));
 const RUNNER_PATH = fileURLToPath(new URL('../../src/probe-runner/bpftrace.ts', import.meta.url));
 
@@ -138,26 +140,29 @@ describe('the probe prints exactly the records src/events/schema.ts defines', ()
 
 describe('the probe and the schema agree on ids and sizes', () => {
   const text = probeText();
-  const enterHooks = [...text.matchAll(/tracepoint:syscalls:sys_enter_(\w+)\s*\/[^/]*\/\s*\{([^}]*)\}/g)]
-    .map((m) => ({ name: m[1]!, body: m[2]! }))
-    .filter((h) => /@sc\[tid\]\s*=/.test(h.body));
+  // `if ($id == $N) { $sc = K; $a = args->args[I]; }` in the raw_syscalls entry hook
+  const enterHooks = [...text.matchAll(/\$id == \$(\d+)\) \{ (?:if \(args->args\[0\] != 0\) \{ )?\$sc = (\d+);(?: \$a = args->args\[(\d)\];)?/g)]
+    .map((m) => ({ name: PROBE_SYSCALLS[Number(m[1]) - FIRST_SYSCALL_PARAM]!, id: Number(m[2]), argIndex: m[3] === undefined ? undefined : Number(m[3]) }));
 
-  it('gives every traced syscall the id SYSCALLS names it by', () => {
+  it('gives every traced syscall the id SYSCALLS names it by, from its own number parameter', () => {
     expect(enterHooks.length).toBe(Object.keys(SYSCALLS).length);
-    for (const h of enterHooks) {
-      const id = Number(/@sc\[tid\]\s*=\s*(\d+)/.exec(h.body)![1]);
-      expect(SYSCALLS[id], `sys_enter_${h.name} uses id ${id}`).toBe(h.name);
-    }
+    for (const h of enterHooks) expect(SYSCALLS[h.id], `${h.name} uses id ${h.id}`).toBe(h.name);
   });
 
-  it('has an exit hook for every entry hook', () => {
-    for (const h of enterHooks) expect(text).toContain(`tracepoint:syscalls:sys_exit_${h.name}`);
+  it('takes every number parameter it is given, and drops the fd names at close', () => {
+    const used = [...text.matchAll(/\$id == \$(\d+)\)/g)].map((m) => Number(m[1]));
+    expect(used).toEqual(PROBE_SYSCALLS.map((_, i) => FIRST_SYSCALL_PARAM + i));
+    const closeParam = FIRST_SYSCALL_PARAM + PROBE_SYSCALLS.indexOf('close');
+    expect(text).toMatch(new RegExp(`\\$id == \\$${closeParam}\\) \\{\\s*\\$k = [^}]*delete\\(@fdpathA\\[pid, args->args\\[0\\]`));
   });
 
-  it('records an fd (not a path) for exactly the FD_SYSCALLS', () => {
-    const fdIds = enterHooks.filter((h) => /@arg\[tid\]\s*=\s*\(uint64\)args->fd/.test(h.body))
-      .map((h) => Number(/@sc\[tid\]\s*=\s*(\d+)/.exec(h.body)![1]));
+  it('records an fd (argument 0) for exactly the FD_SYSCALLS, and the path argument for the others', () => {
+    const fdIds = enterHooks.filter((h) => h.argIndex === 0 && h.name !== 'execve').map((h) => h.id);
     expect(fdIds.sort((a, b) => a - b)).toEqual([...FD_SYSCALLS].sort((a, b) => a - b));
+    // execve(filename, …) and the *at(dirfd, path, …) calls
+    for (const h of enterHooks.filter((x) => !FD_SYSCALLS.has(x.id) && x.argIndex !== undefined)) {
+      expect(h.argIndex, h.name).toBe(h.name === 'execve' ? 0 : 1);
+    }
   });
 
   it('sums syscalls into the classes classOfSyscall uses', () => {

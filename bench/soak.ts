@@ -1,0 +1,253 @@
+/**
+ * Issue 4 "done when": `gostall agent` for an hour of builds plus a gopls session, with
+ * bounded memory. The agent (confined to a private cgroup when cgroup v2 is there) exports
+ * over OTLP/HTTP to a local sink that accepts everything, while in its cgroup:
+ *   - Go builds run back to back: a cold `go build -a` of BENCH_PKGS, then `go vet` and
+ *     `go test` of a generated module (so go, compile, link, vet and test binaries come and go);
+ *   - one gopls serves that module for the whole soak, driven by a real LSP client that
+ *     edits main.go and asks for its symbols every 5 s (a long-lived process: activity
+ *     windows, in-flight tracking).
+ * Every 15 s the bench samples the agent's and bpftrace's RSS and the agent's /metrics.
+ * Memory is judged on the trend after a warm-up: the RSS slope over the second half.
+ */
+import { createServer, type Server } from 'node:http';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { BenchConfig } from './config.js';
+import { scrape, sleep, startAgentProcess, waitHealthy } from './agent-process.js';
+import { createBenchCgroup } from './cgroup.js';
+import type { ExitUsage } from './exit-usage-hook.js';
+import { startGopls, type GoplsSession } from './lsp-client.js';
+import { readCpuSeconds } from './proc-sampler.js';
+import { round } from './stats.js';
+import { runTimed } from './timed-command.js';
+
+export interface SoakSample {
+  atSeconds: number;
+  agentRssMiB: number | undefined;
+  bpftraceRssMiB: number | undefined;
+  events: number;
+  lostEvents: number;
+  spansExported: number;
+  spansDropped: number;
+  spoolSpans: number;
+  treesOpen: number;
+}
+
+export interface SoakResults {
+  minutes: number;
+  isolatedCgroup: string | undefined;
+  builds: { runs: number; failed: number };
+  gopls: { edits: number; answered: number; failedRequests: number; stillRunningAtEnd: boolean };
+  sink: { requests: number; bytes: number };
+  samples: SoakSample[];
+  agentRss: { afterWarmupMiB: number | undefined; endMiB: number | undefined; maxMiB: number | undefined; peakHwmMiB: number | undefined; slopeSecondHalfMiBPerHour: number | undefined };
+  bpftraceRss: { maxMiB: number | undefined; endMiB: number | undefined };
+  totals: Record<string, number>;
+  agentCpuPerSecond: number | undefined;
+  agentStopLine: string | undefined;
+}
+
+function rssMiB(pid: number | undefined): number | undefined {
+  if (!pid) return undefined;
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? round(Number(m[1]) / 1024, 1) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Least-squares slope of y over x. */
+function slope(points: [number, number][]): number | undefined {
+  if (points.length < 3) return undefined;
+  const n = points.length;
+  const mx = points.reduce((a, p) => a + p[0], 0) / n;
+  const my = points.reduce((a, p) => a + p[1], 0) / n;
+  const sxy = points.reduce((a, p) => a + (p[0] - mx) * (p[1] - my), 0);
+  const sxx = points.reduce((a, p) => a + (p[0] - mx) ** 2, 0);
+  return sxx === 0 ? undefined : sxy / sxx;
+}
+
+/** A Go module for gopls, vet and test: PKGS packages of a few files each, and main.go using them. */
+function writeWorkspace(dir: string, pkgs: number): void {
+  writeFileSync(join(dir, 'go.mod'), 'module soak.example/ws\n\ngo 1.19\n');
+  const imports: string[] = [];
+  for (let p = 0; p < pkgs; p++) {
+    const pdir = join(dir, `p${p}`);
+    mkdirSync(pdir, { recursive: true });
+    for (let f = 0; f < 4; f++) {
+      writeFileSync(join(pdir, `f${f}.go`), `package p${p}\n\nimport "strings"\n\n// F${f} joins its words.\nfunc F${f}(words ...string) string { return strings.Join(words, "${f}") }\n\ntype T${f} struct{ N int }\n\nfunc (t T${f}) Double() int { return 2 * t.N }\n`);
+    }
+    writeFileSync(join(pdir, 'p_test.go'), `package p${p}\n\nimport "testing"\n\nfunc TestF0(t *testing.T) {\n\tif F0("a", "b") != "a0b" {\n\t\tt.Fatal(F0("a", "b"))\n\t}\n}\n`);
+    imports.push(`\t"soak.example/ws/p${p}"`);
+  }
+  writeFileSync(join(dir, 'main.go'), mainGo(imports, 0));
+}
+
+function mainGo(imports: string[], edit: number): string {
+  const uses = imports.map((_, i) => `\t_ = p${i}.F0("x", "y")`).join('\n');
+  return `package main\n\nimport (\n\t"fmt"\n${imports.join('\n')}\n)\n\n// Edit${edit} is what the soak's editor typed last.\nfunc Edit${edit}() int { return ${edit} }\n\nfunc main() {\n${uses}\n\tfmt.Println(Edit${edit}())\n}\n`;
+}
+
+/** An OTLP/HTTP endpoint that accepts every export (the soak measures the agent, not a collector). */
+function startSink(): Promise<{ server: Server; port: number; stats: { requests: number; bytes: number } }> {
+  const stats = { requests: 0, bytes: 0 };
+  const server = createServer((req, res) => {
+    req.on('data', (c: Buffer) => { stats.bytes += c.length; });
+    req.on('end', () => {
+      stats.requests++;
+      res.writeHead(200, { 'content-type': req.headers['content-type'] ?? 'application/x-protobuf' });
+      res.end();
+    });
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as AddressInfo).port, stats })));
+}
+
+export async function benchSoak(cfg: BenchConfig, log: (line: string) => void): Promise<SoakResults> {
+  const logs = join(cfg.outDir, 'logs');
+  mkdirSync(logs, { recursive: true });
+  const stateDir = mkdtempSync(join(cfg.outDir, 'soak-state-'));
+  const ws = mkdtempSync(join(cfg.outDir, 'soak-ws-'));
+  writeWorkspace(ws, 20);
+  const cgroup = createBenchCgroup();
+  if (!cgroup) log('soak: no cgroup v2 available: the agent traces host-wide');
+  const sink = await startSink();
+  const configPath = join(stateDir, 'config.json');
+  writeFileSync(configPath, JSON.stringify({
+    executables: ['go', 'gopls', 'compile', 'link', 'asm', 'cgo', 'vet'],
+    ...(cgroup ? { cgroup: cgroup.path } : {}),
+  }), { mode: 0o600 });
+  const usageFile = join(logs, 'soak.usage.json');
+  rmSync(usageFile, { force: true });
+  const agent = startAgentProcess(cfg, ['--config', configPath, '--endpoint', `http://127.0.0.1:${sink.port}/v1/traces`, '--state-dir', stateDir, '--metrics-listen', '127.0.0.1:0'], usageFile, join(logs, 'soak-agent.log'));
+  const wrap = (file: string, args: string[]): [string, string[]] => (cgroup ? cgroup.wrap(file, args) : [file, args]);
+  let gopls: GoplsSession | undefined;
+  let stop = false;
+  try {
+    const port = await Promise.race([agent.port, sleep(60_000).then(() => { throw new Error('the agent did not start its metrics server in time'); })]);
+    await waitHealthy(port, 90_000);
+    const t0 = Date.now();
+    const endAt = t0 + cfg.soakMinutes * 60_000;
+    const cpu0 = readCpuSeconds(agent.pid);
+    log(`soak: agent attached; ${cfg.soakMinutes} min of builds and a gopls session (metrics on port ${port})`);
+
+    const goplsStats = { edits: 0, answered: 0, failedRequests: 0 };
+    gopls = await startGopls(ws, { wrap });
+    const imports = Array.from({ length: 20 }, (_, i) => `\t"soak.example/ws/p${i}"`);
+    const editor = (async () => {
+      try { await gopls!.symbols; goplsStats.answered++; } catch { goplsStats.failedRequests++; }
+      while (!stop) {
+        await sleep(5000);
+        if (stop) break;
+        goplsStats.edits++;
+        try {
+          await Promise.race([gopls!.edit(mainGo(imports, goplsStats.edits)), sleep(60_000).then(() => { throw new Error('no answer in 60 s'); })]);
+          goplsStats.answered++;
+        } catch {
+          goplsStats.failedRequests++;
+        }
+      }
+    })();
+
+    const buildStats = { runs: 0, failed: 0 };
+    const builder = (async () => {
+      const steps: [string, string[], boolean][] = [
+        ['go', ['build', '-a', ...cfg.pkgs], true],
+        ['go', ['vet', './...'], false],
+        ['go', ['test', '-count=1', './...'], false],
+      ];
+      while (!stop) {
+        for (const [file, args, cold] of steps) {
+          if (stop) break;
+          const gocache = cold ? mkdtempSync(join(cfg.outDir, 'gocache-')) : join(stateDir, 'gocache-warm');
+          try {
+            const [f, a] = wrap(file, args);
+            const r = await runTimed(f, a, { cwd: ws, env: { ...process.env, GOCACHE: gocache, GOFLAGS: '' }, logPath: join(logs, 'soak-build.log') });
+            buildStats.runs++;
+            if (r.exitCode !== 0) buildStats.failed++;
+          } finally {
+            if (cold) rmSync(gocache, { recursive: true, force: true });
+          }
+        }
+      }
+    })();
+
+    const samples: SoakSample[] = [];
+    const sample = async () => {
+      const m = await scrape(port);
+      const s: SoakSample = {
+        atSeconds: round((Date.now() - t0) / 1000, 1),
+        agentRssMiB: rssMiB(agent.pid), bpftraceRssMiB: rssMiB(m.get('gostall_tracer_pid')),
+        events: m.get('gostall_events_total') ?? 0, lostEvents: m.get('gostall_events_lost_total') ?? 0,
+        spansExported: m.get('gostall_spans_exported_total') ?? 0, spansDropped: m.get('gostall_spans_dropped_total') ?? 0,
+        spoolSpans: m.get('gostall_spool_spans') ?? 0, treesOpen: m.get('gostall_trees_open') ?? 0,
+      };
+      samples.push(s);
+      return s;
+    };
+    let lastLog = 0;
+    while (Date.now() < endAt) {
+      await sleep(Math.min(15_000, Math.max(0, endAt - Date.now())));
+      const s = await sample();
+      if (Date.now() - lastLog >= 300_000 || Date.now() >= endAt) {
+        lastLog = Date.now();
+        log(`soak: ${Math.round(s.atSeconds / 60)} min: agent RSS ${s.agentRssMiB} MiB, bpftrace ${s.bpftraceRssMiB} MiB, ${s.events} events, ${s.lostEvents} lost, ${s.spansExported} spans exported, ${buildStats.runs} builds, ${goplsStats.answered} gopls answers`);
+      }
+    }
+    stop = true;
+    await Promise.all([builder, editor]);
+    const stillRunning = gopls.proc.exitCode === null && gopls.proc.signalCode === null;
+    await gopls.kill();
+    gopls = undefined;
+    await sleep(15_000); // the last trees and gopls's exit are published
+    const last = await sample();
+    const m = await scrape(port);
+    const cpu1 = readCpuSeconds(agent.pid);
+    const elapsedS = (Date.now() - t0) / 1000;
+
+    process.kill(agent.pid, 'SIGTERM');
+    await Promise.race([agent.exited, sleep(60_000)]);
+    let usage: ExitUsage | undefined;
+    try { usage = JSON.parse(readFileSync(usageFile, 'utf8')) as ExitUsage; } catch { usage = undefined; }
+
+    // Warm-up: the first sixth of the soak (at least one sample); the trend is judged on the second half.
+    const warm = samples.find((s) => s.atSeconds >= elapsedS / 6) ?? samples[0];
+    const secondHalf = samples.filter((s) => s.atSeconds >= elapsedS / 2 && s.agentRssMiB !== undefined)
+      .map((s): [number, number] => [s.atSeconds / 3600, s.agentRssMiB!]);
+    const rssValues = samples.map((s) => s.agentRssMiB).filter((x): x is number => x !== undefined);
+    const btValues = samples.map((s) => s.bpftraceRssMiB).filter((x): x is number => x !== undefined);
+    const slopeH = slope(secondHalf);
+    const keys = ['gostall_events_total', 'gostall_events_lost_total', 'gostall_records_malformed_total', 'gostall_roots_total',
+      'gostall_traces_published_total', 'gostall_traces_forced_total', 'gostall_episodes_total', 'gostall_spans_produced_total',
+      'gostall_spans_exported_total', 'gostall_spans_spooled_total', 'gostall_spans_dropped_total', 'gostall_export_failures_total',
+      'gostall_tracer_restarts_total', 'gostall_trees_dropped_total'];
+    return {
+      minutes: cfg.soakMinutes,
+      isolatedCgroup: cgroup?.path,
+      builds: buildStats,
+      gopls: { ...goplsStats, stillRunningAtEnd: stillRunning },
+      sink: { ...sink.stats },
+      samples,
+      agentRss: {
+        afterWarmupMiB: warm?.agentRssMiB, endMiB: last.agentRssMiB,
+        maxMiB: rssValues.length ? Math.max(...rssValues) : undefined,
+        peakHwmMiB: usage ? round(usage.maxRssKiB / 1024, 1) : undefined,
+        slopeSecondHalfMiBPerHour: slopeH === undefined ? undefined : round(slopeH, 1),
+      },
+      bpftraceRss: { maxMiB: btValues.length ? Math.max(...btValues) : undefined, endMiB: last.bpftraceRssMiB },
+      totals: Object.fromEntries(keys.map((k) => [k, m.get(k) ?? 0])),
+      agentCpuPerSecond: cpu0 !== undefined && cpu1 !== undefined ? round((cpu1 - cpu0) / elapsedS, 4) : undefined,
+      agentStopLine: agent.stopLine(),
+    };
+  } finally {
+    stop = true;
+    await gopls?.kill().catch(() => {});
+    try { process.kill(agent.pid, 0); process.kill(agent.pid, 'SIGTERM'); await Promise.race([agent.exited, sleep(30_000)]); } catch { /* already gone */ }
+    sink.server.close();
+    cgroup?.remove();
+    rmSync(stateDir, { recursive: true, force: true });
+    rmSync(ws, { recursive: true, force: true });
+  }
+}

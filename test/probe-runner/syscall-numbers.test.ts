@@ -1,0 +1,50 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { tracerArgs } from '../../src/probe-runner/bpftrace.js';
+import { FIRST_SYSCALL_PARAM, NO_SUCH_SYSCALL, PROBE_SYSCALLS, syscallNumbers } from '../../src/probe-runner/syscall-numbers.js';
+
+/** __NR_* definitions of a kernel uapi header (libc6-dev / linux-libc-dev, installed by setup). */
+function unistd(path: string): Map<string, number> {
+  const text = readFileSync(path, 'utf8');
+  const defs = new Map<string, string>();
+  for (const m of text.matchAll(/^#define (__NR3264_\w+|__NR_\w+)\s+(\S+)/gm)) defs.set(m[1]!, m[2]!);
+  const out = new Map<string, number>();
+  for (const [name, value] of defs) {
+    const v = /^\d+$/.test(value) ? Number(value) : Number(defs.get(value));
+    if (name.startsWith('__NR_') && Number.isInteger(v)) out.set(name.slice(5), v);
+  }
+  return out;
+}
+
+const X64 = '/usr/include/x86_64-linux-gnu/asm/unistd_64.h';
+const GENERIC = '/usr/include/asm-generic/unistd.h';
+
+describe('syscall numbers passed to the probe', () => {
+  it('match the x86_64 kernel headers', () => {
+    expect(existsSync(X64), `${X64} (from linux-libc-dev) is needed`).toBe(true);
+    const nr = unistd(X64);
+    expect(syscallNumbers('x64')).toEqual(PROBE_SYSCALLS.map((n) => nr.get(n)));
+  });
+
+  it('match the generic table arm64 uses, with renameat marked absent', () => {
+    expect(existsSync(GENERIC), `${GENERIC} (from linux-libc-dev) is needed`).toBe(true);
+    const nr = unistd(GENERIC);
+    const expected = PROBE_SYSCALLS.map((n) => (n === 'renameat' ? NO_SUCH_SYSCALL : nr.get(n)));
+    expect(syscallNumbers('arm64')).toEqual(expected);
+  });
+
+  it('go to the probe at $49.. in both run and agent mode', () => {
+    const base = { rootPid: 42, syscallThresholdNs: 1, offcpuThresholdNs: 1 };
+    const run = tracerArgs('p.bt', base, 'x64');
+    const agent = tracerArgs('p.bt', { ...base, rootPid: 0, agent: { executables: ['go'], cgroupId: 0, adoptPids: [7] } }, 'arm64');
+    // after -B line SCRIPT, $1 is args[3]
+    expect(run.slice(3 + FIRST_SYSCALL_PARAM - 1)).toEqual(syscallNumbers('x64')!.map(String));
+    expect(agent.slice(3 + FIRST_SYSCALL_PARAM - 1)).toEqual(syscallNumbers('arm64')!.map(String));
+    expect(agent[3 + 16]).toBe('7');
+  });
+
+  it('refuse an architecture gostall has no table for', () => {
+    expect(syscallNumbers('riscv64')).toBeUndefined();
+    expect(() => tracerArgs('p.bt', { rootPid: 1, syscallThresholdNs: 1, offcpuThresholdNs: 1 }, 'riscv64')).toThrow(/riscv64/);
+  });
+});
