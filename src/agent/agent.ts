@@ -96,6 +96,7 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
     exporter = createReliableExporter({
       transport: createHttpTransport({
         url: config.export.url, headers: config.export.headers, timeoutMillis: config.export.timeoutMillis, compression: config.export.compression,
+        tls: config.export.tls,
       }),
       spool,
       kind: config.export.protocol === 'http/json' ? 'json' : 'pb',

@@ -4,7 +4,7 @@
  * default. Every problem names its key (`export.spool.maxSize: …`) or variable, because
  * an agent that starts with a typo in its config silently does the wrong thing for weeks.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from '../cli/options.js';
@@ -52,6 +52,8 @@ export interface ExportConfig {
   headers: Record<string, string>;
   timeoutMillis: number;
   compression: 'none' | 'gzip';
+  /** PEM files for an https collector: its CA, and a client certificate and key for mutual TLS */
+  tls: TlsFiles;
   /** OTLP JSON lines file, or undefined */
   out: string | undefined;
   batchMaxSpans: number;
@@ -63,6 +65,8 @@ export interface ExportConfig {
   backoffInitialMillis: number;
   backoffMaxMillis: number;
 }
+
+export interface TlsFiles { ca?: string; cert?: string; key?: string }
 
 const UNIT_BYTES: Record<string, number> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
 
@@ -154,6 +158,7 @@ export const fileSchema = z.strictObject({
       z.string().refine((v) => !/[\r\n\0]/.test(v), 'header values cannot hold CR, LF or NUL')).optional(),
     timeout: duration(100 * MS, 600 * S).optional(),
     compression: z.enum(['none', 'gzip']).optional(),
+    tls: z.strictObject({ ca: absolutePath.optional(), cert: absolutePath.optional(), key: absolutePath.optional() }).optional(),
     out: absolutePath.optional(),
     batch: z.strictObject({
       maxSpans: z.number().int().min(1).max(100_000).optional(),
@@ -324,6 +329,7 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
     ...(env.OTEL_EXPORTER_OTLP_TRACES_HEADERS ? parseHeaderList(env.OTEL_EXPORTER_OTLP_TRACES_HEADERS, 'OTEL_EXPORTER_OTLP_TRACES_HEADERS') : {}),
   };
   const out = flags.out !== undefined ? flagValue(absolutePath, flags.out, '--out') : ex.out;
+  const tls = tlsFiles(ex.tls, env, url);
   if (url === undefined && out === undefined) {
     throw new ConfigError('no destination for spans: set export.endpoint (or OTEL_EXPORTER_OTLP_ENDPOINT, or --endpoint), and/or export.out (or --out)');
   }
@@ -364,6 +370,7 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
       headers: { ...envHeaders, ...(ex.headers ?? {}) },
       timeoutMillis: ex.timeout !== undefined ? ex.timeout / MS : envMillis(env, ['OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', 'OTEL_EXPORTER_OTLP_TIMEOUT']) ?? 10_000,
       compression: ex.compression ?? envChoice(env, ['OTEL_EXPORTER_OTLP_TRACES_COMPRESSION', 'OTEL_EXPORTER_OTLP_COMPRESSION'], ['none', 'gzip'] as const) ?? 'none',
+      tls,
       out,
       batchMaxSpans: ex.batch?.maxSpans ?? 512,
       batchDelayMillis: (ex.batch?.delay ?? 200 * MS) / MS,
@@ -407,6 +414,41 @@ function cgroupIdOf(dir: string): number {
   }
   if (ino > BigInt(Number.MAX_SAFE_INTEGER)) throw new ConfigError(`cgroup: ${dir}: id out of range`);
   return Number(ino);
+}
+
+/**
+ * TLS files from export.tls or the standard OTEL_EXPORTER_OTLP_[TRACES_]CERTIFICATE,
+ * _CLIENT_CERTIFICATE and _CLIENT_KEY variables (the file wins). Each must be readable now:
+ * a typo found when the collector is first contacted would only show up as failed exports.
+ */
+function tlsFiles(fromFile: TlsFiles | undefined, env: NodeJS.ProcessEnv, url: string | undefined): TlsFiles {
+  const pick = (key: keyof TlsFiles, suffix: string): { path: string; source: string } | undefined => {
+    if (fromFile?.[key] !== undefined) return { path: fromFile[key]!, source: `export.tls.${key}` };
+    for (const name of [`OTEL_EXPORTER_OTLP_TRACES_${suffix}`, `OTEL_EXPORTER_OTLP_${suffix}`]) {
+      if (env[name]) return { path: env[name]!, source: name };
+    }
+    return undefined;
+  };
+  const chosen = { ca: pick('ca', 'CERTIFICATE'), cert: pick('cert', 'CLIENT_CERTIFICATE'), key: pick('key', 'CLIENT_KEY') };
+  const out: TlsFiles = {};
+  for (const k of ['ca', 'cert', 'key'] as const) {
+    const c = chosen[k];
+    if (!c) continue;
+    if (!isAbsolute(c.path)) throw new ConfigError(`${c.source}: must be an absolute path`);
+    try {
+      accessSync(c.path, constants.R_OK);
+    } catch (err) {
+      throw new ConfigError(`${c.source}: cannot read ${c.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    out[k] = c.path;
+  }
+  if ((out.cert === undefined) !== (out.key === undefined)) {
+    throw new ConfigError(`${(chosen.cert ?? chosen.key)!.source}: a client certificate needs its key and the key its certificate`);
+  }
+  if ((out.ca ?? out.cert) !== undefined && url !== undefined && !url.startsWith('https:')) {
+    throw new ConfigError(`${(chosen.ca ?? chosen.cert)!.source}: TLS files are set but the endpoint is not https (${redact(url)})`);
+  }
+  return out;
 }
 
 /** The configuration as JSON with secrets (header values, URL credentials) masked, for --print-config and logs. */

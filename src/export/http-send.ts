@@ -6,6 +6,7 @@
  * the agent it belongs to. Encoding stays with @opentelemetry/otlp-transformer; this is
  * only the transport, written on node:http so status codes and Retry-After are visible.
  */
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { promisify } from 'node:util';
@@ -38,6 +39,8 @@ export interface HttpTransportOptions {
   headers: Record<string, string>;
   timeoutMillis: number;
   compression: 'none' | 'gzip';
+  /** PEM files for https: the collector's CA (else the system's), a client certificate and key for mutual TLS */
+  tls?: { ca?: string; cert?: string; key?: string };
 }
 
 /** Response bodies are read up to this size (error text, partial success). */
@@ -71,11 +74,23 @@ function rejectedSpans(kind: BodyKind, body: Buffer): { rejected: number; messag
   }
 }
 
+/** The files' contents for node's TLS options; a CA given replaces the system's trust store, as in other OTLP exporters. */
+function tlsOptions(tls: HttpTransportOptions['tls']): https.AgentOptions {
+  if (!tls) return {};
+  return {
+    ...(tls.ca ? { ca: readFileSync(tls.ca) } : {}),
+    ...(tls.cert ? { cert: readFileSync(tls.cert) } : {}),
+    ...(tls.key ? { key: readFileSync(tls.key) } : {}),
+  };
+}
+
 export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
   const url = new URL(opts.url);
-  const lib = url.protocol === 'https:' ? https : http;
   // One connection, reused: requests go one at a time to keep spans in order.
-  const agent = new lib.Agent({ keepAlive: true, maxSockets: 1 });
+  const agent = url.protocol === 'https:'
+    ? new https.Agent({ keepAlive: true, maxSockets: 1, ...tlsOptions(opts.tls) })
+    : new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const lib = url.protocol === 'https:' ? https : http;
   let current: http.ClientRequest | undefined;
 
   async function send(body: Uint8Array, kind: BodyKind): Promise<SendOutcome> {

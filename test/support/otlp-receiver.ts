@@ -4,6 +4,7 @@
  * can misbehave on demand (error statuses with Retry-After, hanging, going away and coming
  * back on the same port) so tests can see how gostall's export copes.
  */
+import https from 'node:https';
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import zlib from 'node:zlib';
@@ -89,6 +90,8 @@ export interface OtlpReceiverOptions {
   json?: JsonDecodeOptions;
   /** bodies larger than this (compressed or not) get 413; default 64 MiB */
   maxBodyBytes?: number;
+  /** serve https with this key and certificate (PEM); with `ca`, clients must present a certificate it signed */
+  tls?: { key: Buffer; cert: Buffer; ca?: Buffer };
 }
 
 const PROTOBUF = 'application/x-protobuf';
@@ -243,7 +246,9 @@ export async function startOtlpReceiver(opts: OtlpReceiverOptions = {}): Promise
   };
 
   const listen = async (): Promise<void> => {
-    const s = http.createServer(onRequest);
+    const s = opts.tls
+      ? https.createServer({ key: opts.tls.key, cert: opts.tls.cert, ...(opts.tls.ca ? { ca: opts.tls.ca, requestCert: true, rejectUnauthorized: true } : {}) }, onRequest)
+      : http.createServer(onRequest);
     s.on('connection', (sock: Socket) => {
       sockets.add(sock);
       sock.on('close', () => sockets.delete(sock));
@@ -299,10 +304,10 @@ export async function startOtlpReceiver(opts: OtlpReceiverOptions = {}): Promise
 
   const receiver: OtlpReceiver = {
     get url() {
-      return `http://127.0.0.1:${port}`;
+      return `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
     },
     get tracesUrl() {
-      return `http://127.0.0.1:${port}${TRACES_PATH}`;
+      return `${this.url}${TRACES_PATH}`;
     },
     get port() {
       return port;
