@@ -84,6 +84,10 @@ describe('gostall agent and gopls', () => {
       expect(String(episode.attributes['gostall.cause.hint']).length).toBeGreaterThan(10);
       expect(Number(episode.attributes['gostall.episode.blocked_ns'])).toBeGreaterThanOrEqual(2e9);
 
+      // Activity windows keep gopls visible while it runs: one covers a whole 5 s window it
+      // lived through, so it can come up to 10 s after gopls started.
+      await waitFor('an activity window of gopls', () => receiver.spans.find((s) => s.name === 'activity window' && s.attributes['process.pid'] === g.pid), 30_000);
+
       // gopls's own span comes at its exit, in the same trace, as the parent of its episodes.
       await g.kill();
       gopls = undefined;
@@ -95,7 +99,7 @@ describe('gostall agent and gopls', () => {
       for (const e of episodes) expect(processSpanIds.has(e.parentSpanId!)).toBe(true);
       expect(episodes.some((e) => e.attributes['gostall.episode.in_progress'] === true)).toBe(true);
       expect(goplsSpan.attributes['gostall.causes']).toContain('fs.slow_metadata');
-      // activity windows kept gopls visible while it ran
+      // the activity windows are in gopls's trace, under its span
       expect(inTrace.some((s) => s.name === 'activity window' && s.parentSpanId === goplsSpan.spanId)).toBe(true);
     } finally {
       await gopls?.kill();
