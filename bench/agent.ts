@@ -17,7 +17,7 @@ import { scrape, sleep, startAgentProcess, waitDrained, waitHealthy } from './ag
 import { createBenchCgroup, type BenchCgroup } from './cgroup.js';
 import type { ExitUsage } from './exit-usage-hook.js';
 import { buildLoadgen, LOADGEN_NAME } from './loadgen.js';
-import { readCpuSeconds, readPeakRssKiB } from './proc-sampler.js';
+import { readCpuSeconds, readPeakRssKiB, readRssKiB } from './proc-sampler.js';
 import { round } from './stats.js';
 import { runTimed } from './timed-command.js';
 
@@ -84,16 +84,6 @@ function cpuNow(agentPid: number, tracerPid: number | undefined): CpuPoint {
 const diff = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined ? b - a : undefined);
 const per = (x: number | undefined, s: number) => (x === undefined || s <= 0 ? undefined : round(x / s, 4));
 const mib = (kib: number | undefined) => (kib === undefined ? undefined : round(kib / 1024, 1));
-
-function readRssKiB(pid: number | undefined): number | undefined {
-  if (!pid) return undefined;
-  try {
-    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 export async function benchAgent(cfg: BenchConfig, log: (line: string) => void): Promise<AgentResults> {
   if (!agentAvailable(cfg.root)) {

@@ -43,6 +43,17 @@ export function readPeakRssKiB(pid: number): number | undefined {
   }
 }
 
+/** VmRSS (current RSS) in KiB, or undefined when there is no such process. */
+export function readRssKiB(pid: number | undefined): number | undefined {
+  if (!pid) return undefined;
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** CPU seconds (user + system) a live process has used so far. */
 export function readCpuSeconds(pid: number): number | undefined {
   return readStat(pid)?.cpuSeconds;

@@ -19,7 +19,7 @@ import { scrape, sleep, startAgentProcess, waitHealthy } from './agent-process.j
 import { createBenchCgroup } from './cgroup.js';
 import type { ExitUsage } from './exit-usage-hook.js';
 import { startGopls, type GoplsSession } from './lsp-client.js';
-import { readCpuSeconds } from './proc-sampler.js';
+import { readCpuSeconds, readRssKiB } from './proc-sampler.js';
 import { round } from './stats.js';
 import { runTimed } from './timed-command.js';
 
@@ -50,13 +50,8 @@ export interface SoakResults {
 }
 
 function rssMiB(pid: number | undefined): number | undefined {
-  if (!pid) return undefined;
-  try {
-    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? round(Number(m[1]) / 1024, 1) : undefined;
-  } catch {
-    return undefined;
-  }
+  const kib = readRssKiB(pid);
+  return kib === undefined ? undefined : round(kib / 1024, 1);
 }
 
 /** Least-squares slope of y over x. */

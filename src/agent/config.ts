@@ -9,6 +9,7 @@ import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from '../cli/options.js';
 import { readMountTable } from '../diagnose/mounts.js';
+import type { TlsFiles } from '../export/http-send.js';
 import { PROTOCOLS, tracesUrlFromFlag, type OtlpProtocol } from '../export/otlp.js';
 
 /** Executables whose processes (and all their descendants) the agent traces by default. */
@@ -65,8 +66,6 @@ export interface ExportConfig {
   backoffInitialMillis: number;
   backoffMaxMillis: number;
 }
-
-export interface TlsFiles { ca?: string; cert?: string; key?: string }
 
 const UNIT_BYTES: Record<string, number> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
 

@@ -39,9 +39,11 @@ export interface HttpTransportOptions {
   headers: Record<string, string>;
   timeoutMillis: number;
   compression: 'none' | 'gzip';
-  /** PEM files for https: the collector's CA (else the system's), a client certificate and key for mutual TLS */
-  tls?: { ca?: string; cert?: string; key?: string };
+  tls?: TlsFiles;
 }
+
+/** PEM files for https: the collector's CA (else the system's), a client certificate and key for mutual TLS. */
+export interface TlsFiles { ca?: string; cert?: string; key?: string }
 
 /** Response bodies are read up to this size (error text, partial success). */
 const MAX_RESPONSE_BYTES = 1024 * 1024;
@@ -75,7 +77,7 @@ function rejectedSpans(kind: BodyKind, body: Buffer): { rejected: number; messag
 }
 
 /** The files' contents for node's TLS options; a CA given replaces the system's trust store, as in other OTLP exporters. */
-function tlsOptions(tls: HttpTransportOptions['tls']): https.AgentOptions {
+function tlsOptions(tls: TlsFiles | undefined): https.AgentOptions {
   if (!tls) return {};
   return {
     ...(tls.ca ? { ca: readFileSync(tls.ca) } : {}),
