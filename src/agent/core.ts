@@ -12,7 +12,8 @@
  * process still running (episodes, windows) are exported under it at once; its own span
  * follows when it exits. Time is the probe's: replaying a recording gives the same spans.
  */
-import type { Attributes } from '@opentelemetry/api';
+import type { Attributes, SpanContext } from '@opentelemetry/api';
+import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { parseLine } from '../events/parse.js';
 import type { ProbeEvent } from '../events/types.js';
@@ -67,6 +68,8 @@ export interface CoreStats {
   treesDropped: number;
   /** finished trees published although a task they forked was never seen again */
   treesForced: number;
+  /** running processes split off a tree whose root exited, published later into its trace */
+  orphansDetached: number;
   spansProduced: number;
   episodes: number;
   episodeSpans: number;
@@ -109,6 +112,8 @@ const NOT_PRINTABLE = /[^\t\x20-\x7e]/;
 const SUBTREE_GRACE_NS = 2e9;
 const STALE_TREE_NS = 5e9;
 const COMPLETE_GRACE_NS = 1e9;
+/** A root that exited this long ago while descendants still run is published without them. */
+const ORPHAN_GRACE_NS = 2e9;
 const TICK_NS = 1e9;
 
 interface RootInfo {
@@ -119,6 +124,13 @@ interface RootInfo {
   subtrees: number;
   containerId: string | undefined;
   ctx: RootContext;
+  /**
+   * Set for an orphan that outlived its tree's root: the root published without it, and it
+   * is published later into the same trace, under the span of the process that forked it.
+   */
+  detachedFrom?: { origin: ProcessNode; parentSpan: SpanContext };
+  /** orphans detached from this tree, to be published after it */
+  orphans: number;
 }
 
 interface PublishJob { node: ProcessNode; isRoot: boolean; endNs: number }
@@ -130,7 +142,7 @@ export function createAgentCore(opts: CoreOptions): AgentCore {
   const resourceFor = createResourceCache(opts.env);
   const stats: CoreStats = {
     lines: 0, events: 0, malformed: 0, malformedReasons: new Map(), lostEvents: 0, orphanRecords: 0, roots: 0, rootsRefused: 0,
-    tracesPublished: 0, subtreesPublished: 0, treesDropped: 0, treesForced: 0, spansProduced: 0, episodes: 0, episodeSpans: 0, windowSpans: 0,
+    tracesPublished: 0, subtreesPublished: 0, treesDropped: 0, treesForced: 0, orphansDetached: 0, spansProduced: 0, episodes: 0, episodeSpans: 0, windowSpans: 0,
     adopted: 0, exitsInferred: 0, gapNs: 0,
   };
   const rootInfo = new Map<ProcessNode, RootInfo>();
@@ -172,7 +184,7 @@ export function createAgentCore(opts: CoreOptions): AgentCore {
     const node = tree.addRoot(pid, startNs);
     stats.roots++;
     rootInfo.set(node, {
-      lostAtStart: tree.stats.lostEvents, malformedAtStart: stats.malformed, causeIds: new Set(), episodes: 0, subtrees: 0,
+      lostAtStart: tree.stats.lostEvents, malformedAtStart: stats.malformed, causeIds: new Set(), episodes: 0, subtrees: 0, orphans: 0,
       containerId: opts.live ? containerIdOf(pid) : undefined,
       ctx: opts.live ? captureLiveRootContext(pid, opts.mounts) : replayRootContext(opts.mounts),
     });
@@ -216,7 +228,8 @@ export function createAgentCore(opts: CoreOptions): AgentCore {
   function considerSubtree(node: ProcessNode, atNs: number): void {
     if (!node.parent) return;
     const root = rootOf(node);
-    if (atNs - root.startNs < settings.longLivedNs) return;
+    const origin = rootInfo.get(root)?.detachedFrom?.origin ?? root;
+    if (atNs - origin.startNs < settings.longLivedNs) return;
     subtreeCandidates.push({ node, dueNs: atNs + SUBTREE_GRACE_NS });
   }
 
@@ -260,6 +273,11 @@ export function createAgentCore(opts: CoreOptions): AgentCore {
     return total;
   }
 
+  /** service.name and container of a trace: an orphan's are those of the tree it left. */
+  function resourceOf(root: ProcessNode, info: RootInfo): Resource {
+    return resourceFor(info.detachedFrom?.origin ?? root, info.containerId);
+  }
+
   function processExtras(p: ProcessNode, endNs: number): Attributes | undefined {
     let a: Attributes | undefined;
     const gap = gaps.length > 0 ? gapOverlapNs(p.startNs, p.endNs ?? endNs) : 0;
@@ -283,10 +301,12 @@ export function createAgentCore(opts: CoreOptions): AgentCore {
     };
     if (agentStream) rootAttributes['gostall.episodes'] = info.episodes;
     if (info.subtrees > 0) rootAttributes['gostall.agent.subtrees_published_early'] = info.subtrees;
+    if (info.orphans > 0) rootAttributes['gostall.agent.orphans_published_later'] = info.orphans;
+    const detached = job.node === root ? info.detachedFrom : undefined;
     try {
       const out = await buildTreeSpans({
-        node: job.node, ids, clock, thresholdNs: settings.evidenceThresholdNs, endNs: job.endNs,
-        ctx: info.ctx.at(job.endNs, root), resource: resourceFor(root, info.containerId), rootAttributes,
+        node: job.node, parentContext: detached?.parentSpan, ids, clock, thresholdNs: settings.evidenceThresholdNs, endNs: job.endNs,
+        ctx: info.ctx.at(job.endNs, root), resource: resourceOf(root, info), rootAttributes,
         earlierCauseIds: [...info.causeIds], processAttributes: (p) => processExtras(p, job.endNs),
       });
       for (const c of out.causes) info.causeIds.add(c.id);
@@ -294,7 +314,7 @@ export function createAgentCore(opts: CoreOptions): AgentCore {
     } catch (err) {
       process.stderr.write(`gostall agent: could not build the spans of pid ${job.node.pid}: ${(err as Error).message}\n`);
     }
-    if (job.isRoot) stats.tracesPublished++;
+    if (job.isRoot && !detached) stats.tracesPublished++;
     else { stats.subtreesPublished++; info.subtrees++; }
     forget(job);
   }
@@ -329,7 +349,7 @@ export function createAgentCore(opts: CoreOptions): AgentCore {
     stats.episodeSpans++;
     emit([makeLiveSpan({
       name: `stall ${ep.kind}`, parent: ids.contextOf(node), startNs: ep.startNs, endNs: r.final ? ep.lastEndNs : r.nowNs,
-      attributes, resource: resourceFor(root, info.containerId), clock,
+      attributes, resource: resourceOf(root, info), clock,
     })]);
   }
 
@@ -345,7 +365,7 @@ export function createAgentCore(opts: CoreOptions): AgentCore {
       stats.windowSpans++;
       emit([makeLiveSpan({
         name: 'activity window', parent: ids.contextOf(w.node), startNs: w.startNs, endNs: w.endNs, attributes: w.attributes,
-        resource: resourceFor(root, info.containerId), clock,
+        resource: resourceOf(root, info), clock,
       })]);
     }
   }
@@ -370,6 +390,44 @@ export function createAgentCore(opts: CoreOptions): AgentCore {
     publishCompletedTrees(now);
     publishDueSubtrees(now);
     publishStaleTrees(now);
+    detachOrphans(now);
+  }
+
+  /**
+   * A root that exited while processes it started still run (gopls killed by its editor,
+   * its go list left behind) is published ORPHAN_GRACE_NS after its exit, without waiting
+   * for them: its span must not wait on an orphan that may hang for good. Each orphan
+   * becomes a tree of its own in the model, published when it finishes, into the same
+   * trace under the span of the process that forked it.
+   */
+  function detachOrphans(now: number): void {
+    for (const [root, info] of [...rootInfo]) {
+      if (root.endNs === undefined || now - root.endNs < ORPHAN_GRACE_NS || published.has(root)) continue;
+      const tops: ProcessNode[] = [];
+      const stack = [...root.children];
+      while (stack.length > 0) {
+        const p = stack.pop()!;
+        if (p.endNs === undefined) tops.push(p);
+        else stack.push(...p.children);
+      }
+      if (tops.length === 0) continue;
+      const origin = info.detachedFrom?.origin ?? root;
+      for (const top of tops) {
+        // ids first: the orphan keeps the trace id it got from its old root
+        ids.of(top);
+        const parentSpan = ids.contextOf(top.parent!);
+        tree.detach(top);
+        rootInfo.set(top, {
+          lostAtStart: tree.stats.lostEvents, malformedAtStart: stats.malformed, causeIds: new Set(), episodes: 0, subtrees: 0, orphans: 0,
+          containerId: info.containerId, ctx: info.ctx, detachedFrom: { origin, parentSpan },
+        });
+        info.orphans++;
+        stats.orphansDetached++;
+      }
+      // The rest of the tree has exited and waited its grace already: publish it now.
+      completedTrees = completedTrees.filter((c) => c.root !== root);
+      schedule({ node: root, isRoot: true, endNs: root.endNs });
+    }
   }
 
   /**

@@ -21,6 +21,11 @@ import { rebaseSpan } from './span-context.js';
 export interface PublishInput {
   /** the tree's root, or the top of a finished subtree */
   node: ProcessNode;
+  /**
+   * the span node hangs under when the model no longer links it to its parent: an orphan
+   * detached from a tree published before it (then node is not the trace's root)
+   */
+  parentContext?: SpanContext;
   ids: IdRegistry;
   clock: WallClock;
   thresholdNs: number;
@@ -40,7 +45,7 @@ export interface PublishOutput { spans: ReadableSpan[]; causes: Cause[] }
 const ROOT_ONLY = ['gostall.causes', 'gostall.cause.primary'];
 
 export async function buildTreeSpans(x: PublishInput): Promise<PublishOutput> {
-  const isRoot = x.node.parent === undefined;
+  const isRoot = x.node.parent === undefined && x.parentContext === undefined;
   const causes = diagnose(x.node, x.ctx);
   const collector = new CollectingSpanProcessor();
   const provider = new BasicTracerProvider({
@@ -72,7 +77,7 @@ export async function buildTreeSpans(x: PublishInput): Promise<PublishOutput> {
   const traceId = x.ids.of(x.node).traceId;
   const newId = new Map<string, string>();
   for (const [old, n] of nodeOfSpan) newId.set(old, x.ids.of(n).spanId);
-  const topParent: SpanContext | undefined = x.node.parent ? x.ids.contextOf(x.node.parent) : undefined;
+  const topParent: SpanContext | undefined = x.parentContext ?? (x.node.parent ? x.ids.contextOf(x.node.parent) : undefined);
   const out: ReadableSpan[] = [];
   for (const s of built) {
     const old = s.spanContext().spanId;

@@ -49,6 +49,12 @@ export interface ProcessTree {
    * long-running agent's memory follows live processes, not history.
    */
   release(node: ProcessNode): void;
+  /**
+   * Make a running process the root of a tree of its own (agent): an orphan outlives the
+   * process that started it, and the finished part of its old tree must not wait for it.
+   * Its tasks (processes and pending forks) move with it.
+   */
+  detach(node: ProcessNode): void;
   /** Called when a root and all its descendants have exited. */
   onTreeComplete?: (root: ProcessNode) => void;
   stats: TreeStats;
@@ -187,6 +193,21 @@ export function createProcessTree(opts: ProcessTreeOptions = {}): ProcessTree {
       const siblings = node.parent?.children;
       const j = siblings ? siblings.indexOf(node) : -1;
       if (j !== -1) siblings!.splice(j, 1);
+    },
+    detach(node) {
+      const parent = node.parent;
+      if (!parent) return;
+      const oldRoot = rootOf(node);
+      const members = new Set(walk(node));
+      let moved = 0;
+      for (const p of members) if (p.endNs === undefined) moved++;
+      for (const task of pending.values()) if (members.has(task.parent)) moved++;
+      parent.children.splice(parent.children.indexOf(node), 1);
+      node.parent = undefined;
+      rootList.push(node);
+      running.set(node, 0);
+      adjustRunning(node, moved);
+      adjustRunning(oldRoot, -moved);
     },
     get: (pid) => live.get(pid),
     addRoot(pid, startNs) {

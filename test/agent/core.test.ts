@@ -2,7 +2,8 @@
 // looks like while it runs. A call stuck in flight is reported every reportEvery while it
 // lasts; finished children of a long-lived gopls are published while gopls still runs,
 // under gopls's span; activity windows appear per window; an unfinished tree is published
-// as still running when the agent stops.
+// as still running when the agent stops; a root whose orphans outlive it is published
+// without waiting for them, and they follow into its trace when they end.
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
 import { createAgentCore, type AgentCore } from '../../src/agent/core.js';
@@ -102,5 +103,48 @@ describe('agent core', () => {
     expect(attr(windows[0]!, 'gostall.window.duration_ns')).toBe(10 * S);
     expect(attr(windows[0]!, 'gostall.window.open.slow_count')).toBe(10);
     expect(attr(windows[0]!, 'gostall.window.errno.ENOENT')).toBe(2);
+  });
+
+  it('publishes a root that exited while its child still runs without waiting for it; the orphan follows into the same trace', async () => {
+    const { core, spans } = makeCore();
+    feed(core, [rec.ready(T0), rec.root(T0, 800, 1), rec.exec(T0 + 1e6, 800, 1, ['gopls'], '/usr/bin/gopls'),
+      rec.fork(T0 + 1 * S, 800, 900), rec.exec(T0 + 1.1 * S, 900, 800, ['go', 'list', './...'], '/usr/bin/go'),
+      rec.fork(T0 + 1.5 * S, 900, 901), rec.exec(T0 + 1.6 * S, 901, 900, ['compile', '-V=full'], '/usr/lib/go/pkg/tool/linux_amd64/compile'),
+      // gopls is killed; go list and its compile run on
+      rec.sched(T0 + 3 * S, 800, 800), rec.exit(T0 + 3 * S, 800, 9)]);
+    core.advance(T0 + 4.5 * S);
+    await core.idle();
+    expect(spans.find((s) => s.name === 'gopls')).toBeUndefined(); // within the grace period
+    core.advance(T0 + 5.5 * S);
+    await core.idle();
+    const gopls = spans.find((s) => s.name === 'gopls')!;
+    expect(gopls).toBeDefined();
+    expect(spans.filter((s) => s.name === 'go list' || s.name === 'compile')).toEqual([]);
+    expect(attr(gopls, 'gostall.agent.orphans_published_later')).toBe(1);
+    expect(core.stats.orphansDetached).toBe(1);
+    expect(core.stats.tracesPublished).toBe(1);
+    // the orphans are still followed: the go list forks once more, then all end
+    feed(core, [rec.fork(T0 + 6 * S, 900, 902), rec.exec(T0 + 6.1 * S, 902, 900, ['compile', '-V=full'], '/usr/lib/go/pkg/tool/linux_amd64/compile'),
+      rec.sched(T0 + 7 * S, 902, 902), rec.exit(T0 + 7 * S, 902), rec.sched(T0 + 8 * S, 901, 901), rec.exit(T0 + 8 * S, 901),
+      rec.sched(T0 + 9 * S, 900, 900), rec.exit(T0 + 9 * S, 900)]);
+    core.advance(T0 + 12 * S);
+    await core.idle();
+    const list = spans.find((s) => s.name === 'go list')!;
+    const compiles = spans.filter((s) => s.name === 'compile');
+    expect(list.parentSpanContext?.spanId).toBe(gopls.spanContext().spanId);
+    expect(list.spanContext().traceId).toBe(gopls.spanContext().traceId);
+    expect(compiles).toHaveLength(2);
+    for (const c of compiles) {
+      expect(c.parentSpanContext?.spanId).toBe(list.spanContext().spanId);
+      expect(c.spanContext().traceId).toBe(gopls.spanContext().traceId);
+    }
+    // a part of gopls's trace, not a trace of its own: no root-only attributes, same service
+    expect(attr(list, 'gostall.causes')).toBeUndefined();
+    expect(list.resource.attributes['service.name']).toBe('gopls');
+    expect(core.stats.tracesPublished).toBe(1);
+    expect(core.liveProcesses()).toEqual([]);
+    expect(core.openTrees()).toBe(0);
+    await core.finish(T0 + 13 * S);
+    expect(spans.filter((s) => s.name === 'gopls' || s.name === 'go list')).toHaveLength(2); // nothing twice
   });
 });

@@ -4,6 +4,7 @@
 // follows at exit is the parent of those episodes. The same session on a local disk has
 // no stall episode at all.
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,6 +42,24 @@ async function waitFor<T>(what: string, find: () => T | undefined, timeoutMs: nu
 }
 
 const isEpisode = (s: DecodedSpan): boolean => s.name.startsWith('stall ');
+
+/** pids of the processes pid started, and theirs (from /proc/PID/task/TID/children). */
+function descendantsOf(pid: number): number[] {
+  const out: number[] = [];
+  const stack = [pid];
+  while (stack.length > 0) {
+    const p = stack.pop()!;
+    let tids: string[] = [];
+    try { tids = readdirSync(`/proc/${p}/task`); } catch { continue; }
+    for (const tid of tids) {
+      let kids = '';
+      try { kids = readFileSync(`/proc/${p}/task/${tid}/children`, 'utf8'); } catch { continue; }
+      for (const k of kids.split(' ').filter(Boolean).map(Number)) { out.push(k); stack.push(k); }
+    }
+  }
+  return out;
+}
+const killPids = (pids: number[]): void => { for (const p of pids) try { process.kill(p, 'SIGKILL'); } catch { /* already gone */ } };
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'gostall-gopls-test-'));
@@ -88,15 +107,25 @@ describe('gostall agent and gopls', () => {
       // lived through, so it can come up to 10 s after gopls started.
       await waitFor('an activity window of gopls', () => receiver.spans.find((s) => s.name === 'activity window' && s.attributes['process.pid'] === g.pid), 30_000);
 
-      // gopls's own span comes at its exit, in the same trace, as the parent of its episodes.
+      // gopls's own span comes at its exit, in the same trace, as the parent of its episodes —
+      // even when a go list it started is still crawling the slow mount (killing gopls does
+      // not end it): the agent does not wait for orphans.
+      const started = descendantsOf(g.pid);
       await g.kill();
       gopls = undefined;
-      const goplsSpan = await waitFor('the gopls process span', () => receiver.spans.find((s) => s.name === 'gopls' && s.attributes['process.pid'] === g.pid), 20_000);
-      const inTrace = receiver.spans.filter((s) => s.traceId === goplsSpan.traceId);
-      const episodes = inTrace.filter(isEpisode);
+      let goplsSpan: DecodedSpan;
+      try {
+        goplsSpan = await waitFor('the gopls process span', () => receiver.spans.find((s) => s.name === 'gopls' && s.attributes['process.pid'] === g.pid), 20_000);
+      } finally {
+        killPids(started);
+      }
+      // The orphans' spans (if gopls left any) follow into the same trace once they end.
+      const processSpanIds = (): Set<string> => new Set(receiver.spans.filter((s) => s.traceId === goplsSpan.traceId &&
+        s.attributes['process.pid'] !== undefined && !isEpisode(s) && s.name !== 'activity window').map((s) => s.spanId));
+      const episodes = receiver.spans.filter((s) => s.traceId === goplsSpan.traceId && isEpisode(s));
       expect(episodes.length).toBeGreaterThan(0);
-      const processSpanIds = new Set(inTrace.filter((s) => s.attributes['process.pid'] !== undefined && !isEpisode(s) && s.name !== 'activity window').map((s) => s.spanId));
-      for (const e of episodes) expect(processSpanIds.has(e.parentSpanId!)).toBe(true);
+      await waitFor('the process spans of every episode', () => (episodes.every((e) => processSpanIds().has(e.parentSpanId!)) ? true : undefined), 20_000);
+      const inTrace = receiver.spans.filter((s) => s.traceId === goplsSpan.traceId);
       expect(episodes.some((e) => e.attributes['gostall.episode.in_progress'] === true)).toBe(true);
       expect(goplsSpan.attributes['gostall.causes']).toContain('fs.slow_metadata');
       // the activity windows are in gopls's trace, under its span

@@ -223,3 +223,23 @@ describe('evidence', () => {
     expect(argvOf(root)).toEqual({ argv: ['go', 'build'], truncated: true });
   });
 });
+
+describe('detaching an orphan', () => {
+  it('makes a running child of an exited root a tree of its own, with the forks it has not shown yet, and completes both', () => {
+    const { tree, root, completed } = setup();
+    feed(tree, [fork(1, 100, 101), exec(2, 101, '/usr/bin/go'), fork(3, 101, 102), exit(4, 100)]);
+    expect(completed).toEqual([]);
+    const orphan = tree.get(101)!;
+    tree.detach(orphan);
+    // the root's tree is complete at once; the orphan's is not: 101 runs and 102 is pending
+    expect(completed).toEqual([root]);
+    expect(orphan.parent).toBeUndefined();
+    expect(root.children).toEqual([]);
+    expect(tree.roots()).toContain(orphan);
+    feed(tree, [exec(5, 102, '/usr/lib/go/pkg/tool/linux_amd64/compile'), exit(6, 102)]);
+    expect(pids(orphan)).toEqual([101, 102]);
+    expect(completed).toEqual([root]);
+    feed(tree, [exit(7, 101)]);
+    expect(completed).toEqual([root, orphan]);
+  });
+});
