@@ -15,7 +15,7 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { readMountTable } from '../diagnose/mounts.js';
 import { openOtlpJsonFile, type OtlpJsonFile } from '../export/file.js';
 import { createHttpTransport } from '../export/http-send.js';
-import { redactUrl } from '../export/otlp.js';
+import { redactUrl } from '../export/endpoint.js';
 import { createReliableExporter, type ReliableExporter } from '../export/reliable.js';
 import { openSpool, type Spool } from '../export/spool.js';
 import { createWallClock } from '../model/clock.js';

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { parseDuration } from '../cli/options.js';
 import { readMountTable } from '../diagnose/mounts.js';
 import type { TlsFiles } from '../export/http-send.js';
-import { PROTOCOLS, tracesUrlFromFlag, type OtlpProtocol } from '../export/otlp.js';
+import { PROTOCOLS, tracesUrlFromFlag, type OtlpProtocol } from '../export/endpoint.js';
 
 /** Executables whose processes (and all their descendants) the agent traces by default. */
 export const DEFAULT_EXECUTABLES = [

@@ -1,9 +1,5 @@
 /** gostall's command line: run | agent | replay | report | doctor. */
-import { agentCommand } from './agent.js';
-import { doctorCommand } from './doctor.js';
 import { UsageError } from './options.js';
-import { replayCommand } from './replay.js';
-import { runCommand } from './run.js';
 
 const USAGE = `usage: gostall <command> [options]
 
@@ -20,11 +16,13 @@ environment; run otherwise exits with CMD's own status.
 
 type Command = (argv: string[]) => Promise<{ exitCode: number }>;
 
-const COMMANDS: Record<string, Command> = {
-  run: runCommand,
-  agent: agentCommand,
-  replay: replayCommand,
-  doctor: doctorCommand,
+// Each command loads only its own modules: `gostall run` starts its tracer sooner without
+// the agent's (the traced command waits for the tracer).
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  run: async () => (await import('./run.js')).runCommand,
+  agent: async () => (await import('./agent.js')).agentCommand,
+  replay: async () => (await import('./replay.js')).replayCommand,
+  doctor: async () => (await import('./doctor.js')).doctorCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -33,11 +31,12 @@ export async function main(argv: string[]): Promise<number> {
     (name === undefined ? process.stderr : process.stdout).write(USAGE);
     return name === undefined ? 2 : 0;
   }
-  const cmd = COMMANDS[name];
-  if (!cmd) {
+  const load = COMMANDS[name];
+  if (!load) {
     process.stderr.write(`gostall: unknown command ${JSON.stringify(name)}; run gostall help for the list\n`);
     return 2;
   }
+  const cmd = await load();
   try {
     return (await cmd(rest)).exitCode;
   } catch (err) {

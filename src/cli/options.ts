@@ -1,5 +1,5 @@
 /** Parsing and validation of command-line values shared by the commands. */
-import { resolveProtocol, tracesUrlFromFlag, type OtlpProtocol } from '../export/otlp.js';
+import { resolveProtocol, tracesUrlFromFlag, type OtlpProtocol } from '../export/endpoint.js';
 
 export class UsageError extends Error {}
 

@@ -15,7 +15,7 @@ import { replayStream } from '../agent/replay.js';
 import { createMountSource } from '../agent/root-context.js';
 import { openOtlpJsonFile, type OtlpJsonFile } from '../export/file.js';
 import { createHttpTransport } from '../export/http-send.js';
-import { redactUrl, tracesUrlFromFlag } from '../export/otlp.js';
+import { redactUrl, tracesUrlFromFlag } from '../export/endpoint.js';
 import { createReliableExporter, type ReliableExporter } from '../export/reliable.js';
 import { openSpool } from '../export/spool.js';
 import { measureOffsetNs } from '../model/clock.js';

@@ -19,8 +19,8 @@ import { checkTracingEnvironment, findBpftrace } from '../probe-runner/environme
 import { perfPagesFromEnv, startTracer } from '../probe-runner/bpftrace.js';
 import { startContextCollection } from '../diagnose/context.js';
 import { openOtlpJsonFile, type OtlpJsonFile } from '../export/file.js';
-import { createOtlpExporter, endpointConfigured, redactUrl } from '../export/otlp.js';
-import { publishTree } from '../export/publish.js';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { endpointConfigured, redactUrl } from '../export/endpoint.js';
 import { renderSummary } from '../export/summary.js';
 import { writeDiagnosisJson } from '../export/diagnosis-json.js';
 import { UsageError, parseDuration, splitCommand, EXPORT_FLAGS, protocolOption, tracesUrlOption } from './options.js';
@@ -48,6 +48,13 @@ export const DEFAULT_THRESHOLD_NS = 50e6;
 const KERNEL_THRESHOLD_CAP_NS = 1e6;
 /** After CMD exits, how long to wait for the exit records of its descendants. */
 const DRAIN_MILLIS = 1500;
+/**
+ * Then the tracer is ended once its output has been quiet this long: records printed on
+ * other CPUs just before the last exit, and "Lost N events" notices, are read by then
+ * (bpftrace reads each CPU's buffer as soon as it has data).
+ */
+const QUIET_MILLIS = 100;
+const QUIET_MAX_MILLIS = 1000;
 
 export interface RunResult { exitCode: number }
 
@@ -169,6 +176,10 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
       }
     },
   });
+  // The OpenTelemetry SDK and exporters take a few hundred ms to load: load them while
+  // bpftrace compiles and attaches, not before (the command waits for the attach).
+  const exportModules = Promise.all([import('../export/publish.js'), import('../export/otlp.js')]);
+  exportModules.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
 
   const startup = await Promise.race([
     tracer.ready.then(() => ({ ready: true as const }), (err: Error) => ({ ready: false as const, err })),
@@ -201,17 +212,24 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   const exit = await shimExit;
   const exitCode = exit.code ?? 128 + signalNumber(exit.signal);
 
-  await Promise.race([complete, new Promise((r) => setTimeout(r, DRAIN_MILLIS))]);
+  // (the timer is cleared: a pending one would keep gostall alive for the rest of it)
+  let drainTimer: NodeJS.Timeout | undefined;
+  await Promise.race([complete, new Promise((r) => { drainTimer = setTimeout(r, DRAIN_MILLIS); })]);
+  clearTimeout(drainTimer);
   const endNs = clock.nowMonotonicNs();
+  await tracer.quiet(QUIET_MILLIS, QUIET_MAX_MILLIS);
   stopping = true;
-  await tracer.stop();
+  // Everything is read: the probes' detach (about 0.7 s) need not be the user's wait.
+  tracer.abandon();
   restoreSignals();
 
   const destinations: string[] = [];
   const exportProblems: string[] = [];
-  const exporter = haveCollector ? createOtlpExporter({ url: opts.url, protocol: opts.protocol }) : undefined;
+  let exporter: SpanExporter | undefined;
   const endpointShown = opts.url ?? process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
   try {
+    const [{ publishTree }, { createOtlpExporter }] = await exportModules;
+    exporter = haveCollector ? createOtlpExporter({ url: opts.url, protocol: opts.protocol }) : undefined;
     const published = await publishTree(root, {
       clock, thresholdNs: opts.thresholdNs, endNs,
       ctx: contextCollection.finish({ endNs, root }),

@@ -4,7 +4,6 @@
  * carry command lines and paths.
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import { JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 
 export interface OtlpJsonFile {
@@ -24,6 +23,8 @@ export async function openOtlpJsonFile(path: string): Promise<OtlpJsonFile> {
     path,
     async write(spans) {
       if (spans.length === 0) return;
+      // loaded on first use: `gostall run` opens the file before it starts the tracer
+      const { JsonTraceSerializer } = await import('@opentelemetry/otlp-transformer');
       const body = JsonTraceSerializer.serializeRequest(spans);
       if (!body) throw new Error('OTLP JSON serialisation failed');
       await fh.write(Buffer.concat([Buffer.from(body), NEWLINE]));

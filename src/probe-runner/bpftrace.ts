@@ -6,6 +6,7 @@
 import { execa, type ResultPromise } from 'execa';
 import { createInterface } from 'node:readline';
 import { linuxProbeScript } from '../paths.js';
+import { findSetpriv } from './environment.js';
 import { FIRST_SYSCALL_PARAM, syscallNumbers } from './syscall-numbers.js';
 
 export interface TracerParams {
@@ -51,6 +52,15 @@ export interface Tracer {
   ready: Promise<void>;
   /** stop tracing (SIGINT lets bpftrace drain its buffers), resolve once all output is read */
   stop(timeoutMillis?: number): Promise<TracerExit>;
+  /** resolves once no line has arrived for quietMillis (at most maxMillis from now) */
+  quiet(quietMillis: number, maxMillis: number): Promise<void>;
+  /**
+   * End bpftrace without waiting for it: for a caller that has read everything it needs.
+   * Detaching probes costs a kernel RCU grace period each (about 0.7 s for this probe
+   * under bpftrace 0.17, which detaches before it runs END); after SIGKILL the kernel does
+   * that as the process exits, while gostall goes on. Lines after this are not delivered.
+   */
+  abandon(): void;
   /** resolves when bpftrace exits for any reason */
   exited: Promise<TracerExit>;
   /** stderr lines kept for error messages (bounded) */
@@ -118,7 +128,11 @@ function agentArgs(rootPid: number, a: AgentTracerParams): string[] {
 
 export function startTracer(opts: TracerOptions): Tracer {
   const args = tracerArgs(opts.script ?? linuxProbeScript(), opts.params);
-  const child: ResultPromise = execa(opts.bpftrace, args, {
+  // SIGKILL when gostall dies, however it dies (the exit hook below does not run on SIGKILL
+  // or an OOM kill, and an idle bpftrace would never notice its closed pipe).
+  const setpriv = findSetpriv();
+  const [file, argv] = setpriv ? [setpriv, ['--pdeathsig', 'KILL', '--', opts.bpftrace, ...args]] : [opts.bpftrace, args];
+  const child: ResultPromise = execa(file, argv, {
     buffer: false,
     stdin: 'ignore',
     stdout: 'pipe',
@@ -140,6 +154,8 @@ export function startTracer(opts: TracerOptions): Tracer {
   let readyReject!: (e: Error) => void;
   const ready = new Promise<void>((res, rej) => { readyResolve = res; readyReject = rej; });
   let isReady = false;
+  let lastLineAt = Date.now();
+  let abandoned = false;
 
   const readDone: Promise<void>[] = [];
   for (const stream of ['stdout', 'stderr'] as const) {
@@ -147,6 +163,8 @@ export function startTracer(opts: TracerOptions): Tracer {
     if (!src) continue;
     const rl = createInterface({ input: src, crlfDelay: Infinity });
     rl.on('line', (line) => {
+      if (abandoned) return;
+      lastLineAt = Date.now();
       if (!isReady && stream === 'stdout' && line.startsWith('R\t')) {
         isReady = true;
         readyResolve();
@@ -187,6 +205,24 @@ export function startTracer(opts: TracerOptions): Tracer {
     ready,
     exited,
     stderrTail,
+    async quiet(quietMillis, maxMillis) {
+      const deadline = Date.now() + maxMillis;
+      for (;;) {
+        const now = Date.now();
+        const wait = Math.min(lastLineAt + quietMillis, deadline) - now;
+        if (wait <= 0) return;
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    },
+    abandon() {
+      abandoned = true;
+      process.off('exit', killOnExit);
+      child.kill('SIGKILL');
+      // nothing of it may keep gostall's event loop alive while the kernel tears it down
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+      child.unref();
+    },
     async stop(timeoutMillis = 10_000) {
       child.kill('SIGINT');
       const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMillis);

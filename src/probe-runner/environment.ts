@@ -21,6 +21,19 @@ export function findBpftrace(env: NodeJS.ProcessEnv = process.env): string | und
   return undefined;
 }
 
+/**
+ * util-linux's setpriv (Essential on Debian and Ubuntu), used to give bpftrace a parent-death
+ * signal: if gostall is killed outright, its probes must not stay attached behind its back.
+ */
+export function findSetpriv(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  for (const dir of ['/usr/bin', '/bin', ...(env.PATH ?? '').split(delimiter)]) {
+    if (!dir) continue;
+    const candidate = join(dir, 'setpriv');
+    if (isExecutable(candidate)) return candidate;
+  }
+  return undefined;
+}
+
 function isExecutable(p: string): boolean {
   try {
     accessSync(p, constants.X_OK);

@@ -102,10 +102,9 @@ export async function startAgentProcess(config: Record<string, unknown>, opts: {
       return { ...r, stderr: err };
     },
     async cleanup() {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        proc.kill('SIGKILL');
-        await exited;
-      }
+      // SIGTERM first: the agent ends its tracer itself (and a SIGKILL reaches bpftrace
+      // through its parent-death signal only once the agent is gone)
+      if (proc.exitCode === null && proc.signalCode === null) await agent.stop(30_000);
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -140,11 +140,12 @@ describe('the probe prints exactly the records src/events/schema.ts defines', ()
 
 describe('the probe and the schema agree on ids and sizes', () => {
   const text = probeText();
-  // `if ($id == $N) { $sc = K; $a = args->args[I]; }` in the raw_syscalls entry hook
-  const enterHooks = [...text.matchAll(/\$id == \$(\d+)\) \{ (?:if \(args->args\[0\] != 0\) \{ )?\$sc = (\d+);(?: \$a = args->args\[(\d)\];)?/g)]
+  // `if ($id == $N) { $sc = K; $a = $aI; }` in the raw_syscalls entry hook, where $aI = args->args[I]
+  const enterHooks = [...text.matchAll(/\$id == \$(\d+)\) \{ (?:if \(\$a0 != 0\) \{ )?\$sc = (\d+);(?: \$a = \$a(\d);)?/g)]
     .map((m) => ({ name: PROBE_SYSCALLS[Number(m[1]) - FIRST_SYSCALL_PARAM]!, id: Number(m[2]), argIndex: m[3] === undefined ? undefined : Number(m[3]) }));
 
   it('gives every traced syscall the id SYSCALLS names it by, from its own number parameter', () => {
+    expect(text).toMatch(/\$a0 = args->args\[0\];\s*\$a1 = args->args\[1\];/);
     expect(enterHooks.length).toBe(Object.keys(SYSCALLS).length);
     for (const h of enterHooks) expect(SYSCALLS[h.id], `${h.name} uses id ${h.id}`).toBe(h.name);
   });
@@ -153,7 +154,7 @@ describe('the probe and the schema agree on ids and sizes', () => {
     const used = [...text.matchAll(/\$id == \$(\d+)\)/g)].map((m) => Number(m[1]));
     expect(used).toEqual(PROBE_SYSCALLS.map((_, i) => FIRST_SYSCALL_PARAM + i));
     const closeParam = FIRST_SYSCALL_PARAM + PROBE_SYSCALLS.indexOf('close');
-    expect(text).toMatch(new RegExp(`\\$id == \\$${closeParam}\\) \\{\\s*\\$k = [^}]*delete\\(@fdpathA\\[pid, args->args\\[0\\]`));
+    expect(text).toMatch(new RegExp(`\\$id == \\$${closeParam}\\) \\{\\s*\\$k = [^}]*delete\\(@fdpathA\\[pid, \\$a0`));
   });
 
   it('records an fd (argument 0) for exactly the FD_SYSCALLS, and the path argument for the others', () => {

@@ -3,9 +3,8 @@
 import { BasicTracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CollectingSpanProcessor } from '../../src/export/collect.js';
-import {
-  createOtlpExporter, endpointConfigured, exportInBatches, redactUrl, resolveProtocol, tracesUrlFromFlag,
-} from '../../src/export/otlp.js';
+import { endpointConfigured, redactUrl, resolveProtocol, tracesUrlFromFlag } from '../../src/export/endpoint.js';
+import { createOtlpExporter, exportInBatches } from '../../src/export/otlp.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js';
 import { closedPort } from '../integration/harness.js';
 

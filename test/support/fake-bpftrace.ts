@@ -7,9 +7,10 @@
  * The fake is called like bpftrace (`-B line SCRIPT ROOTPID …`): SCRIPT names the stream file
  * to write to stdout. Lines in the stream may use the placeholders ROOTPID, replaced by the pid
  * gostall passes (the shim of `gostall run`), and NOWNS, the monotonic time of writing; lines
- * that start with STDERR: are written to stderr instead. It writes the stream once SIGINT arrives (that is
- * when gostall stops tracing, so every line is read after the root is known), or at once with
- * FAKE_BPFTRACE_EAGER=1, then exits 0.
+ * that start with STDERR: are written to stderr instead. It writes the stream once the root pid has
+ * exited (as the real probe prints a process's records by its exit; `gostall run` reads until its
+ * tracer goes quiet and then ends it), or when SIGINT arrives (the agent stops its tracer), or at
+ * once with FAKE_BPFTRACE_EAGER=1, then exits 0.
  */
 import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -34,10 +35,14 @@ function emit() {
 }
 process.on('SIGINT', emit);
 process.on('SIGTERM', emit);
+// The root has exited (gone, or a zombie its parent has not reaped yet).
+const rootGone = () => {
+  try { const st = fs.readFileSync('/proc/' + rootPid + '/stat', 'latin1'); return st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3) === 'Z'; } catch { return true; }
+};
 // Ready (after the handlers: gostall may stop tracing as soon as it sees the R record).
 process.stdout.write('Attaching 1 probe...\\nR\\t1\\t' + rootPid + '\\t1000000\\t1000000\\n');
 if (process.env.FAKE_BPFTRACE_EAGER === '1') emit();
-setInterval(() => {}, 1000);
+setInterval(() => { if (Number(rootPid) > 0 && rootGone()) emit(); }, 10);
 `;
 
 /** Writes the fake tracer into a fresh directory and returns its path (an executable file). */
