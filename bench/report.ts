@@ -24,7 +24,7 @@ export function renderBuild(b: BuildResults): string {
   const lost = (s.lost_events_attr_total as number) + (s.lost_events_summary_total as number);
   return table(`1. cold go build -a ${b.pkgs.join(' ')} — ${b.pairs} pair(s), medians (ratios are per pair, then median)`, [
     ['untraced wall', num(s.untraced_wall_s_median, 2, ' s')],
-    ['gostall run wall (incl. ~4 s probe compile/attach + flush)', num(s.gostall_wall_s_median, 2, ' s')],
+    ['gostall run wall (incl. the fixed cost below)', num(s.gostall_wall_s_median, 2, ' s')],
     ['gostall: traced command runtime (root span, release→exit)', num(s.gostall_command_s_median, 2, ' s')],
     ['gostall: fixed cost per run (wall − command: attach, drain, publish)', num(s.gostall_fixed_overhead_s_median, 2, ' s')],
     ['strace -f -o /dev/null wall', num(s.strace_wall_s_median, 2, ' s')],
