@@ -13,22 +13,22 @@ export interface Problem { what: string; fix: string }
 export function findBpftrace(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const explicit = env.GOSTALL_BPFTRACE;
   if (explicit) return isExecutable(explicit) ? explicit : undefined;
-  for (const dir of (env.PATH ?? '').split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, 'bpftrace');
-    if (isExecutable(candidate)) return candidate;
-  }
-  return undefined;
+  return findExecutable('bpftrace', (env.PATH ?? '').split(delimiter));
 }
 
 /**
  * util-linux's setpriv (Essential on Debian and Ubuntu), used to give bpftrace a parent-death
  * signal: if gostall is killed outright, its probes must not stay attached behind its back.
+ * The system copy first: it runs as root, before bpftrace.
  */
 export function findSetpriv(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  for (const dir of ['/usr/bin', '/bin', ...(env.PATH ?? '').split(delimiter)]) {
+  return findExecutable('setpriv', ['/usr/bin', '/bin', ...(env.PATH ?? '').split(delimiter)]);
+}
+
+function findExecutable(name: string, dirs: string[]): string | undefined {
+  for (const dir of dirs) {
     if (!dir) continue;
-    const candidate = join(dir, 'setpriv');
+    const candidate = join(dir, name);
     if (isExecutable(candidate)) return candidate;
   }
   return undefined;

@@ -1,7 +1,7 @@
 // An agent killed outright (SIGKILL, an OOM kill) gets no chance to stop its tracer: bpftrace
 // must not stay behind with its probes attached to every syscall on the machine.
-import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
+import { isPidRunning as alive } from '../support/faults/common.js';
 import { sleep, startAgentProcess, type RunningAgent } from './support.js';
 
 let agent: RunningAgent | undefined;
@@ -11,20 +11,6 @@ afterAll(async () => {
   await agent?.cleanup();
   if (tracerPid > 0) try { process.kill(tracerPid, 'SIGKILL'); } catch { /* gone, as it should be */ }
 });
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  // a zombie waiting for its new parent to reap it has detached everything already
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-};
 
 describe('an agent killed outright', () => {
   it('takes its bpftrace with it', async () => {

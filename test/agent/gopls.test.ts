@@ -13,7 +13,7 @@ import { mountSlowFuse, type SlowFuseMount } from '../support/faults/slowFuse.js
 import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js';
 import type { DecodedSpan } from '../support/otlp-decode.js';
 import { startGopls } from '../../bench/lsp-client.js';
-import { sleep, startAgentProcess, type RunningAgent } from './support.js';
+import { sleep, startAgentProcess, waitForValue, type RunningAgent } from './support.js';
 
 let receiver: OtlpReceiver;
 let agent: RunningAgent;
@@ -31,15 +31,8 @@ async function writeModule(root: string): Promise<void> {
   await writeFile(join(root, 'main.go'), 'package main\n\nimport (\n\t"fmt"\n\n\t"example.com/ws/pkg1"\n)\n\nfunc main() { fmt.Println(pkg1.F1()) }\n');
 }
 
-async function waitFor<T>(what: string, find: () => T | undefined, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = find();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; received: ${[...new Set(receiver.spans.map((s) => s.name))].join(', ')}\n${agent.stderr()}`);
-    await sleep(200);
-  }
-}
+const waitFor = <T>(what: string, find: () => T | undefined, timeoutMs: number): Promise<T> =>
+  waitForValue(what, find, timeoutMs, { receiver, agent });
 
 const isEpisode = (s: DecodedSpan): boolean => s.name.startsWith('stall ');
 

@@ -8,10 +8,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isPidRunning as alive } from '../support/faults/common.js';
 import { goEnv } from '../support/faults/goModule.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js';
 import type { DecodedSpan } from '../support/otlp-decode.js';
-import { sleep, startAgentProcess, type RunningAgent } from './support.js';
+import { sleep, startAgentProcess, waitForValue, type RunningAgent } from './support.js';
 
 // Unique per run: the agent is host-wide.
 const NAME = `orphan-${randomBytes(3).toString('hex')}`;
@@ -66,17 +67,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true; } catch { return false; } };
-
-async function waitForSpan(what: string, find: (s: DecodedSpan) => boolean, timeoutMs: number): Promise<DecodedSpan> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const s = receiver.spans.find(find);
-    if (s) return s;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; received: ${receiver.spans.map((x) => x.name).join(', ')}\n${agent.stderr()}`);
-    await sleep(100);
-  }
-}
+const waitForSpan = (what: string, match: (s: DecodedSpan) => boolean, timeoutMs: number): Promise<DecodedSpan> =>
+  waitForValue(what, () => receiver.spans.find(match), timeoutMs, { receiver, agent });
 
 describe('a Go tool that leaves an orphan behind', () => {
   it('is exported without waiting for the orphan, and the orphan follows into its trace when it ends', async () => {

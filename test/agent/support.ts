@@ -13,6 +13,23 @@ export const GOSTALL = join(PROJECT_ROOT, 'bin/gostall.js');
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Poll find() until it returns a value; on timeout, fail naming what was awaited, the span
+ * names the receiver holds and the agent's stderr (what a reader of a failed run needs).
+ */
+export async function waitForValue<T>(what: string, find: () => T | undefined, timeoutMs: number,
+  seen: { receiver: { spans: { name: string }[] }; agent: { stderr(): string } }): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = find();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}; received: ${[...new Set(seen.receiver.spans.map((s) => s.name))].join(', ')}\n${seen.agent.stderr()}`);
+    }
+    await sleep(100);
+  }
+}
+
 /** A TCP port nobody listens on right now (on 127.0.0.1). */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -3,6 +3,7 @@
 import { execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 
 /** Result of a finished command. */
 export interface CommandResult {
@@ -86,6 +87,17 @@ export function isPidAlive(pid: number): boolean {
   } catch (err) {
     // EPERM means it exists but belongs to someone else; as root we will not see it.
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** True while the process runs: not gone, and not a zombie waiting for its parent to reap it. */
+export function isPidRunning(pid: number): boolean {
+  if (!isPidAlive(pid)) return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
+  } catch {
+    return false;
   }
 }
 
