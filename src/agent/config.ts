@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { parseDuration } from '../cli/options.js';
 import { readMountTable } from '../diagnose/mounts.js';
 import type { TlsFiles } from '../export/http-send.js';
-import { PROTOCOLS, tracesUrlFromFlag, type OtlpProtocol } from '../export/endpoint.js';
+import { PROTOCOLS, redactUrl, tracesUrlFromFlag, type OtlpProtocol } from '../export/endpoint.js';
 
 /** Executables whose processes (and all their descendants) the agent traces by default. */
 export const DEFAULT_EXECUTABLES = [
@@ -445,7 +445,7 @@ function tlsFiles(fromFile: TlsFiles | undefined, env: NodeJS.ProcessEnv, url: s
     throw new ConfigError(`${(chosen.cert ?? chosen.key)!.source}: a client certificate needs its key and the key its certificate`);
   }
   if ((out.ca ?? out.cert) !== undefined && url !== undefined && !url.startsWith('https:')) {
-    throw new ConfigError(`${(chosen.ca ?? chosen.cert)!.source}: TLS files are set but the endpoint is not https (${redact(url)})`);
+    throw new ConfigError(`${(chosen.ca ?? chosen.cert)!.source}: TLS files are set but the endpoint is not https (${redactUrl(url)})`);
   }
   return out;
 }
@@ -456,16 +456,9 @@ export function describeConfig(c: AgentConfig): string {
     ...c,
     export: {
       ...c.export,
-      url: c.export.url ? redact(c.export.url) : undefined,
+      url: c.export.url ? redactUrl(c.export.url) : undefined,
       headers: Object.fromEntries(Object.keys(c.export.headers).map((k) => [k, '<redacted>'])),
     },
   };
   return JSON.stringify(masked, null, 2);
-}
-
-function redact(raw: string): string {
-  const u = new URL(raw);
-  if (u.username || u.password) { u.username = 'REDACTED'; u.password = ''; }
-  u.search = '';
-  return u.toString();
 }
