@@ -1,7 +1,7 @@
 /**
  * `gostall agent`: traces Go tool processes host-wide until SIGTERM/SIGINT.
  *
- *   supervisor (bpftrace, restarted with backoff) → core (tree, episodes, windows, spans)
+ *   supervisor (bpftrace, restarted with backoff) → pipeline (src/pipeline: tree, episodes, windows, spans)
  *     → OTLP JSON file (optional) and reliable OTLP/HTTP export (memory → spool → collector)
  *   metrics server: /metrics, /healthz
  *
@@ -19,15 +19,17 @@ import { redactUrl } from '../export/endpoint.js';
 import { createReliableExporter, type ReliableExporter } from '../export/reliable.js';
 import { openSpool, type Spool } from '../export/spool.js';
 import { createWallClock } from '../model/clock.js';
+import { MAX_LINE_LENGTH } from '../events/parse.js';
 import { checkTracingEnvironment, findBpftrace } from '../probe-runner/environment.js';
 import { AGENT_ADOPT_SLOTS } from '../probe-runner/bpftrace.js';
 import type { AgentConfig } from './config.js';
-import { createAgentCore, type AgentCore } from './core.js';
+import { createPipeline, type Pipeline } from '../pipeline/pipeline.js';
+import { createMountSource, liveContextCollector } from '../pipeline/context.js';
+import { createResourceCache } from '../export/resource-cache.js';
 import { labelled, startMetricsServer, type MetricFamily, type MetricsServer } from './metrics.js';
 import { createInflightPathResolver } from './inflight-paths.js';
 import { createInflightPoller } from './inflight-poll.js';
-import { createLivenessCheck, scanForAdoption } from './procfs.js';
-import { createMountSource } from './root-context.js';
+import { createLivenessCheck, readRssBytes, scanForAdoption } from '../vocabulary/procfs.js';
 import { createSupervisor, type Supervisor } from './supervisor.js';
 
 const RECONCILE_MILLIS = 30_000;
@@ -43,17 +45,6 @@ export interface AgentHandle {
 
 function log(line: string): void {
   process.stderr.write(`gostall agent: ${line}\n`);
-}
-
-/** RSS of another process from /proc (bpftrace), in bytes. */
-function rssOf(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  try {
-    const m = /^VmRSS:\s*(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
 }
 
 /** The cgroup path as /proc/PID/cgroup shows it (relative to the cgroup2 mount). */
@@ -123,7 +114,7 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
     exporter?.export(spans);
   };
 
-  const core: AgentCore = createAgentCore({
+  const core: Pipeline = createPipeline({
     settings: {
       evidenceThresholdNs: config.evidenceThresholdNs,
       episodes: config.episodes,
@@ -132,7 +123,7 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
       maxOpenTrees: config.limits.maxOpenTrees,
       maxQueuedTrees: config.limits.maxQueuedTrees,
     },
-    clock, live: true, env, mounts: createMountSource(), emit: sink,
+    clock, context: liveContextCollector(createMountSource()), resourceFor: createResourceCache(env), emit: sink,
   });
 
   let lastLineAt = Date.now();
@@ -164,6 +155,10 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
       if (stream === 'stdout') core.feedLine(line);
       else if (!line.includes('RLIMIT_MEMLOCK') && stderrLines++ < 20) log(`bpftrace: ${line.slice(0, 300)}`);
     },
+    onTooLong(stream) {
+      if (stream === 'stdout') core.malformed('line too long');
+    },
+    maxLineBytes: MAX_LINE_LENGTH + 1,
     onUp(pid) {
       try {
         writeFileSync(pidFile, `${pid}\n`, { mode: 0o600 });
@@ -218,7 +213,7 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
       { name: 'gostall_tracer_pid', help: 'pid of the running bpftrace (0 when none)', type: 'gauge', samples: [{ value: supervisor.up ? supervisor.pid ?? 0 : 0 }] },
       { name: 'gostall_tracer_restarts_total', help: 'times bpftrace was started again after it went away', type: 'counter', samples: [{ value: supervisor.restarts }] },
       { name: 'gostall_tracer_gap_seconds_total', help: 'time without a running tracer', type: 'counter', samples: [{ value: gapsTotalNs / 1e9 }] },
-      { name: 'gostall_tracer_resident_memory_bytes', help: 'RSS of bpftrace', type: 'gauge', samples: [{ value: rssOf(supervisor.pid) }] },
+      { name: 'gostall_tracer_resident_memory_bytes', help: 'RSS of bpftrace', type: 'gauge', samples: [{ value: readRssBytes(supervisor.pid) }] },
       { name: 'process_resident_memory_bytes', help: 'RSS of the gostall agent', type: 'gauge', samples: [{ value: process.memoryUsage.rss() }] },
     ];
     if (ex && spool) {

@@ -19,6 +19,8 @@ export interface SupervisorOptions {
   /** pids the next tracer should follow from its start */
   beforeStart: () => number[];
   onLine: (line: string, stream: 'stdout' | 'stderr') => void;
+  onTooLong?: (stream: 'stdout' | 'stderr') => void;
+  maxLineBytes?: number;
   /** the tracer attached its probes */
   onUp: (pid: number) => void;
   /** the tracer went away unexpectedly */
@@ -65,6 +67,8 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
         agent: { ...opts.agent, adoptPids },
       },
       onLine: opts.onLine,
+      onTooLong: opts.onTooLong,
+      maxLineBytes: opts.maxLineBytes,
     });
   }
 

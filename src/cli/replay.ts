@@ -11,8 +11,9 @@ import { parseArgs } from 'node:util';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { ConfigError, parseConfigText, parseHeaderList, type ConfigFile } from '../agent/config.js';
-import { replayStream } from '../agent/replay.js';
-import { createMountSource } from '../agent/root-context.js';
+import { replayStream } from '../pipeline/replay.js';
+import { createMountSource } from '../pipeline/context.js';
+import { createResourceCache } from '../export/resource-cache.js';
 import { openOtlpJsonFile, type OtlpJsonFile } from '../export/file.js';
 import { createHttpTransport } from '../export/http-send.js';
 import { redactUrl, tracesUrlFromFlag } from '../export/endpoint.js';
@@ -166,7 +167,7 @@ export async function replayCommand(argv: string[]): Promise<{ exitCode: number 
       maxOpenTrees: file.limits?.maxOpenTrees ?? 50_000,
       maxQueuedTrees: file.limits?.maxQueuedTrees ?? 20_000,
     },
-    clockOffsetNs, fallbackOffsetNs: measureOffsetNs, env: process.env, mounts: createMountSource(60_000), emit,
+    clockOffsetNs, fallbackOffsetNs: measureOffsetNs, resourceFor: createResourceCache(process.env), mounts: createMountSource(60_000), emit,
     drained: () => chain, pendingWrites: () => pending,
   });
   await chain;

@@ -12,18 +12,20 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { constants as osConstants } from 'node:os';
-import { parseLine } from '../events/parse.js';
+import { MAX_LINE_LENGTH } from '../events/parse.js';
 import { createWallClock } from '../model/clock.js';
-import { createProcessTree } from '../model/tree.js';
 import { checkTracingEnvironment, findBpftrace } from '../probe-runner/environment.js';
 import { perfPagesFromEnv, startTracer } from '../probe-runner/bpftrace.js';
-import { startContextCollection } from '../diagnose/context.js';
+import { runContextCollector } from '../pipeline/context.js';
+import { createPipeline, type PublishedTrace } from '../pipeline/pipeline.js';
 import { openOtlpJsonFile, type OtlpJsonFile } from '../export/file.js';
-import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { endpointConfigured, redactUrl } from '../export/endpoint.js';
+import { createResourceCache } from '../export/resource-cache.js';
 import { renderSummary } from '../export/summary.js';
 import { writeDiagnosisJson } from '../export/diagnosis-json.js';
 import { UsageError, parseDuration, splitCommand, EXPORT_FLAGS, protocolOption, tracesUrlOption } from './options.js';
+import { openRawCapture, type RawCapture } from './raw-capture.js';
 
 export const RUN_USAGE = `usage: gostall run [options] -- CMD [ARGS…]
 
@@ -38,6 +40,7 @@ options:
   --protocol P       http/protobuf (default) or http/json (default: OTEL_EXPORTER_OTLP_PROTOCOL)
   --threshold DUR    slowest syscalls and off-CPU waits at least this long become spans (default 50ms)
   --json FILE        also write the diagnosis (causes, evidence, hints) as JSON ("-" for stdout)
+  --raw FILE         also save the raw probe stream; \`gostall replay FILE\` turns it into the same spans
   -h, --help         this text
 `;
 
@@ -55,6 +58,8 @@ const DRAIN_MILLIS = 1500;
  */
 const QUIET_MILLIS = 100;
 const QUIET_MAX_MILLIS = 1000;
+/** run follows one root: the agent's limits and live spans do not apply. */
+const RUN_PIPELINE = { episodes: { minDurationNs: 0, mergeGapNs: 0, reportEveryNs: 0, stuckAfterNs: 0 }, windowNs: 0, longLivedNs: Infinity, maxOpenTrees: 1, maxQueuedTrees: 1 };
 
 export interface RunResult { exitCode: number }
 
@@ -81,6 +86,7 @@ export function parseRunOptions(argv: string[]) {
       ...EXPORT_FLAGS,
       threshold: { type: 'string' },
       json: { type: 'string' },
+      raw: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -97,7 +103,7 @@ export function parseRunOptions(argv: string[]) {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  return { help: false as const, command, thresholdNs, protocol, url, out: values.out, json: values.json, perfPagesPerCpu };
+  return { help: false as const, command, thresholdNs, protocol, url, out: values.out, json: values.json, raw: values.raw, perfPagesPerCpu };
 }
 
 export async function runCommand(argv: string[]): Promise<RunResult> {
@@ -113,16 +119,23 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
     return { exitCode: 2 };
   }
   const bpftrace = findBpftrace()!;
+  const clock = createWallClock();
   const haveCollector = endpointConfigured(opts.url, process.env);
   const outPath = opts.out !== undefined ? resolve(opts.out) : haveCollector ? undefined : defaultOutPath(opts.command[0]!.split('/').pop()!);
   let file: OtlpJsonFile | undefined;
-  if (outPath) {
-    try {
-      file = await openOtlpJsonFile(outPath);
-    } catch (err) {
-      process.stderr.write(`gostall: cannot write ${outPath}: ${(err as Error).message}; fix: choose another --out\n`);
-      return { exitCode: 2 };
-    }
+  let raw: RawCapture | undefined;
+  try {
+    if (outPath) file = await openOtlpJsonFile(outPath);
+  } catch (err) {
+    process.stderr.write(`gostall: cannot write ${outPath}: ${(err as Error).message}; fix: choose another --out\n`);
+    return { exitCode: 2 };
+  }
+  try {
+    if (opts.raw !== undefined) raw = await openRawCapture(resolve(opts.raw), clock.toEpochNs(0));
+  } catch (err) {
+    await file?.close();
+    process.stderr.write(`gostall: cannot write ${opts.raw}: ${(err as Error).message}; fix: choose another --raw\n`);
+    return { exitCode: 2 };
   }
 
   // The shim: blocks on fd 3 until the tracer is attached, then becomes CMD. If gostall
@@ -136,50 +149,41 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   const shimExit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
     shim.once('exit', (code, signal) => res({ code, signal })));
   const shimPid = shim.pid!;
+  const restoreSignals = forwardSignals(shim);
 
-  // Ctrl-C reaches CMD through the terminal's process group; gostall stays to flush the
-  // trace (bpftrace runs in its own process group, out of the terminal's reach).
-  // Termination requests sent to gostall alone are passed on to CMD.
-  const forward = (sig: NodeJS.Signals) => () => { try { shim.kill(sig); } catch { /* already gone */ } };
-  const onInt = () => {};
-  const onTerm = forward('SIGTERM');
-  const onHup = forward('SIGHUP');
-  process.on('SIGINT', onInt);
-  process.on('SIGTERM', onTerm);
-  process.on('SIGHUP', onHup);
-  const restoreSignals = () => {
-    process.off('SIGINT', onInt);
-    process.off('SIGTERM', onTerm);
-    process.off('SIGHUP', onHup);
-  };
-
-  const clock = createWallClock();
-  const tree = createProcessTree();
-  let malformed = 0;
-  const malformedReasons = new Map<string, number>();
+  // Everything from lines to spans is the pipeline's, as for agent and replay; run keeps
+  // the spans in memory and writes/sends them once the command is done.
+  const spans: ReadableSpan[] = [];
+  let published: PublishedTrace | undefined;
   let treeComplete!: () => void;
   const complete = new Promise<void>((r) => { treeComplete = r; });
-  tree.onTreeComplete = () => treeComplete();
+  const pipeline = createPipeline({
+    settings: { ...RUN_PIPELINE, evidenceThresholdNs: opts.thresholdNs },
+    clock, context: runContextCollector(shimPid, process.env), resourceFor: createResourceCache(process.env),
+    emit: (s) => { for (const span of s) spans.push(span); },
+    onTracePublished: (t) => { if (t.root.pid === shimPid) published = t; },
+    onTreeComplete: () => treeComplete(),
+  });
 
   const kernelThreshold = Math.min(opts.thresholdNs, KERNEL_THRESHOLD_CAP_NS);
   const tracer = startTracer({
     bpftrace,
     params: { rootPid: shimPid, syscallThresholdNs: kernelThreshold, offcpuThresholdNs: kernelThreshold },
     perfPagesPerCpu: opts.perfPagesPerCpu,
+    maxLineBytes: MAX_LINE_LENGTH + 1,
     onLine(line, stream) {
-      const r = parseLine(line);
-      // Paths of fds come from the probe (recorded at open): everything CMD opens is traced.
-      if (r.ok === true) tree.add(r.event);
-      else if (r.ok === false && stream === 'stdout') {
-        malformed++;
-        malformedReasons.set(r.reason, (malformedReasons.get(r.reason) ?? 0) + 1);
-      }
+      if (stream !== 'stdout') return;
+      raw?.line(line);
+      pipeline.feedLine(line);
+    },
+    onTooLong(stream) {
+      if (stream === 'stdout') pipeline.malformed('line too long');
     },
   });
-  // The OpenTelemetry SDK and exporters take a few hundred ms to load: load them while
-  // bpftrace compiles and attaches, not before (the command waits for the attach).
-  const exportModules = Promise.all([import('../export/publish.js'), import('../export/otlp.js')]);
-  exportModules.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
+  // The OpenTelemetry exporters take a few hundred ms to load: load them while bpftrace
+  // compiles and attaches, not before (the command waits for the attach).
+  const exportModule = import('../export/otlp.js');
+  exportModule.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
 
   const startup = await Promise.race([
     tracer.ready.then(() => ({ ready: true as const }), (err: Error) => ({ ready: false as const, err })),
@@ -191,6 +195,7 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
     await tracer.stop().catch(() => undefined);
     restoreSignals();
     await file?.close();
+    await raw?.close().catch(() => {});
     if (startup.ready === 'interrupted') {
       process.stderr.write('gostall: interrupted while the probes were attaching; the command was not started\n');
       return { exitCode: x.code ?? 128 + signalNumber(x.signal) };
@@ -198,8 +203,6 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
     process.stderr.write(`gostall: cannot trace: ${startup.err.message}; fix: run \`gostall doctor\` to see what is missing\n`);
     return { exitCode: 2 };
   }
-  const contextCollection = startContextCollection({ rootPid: shimPid, env: process.env });
-  const root = tree.addRoot(shimPid, clock.nowMonotonicNs());
   // bpftrace exiting on its own before it is stopped means the trace is cut short.
   let stopping = false;
   let tracerDied: string | undefined;
@@ -222,43 +225,73 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   // Everything is read: the probes' detach (about 0.7 s) need not be the user's wait.
   tracer.abandon();
   restoreSignals();
+  await pipeline.finish(endNs);
+  const rawProblem = raw ? await raw.close().then(() => undefined, (err: Error) => `could not write the raw probe stream to ${raw!.path}: ${err.message}`) : undefined;
 
+  await deliver({ opts, file, spans, published, haveCollector, endNs, exportModule, rawPath: rawProblem ? undefined : raw?.path, stats: pipeline.stats,
+    traceProblems: [
+      ...(tracerDied ? [tracerDied] : []),
+      ...(rawProblem ? [rawProblem] : []),
+      ...(pipeline.stats.orphanRecords > 0 ? [`${pipeline.stats.orphanRecords} probe records named processes outside this trace and were left out`] : []),
+    ] });
+  return { exitCode };
+}
+
+/**
+ * Ctrl-C reaches CMD through the terminal's process group; gostall stays to flush the
+ * trace (bpftrace runs in its own process group, out of the terminal's reach). Termination
+ * requests sent to gostall alone are passed on to CMD. Returns the undo.
+ */
+function forwardSignals(shim: ReturnType<typeof spawn>): () => void {
+  const forward = (sig: NodeJS.Signals) => () => { try { shim.kill(sig); } catch { /* already gone */ } };
+  const onInt = () => {};
+  const onTerm = forward('SIGTERM');
+  const onHup = forward('SIGHUP');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  process.on('SIGHUP', onHup);
+  return () => {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+    process.off('SIGHUP', onHup);
+  };
+}
+
+/** Write and send the spans, then the summary (and --json). Never throws: the command's exit code stands. */
+async function deliver(x: {
+  opts: ReturnType<typeof parseRunOptions> & { help: false }; file: OtlpJsonFile | undefined; spans: ReadableSpan[];
+  published: PublishedTrace | undefined; haveCollector: boolean; endNs: number; exportModule: Promise<typeof import('../export/otlp.js')>;
+  rawPath: string | undefined; stats: { lostEvents: number; malformed: number }; traceProblems: string[];
+}): Promise<void> {
+  const { opts, file } = x;
   const destinations: string[] = [];
   const exportProblems: string[] = [];
   let exporter: SpanExporter | undefined;
   const endpointShown = opts.url ?? process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
   try {
-    const [{ publishTree }, { createOtlpExporter }] = await exportModules;
-    exporter = haveCollector ? createOtlpExporter({ url: opts.url, protocol: opts.protocol }) : undefined;
-    const published = await publishTree(root, {
-      clock, thresholdNs: opts.thresholdNs, endNs,
-      ctx: contextCollection.finish({ endNs, root }),
-      targets: { file, exporter },
-      rootAttributes: {
-        'gostall.lost_events': tree.stats.lostEvents,
-        'gostall.malformed_records': malformed,
-        'gostall.unattributed_records': tree.stats.orphanRecords,
-      },
-    });
-    if (file) destinations.push(`written to ${file.path}`);
-    if (exporter) {
-      if (published.exportError) exportProblems.push(`could not send the trace to ${redactUrl(endpointShown ?? '')}: ${published.exportError}${file ? ` (the file ${file.path} is complete)` : ''}`);
+    if (!x.published) throw new Error('the command\'s process tree was not seen');
+    const { createOtlpExporter, exportInBatches } = await x.exportModule;
+    if (file) {
+      await file.write(x.spans);
+      destinations.push(`written to ${file.path}`);
+    }
+    if (x.haveCollector) {
+      exporter = createOtlpExporter({ url: opts.url, protocol: opts.protocol });
+      const r = await exportInBatches(exporter, x.spans, {});
+      if (r.error) exportProblems.push(`could not send the trace to ${redactUrl(endpointShown ?? '')}: ${r.error}${file ? ` (the file ${file.path} is complete)` : ''}`);
       else destinations.push(`sent to ${redactUrl(endpointShown ?? '')} (${opts.protocol})`);
     }
+    if (x.rawPath) destinations.push(`raw probe stream saved to ${x.rawPath}`);
+    const { root, traceId, causes } = x.published;
     process.stderr.write(renderSummary({
-      root, traceId: published.traceId, endNs, causes: published.causes, lostEvents: tree.stats.lostEvents,
-      malformedRecords: malformed, spanCount: published.spanCount, destinations, exportProblems,
-      traceProblems: [
-        ...(tracerDied ? [tracerDied] : []),
-        ...(tree.stats.orphanRecords > 0 ? [`${tree.stats.orphanRecords} probe records named processes outside this trace and were left out`] : []),
-      ],
+      root, traceId, endNs: x.endNs, causes, lostEvents: x.stats.lostEvents, malformedRecords: x.stats.malformed,
+      spanCount: x.spans.length, destinations, exportProblems, traceProblems: x.traceProblems,
     }));
-    if (opts.json !== undefined) await writeDiagnosisJson(opts.json, root, published, endNs);
+    if (opts.json !== undefined) await writeDiagnosisJson(opts.json, root, x.published, x.endNs);
   } catch (err) {
     process.stderr.write(`gostall: the trace could not be finished: ${(err as Error).message}\n`);
   } finally {
     await file?.close().catch(() => {});
     await exporter?.shutdown().catch(() => {});
   }
-  return { exitCode };
 }

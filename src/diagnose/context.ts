@@ -6,7 +6,6 @@
  * (it may move itself into one right after it starts), its environment (a shell may export
  * GOCACHE before exec'ing go) and machine CPU time; each poll is three small /proc reads.
  */
-import { readFileSync, readlinkSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { executableName, type ProcessNode } from '../model/process.js';
@@ -16,6 +15,7 @@ import { readProcessEnviron, resolveGoEnv } from './context-go-env.js';
 import { findHeavyDirectories, ownerOfPath, pathStillLoops, roleBases, roleOfPath } from './context-paths.js';
 import { readLimits, readOwnCpuNs, readProcStat, type ProcStatReading } from './context-system.js';
 import { readMountTable, type MountTable } from './mounts.js';
+import { readCwd, readStat } from '../vocabulary/procfs.js';
 import type { CgroupCpuUsage, CpuTimes, DiagnosisContext, GoEnv, Limits } from './types.js';
 
 /**
@@ -36,24 +36,8 @@ interface TimedProcStat { atNs: number; reading: ProcStatReading; selfNs: number
 
 const monotonicNs = (): number => Number(process.hrtime.bigint());
 
-function readCwd(pid: number, procRoot: string): string | undefined {
-  try {
-    const cwd = readlinkSync(`${procRoot}/${pid}/cwd`);
-    return isAbsolute(cwd) ? cwd.replace(/ \(deleted\)$/, '') : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Start time of a process (clock ticks since boot, field 22 of /proc/PID/stat): tells a reused pid apart. */
-function readStartTime(pid: number, procRoot: string): string | undefined {
-  try {
-    const stat = readFileSync(`${procRoot}/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
+/** Start time of a process (clock ticks since boot): tells a reused pid apart. */
+const readStartTime = (pid: number, procRoot: string): number | undefined => readStat(pid, procRoot)?.startTicks;
 
 /** The go executable the run used: the first process of the tree whose executable is go. */
 function goExecutableOf(root: ProcessNode, workspace: string | undefined): string | undefined {

@@ -1,21 +1,14 @@
 /** The OpenTelemetry resource of a trace: who ran, where. */
-import { readFileSync } from 'node:fs';
+import { readContainerId } from '../vocabulary/procfs.js';
 import { hostname } from 'node:os';
 import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import type { Attributes } from '@opentelemetry/api';
 
-export const GOSTALL_VERSION = '0.1.0';
+export { GOSTALL_VERSION } from '../version.js';
+import { GOSTALL_VERSION } from '../version.js';
 
 /** Container id from a process's cgroup paths (docker, containerd, cri-o, podman), if any. */
-export function containerIdOf(pid: number | 'self' = 'self'): string | undefined {
-  try {
-    const text = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
-    const m = /([0-9a-f]{64})/.exec(text);
-    return m?.[1];
-  } catch {
-    return undefined;
-  }
-}
+export const containerIdOf = readContainerId;
 
 /** OTEL_RESOURCE_ATTRIBUTES: comma-separated key=value, values percent-encoded. */
 export function parseResourceAttributes(raw: string | undefined): Attributes {

@@ -19,14 +19,8 @@ export interface SummaryInput {
   maxSlowest?: number;
 }
 
-/** Human duration: 850 µs, 12.4 ms, 3.21 s, 2m05s. */
-export function formatDuration(ns: number): string {
-  if (ns < 1e6) return `${Math.round(ns / 1e3)} µs`;
-  if (ns < 1e9) return `${(ns / 1e6).toFixed(ns < 1e7 ? 1 : 0)} ms`;
-  if (ns < 120e9) return `${(ns / 1e9).toFixed(2)} s`;
-  const s = Math.round(ns / 1e9);
-  return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-}
+export { formatDuration } from '../vocabulary/units.js';
+import { formatDuration } from '../vocabulary/units.js';
 
 export function renderSummary(x: SummaryInput): string {
   const lines: string[] = [];

@@ -5,7 +5,7 @@
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { SUPPORTED_ARCHS, syscallNumbers } from './syscall-numbers.js';
+import { SUPPORTED_ARCHS, syscallNumbers } from '../vocabulary/syscalls.js';
 
 export interface Problem { what: string; fix: string }
 
@@ -101,7 +101,7 @@ export function checkTracingEnvironment(env: NodeJS.ProcessEnv = process.env): P
   }
   const problems: Problem[] = [];
   if (!syscallNumbers()) {
-    problems.push({ what: `gostall does not know the syscall numbers of the ${process.arch} architecture`, fix: `run it on ${SUPPORTED_ARCHS.join(' or ')} (add a table to src/probe-runner/syscall-numbers.ts for another one)` });
+    problems.push({ what: `gostall does not know the syscall numbers of the ${process.arch} architecture`, fix: `run it on ${SUPPORTED_ARCHS.join(' or ')} (add a table to src/vocabulary/syscalls.ts for another one)` });
   }
   const bin = findBpftrace(env);
   if (!bin && env.GOSTALL_BPFTRACE) {

@@ -6,7 +6,9 @@
 // without waiting for them, and they follow into its trace when they end.
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
-import { createAgentCore, type AgentCore } from '../../src/agent/core.js';
+import { createPipeline, type Pipeline } from '../../src/pipeline/pipeline.js';
+import { recordedContextCollector } from '../../src/pipeline/context.js';
+import { createResourceCache } from '../../src/export/resource-cache.js';
 import { createMountTable } from '../../src/diagnose/mounts.js';
 import { createFixedClock } from '../../src/model/clock.js';
 import { rec } from './stream.js';
@@ -14,22 +16,22 @@ import { rec } from './stream.js';
 const S = 1e9;
 const T0 = 1000 * S;
 
-function makeCore(overrides: Partial<Parameters<typeof createAgentCore>[0]['settings']> = {}): { core: AgentCore; spans: ReadableSpan[] } {
+function makeCore(overrides: Partial<Parameters<typeof createPipeline>[0]['settings']> = {}): { core: Pipeline; spans: ReadableSpan[] } {
   const spans: ReadableSpan[] = [];
-  const core = createAgentCore({
+  const core = createPipeline({
     settings: {
       evidenceThresholdNs: 50e6, episodes: { minDurationNs: 2 * S, mergeGapNs: 1 * S, reportEveryNs: 10 * S, stuckAfterNs: 1 * S },
       windowNs: 10 * S, longLivedNs: 60 * S, maxOpenTrees: 1000, maxQueuedTrees: 1000, ...overrides,
     },
-    clock: createFixedClock(1_700_000_000 * S), live: false, env: {},
-    mounts: () => createMountTable([{ mountPoint: '/', fsType: 'ext4', source: '/dev/sda', majMin: '8:0', superOptions: 'rw' },
-      { mountPoint: '/mnt/hung', fsType: 'fuse.sshfs', source: 'host:/src', majMin: '0:50', superOptions: 'rw' }]),
+    clock: createFixedClock(1_700_000_000 * S), resourceFor: createResourceCache({}),
+    context: recordedContextCollector(() => createMountTable([{ mountPoint: '/', fsType: 'ext4', source: '/dev/sda', majMin: '8:0', superOptions: 'rw' },
+      { mountPoint: '/mnt/hung', fsType: 'fuse.sshfs', source: 'host:/src', majMin: '0:50', superOptions: 'rw' }])),
     emit: (s) => spans.push(...s),
   });
   return { core, spans };
 }
 
-const feed = (core: AgentCore, lines: (string | string[])[]): void => { for (const l of lines.flat()) core.feedLine(l); };
+const feed = (core: Pipeline, lines: (string | string[])[]): void => { for (const l of lines.flat()) core.feedLine(l); };
 const attr = (s: ReadableSpan, k: string): unknown => s.attributes[k];
 
 describe('agent core', () => {

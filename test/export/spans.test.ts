@@ -2,12 +2,13 @@
 // span per process parented like the tree, the process.* attributes, ERROR on failure,
 // evidence spans as children, causes where the evidence is, exact wall-clock times.
 import { SpanStatusCode, type Attributes } from '@opentelemetry/api';
-import { BasicTracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
 import type { Cause } from '../../src/diagnose/types.js';
 import type { ProbeEvent } from '../../src/events/types.js';
-import { CollectingSpanProcessor } from '../../src/export/collect.js';
-import { buildTraceSpans, processAttributes } from '../../src/export/spans.js';
+import { createIdRegistry } from '../../src/pipeline/span-ids.js';
+import { buildTreeSpans, processAttributes } from '../../src/pipeline/tree-spans.js';
 import { createFixedClock } from '../../src/model/clock.js';
 import type { ProcessNode } from '../../src/model/process.js';
 import { createProcessTree } from '../../src/model/tree.js';
@@ -52,14 +53,12 @@ function recordedTree(): ProcessNode {
 }
 
 async function build(root: ProcessNode, opts: { causes?: Cause[]; rootAttributes?: Attributes; thresholdNs?: number } = {}) {
-  const collector = new CollectingSpanProcessor();
-  const provider = new BasicTracerProvider({ spanProcessors: [collector] });
-  const built = await buildTraceSpans(provider.getTracer('test'), root, {
-    clock, thresholdNs: opts.thresholdNs ?? 50 * MS, endNs: 400 * MS, causes: opts.causes ?? [], rootAttributes: opts.rootAttributes,
+  const ids = createIdRegistry();
+  const spans = await buildTreeSpans({
+    node: root, ids, clock, thresholdNs: opts.thresholdNs ?? 50 * MS, endNs: 400 * MS, causes: opts.causes ?? [], rootAttributes: opts.rootAttributes,
+    resource: resourceFromAttributes({ 'service.name': 'test' }),
   });
-  const spans = collector.drain();
-  await provider.shutdown();
-  return { built, spans };
+  return { built: { traceId: ids.of(root).traceId, spanCount: spans.length }, spans };
 }
 
 const ns = (s: ReadableSpan, which: 'startTime' | 'endTime') => (s[which][0] - EPOCH_S) * 1e9 + s[which][1];

@@ -7,6 +7,7 @@ import { walk } from '../../model/tree.js';
 import { errnoName } from '../../events/schema.js';
 import type { SlowSyscallEvent } from '../../events/types.js';
 import type { ProcessNode } from '../../model/process.js';
+import { SC } from '../../vocabulary/syscalls.js';
 import type { Cause, Rule } from '../types.js';
 import { absolutePath } from '../context-paths.js';
 import { distinct, exitedWithFailure, wallNs } from '../evidence.js';
@@ -14,7 +15,7 @@ import { listSome, plural } from '../format.js';
 
 export const ID = 'exec.failed';
 
-const EXECVE = 40;
+const EXECVE = SC.execve;
 
 export const THRESHOLDS = {
   /**

@@ -4,6 +4,7 @@
  */
 import { walk } from '../../model/tree.js';
 import { SYSCALLS } from '../../events/schema.js';
+import { ERRNO } from '../../vocabulary/errno.js';
 import type { Cause, Rule } from '../types.js';
 import { absolutePath } from '../context-paths.js';
 import { distinct, exitedWithFailure, failedCalls, wallNs } from '../evidence.js';
@@ -11,8 +12,8 @@ import { formatCount, listSome, plural } from '../format.js';
 
 export const ID = 'fs.fd_exhaustion';
 
-const EMFILE = 24;
-const ENFILE = 23;
+const EMFILE = ERRNO.EMFILE;
+const ENFILE = ERRNO.ENFILE;
 /** inotify_init1's EMFILE is the inotify instance limit (fs.watch_limit), not the fd limit. */
 const INOTIFY_INIT1 = 42;
 

@@ -6,6 +6,7 @@
 import { SYSCALLS, errnoName } from '../../events/schema.js';
 import type { SlowSyscallEvent } from '../../events/types.js';
 import type { ProcessNode } from '../../model/process.js';
+import { ERRNO } from '../../vocabulary/errno.js';
 import type { Cause, DiagnosisContext, Rule } from '../types.js';
 import { absolutePath } from '../context-paths.js';
 import { distinct, exitedWithFailure, failedCalls, roleName, scopeOf, wallNs, type CauseScope, perProcess } from '../evidence.js';
@@ -13,9 +14,9 @@ import { listSome, plural } from '../format.js';
 
 export const ID = 'fs.permission_denied';
 
-const EPERM = 1;
-const EACCES = 13;
-const EROFS = 30;
+const EPERM = ERRNO.EPERM;
+const EACCES = ERRNO.EACCES;
+const EROFS = ERRNO.EROFS;
 /**
  * Calls that read or write a path. Not faccessat: it is how programs ask "may I?" (exec.LookPath,
  * `test -w`), so a "no" is an answer, not a failure. Not execve (exec.failed) nor sockets.

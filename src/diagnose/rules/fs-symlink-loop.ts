@@ -4,6 +4,7 @@
  */
 import { walk } from '../../model/tree.js';
 import { SYSCALLS } from '../../events/schema.js';
+import { ERRNO } from '../../vocabulary/errno.js';
 import type { Cause, Rule } from '../types.js';
 import { absolutePath } from '../context-paths.js';
 import { distinct, exitedWithFailure, failedCalls, wallNs } from '../evidence.js';
@@ -11,7 +12,7 @@ import { listSome, plural } from '../format.js';
 
 export const ID = 'fs.symlink_loop';
 
-const ELOOP = 40;
+const ELOOP = ERRNO.ELOOP;
 const OPENAT = 10;
 /**
  * Path lookups that only fail with ELOOP when a path really loops (stat follows links and

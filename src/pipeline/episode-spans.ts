@@ -5,7 +5,7 @@
  * the episode's records, from its start to now.
  */
 import type { Attributes } from '@opentelemetry/api';
-import { SYSCALLS } from '../events/schema.js';
+import { probeSyscallName } from '../vocabulary/syscalls.js';
 import type { SlowSyscallEvent } from '../events/types.js';
 import { diagnose } from '../diagnose/diagnose.js';
 import { formatDuration } from '../diagnose/format.js';
@@ -53,7 +53,7 @@ export function episodeAttributes(r: EpisodeReport, ctx: DiagnosisContext, cause
   let longestInflight = 0;
   for (const o of ep.ongoing.values()) longestInflight = Math.max(longestInflight, r.nowNs - o.startNs);
   const syscalls = topEntries(ep.syscalls, 8);
-  const inflightNames = [...new Set([...ep.ongoing.values()].map((o) => SYSCALLS[o.sc] ?? `syscall_${o.sc}`))];
+  const inflightNames = [...new Set([...ep.ongoing.values()].map((o) => probeSyscallName(o.sc)))];
   const paths = topEntries(ep.paths, 5);
   const top = paths[0];
   const mount = top?.startsWith('/') ? ctx.mountOf(top) : undefined;

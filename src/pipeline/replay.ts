@@ -1,6 +1,7 @@
 /**
  * Replay of a recorded probe stream (what bpftrace printed, e.g. captured on another
- * machine with `bpftrace … > capture.txt`) through the same pipeline as the agent.
+ * machine with `bpftrace … > capture.txt`, or saved by `gostall run --raw FILE`) through
+ * the same pipeline as run and the agent.
  * Roots are the R record's root pid (a `gostall run` capture) or the G records (an agent
  * capture); time comes from the records, so the spans are the ones a live run would have
  * made. Bad input is counted by reason and skipped; it never costs its neighbours.
@@ -9,21 +10,24 @@
  * (epoch ns = monotonic ns + N) of the machine it was recorded on.
  */
 import type { Readable } from 'node:stream';
+import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { MountTable } from '../diagnose/mounts.js';
 import { MAX_LINE_LENGTH } from '../events/parse.js';
 import { createFixedClock } from '../model/clock.js';
-import type { MountTable } from '../diagnose/mounts.js';
-import { createAgentCore, type CoreSettings, type CoreStats } from './core.js';
-import { createLineSplitter } from './line-splitter.js';
+import type { ProcessNode } from '../model/process.js';
+import { recordedContextCollector } from './context.js';
+import { createLineSplitter } from '../probe-runner/line-splitter.js';
+import { createPipeline, type Pipeline, type PipelineSettings, type PipelineStats } from './pipeline.js';
 
 export const CLOCK_OFFSET_HEADER = /^#gostall\s+clock_offset_ns=(-?\d{1,20})\s*$/;
 
 export interface ReplayOptions {
-  settings: CoreSettings;
+  settings: PipelineSettings;
   /** epoch ns = monotonic ns + offset; undefined: from the capture's header, else this machine's */
   clockOffsetNs: number | undefined;
   fallbackOffsetNs: () => number;
-  env: NodeJS.ProcessEnv;
+  resourceFor: (root: ProcessNode, containerId: string | undefined) => Resource;
   mounts: () => MountTable;
   emit: (spans: ReadableSpan[]) => void;
   /** resolves when the emitted spans are written (backpressure for huge captures) */
@@ -31,17 +35,20 @@ export interface ReplayOptions {
   pendingWrites: () => number;
 }
 
-export interface ReplayResult { stats: CoreStats; clockOffsetNs: number; offsetSource: 'flag' | 'header' | 'this machine'; tooLong: number }
+export interface ReplayResult { stats: PipelineStats; clockOffsetNs: number; offsetSource: 'flag' | 'header' | 'this machine'; tooLong: number }
 
 export async function replayStream(input: Readable, opts: ReplayOptions): Promise<ReplayResult> {
   let offset = opts.clockOffsetNs;
   let offsetSource: ReplayResult['offsetSource'] = offset !== undefined ? 'flag' : 'this machine';
-  let core: ReturnType<typeof createAgentCore> | undefined;
+  let core: Pipeline | undefined;
   let tooLong = 0;
 
-  function start(): ReturnType<typeof createAgentCore> {
+  function start(): Pipeline {
     if (offset === undefined) offset = opts.fallbackOffsetNs();
-    core = createAgentCore({ settings: opts.settings, clock: createFixedClock(offset), live: false, env: opts.env, mounts: opts.mounts, emit: opts.emit });
+    core = createPipeline({
+      settings: opts.settings, clock: createFixedClock(offset), context: recordedContextCollector(opts.mounts),
+      resourceFor: opts.resourceFor, emit: opts.emit,
+    });
     return core;
   }
 

@@ -1,12 +1,25 @@
 /**
- * What the live agent reads from /proc: processes to adopt when the tracer (re)starts,
- * whether a process the model believes running still is (same pid, same start time),
- * and CPU, RSS and I/O counts for activity windows. All reads are small and tolerate
- * the process vanishing between two of them.
+ * The /proc readers of the live commands, in one place: a process's stat fields, cwd,
+ * container, RSS; processes to adopt when the tracer (re)starts; whether a process the
+ * model believes running still is (same pid, same start time); CPU, RSS and I/O counts
+ * for activity windows. All reads are small and tolerate the process vanishing between
+ * two of them (they answer undefined). The parsers of what the rules need (mounts,
+ * limits, cgroups, environ) live with their rules' context in src/diagnose.
  */
+import { isAbsolute } from 'node:path';
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
-import type { ProcessNode } from '../model/process.js';
-import type { ProcSample } from './windows.js';
+
+/** CPU time, RSS, threads and I/O counts of a live process at one moment. */
+export interface ProcSample {
+  cpuNs: number;
+  rssBytes: number;
+  threads: number;
+  /** /proc/PID/io (absent when not readable: another user's process without CAP_SYS_PTRACE) */
+  io: { syscr: number; syscw: number; rchar: number; wchar: number } | undefined;
+}
+
+/** A process as the model knows it: its pid and monotonic start. */
+export interface KnownProcess { pid: number; startNs: number }
 
 /** USER_HZ: /proc/PID/stat times are in these ticks (100 on every Linux gostall supports). */
 const TICKS_PER_SECOND = 100;
@@ -24,13 +37,13 @@ export interface AdoptedProcess {
   startNs: number;
 }
 
-interface StatFields { comm: string; ppid: number; startTicks: number; utime: number; stime: number; threads: number; rssPages: number }
+export interface StatFields { comm: string; ppid: number; startTicks: number; utime: number; stime: number; threads: number; rssPages: number }
 
 /** Fields of /proc/PID/stat; comm may hold spaces and parentheses, so split after the last ')'. */
-function readStat(pid: number): StatFields | undefined {
+export function readStat(pid: number, procRoot = '/proc'): StatFields | undefined {
   let text: string;
   try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    text = readFileSync(`${procRoot}/${pid}/stat`, 'utf8');
   } catch {
     return undefined;
   }
@@ -79,7 +92,7 @@ function readIo(pid: number): ProcSample['io'] {
  * reused only by a process that started later, so a start time well after the model's
  * start says "gone, pid reused". 1 s of slack covers tick rounding and the fork-to-exec delay.
  */
-export function createLivenessCheck(): (p: ProcessNode) => boolean {
+export function createLivenessCheck(): (p: KnownProcess) => boolean {
   const offset = bootToMonotonicOffsetNs();
   return (p) => {
     const s = readStat(p.pid);
@@ -144,5 +157,36 @@ function inCgroup(pid: number, path: string): boolean {
     return line?.slice(3) === path;
   } catch {
     return false;
+  }
+}
+
+/** The working directory of a process, or undefined when it is gone or not readable. */
+export function readCwd(pid: number, procRoot = '/proc'): string | undefined {
+  try {
+    const cwd = readlinkSync(`${procRoot}/${pid}/cwd`);
+    return isAbsolute(cwd) ? cwd.replace(/ \(deleted\)$/, '') : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Container id from a process's cgroup paths (docker, containerd, cri-o, podman), if any. */
+export function readContainerId(pid: number | 'self' = 'self'): string | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+    return /([0-9a-f]{64})/.exec(text)?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Resident memory of a process from /proc/PID/status, in bytes (0 when unknown). */
+export function readRssBytes(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const m = /^VmRSS:\s*(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
   }
 }

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { tracerArgs } from '../../src/probe-runner/bpftrace.js';
-import { FIRST_SYSCALL_PARAM, NO_SUCH_SYSCALL, PROBE_SYSCALLS, syscallNumbers } from '../../src/probe-runner/syscall-numbers.js';
+import { FIRST_SYSCALL_PARAM, NO_SUCH_SYSCALL, PROBE_SYSCALLS, syscallNumbers } from '../../src/vocabulary/syscalls.js';
 
 /** __NR_* definitions of a kernel uapi header (libc6-dev / linux-libc-dev, installed by setup). */
 function unistd(path: string): Map<string, number> {
