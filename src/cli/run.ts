@@ -157,9 +157,10 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   let published: PublishedTrace | undefined;
   let treeComplete!: () => void;
   const complete = new Promise<void>((r) => { treeComplete = r; });
+  const context = runContextCollector(shimPid, process.env);
   const pipeline = createPipeline({
     settings: { ...RUN_PIPELINE, evidenceThresholdNs: opts.thresholdNs },
-    clock, context: runContextCollector(shimPid, process.env), resourceFor: createResourceCache(process.env),
+    clock, context, resourceFor: createResourceCache(process.env),
     emit: (s) => { for (const span of s) spans.push(span); },
     onTracePublished: (t) => { if (t.root.pid === shimPid) published = t; },
     onTreeComplete: () => treeComplete(),
@@ -226,6 +227,8 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   tracer.abandon();
   restoreSignals();
   await pipeline.finish(endNs);
+  const recorded = context.recorded();
+  if (recorded) raw?.context(shimPid, recorded);
   const rawProblem = raw ? await raw.close().then(() => undefined, (err: Error) => `could not write the raw probe stream to ${raw!.path}: ${err.message}`) : undefined;
 
   await deliver({ opts, file, spans, published, haveCollector, endNs, exportModule, rawPath: rawProblem ? undefined : raw?.path, stats: pipeline.stats,
@@ -281,12 +284,12 @@ async function deliver(x: {
       if (r.error) exportProblems.push(`could not send the trace to ${redactUrl(endpointShown ?? '')}: ${r.error}${file ? ` (the file ${file.path} is complete)` : ''}`);
       else destinations.push(`sent to ${redactUrl(endpointShown ?? '')} (${opts.protocol})`);
     }
-    if (x.rawPath) destinations.push(`raw probe stream saved to ${x.rawPath}`);
     const { root, traceId, causes } = x.published;
     process.stderr.write(renderSummary({
       root, traceId, endNs: x.endNs, causes, lostEvents: x.stats.lostEvents, malformedRecords: x.stats.malformed,
       spanCount: x.spans.length, destinations, exportProblems, traceProblems: x.traceProblems,
     }));
+    if (x.rawPath) process.stderr.write(`  raw probe stream saved to ${x.rawPath} (gostall replay turns it into these spans)\n`);
     if (opts.json !== undefined) await writeDiagnosisJson(opts.json, root, x.published, x.endNs);
   } catch (err) {
     process.stderr.write(`gostall: the trace could not be finished: ${(err as Error).message}\n`);

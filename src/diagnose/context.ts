@@ -14,7 +14,7 @@ import { watchCpuCgroup } from './context-cgroup.js';
 import { readProcessEnviron, resolveGoEnv } from './context-go-env.js';
 import { findHeavyDirectories, ownerOfPath, pathStillLoops, roleBases, roleOfPath } from './context-paths.js';
 import { readLimits, readOwnCpuNs, readProcStat, type ProcStatReading } from './context-system.js';
-import { readMountTable, type MountTable } from './mounts.js';
+import { readMountTable, type MountEntry, type MountTable } from './mounts.js';
 import { readCwd, readStat } from '../vocabulary/procfs.js';
 import type { CgroupCpuUsage, CpuTimes, DiagnosisContext, GoEnv, Limits } from './types.js';
 
@@ -30,6 +30,18 @@ const POLL_SLOW_MILLIS = 1000;
 export interface ContextCollection {
   /** Read the "after" side of everything and produce the context for the rules. */
   finish(x: { endNs: number; root: ProcessNode }): DiagnosisContext;
+  /** What finish() read, as data (saved with a raw capture so a replay diagnoses alike). */
+  recorded(): RecordedContext | undefined;
+}
+
+/** A diagnosis context's readings as plain data: what a recording carries of the machine it was made on. */
+export interface RecordedContext {
+  mounts: MountEntry[];
+  workspace?: string;
+  go?: GoEnv;
+  cgroupCpu?: CgroupCpuUsage;
+  cpuTimes?: CpuTimes;
+  limits?: Limits;
 }
 
 interface TimedProcStat { atNs: number; reading: ProcStatReading; selfNs: number }
@@ -69,6 +81,7 @@ export function startContextCollection(x: { rootPid: number; env?: NodeJS.Proces
   const firstSelfNs = readOwnCpuNs(pid, procRoot);
   const startNs = monotonicNs();
   let lastStat: TimedProcStat | undefined;
+  let recorded: RecordedContext | undefined;
   cgroup.sample();
 
   const poll = (): void => {
@@ -107,8 +120,10 @@ export function startContextCollection(x: { rootPid: number; env?: NodeJS.Proces
           selfNs: Math.max(0, lastStat.selfNs - firstSelfNs),
         };
       }
-      return createDiagnosisContext({ endNs, mounts, root, workspace, go, cgroupCpu: cgroup.finish(), cpuTimes, limits });
+      recorded = { mounts: mounts.entries, workspace, go, cgroupCpu: cgroup.finish(), cpuTimes, limits };
+      return createDiagnosisContext({ endNs, root, ...recorded, mounts });
     },
+    recorded: () => recorded,
   };
 }
 

@@ -9,11 +9,11 @@
  */
 import { availableParallelism } from 'node:os';
 import { isAbsolute } from 'node:path';
-import { createDiagnosisContext, startContextCollection } from '../diagnose/context.js';
+import { createDiagnosisContext, startContextCollection, type ContextCollection, type RecordedContext } from '../diagnose/context.js';
 import { watchCpuCgroup } from '../diagnose/context-cgroup.js';
 import { readProcessEnviron, resolveGoEnv } from '../diagnose/context-go-env.js';
 import { readLimits, readProcStat } from '../diagnose/context-system.js';
-import { readMountTable, type MountTable } from '../diagnose/mounts.js';
+import { createMountTable, readMountTable, type MountTable } from '../diagnose/mounts.js';
 import type { CpuTimes, DiagnosisContext, GoEnv } from '../diagnose/types.js';
 import type { SlowSyscallEvent } from '../events/types.js';
 import { resolveFdPath } from '../model/fd-path.js';
@@ -112,11 +112,26 @@ export function liveContextCollector(mounts: () => MountTable): ContextCollector
   };
 }
 
-/** A recording's collector: only what this machine can say (its mount table). */
-export function recordedContextCollector(mounts: () => MountTable): ContextCollector {
+/** A recording's collector: what the recording says about a root, else this machine's mount table. */
+export interface RecordedContextCollector extends ContextCollector {
+  /** The recording's context of a root (a run capture's "#gostall context" line). */
+  record(rootPid: number, ctx: RecordedContext): void;
+}
+
+export function recordedContextCollector(mounts: () => MountTable): RecordedContextCollector {
+  const recorded = new Map<number, RecordedContext>();
   return {
-    root: () => ({ at: (endNs, root) => createDiagnosisContext({ endNs, mounts: mounts(), root }) }),
+    // Looked up when the diagnosis is made: a run capture's context line follows its records.
+    root: (pid) => ({
+      at(endNs, root) {
+        const r = recorded.get(pid);
+        return r ? createDiagnosisContext({ endNs, root, ...r, mounts: createMountTable(r.mounts) }) : createDiagnosisContext({ endNs, mounts: mounts(), root });
+      },
+    }),
     containerId: () => undefined,
+    record(rootPid, ctx) {
+      recorded.set(rootPid, ctx);
+    },
   };
 }
 
@@ -126,14 +141,17 @@ export function recordedContextCollector(mounts: () => MountTable): ContextColle
  * collection, with the environment gostall launched it with. Fds are never resolved from
  * /proc: run traces CMD from its first instruction, so the probe names every fd.
  */
-export function runContextCollector(rootPid: number, env: NodeJS.ProcessEnv): ContextCollector {
+export function runContextCollector(rootPid: number, env: NodeJS.ProcessEnv): ContextCollector & { recorded(): RecordedContext | undefined } {
+  let collection: ContextCollection | undefined;
   return {
     root(pid) {
       if (pid !== rootPid) return recordedContextCollector(() => readMountTable('self')).root(pid);
-      const collection = startContextCollection({ rootPid: pid, env });
+      const c = startContextCollection({ rootPid: pid, env });
+      collection = c;
       let finished: DiagnosisContext | undefined;
-      return { at: (endNs, root) => (finished ??= collection.finish({ endNs, root })) };
+      return { at: (endNs, root) => (finished ??= c.finish({ endNs, root })) };
     },
     containerId: readContainerId,
+    recorded: () => collection?.recorded(),
   };
 }

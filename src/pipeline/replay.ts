@@ -13,14 +13,14 @@ import type { Readable } from 'node:stream';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { MountTable } from '../diagnose/mounts.js';
-import { MAX_LINE_LENGTH } from '../events/parse.js';
 import { createFixedClock } from '../model/clock.js';
 import type { ProcessNode } from '../model/process.js';
 import { recordedContextCollector } from './context.js';
+import { CLOCK_OFFSET_HEADER, MAX_RECORDING_LINE_BYTES, isContextLine, parseContextLine } from './recording.js';
 import { createLineSplitter } from '../probe-runner/line-splitter.js';
 import { createPipeline, type Pipeline, type PipelineSettings, type PipelineStats } from './pipeline.js';
 
-export const CLOCK_OFFSET_HEADER = /^#gostall\s+clock_offset_ns=(-?\d{1,20})\s*$/;
+export { CLOCK_OFFSET_HEADER };
 
 export interface ReplayOptions {
   settings: PipelineSettings;
@@ -42,32 +42,42 @@ export async function replayStream(input: Readable, opts: ReplayOptions): Promis
   let offsetSource: ReplayResult['offsetSource'] = offset !== undefined ? 'flag' : 'this machine';
   let core: Pipeline | undefined;
   let tooLong = 0;
+  const context = recordedContextCollector(opts.mounts);
 
   function start(): Pipeline {
     if (offset === undefined) offset = opts.fallbackOffsetNs();
     core = createPipeline({
-      settings: opts.settings, clock: createFixedClock(offset), context: recordedContextCollector(opts.mounts),
+      settings: opts.settings, clock: createFixedClock(offset), context,
       resourceFor: opts.resourceFor, emit: opts.emit,
     });
     return core;
   }
 
-  const splitter = createLineSplitter(MAX_LINE_LENGTH + 1, {
+  /** A comment line of gostall's own; the clock offset header counts only before the first record. */
+  function comment(text: string): void {
+    if (isContextLine(text)) {
+      const found = parseContextLine(text);
+      if (found) context.record(found.rootPid, found.ctx);
+      else (core ?? start()).malformed('invalid #gostall context line');
+      return;
+    }
+    const m = core ? undefined : CLOCK_OFFSET_HEADER.exec(text);
+    if (m && opts.clockOffsetNs === undefined) {
+      offset = Number(m[1]);
+      offsetSource = 'header';
+    }
+  }
+
+  // Records longer than MAX_LINE_LENGTH are refused by the parser; the splitter's larger
+  // bound is for gostall's context lines (a mount table).
+  const splitter = createLineSplitter(MAX_RECORDING_LINE_BYTES, {
     line(text) {
-      if (!core) {
-        // Header comments come before the first record.
-        if (text.startsWith('#')) {
-          const m = CLOCK_OFFSET_HEADER.exec(text);
-          if (m && opts.clockOffsetNs === undefined) {
-            offset = Number(m[1]);
-            offsetSource = 'header';
-          }
-          return;
-        }
-        start();
+      if (text.startsWith('#')) {
+        comment(text);
+        return;
       }
-      if (text.startsWith('#')) return;
-      core!.feedLine(text);
+      core ??= start();
+      core.feedLine(text);
     },
     tooLong() {
       tooLong++;
