@@ -9,15 +9,10 @@
  * tree (still-running processes as such), deliver within the deadline, spool the rest for
  * the next start, exit 0.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { readMountTable } from '../diagnose/mounts.js';
-import { openOtlpJsonFile, type OtlpJsonFile } from '../export/file.js';
-import { createHttpTransport } from '../export/http-send.js';
 import { redactUrl } from '../export/endpoint.js';
-import { createReliableExporter, type ReliableExporter } from '../export/reliable.js';
-import { openSpool, type Spool } from '../export/spool.js';
 import { createWallClock } from '../model/clock.js';
 import { MAX_LINE_LENGTH } from '../events/parse.js';
 import { checkTracingEnvironment, findBpftrace } from '../probe-runner/environment.js';
@@ -26,10 +21,12 @@ import type { AgentConfig } from './config.js';
 import { createPipeline, type Pipeline } from '../pipeline/pipeline.js';
 import { createMountSource, liveContextCollector } from '../pipeline/context.js';
 import { createResourceCache } from '../export/resource-cache.js';
-import { labelled, startMetricsServer, type MetricFamily, type MetricsServer } from './metrics.js';
+import { startMetricsServer, type MetricFamily, type MetricsServer } from './metrics.js';
+import { openAgentSink, type AgentSink } from './agent-sink.js';
+import { agentMetrics } from './agent-metrics.js';
 import { createInflightPathResolver } from './inflight-paths.js';
 import { createInflightPoller } from './inflight-poll.js';
-import { createLivenessCheck, readRssBytes, scanForAdoption } from '../vocabulary/procfs.js';
+import { createLivenessCheck, scanForAdoption } from '../vocabulary/procfs.js';
 import { createSupervisor, type Supervisor } from './supervisor.js';
 
 const RECONCILE_MILLIS = 30_000;
@@ -67,52 +64,12 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
   const pidFile = join(config.stateDir, 'bpftrace.pid');
 
   const clock = createWallClock();
-  let file: OtlpJsonFile | undefined;
-  let spool: Spool | undefined;
-  let exporter: ReliableExporter | undefined;
-  if (config.export.out) {
-    try {
-      file = await openOtlpJsonFile(config.export.out);
-    } catch (err) {
-      throw new AgentStartError(`export.out: cannot write ${config.export.out}: ${(err as Error).message}`);
-    }
+  let sink: AgentSink;
+  try {
+    sink = await openAgentSink(config.export, log);
+  } catch (err) {
+    throw new AgentStartError((err as Error).message);
   }
-  if (config.export.url) {
-    try {
-      spool = await openSpool({ dir: config.export.spoolDir, maxBytes: config.export.spoolMaxBytes });
-    } catch (err) {
-      throw new AgentStartError(`export.spool.dir: cannot use ${config.export.spoolDir}: ${(err as Error).message}`);
-    }
-    if (spool.count() > 0) log(`${spool.spans()} spans from a previous run wait in ${spool.dir}; sending them first`);
-    exporter = createReliableExporter({
-      transport: createHttpTransport({
-        url: config.export.url, headers: config.export.headers, timeoutMillis: config.export.timeoutMillis, compression: config.export.compression,
-        tls: config.export.tls,
-      }),
-      spool,
-      kind: config.export.protocol === 'http/json' ? 'json' : 'pb',
-      batchMaxSpans: config.export.batchMaxSpans,
-      batchDelayMillis: config.export.batchDelayMillis,
-      memoryLimitBytes: config.export.memoryLimitBytes,
-      backoffInitialMillis: config.export.backoffInitialMillis,
-      backoffMaxMillis: config.export.backoffMaxMillis,
-      maxRetryAfterMillis: config.export.maxRetryAfterMillis,
-      log,
-    });
-  }
-
-  // The file gets whole requests in order; writes are chained so lines never interleave.
-  let fileChain: Promise<void> = Promise.resolve();
-  let fileErrors = 0;
-  const sink = (spans: ReadableSpan[]): void => {
-    if (file) {
-      const f = file;
-      fileChain = fileChain.then(() => f.write(spans)).catch((err: Error) => {
-        if (fileErrors++ === 0) log(`cannot write ${f.path}: ${err.message}`);
-      });
-    }
-    exporter?.export(spans);
-  };
 
   const core: Pipeline = createPipeline({
     settings: {
@@ -123,7 +80,7 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
       maxOpenTrees: config.limits.maxOpenTrees,
       maxQueuedTrees: config.limits.maxQueuedTrees,
     },
-    clock, context: liveContextCollector(createMountSource()), resourceFor: createResourceCache(env), emit: sink,
+    clock, context: liveContextCollector(createMountSource()), resourceFor: createResourceCache(env), emit: (spans) => sink.emit(spans),
   });
 
   let lastLineAt = Date.now();
@@ -185,51 +142,10 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
 
   // Events per second over the last 10 s, for people reading /metrics by eye.
   const eventHistory: number[] = [];
-  const metrics = (): MetricFamily[] => {
-    const s = core.stats;
-    const ex = exporter?.stats;
-    const rate = eventHistory.length > 1 ? (eventHistory[eventHistory.length - 1]! - eventHistory[0]!) / (eventHistory.length - 1) : 0;
-    const families: MetricFamily[] = [
-      { name: 'gostall_events_total', help: 'probe records turned into events', type: 'counter', samples: [{ value: s.events }] },
-      { name: 'gostall_events_per_second', help: 'events per second over the last 10 s', type: 'gauge', samples: [{ value: Math.round(rate) }] },
-      { name: 'gostall_events_lost_total', help: 'events the kernel could not hand to bpftrace (perf buffer full)', type: 'counter', samples: [{ value: s.lostEvents }] },
-      { name: 'gostall_records_malformed_total', help: 'probe output lines that were not valid records, by reason', type: 'counter', samples: labelled('reason', s.malformedReasons) },
-      { name: 'gostall_records_orphan_total', help: 'records about tasks never seen starting', type: 'counter', samples: [{ value: s.orphanRecords }] },
-      { name: 'gostall_roots_total', help: 'Go tool processes that became roots of a trace', type: 'counter', samples: [{ value: s.roots }] },
-      { name: 'gostall_roots_refused_total', help: 'roots not traced because limits.maxOpenTrees was reached', type: 'counter', samples: [{ value: s.rootsRefused }] },
-      { name: 'gostall_processes_adopted_total', help: 'processes already running when the tracer (re)started, followed from then on', type: 'counter', samples: [{ value: s.adopted }] },
-      { name: 'gostall_adopt_overflow_total', help: 'running processes the tracer could not adopt (32 slots per start)', type: 'counter', samples: [{ value: adoptOverflow }] },
-      { name: 'gostall_exits_inferred_total', help: 'processes found gone without an exit record (tracer gap, lost events)', type: 'counter', samples: [{ value: s.exitsInferred }] },
-      { name: 'gostall_trees_open', help: 'traces whose root or descendants still run', type: 'gauge', samples: [{ value: core.openTrees() }] },
-      { name: 'gostall_trees_queued', help: 'finished trees waiting to be turned into spans', type: 'gauge', samples: [{ value: core.queuedTrees() }] },
-      { name: 'gostall_trees_dropped_total', help: 'finished trees dropped because limits.maxQueuedTrees was reached', type: 'counter', samples: [{ value: s.treesDropped }] },
-      { name: 'gostall_traces_published_total', help: 'finished trees turned into spans', type: 'counter', samples: [{ value: s.tracesPublished }] },
-      { name: 'gostall_traces_forced_total', help: 'trees published although a forked task was never seen again (lost records, tracer gap)', type: 'counter', samples: [{ value: s.treesForced }] },
-      { name: 'gostall_orphans_detached_total', help: 'processes still running when their trace root exited, published later into its trace', type: 'counter', samples: [{ value: s.orphansDetached }] },
-      { name: 'gostall_episodes_total', help: 'stall episodes reported', type: 'counter', samples: [{ value: s.episodes }] },
-      { name: 'gostall_episodes_open', help: 'stall episodes being followed', type: 'gauge', samples: [{ value: core.openEpisodes() }] },
-      { name: 'gostall_spans_produced_total', help: 'spans gostall produced', type: 'counter', samples: [{ value: s.spansProduced }] },
-      { name: 'gostall_tracer_up', help: '1 while bpftrace has its probes attached', type: 'gauge', samples: [{ value: supervisor.up ? 1 : 0 }] },
-      { name: 'gostall_tracer_pid', help: 'pid of the running bpftrace (0 when none)', type: 'gauge', samples: [{ value: supervisor.up ? supervisor.pid ?? 0 : 0 }] },
-      { name: 'gostall_tracer_restarts_total', help: 'times bpftrace was started again after it went away', type: 'counter', samples: [{ value: supervisor.restarts }] },
-      { name: 'gostall_tracer_gap_seconds_total', help: 'time without a running tracer', type: 'counter', samples: [{ value: gapsTotalNs / 1e9 }] },
-      { name: 'gostall_tracer_resident_memory_bytes', help: 'RSS of bpftrace', type: 'gauge', samples: [{ value: readRssBytes(supervisor.pid) }] },
-      { name: 'process_resident_memory_bytes', help: 'RSS of the gostall agent', type: 'gauge', samples: [{ value: process.memoryUsage.rss() }] },
-    ];
-    if (ex && spool) {
-      families.push(
-        { name: 'gostall_spans_exported_total', help: 'spans the collector acknowledged', type: 'counter', samples: [{ value: ex.exported }] },
-        { name: 'gostall_spans_spooled_total', help: 'spans written to the on-disk spool', type: 'counter', samples: [{ value: ex.spooled }] },
-        { name: 'gostall_spans_dropped_total', help: 'spans lost, by reason', type: 'counter', samples: labelled('reason', ex.dropped) },
-        { name: 'gostall_export_failures_total', help: 'failed export requests, by reason', type: 'counter', samples: labelled('reason', ex.failures) },
-        { name: 'gostall_export_backing_off', help: '1 while the collector is considered down', type: 'gauge', samples: [{ value: ex.backingOff ? 1 : 0 }] },
-        { name: 'gostall_export_queue_spans', help: 'spans waiting in memory', type: 'gauge', samples: [{ value: exporter!.memorySpans() }] },
-        { name: 'gostall_spool_bytes', help: 'bytes in the spool', type: 'gauge', samples: [{ value: spool.bytes() }] },
-        { name: 'gostall_spool_spans', help: 'spans in the spool', type: 'gauge', samples: [{ value: spool.spans() }] },
-      );
-    }
-    return families;
-  };
+  const metrics = (): MetricFamily[] => [
+    ...agentMetrics({ core, supervisor, adoptOverflow, gapsTotalNs, eventHistory }),
+    ...sink.metrics(),
+  ];
 
   let server: MetricsServer | undefined;
   if (config.metrics.enabled) {
@@ -240,7 +156,7 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
       });
       log(`metrics on http://${server.host.includes(':') ? `[${server.host}]` : server.host}:${server.port}/metrics`);
     } catch (err) {
-      await file?.close();
+      await sink.abandon();
       throw new AgentStartError(`metrics.listen: cannot listen on ${config.metrics.host}:${config.metrics.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
   }
@@ -249,7 +165,7 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
     await supervisor.start();
   } catch (err) {
     await server?.close();
-    await file?.close();
+    await sink.abandon();
     throw new AgentStartError(`cannot trace: ${(err as Error).message}; fix: run \`gostall doctor\` to see what is missing`);
   }
   log(`tracing ${config.executables.join(', ')}${config.cgroup ? ` in cgroup ${config.cgroup}` : ' host-wide'}; spans to ${[
@@ -287,14 +203,7 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
     await supervisor.stop(Math.min(3_000, left()));
     rmSync(pidFile, { force: true });
     await core.finish(clock.nowMonotonicNs());
-    await fileChain;
-    await file?.close().catch(() => {});
-    let summary = `${core.stats.spansProduced} spans produced`;
-    if (exporter && spool) {
-      const r = await exporter.shutdown(left());
-      const dropped = [...exporter.stats.dropped.values()].reduce((a, b) => a + b, 0);
-      summary += `, ${exporter.stats.exported} exported, ${dropped} dropped${r.leftInSpool > 0 ? `, ${r.leftInSpool} left in ${spool.dir} for the next start` : ''}`;
-    }
+    const summary = `${core.stats.spansProduced} spans produced${await sink.shutdown(left())}`;
     await server?.close();
     log(`stopped: ${summary}; ${core.stats.lostEvents} events lost`);
   }

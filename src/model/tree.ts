@@ -13,6 +13,9 @@
  * go build traced with every syscall printed lost 409 records that way). Records about a
  * pid the tree does not know yet wait (bounded) for that pid's fork, and a thread whose exit
  * is read before its creation is remembered, so the order of reading does not matter.
+ *
+ * (Over 300 lines on purpose: the event switch and the tree's bookkeeping share private
+ * state per tree; split apart, that state would be passed around on the per-event hot path.)
  */
 import type { ProbeEvent, SlowSyscallEvent } from '../events/types.js';
 import { SYSCALL_CLASSES, errnoName } from '../events/schema.js';

@@ -13,6 +13,7 @@ import type { Cause, DiagnosisContext } from '../diagnose/types.js';
 import { createProcess } from '../model/process.js';
 import { addSlowCall } from '../model/slow-sample.js';
 import type { EpisodeReport } from './episodes.js';
+import { causeAttributes } from './tree-spans.js';
 
 function topEntries(m: Map<string, number>, n: number): string[] {
   return [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k]) => k);
@@ -90,13 +91,6 @@ export function episodeAttributes(r: EpisodeReport, ctx: DiagnosisContext, cause
   if (top !== undefined) parts.push(`e.g. ${top}`);
   a['gostall.episode.evidence'] = parts.join(', ');
 
-  if (causes.length > 0) {
-    const c = causes[0]!;
-    a['gostall.cause'] = c.id;
-    a['gostall.cause.evidence'] = c.evidence;
-    a['gostall.cause.hint'] = c.hint;
-    a['gostall.cause.ids'] = [...new Set(causes.map((x) => x.id))];
-    Object.assign(a, c.attributes ?? {});
-  }
+  if (causes.length > 0) Object.assign(a, causeAttributes(causes));
   return a;
 }

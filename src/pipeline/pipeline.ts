@@ -15,93 +15,22 @@ import type { Attributes } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { diagnose } from '../diagnose/diagnose.js';
-import type { Cause } from '../diagnose/types.js';
 import type { ProbeEvent } from '../events/types.js';
-import type { WallClock } from '../model/clock.js';
 import type { ProcessNode } from '../model/process.js';
 import { createProcessTree, walk } from '../model/tree.js';
+import { createGapLog } from './gaps.js';
 import type { AdoptedProcess } from '../vocabulary/procfs.js';
-import type { ContextCollector } from './context.js';
-import type { EpisodeSettings, Ongoing } from './episodes.js';
-import { createLiveSpans, type LiveSpanStats } from './live-spans.js';
-import { createPublishQueue, type PublishJob, type QueueStats } from './publish-queue.js';
-import { createRecordReader, type RecordCounts } from './records.js';
+import { createLiveSpans } from './live-spans.js';
+import { createPublishQueue, type PublishJob } from './publish-queue.js';
+import { createRecordReader } from './records.js';
 import { createRootRegistry, type RootInfo } from './roots.js';
 import { createIdRegistry, rootOf } from './span-ids.js';
 import { buildTreeSpans } from './tree-spans.js';
+import type { Pipeline, PipelineOptions, PipelineStats } from './types.js';
 
-export interface PipelineSettings {
-  evidenceThresholdNs: number;
-  episodes: EpisodeSettings & { stuckAfterNs: number };
-  /** activity window length; 0 = no windows */
-  windowNs: number;
-  longLivedNs: number;
-  /** unfinished trees kept at most; roots beyond are counted and not traced */
-  maxOpenTrees: number;
-  /** finished trees waiting to be published at most; beyond, they are counted and dropped */
-  maxQueuedTrees: number;
-}
-
-/** A trace whose root has been published (run's summary and --json read it). */
-export interface PublishedTrace { root: ProcessNode; traceId: string; causes: Cause[]; spanCount: number; endNs: number }
-
-export interface PipelineOptions {
-  settings: PipelineSettings;
-  clock: WallClock;
-  context: ContextCollector;
-  /** the resource of a trace: its root's executable, the container it runs in */
-  resourceFor: (root: ProcessNode, containerId: string | undefined) => Resource;
-  /** spans ready for export; called in order, never with an empty list */
-  emit: (spans: ReadableSpan[]) => void;
-  onTracePublished?: (t: PublishedTrace) => void;
-  /** every process of a tree has exited (run: stop waiting for the drain) */
-  onTreeComplete?: (root: ProcessNode) => void;
-}
-
-export interface PipelineStats extends RecordCounts, QueueStats, LiveSpanStats {
-  events: number;
-  lostEvents: number;
-  orphanRecords: number;
-  roots: number;
-  rootsRefused: number;
-  tracesPublished: number;
-  subtreesPublished: number;
-  spansProduced: number;
-  adopted: number;
-  exitsInferred: number;
-  gapNs: number;
-}
-
-export interface Pipeline {
-  stats: PipelineStats;
-  /** One line of probe output (stdout), without its newline. */
-  feedLine(line: string): void;
-  feedEvent(e: ProbeEvent): void;
-  /** Count a line the caller refused before feeding it (e.g. too long to read whole). */
-  malformed(reason: string): void;
-  /** Advance time when no events arrive (tracer down, idle host). */
-  advance(nowNs: number): void;
-  /** Calls found in flight (live agent, from /proc) as of nowNs; replaces the previous set. */
-  inflight(byNode: Map<ProcessNode, Ongoing[]>, nowNs: number): void;
-  /** Roots to create when the next R record arrives (processes the new tracer adopts). */
-  expectAdoptions(list: AdoptedProcess[]): void;
-  /** The tracer was not running from startNs to endNs. */
-  gap(startNs: number, endNs: number): void;
-  /** End processes that are gone although no exit was seen (lost records, tracer gaps). */
-  reconcile(isAlive: (p: ProcessNode) => boolean, atNs: number): number;
-  /** Processes believed running, roots first (seeds for a restarted tracer). */
-  liveProcesses(): ProcessNode[];
-  openTrees(): number;
-  openEpisodes(): number;
-  queuedTrees(): number;
-  /** Close episodes, publish every tree (unfinished ones as still running), wait for it. */
-  finish(endNs: number): Promise<void>;
-  /** Resolves when the publish queue is empty. */
-  idle(): Promise<void>;
-}
+export type { Pipeline, PipelineOptions, PipelineSettings, PipelineStats, PublishedTrace } from './types.js';
 
 const TICK_NS = 1e9;
-const MAX_GAPS = 256;
 
 export function createPipeline(opts: PipelineOptions): Pipeline {
   const { settings, clock } = opts;
@@ -115,7 +44,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
   const exitUnknown = new WeakSet<ProcessNode>();
   /** run capture roots: they start when the shim execs CMD */
   const startsAtExec = new WeakSet<ProcessNode>();
-  const gaps: { startNs: number; endNs: number }[] = [];
+  const gaps = createGapLog();
   let pendingAdoptions: AdoptedProcess[] = [];
   let slowNs = 1e6;
   /** live spans (episodes, windows) only for agent-mode streams; a run capture gives run's spans */
@@ -145,15 +74,10 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     opts.onTreeComplete?.(root);
   };
 
-  function gapOverlapNs(startNs: number, endNs: number): number {
-    let total = 0;
-    for (const g of gaps) total += Math.max(0, Math.min(endNs, g.endNs) - Math.max(startNs, g.startNs));
-    return total;
-  }
-
+  /** What the process span says about how the process was followed: tracer gaps, adoption, an exit not seen. */
   function processExtras(p: ProcessNode, endNs: number): Attributes | undefined {
     let a: Attributes | undefined;
-    const gap = gaps.length > 0 ? gapOverlapNs(p.startNs, p.endNs ?? endNs) : 0;
+    const gap = gaps.overlapNs(p.startNs, p.endNs ?? endNs);
     if (gap > 0) (a ??= {})['gostall.tracer.gap_ns'] = gap;
     if (roots.adopted.has(p)) (a ??= {})['gostall.process.adopted'] = true;
     if (exitUnknown.has(p)) {
@@ -305,8 +229,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     },
     gap(startNs, endNs) {
       if (endNs <= startNs) return;
-      gaps.push({ startNs, endNs });
-      if (gaps.length > MAX_GAPS) gaps.shift();
+      gaps.add(startNs, endNs);
       stats.gapNs += endNs - startNs;
       // In-flight calls seen before the gap cannot be followed across it.
       live.inflight(new Map());

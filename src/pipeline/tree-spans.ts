@@ -107,19 +107,20 @@ function rootCauseAttributes(causes: Cause[], earlier: string[]): Attributes {
   return a;
 }
 
+/** The causes a span carries: its strongest one in full, and the ids of all of them in gostall.cause.ids. */
+export function causeAttributes(causes: Cause[]): Attributes {
+  const top = causes[0]!;
+  return {
+    'gostall.cause': top.id, 'gostall.cause.evidence': top.evidence, 'gostall.cause.hint': top.hint,
+    'gostall.cause.ids': [...new Set(causes.map((c) => c.id))], ...(top.attributes ?? {}),
+  };
+}
+
 /** The attributes of one process span. */
 function processSpanAttributes(p: ProcessNode, x: TreeSpansInput, isTraceRoot: boolean, own: Cause[] | undefined): Attributes {
   const attrs = processAttributes(p);
   if (isTraceRoot) Object.assign(attrs, x.rootAttributes ?? {}, rootCauseAttributes(x.causes, x.earlierCauseIds ?? []));
-  if (own && own.length > 0) {
-    // The span carries its strongest cause; all ids it carries are listed in gostall.cause.ids.
-    const top = own[0]!;
-    attrs['gostall.cause'] = top.id;
-    attrs['gostall.cause.evidence'] = top.evidence;
-    attrs['gostall.cause.hint'] = top.hint;
-    attrs['gostall.cause.ids'] = [...new Set(own.map((c) => c.id))];
-    Object.assign(attrs, top.attributes ?? {});
-  }
+  if (own && own.length > 0) Object.assign(attrs, causeAttributes(own));
   const extra = x.processExtras?.(p);
   if (extra) Object.assign(attrs, extra);
   return attrs;

@@ -7,6 +7,7 @@ import { SYSCALLS, errnoName } from '../../events/schema.js';
 import type { SlowSyscallEvent } from '../../events/types.js';
 import type { ProcessNode } from '../../model/process.js';
 import { ERRNO } from '../../vocabulary/errno.js';
+import { SC } from '../../vocabulary/syscalls.js';
 import type { Cause, DiagnosisContext, Rule } from '../types.js';
 import { absolutePath } from '../context-paths.js';
 import { distinct, exitedWithFailure, failedCalls, roleName, scopeOf, wallNs, type CauseScope, perProcess } from '../evidence.js';
@@ -21,7 +22,7 @@ const EROFS = ERRNO.EROFS;
  * Calls that read or write a path. Not faccessat: it is how programs ask "may I?" (exec.LookPath,
  * `test -w`), so a "no" is an answer, not a failure. Not execve (exec.failed) nor sockets.
  */
-const PATH_CALLS = new Set([1, 2, 8, 10, 43, 44, 45, 49]);
+const PATH_CALLS = new Set([SC.newfstatat, SC.statx, SC.readlinkat, SC.openat, SC.mkdirat, SC.renameat2, SC.unlinkat, SC.renameat]);
 
 export const THRESHOLDS = {
   /**
