@@ -21,7 +21,7 @@ export interface PublishQueue {
   treeComplete(root: ProcessNode, nowNs: number): void;
   /** A process exited: if its tree is long-lived, publish its finished subtree soon. */
   processEnded(node: ProcessNode, atNs: number): void;
-  /** Publish what is due at nowNs (Infinity: everything waiting). */
+  /** Publish what is due at nowNs. */
   tick(nowNs: number): void;
   /** Publish every followed tree now, finished or not. */
   flushAll(endNs: number): void;
@@ -159,7 +159,6 @@ export function createPublishQueue(x: {
     tick(now) {
       publishCompleted(now);
       publishDueSubtrees(now);
-      if (now === Infinity) return;
       publishStale(now);
       detachOrphans(now);
     },

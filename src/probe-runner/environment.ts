@@ -2,7 +2,8 @@
  * What the tracer needs from this machine, checked before anything is started so a
  * missing piece is one clear line with its fix (exit 2), never a half-traced command.
  */
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
+import { readProcText } from '../vocabulary/procfs.js';
 import { delimiter, join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { SUPPORTED_ARCHS, syscallNumbers } from '../vocabulary/syscalls.js';
@@ -60,7 +61,7 @@ const CAP_BPF = 39n;
 
 /** Effective capabilities of this process from /proc/self/status. */
 function effectiveCaps(): bigint {
-  const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(readProcText('/proc/self/status') ?? '');
   return m ? BigInt(`0x${m[1]}`) : 0n;
 }
 

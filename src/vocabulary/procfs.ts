@@ -3,8 +3,11 @@
  * container, RSS; processes to adopt when the tracer (re)starts; whether a process the
  * model believes running still is (same pid, same start time); CPU, RSS and I/O counts
  * for activity windows. All reads are small and tolerate the process vanishing between
- * two of them (they answer undefined). The parsers of what the rules need (mounts,
- * limits, cgroups, environ) live with their rules' context in src/diagnose.
+ * two of them (they answer undefined). Every synchronous /proc read of gostall goes
+ * through here; the parsers of what the rules need (mountinfo, limits, cgroups, environ)
+ * live with the rules' context in src/diagnose. (The agent's in-flight poll reads /proc
+ * asynchronously, a few files at a time, in src/agent/inflight-*.ts: a stuck task's files
+ * must not stall the event loop.)
  */
 import { isAbsolute } from 'node:path';
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
@@ -21,9 +24,9 @@ export interface ProcSample {
 /** A process as the model knows it: its pid and monotonic start. */
 export interface KnownProcess { pid: number; startNs: number }
 
-/** USER_HZ: /proc/PID/stat times are in these ticks (100 on every Linux gostall supports). */
+/** USER_HZ: /proc/PID/stat and /proc/stat times are in these ticks (100 on every Linux gostall supports). */
 const TICKS_PER_SECOND = 100;
-const NS_PER_TICK = 1e9 / TICKS_PER_SECOND;
+export const NS_PER_TICK = 1e9 / TICKS_PER_SECOND;
 const PAGE_BYTES = 4096;
 
 export interface AdoptedProcess {
@@ -40,7 +43,7 @@ export interface AdoptedProcess {
 export interface StatFields { comm: string; ppid: number; startTicks: number; utime: number; stime: number; threads: number; rssPages: number }
 
 /** Fields of /proc/PID/stat; comm may hold spaces and parentheses, so split after the last ')'. */
-export function readStat(pid: number, procRoot = '/proc'): StatFields | undefined {
+export function readStat(pid: number | 'self', procRoot = '/proc'): StatFields | undefined {
   let text: string;
   try {
     text = readFileSync(`${procRoot}/${pid}/stat`, 'utf8');
@@ -162,12 +165,8 @@ function inCgroup(pid: number, path: string): boolean {
 
 /** The working directory of a process, or undefined when it is gone or not readable. */
 export function readCwd(pid: number, procRoot = '/proc'): string | undefined {
-  try {
-    const cwd = readlinkSync(`${procRoot}/${pid}/cwd`);
-    return isAbsolute(cwd) ? cwd.replace(/ \(deleted\)$/, '') : undefined;
-  } catch {
-    return undefined;
-  }
+  const cwd = readProcLink(`${procRoot}/${pid}/cwd`);
+  return cwd !== undefined && isAbsolute(cwd) ? cwd.replace(/ \(deleted\)$/, '') : undefined;
 }
 
 /** Container id from a process's cgroup paths (docker, containerd, cri-o, podman), if any. */
@@ -188,5 +187,49 @@ export function readRssBytes(pid: number | undefined): number {
     return m ? Number(m[1]) * 1024 : 0;
   } catch {
     return 0;
+  }
+}
+
+/** A /proc (or /sys, cgroupfs) file as text, or undefined when it is gone or not ours to read. */
+export function readProcText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** A /proc file as bytes (environ, cmdline: NUL-separated, not necessarily UTF-8). */
+export function readProcBytes(path: string): Buffer | undefined {
+  try {
+    return readFileSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A file holding one number (/proc/sys/...), or undefined. */
+export function readProcNumber(path: string): number | undefined {
+  const text = readProcText(path);
+  if (text === undefined) return undefined;
+  const n = Number(text.trim());
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/** Entries of a /proc directory, or none. */
+export function readProcDir(path: string): string[] {
+  try {
+    return readdirSync(path);
+  } catch {
+    return [];
+  }
+}
+
+/** Where a /proc symlink points (cwd, exe, fd/N), or undefined when it is gone or not ours. */
+export function readProcLink(path: string): string | undefined {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined;
   }
 }
