@@ -1,7 +1,7 @@
 /**
  * Export that loses nothing it does not account for. Spans are batched, serialized once
  * with @opentelemetry/otlp-transformer, numbered, and sent one request at a time (in
- * order) through an HttpTransport. While the collector is down, slow or answering
+ * order) through a Transport (OTLP/HTTP or OTLP/gRPC). While the collector is down, slow or answering
  * 429/5xx, requests go to the on-disk spool and are replayed in sequence order once it
  * answers again, honouring Retry-After. Requests the collector refuses for good (4xx other
  * than 408/429) are dropped and counted by reason; so is anything the memory or disk
@@ -9,7 +9,7 @@
  */
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
-import type { BodyKind, HttpTransport, SendOutcome } from './http-send.js';
+import type { BodyKind, SendOutcome, Transport } from './transport.js';
 import type { Spool, SpoolEntry } from './spool.js';
 
 export interface ExportStats {
@@ -30,7 +30,7 @@ export interface ExportStats {
 }
 
 export interface ReliableExporterOptions {
-  transport: HttpTransport;
+  transport: Transport;
   spool: Spool;
   kind: BodyKind;
   batchMaxSpans: number;
@@ -52,6 +52,8 @@ export interface ReliableExporter {
    * sent by the next run). Resolves with the spans neither delivered nor spooled (lost).
    */
   shutdown(deadlineMillis: number): Promise<{ delivered: number; leftInSpool: number }>;
+  /** Send what is batched now, and wait (at most deadlineMillis) until the queue is empty or the collector is down. */
+  flush(deadlineMillis: number): Promise<void>;
   /** spans queued in memory (batched or serialized, not yet sent) */
   memorySpans(): number;
   memoryBytes(): number;
@@ -304,6 +306,13 @@ export function createReliableExporter(opts: ReliableExporterOptions): ReliableE
       await spool.idle();
       transport.shutdown();
       return { delivered: stats.exported - before, leftInSpool: spool.spans() };
+    },
+    async flush(deadlineMillis) {
+      flushBatch();
+      pump();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([loop, new Promise<void>((r) => { timer = setTimeout(r, deadlineMillis); })]);
+      clearTimeout(timer);
     },
     memorySpans: () => memSpans + batch.length,
     memoryBytes: () => memBytes,
