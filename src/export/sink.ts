@@ -15,12 +15,9 @@
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { openOtlpJsonFile, type OtlpJsonFile } from './file.js';
 import { redactUrl } from './endpoint.js';
-import { createGrpcTransport } from './grpc-send.js';
-import { createHttpTransport } from './http-send.js';
-import { createMemorySpool } from './memory-spool.js';
-import { createReliableExporter, type ReliableExporter } from './reliable.js';
+import type { ReliableExporter } from './reliable.js';
 import { SettingsError, type ExportSettings, type OtlpTarget } from './settings.js';
-import { openSpool, type Spool } from './spool.js';
+import type { Spool } from './spool.js';
 import type { Transport } from './transport.js';
 
 export type SinkMode = 'memory' | 'spool';
@@ -70,6 +67,8 @@ export interface SinkStats {
   spoolBytes: number;
   /** spans written to the file (or stdout) */
   fileSpans: number;
+  /** file writes queued and not yet done */
+  fileQueue: number;
   fileError: string | undefined;
 }
 
@@ -93,6 +92,8 @@ export interface Sink {
   readonly filePath: string | undefined;
   /** Queue spans for the file and the collector. Never blocks, never throws. */
   submit(spans: ReadableSpan[]): void;
+  /** Resolves when every file write submitted so far is done (readers of big inputs pace themselves on it). */
+  written(): Promise<void>;
   /** Wait until what was submitted is written and sent, or the deadline passes. */
   flush(deadlineMillis: number): Promise<void>;
   /** Deliver within the deadline, keep (spool) or count (memory) the rest, close everything. Never rejects. */
@@ -110,9 +111,29 @@ const DEFAULT_DEADLINE_MILLIS = 10_000;
 const MEMORY_SPOOL_BYTES = 256 * 1024 ** 2;
 
 /** The transport for the target's protocol. */
-export function createTransport(t: OtlpTarget): Transport {
+export async function createTransport(t: OtlpTarget): Promise<Transport> {
   const o = { url: t.url, headers: t.headers, timeoutMillis: t.timeoutMillis, compression: t.compression, tls: t.tls };
-  return t.protocol === 'grpc' ? createGrpcTransport(o) : createHttpTransport(o);
+  return t.protocol === 'grpc' ? (await import('./grpc-send.js')).createGrpcTransport(o) : (await import('./http-send.js')).createHttpTransport(o);
+}
+
+/**
+ * The exporter, built in the background: its modules (the OTLP serializers, gRPC) take
+ * ~200 ms to load, and `gostall run` opens its sink before the traced command starts.
+ */
+async function buildExporter(t: OtlpTarget, opts: SinkOptions, spool: Spool | undefined): Promise<ReliableExporter> {
+  const deadline = opts.deadlineMillis ?? DEFAULT_DEADLINE_MILLIS;
+  const [{ createReliableExporter }, { createMemorySpool }] = await Promise.all([import('./reliable.js'), import('./memory-spool.js')]);
+  const tuning = { ...DEFAULT_TUNING, ...opts.tuning };
+  // Giving up at the first refusal: the next try would come after the deadline, so the
+  // shutdown stops there (see ReliableExporter.shutdown) instead of retrying in vain.
+  if (opts.mode === 'memory' && !opts.retryUntilDeadline) {
+    tuning.backoffInitialMillis = tuning.backoffMaxMillis = 2 * deadline;
+  }
+  return createReliableExporter({
+    transport: await createTransport(t),
+    spool: spool ?? createMemorySpool(opts.spool?.maxBytes ?? MEMORY_SPOOL_BYTES),
+    kind: t.protocol === 'http/json' ? 'json' : 'pb', ...tuning, log: opts.log,
+  });
 }
 
 /** Open the file and the spool the settings ask for; a problem is a value naming the setting. */
@@ -126,41 +147,43 @@ export async function createSink(settings: ExportSettings, opts: SinkOptions): P
     }
   }
   let spool: Spool | undefined;
-  let exporter: ReliableExporter | undefined;
   const t = settings.otlp;
-  if (t) {
-    const deadline = opts.deadlineMillis ?? DEFAULT_DEADLINE_MILLIS;
-    if (opts.mode === 'spool') {
-      if (!opts.spool) return { ok: false, error: new SettingsError('export.spool.dir', 'the agent needs a spool directory') };
-      try {
-        spool = await openSpool({ dir: opts.spool.dir, maxBytes: opts.spool.maxBytes });
-      } catch (err) {
-        await file?.close().catch(() => {});
-        return { ok: false, error: new SettingsError(opts.spool.source ?? 'export.spool.dir', `cannot use ${opts.spool.dir}: ${(err as Error).message}`) };
-      }
-    } else {
-      spool = createMemorySpool(opts.spool?.maxBytes ?? MEMORY_SPOOL_BYTES);
+  if (t && opts.mode === 'spool') {
+    if (!opts.spool) return { ok: false, error: new SettingsError('export.spool.dir', 'the agent needs a spool directory') };
+    try {
+      const { openSpool } = await import('./spool.js');
+      spool = await openSpool({ dir: opts.spool.dir, maxBytes: opts.spool.maxBytes });
+    } catch (err) {
+      await file?.close().catch(() => {});
+      return { ok: false, error: new SettingsError(opts.spool.source ?? 'export.spool.dir', `cannot use ${opts.spool.dir}: ${(err as Error).message}`) };
     }
-    const tuning = { ...DEFAULT_TUNING, ...opts.tuning };
-    // Giving up at the first refusal: the next try would come after the deadline, so the
-    // shutdown stops there (see ReliableExporter.shutdown) instead of retrying in vain.
-    if (opts.mode === 'memory' && !opts.retryUntilDeadline) {
-      tuning.backoffInitialMillis = tuning.backoffMaxMillis = 2 * deadline;
-    }
-    exporter = createReliableExporter({
-      transport: createTransport(t), spool, kind: t.protocol === 'http/json' ? 'json' : 'pb', ...tuning, log: opts.log,
-    });
   }
+  const exporter = t ? buildExporter(t, opts, spool) : undefined;
   return { ok: true, sink: assembleSink(settings, opts, file, exporter, spool) };
 }
 
-function assembleSink(settings: ExportSettings, opts: SinkOptions, file: OtlpJsonFile | undefined, exporter: ReliableExporter | undefined, spool: Spool | undefined): Sink {
+function assembleSink(
+  settings: ExportSettings, opts: SinkOptions, file: OtlpJsonFile | undefined, building: Promise<ReliableExporter> | undefined, spool: Spool | undefined,
+): Sink {
+  let exporter: ReliableExporter | undefined;
+  let buildError: string | undefined;
+  // Spans submitted while the exporter loads wait here (run submits only after it has loaded).
+  let early: ReadableSpan[][] = [];
+  const ready = building?.then((e) => {
+    exporter = e;
+    for (const spans of early) e.export(spans);
+    early = [];
+  }, (err: Error) => {
+    buildError = err.message;
+    opts.log?.(`cannot export: ${err.message}`);
+  });
   const toStdout = settings.out === '-';
   const stdout = opts.stdout ?? process.stdout;
   // Whole requests, in order: writes are chained so lines never interleave.
   let chain: Promise<void> = Promise.resolve();
   let submitted = 0;
   let fileSpans = 0;
+  let fileQueue = 0;
   let fileError: string | undefined;
   let closed = false;
 
@@ -180,8 +203,8 @@ function assembleSink(settings: ExportSettings, opts: SinkOptions, file: OtlpJso
       submitted, exported: ex?.exported ?? 0, spooled: ex?.spooled ?? 0, dropped: ex?.dropped ?? new Map(), failures: ex?.failures ?? new Map(),
       retries: ex?.retries ?? 0, backingOff: ex?.backingOff ?? false,
       memorySpans: exporter?.memorySpans() ?? 0, memoryBytes: exporter?.memoryBytes() ?? 0,
-      spoolSpans: opts.mode === 'spool' ? spool?.spans() ?? 0 : 0, spoolBytes: opts.mode === 'spool' ? spool?.bytes() ?? 0 : 0,
-      fileSpans, fileError,
+      spoolSpans: spool?.spans() ?? 0, spoolBytes: spool?.bytes() ?? 0,
+      fileSpans, fileQueue, fileError,
     };
   };
 
@@ -192,14 +215,18 @@ function assembleSink(settings: ExportSettings, opts: SinkOptions, file: OtlpJso
       if (spans.length === 0) return;
       submitted += spans.length;
       if ((file || toStdout) && !closed) {
+        fileQueue++;
         chain = chain.then(() => writeOut(spans)).catch((err: Error) => {
           if (fileError === undefined) opts.log?.(`cannot write ${file?.path ?? 'stdout'}: ${err.message}`);
           fileError ??= err.message;
-        });
+        }).finally(() => { fileQueue--; });
       }
-      exporter?.export(spans);
+      if (exporter) exporter.export(spans);
+      else if (building && buildError === undefined) early.push(spans);
     },
+    written: () => chain,
     async flush(deadlineMillis) {
+      await ready;
       await Promise.all([chain, exporter?.flush(deadlineMillis)]);
     },
     async shutdown(deadlineMillis) {
@@ -207,7 +234,12 @@ function assembleSink(settings: ExportSettings, opts: SinkOptions, file: OtlpJso
       await chain;
       await file?.close().catch(() => {});
       const report: SinkReport = { exported: 0, undelivered: 0, leftInSpool: 0, reasons: [], fileSpans, fileError };
-      if (!exporter) return report;
+      await ready;
+      if (!exporter) {
+        const lost = building ? submitted : 0;
+        if (lost > 0) Object.assign(report, { undelivered: lost, reasons: [`${lost} exporter unavailable (${buildError})`] });
+        return report;
+      }
       const r = await exporter.shutdown(deadlineMillis ?? opts.deadlineMillis ?? DEFAULT_DEADLINE_MILLIS).catch(() => ({ delivered: 0, leftInSpool: spool?.spans() ?? 0 }));
       const ex = exporter.stats;
       report.exported = ex.exported;
