@@ -88,6 +88,8 @@ export function createReliableExporter(opts: ReliableExporterOptions): ReliableE
   let pumping = false;
   let wake: (() => void) | undefined;
   let stopping = false;
+  /** set by shutdown(): a retry due after it will not happen, so the pump stops instead of waiting for it */
+  let deadlineAt: number | undefined;
   let downSince: number | undefined;
   let spooledWhileDown = 0;
 
@@ -205,7 +207,7 @@ export function createReliableExporter(opts: ReliableExporterOptions): ReliableE
       // Nothing queued (spool appends still being written call pump() when they land).
       if (!item) return;
       if (Date.now() < pausedUntil) {
-        if (stopping) return;
+        if (stopping || (deadlineAt !== undefined && pausedUntil >= deadlineAt)) return;
         await sleepUntil(pausedUntil);
         continue;
       }
@@ -283,6 +285,8 @@ export function createReliableExporter(opts: ReliableExporterOptions): ReliableE
     async shutdown(deadlineMillis) {
       const before = stats.exported;
       const deadline = Date.now() + deadlineMillis;
+      deadlineAt = deadline;
+      wake?.();
       flushBatch();
       const guard = setTimeout(() => { stopping = true; transport.abort(); wake?.(); }, deadlineMillis);
       try {
