@@ -6,6 +6,9 @@
  * answers again, honouring Retry-After. Requests the collector refuses for good (4xx other
  * than 408/429) are dropped and counted by reason; so is anything the memory or disk
  * limits cannot hold. Counters live in `stats` for the agent's /metrics.
+ *
+ * (A little over 300 lines: the queue, the pump and the shutdown share their state — memory,
+ * spool heads, pause — and splitting them would pass it all around.)
  */
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
