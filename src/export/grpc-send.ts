@@ -90,15 +90,19 @@ export function createGrpcTransport(opts: GrpcTransportOptions): Transport {
       return m;
     },
   });
-  // The transport cannot cancel a call; abort() stops waiting for it (the call ends at its deadline).
+  // The transport cannot cancel a call; abort() stops waiting for it, and the call ends at
+  // its own deadline, which setDeadline() keeps within the shutdown's (a pending call keeps
+  // the process alive until then).
   let abortCurrent: (() => void) | undefined;
+  let notAfter = Number.POSITIVE_INFINITY;
 
   return {
     async send(body) {
       const aborted = new Promise<SendOutcome>((resolve) => {
         abortCurrent = () => resolve({ kind: 'retryable', reason: 'aborted', retryAfterMillis: undefined });
       });
-      const sent = transport.send(body, opts.timeoutMillis).then(grpcOutcome, (): SendOutcome => ({ kind: 'retryable', reason: 'grpc_error', retryAfterMillis: undefined }));
+      const timeoutMillis = Math.max(1, Math.min(opts.timeoutMillis, notAfter - Date.now()));
+      const sent = transport.send(body, timeoutMillis).then(grpcOutcome, (): SendOutcome => ({ kind: 'retryable', reason: 'grpc_error', retryAfterMillis: undefined }));
       try {
         return await Promise.race([sent, aborted]);
       } finally {
@@ -107,6 +111,9 @@ export function createGrpcTransport(opts: GrpcTransportOptions): Transport {
     },
     abort() {
       abortCurrent?.();
+    },
+    setDeadline(atMillis) {
+      notAfter = atMillis;
     },
     shutdown() {
       abortCurrent?.();

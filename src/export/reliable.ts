@@ -289,6 +289,7 @@ export function createReliableExporter(opts: ReliableExporterOptions): ReliableE
       const before = stats.exported;
       const deadline = Date.now() + deadlineMillis;
       deadlineAt = deadline;
+      transport.setDeadline?.(deadline);
       wake?.();
       flushBatch();
       const guard = setTimeout(() => { stopping = true; transport.abort(); wake?.(); }, deadlineMillis);

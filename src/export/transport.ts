@@ -20,5 +20,10 @@ export interface Transport {
   send(body: Uint8Array, kind: BodyKind): Promise<SendOutcome>;
   /** abort the request in flight, if any (shutdown deadline) */
   abort(): void;
+  /**
+   * No request may outlive this time (Date.now() ms): later sends shorten their timeout to
+   * it. For transports whose calls cannot be aborted (gRPC) this is what bounds a shutdown.
+   */
+  setDeadline?(atMillis: number): void;
   shutdown(): void;
 }

@@ -2,6 +2,7 @@
 // http/json and grpc (checked by receivers that decode with the official schema); a
 // collector that refuses, is down or never answers is a value in the report, never an
 // exception; over gRPC, retries, the spool, TLS and headers behave as over HTTP.
+import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +15,7 @@ import { buildResource } from '../../src/export/resource.js';
 import { resolveExportSettings, type ExportSettings, type OtlpProtocol } from '../../src/export/settings.js';
 import { createSink, type Sink, type SinkOptions } from '../../src/export/sink.js';
 import { closedPort } from '../integration/harness.js';
-import { decodeOtlpJsonLines, type DecodedSpan } from '../support/otlp-decode.js';
+import { decodeOtlpJsonLines, PROJECT_ROOT, type DecodedSpan } from '../support/otlp-decode.js';
 import { startOtlpGrpcReceiver, type OtlpGrpcReceiver } from '../support/otlp-grpc-receiver.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js';
 import { makeTestCerts, type TestCerts } from '../support/test-certs.js';
@@ -132,6 +133,33 @@ describe('a collector that is not there costs the deadline at most, and never th
       grpc.setBehaviour({ kind: 'ok' });
     }
   });
+
+  it('a process whose gRPC collector never answers ends at the deadline, not at the 30 s request timeout', async () => {
+    grpc.setBehaviour({ kind: 'hang' });
+    try {
+      // A gRPC call cannot be cancelled through the transport and keeps Node alive until it ends:
+      // the sink must have kept its deadline within the shutdown's.
+      const script = `
+        import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+        const { CollectingSpanProcessor } = await import('./dist/src/export/collect.js');
+        const { resolveExportSettings } = await import('./dist/src/export/settings.js');
+        const { createSink } = await import('./dist/src/export/sink.js');
+        const c = new CollectingSpanProcessor();
+        new BasicTracerProvider({ spanProcessors: [c] }).getTracer('t').startSpan('x').end();
+        const s = resolveExportSettings({ flags: { endpoint: ${JSON.stringify(grpc.url)}, protocol: 'grpc' }, env: { OTEL_EXPORTER_OTLP_TIMEOUT: '30000' } });
+        const { sink } = await createSink(s, { mode: 'memory', deadlineMillis: 1000 });
+        sink.submit(c.drain());
+        console.log(JSON.stringify(await sink.shutdown()));`;
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
+      const code = await new Promise((r) => child.once('exit', r));
+      expect(code).toBe(0);
+      expect(JSON.parse(out)).toMatchObject({ exported: 0, undelivered: 1 });
+    } finally {
+      grpc.setBehaviour({ kind: 'ok' });
+    }
+  }, 20_000);
 
   it('a gRPC status that retrying cannot fix (INVALID_ARGUMENT) is dropped and counted by name', async () => {
     grpc.reset();
