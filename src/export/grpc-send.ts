@@ -97,7 +97,9 @@ export function createGrpcTransport(opts: GrpcTransportOptions): Transport {
   let notAfter = Number.POSITIVE_INFINITY;
 
   return {
-    async send(body) {
+    async send(body, kind) {
+      // OTLP/gRPC carries protobuf only (a JSON body spooled by an http/json run cannot go this way).
+      if (kind !== 'pb') return { kind: 'failed', reason: 'grpc_json_body' };
       const aborted = new Promise<SendOutcome>((resolve) => {
         abortCurrent = () => resolve({ kind: 'retryable', reason: 'aborted', retryAfterMillis: undefined });
       });

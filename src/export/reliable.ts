@@ -230,7 +230,8 @@ export function createReliableExporter(opts: ReliableExporterOptions): ReliableE
         }
         spans = item.disk.spans;
       }
-      const outcome = await transport.send(body, opts.kind);
+      // A spool left by a run with another protocol keeps its encoding: it says how to send it.
+      const outcome = await transport.send(body, 'disk' in item ? item.disk.kind : opts.kind);
       const wasRetry = stats.backingOff;
       if (outcome.kind === 'retryable') {
         onRetryable(outcome);

@@ -212,6 +212,31 @@ describe('gRPC retries and the spool, as over HTTP', () => {
   });
 });
 
+describe('a spool left by a run with another protocol', () => {
+  /** A spool holding one http/json request, left by an agent whose collector was down. */
+  async function jsonSpool(name: string): Promise<string> {
+    const spoolDir = join(dir, name);
+    const down = await open(settingsFor(`http://127.0.0.1:${await closedPort()}`, 'http/json'), { mode: 'spool', spool: { dir: spoolDir, maxBytes: 1024 ** 2 } });
+    down.submit(someTrace(1));
+    expect(await down.shutdown(0)).toMatchObject({ leftInSpool: 2 });
+    return spoolDir;
+  }
+
+  it('is sent in its own encoding over HTTP', async () => {
+    http.reset();
+    const sink = await open(settingsFor(http.url, 'http/protobuf'), { mode: 'spool', spool: { dir: await jsonSpool('spool-json-http'), maxBytes: 1024 ** 2 } });
+    expect(await sink.shutdown(5_000)).toMatchObject({ exported: 2, undelivered: 0, leftInSpool: 0 });
+    expect(http.requests.map((r) => r.contentType)).toEqual(['application/json']);
+  });
+
+  it('JSON bodies cannot go over gRPC: dropped and counted, never sent', async () => {
+    grpc.reset();
+    const sink = await open(settingsFor(grpc.url, 'grpc'), { mode: 'spool', spool: { dir: await jsonSpool('spool-json-grpc'), maxBytes: 1024 ** 2 } });
+    expect(await sink.shutdown(5_000)).toMatchObject({ exported: 0, undelivered: 2, reasons: ['2 grpc_json_body'], leftInSpool: 0 });
+    expect(grpc.calls).toEqual([]);
+  });
+});
+
 describe('gRPC over TLS', () => {
   let certs: TestCerts;
   let tlsReceiver: OtlpGrpcReceiver;
