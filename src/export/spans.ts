@@ -6,10 +6,12 @@
 import { context, trace, SpanKind, SpanStatusCode, type Attributes, type HrTime, type Span, type Tracer } from '@opentelemetry/api';
 import { SYSCALLS, SYSCALL_CLASSES, errnoName } from '../events/schema.js';
 import type { WallClock } from '../model/clock.js';
+import type { SlowSyscallEvent } from '../events/types.js';
 import { argvOf, decodeWaitStatus, displayName, executableName, type ProcessNode } from '../model/process.js';
 import { walk } from '../model/tree.js';
 import type { Cause } from '../diagnose/types.js';
 import { rankedIds } from '../diagnose/diagnose.js';
+import { summarySyscalls } from './summary.js';
 
 export interface SpanBuildOptions {
   clock: WallClock;
@@ -90,6 +92,9 @@ export async function buildTraceSpans(tracer: Tracer, root: ProcessNode, opts: S
     causesByProcess.set(c.process, list);
   }
   const spanOf = new Map<ProcessNode, Span>();
+  // The summary's slowest operations become spans whatever the threshold: `gostall report`
+  // rebuilds the same summary from the trace.
+  const highlighted = summarySyscalls(root);
   let count = 0;
   let traceId = '';
 
@@ -118,23 +123,39 @@ export async function buildTraceSpans(tracer: Tracer, root: ProcessNode, opts: S
       attrs['gostall.cause.ids'] = [...new Set(own.map((c) => c.id))];
       Object.assign(attrs, top.attributes ?? {});
     }
-    const span = tracer.startSpan(displayName(p), { kind: SpanKind.INTERNAL, startTime: hr(clock, p.startNs), attributes: attrs }, ctx);
+    const startTime = hr(clock, p.startNs);
+    const span = tracer.startSpan(displayName(p), { kind: SpanKind.INTERNAL, startTime, attributes: attrs }, ctx);
+    addCauseEvents(span, own ?? [], opts.causes, startTime);
     if (p === root) traceId = span.spanContext().traceId;
     spanOf.set(p, span);
     const { code, signal } = p.status !== undefined ? decodeWaitStatus(p.status) : { code: 0, signal: undefined };
     if (signal !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: `killed by signal ${signal}` });
     else if (code !== 0) span.setStatus({ code: SpanStatusCode.ERROR, message: `exit code ${code}` });
-    await emitEvidence(tracer, span, p, opts, counted);
+    await emitEvidence(tracer, span, p, { ...opts, highlighted }, counted);
     span.end(hr(clock, p.endNs ?? opts.endNs));
     await counted();
   }
   return { traceId, spanCount: count };
 }
 
-async function emitEvidence(tracer: Tracer, parent: Span, p: ProcessNode, opts: SpanBuildOptions, counted: () => Promise<void>): Promise<void> {
+/**
+ * One `gostall.cause` event per cause the process carries (id, evidence, hint and its rank in
+ * the whole trace): the span attributes hold only the strongest, the events hold them all.
+ */
+function addCauseEvents(span: Span, own: Cause[], all: Cause[], time: HrTime): void {
+  for (const c of own) {
+    span.addEvent('gostall.cause', {
+      'gostall.cause': c.id, 'gostall.cause.evidence': c.evidence, 'gostall.cause.hint': c.hint,
+      'gostall.cause.rank': all.indexOf(c) + 1,
+    }, time);
+  }
+}
+
+async function emitEvidence(tracer: Tracer, parent: Span, p: ProcessNode, opts: SpanBuildOptions & { highlighted: Set<SlowSyscallEvent> },
+  counted: () => Promise<void>): Promise<void> {
   const { clock, thresholdNs } = opts;
   const ctx = trace.setSpan(context.active(), parent);
-  const syscalls = [...p.failedSyscalls, ...p.slowSyscalls.filter((s) => s.latencyNs - s.runqNs >= thresholdNs)];
+  const syscalls = [...p.failedSyscalls, ...p.slowSyscalls.filter((s) => s.latencyNs - s.runqNs >= thresholdNs || opts.highlighted.has(s))];
   syscalls.sort((a, b) => a.ts - b.ts);
   for (const s of syscalls) {
     const name = SYSCALLS[s.sc] ?? `syscall_${s.sc}`;

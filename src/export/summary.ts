@@ -1,8 +1,9 @@
 /** The terminal summary printed to stderr when a trace is finished. */
 import { SYSCALLS, errnoName } from '../events/schema.js';
 import type { Cause } from '../diagnose/types.js';
-import { decodeWaitStatus, displayName, type ProcessNode } from '../model/process.js';
+import { decodeWaitStatus, displayName as defaultName, type ProcessNode } from '../model/process.js';
 import { walk } from '../model/tree.js';
+import type { SlowSyscallEvent } from '../events/types.js';
 
 export interface SummaryInput {
   root: ProcessNode;
@@ -17,6 +18,23 @@ export interface SummaryInput {
   /** problems with the trace itself (the tracer stopped early, …), shown as warnings */
   traceProblems?: string[];
   maxSlowest?: number;
+  /** a process's name (default: displayName); `report` passes the span names it read */
+  nameOf?: (p: ProcessNode) => string;
+}
+
+/** How many operations the summary lists at most, and from what time on. */
+export const SLOWEST_DEFAULT = 5;
+const SLOWEST_MIN_NS = 1e6;
+
+/**
+ * The syscalls the summary would list as the slowest operations. Spans are built for them
+ * even below the span threshold, so a summary can be rebuilt from the trace (`gostall report`).
+ */
+export function summarySyscalls(root: ProcessNode, max = SLOWEST_DEFAULT): Set<SlowSyscallEvent> {
+  const all: SlowSyscallEvent[] = [];
+  for (const p of walk(root)) all.push(...p.slowSyscalls, ...p.failedSyscalls);
+  all.sort((a, b) => (b.latencyNs - b.runqNs) - (a.latencyNs - a.runqNs));
+  return new Set(all.slice(0, max).filter((e) => e.latencyNs - e.runqNs >= SLOWEST_MIN_NS));
 }
 
 /** Human duration: 850 µs, 12.4 ms, 3.21 s, 2m05s. */
@@ -29,6 +47,7 @@ export function formatDuration(ns: number): string {
 }
 
 export function renderSummary(x: SummaryInput): string {
+  const displayName = x.nameOf ?? defaultName;
   const lines: string[] = [];
   const procs = [...walk(x.root)];
   const wall = (x.root.endNs ?? x.endNs) - x.root.startNs;
@@ -57,7 +76,7 @@ export function renderSummary(x: SummaryInput): string {
     }
   }
   slow.sort((a, b) => b.ns - a.ns);
-  const top = slow.slice(0, x.maxSlowest ?? 5).filter((e) => e.ns >= 1e6);
+  const top = slow.slice(0, x.maxSlowest ?? SLOWEST_DEFAULT).filter((e) => e.ns >= SLOWEST_MIN_NS);
   if (top.length > 0) {
     lines.push('  slowest operations:');
     for (const e of top) lines.push(`    ${formatDuration(e.ns).padStart(9)}  ${e.text}`);
