@@ -27,7 +27,7 @@ function escapeHtml(s: string): string {
 export function renderHtml(data: PageData): string {
   const csp = [
     "default-src 'none'", `script-src ${sha256(CLIENT_JS)}`, `style-src ${sha256(PAGE_CSS)}`,
-    "img-src 'none'", "connect-src 'none'", "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
+    "img-src 'none'", "connect-src 'none'", "base-uri 'none'", "form-action 'none'",
   ].join('; ');
   const title = data.traces.length === 1 ? `gostall: ${data.traces[0]!.title}` : `gostall report (${data.traces.length} traces)`;
   return [
