@@ -27,6 +27,7 @@ function fmt(ns) {
   var s = Math.round(ns / 1e9);
   return Math.floor(s / 60) + 'm' + (s % 60 < 10 ? '0' : '') + (s % 60) + 's';
 }
+function plural(n, one, many) { return n + ' ' + (n === 1 ? one : many); }
 function trace() { return data.traces[st.t]; }
 
 function build() {
@@ -83,7 +84,7 @@ function showTrace() {
   var t = trace();
   t.byProc = t.byProc || indexEvidence(t);
   ui.sub.textContent = t.title + ' \u00b7 trace ' + t.traceId + ' \u00b7 ' + new Date(t.startEpochMs).toISOString() +
-    ' \u00b7 ' + fmt(t.duration) + ' \u00b7 ' + t.processes.length + ' processes \u00b7 ' + t.evidence.length + ' evidence spans';
+    ' \u00b7 ' + fmt(t.duration) + ' \u00b7 ' + plural(t.processes.length, 'process', 'processes') + ' \u00b7 ' + plural(t.evidence.length, 'evidence span', 'evidence spans');
   ui.summary.textContent = t.summary;
   drawCauses(t);
   drawAxis(t);
@@ -142,7 +143,7 @@ function drawAxis(t) {
   ui.axis.textContent = '';
   var step = niceStep(t.duration / 8);
   for (var x = 0; x <= t.duration; x += step) {
-    var s = ui.axis.appendChild(el('span', '', fmt(x)));
+    var s = ui.axis.appendChild(el('span', '', x === 0 ? '0' : fmt(x)));
     s.style.left = (x / t.duration * 100) + '%';
   }
 }
@@ -167,7 +168,7 @@ function filter() {
   var t = trace();
   st.rows = [];
   for (var n = 0; n < t.processes.length; n++) if (!st.query || matches(t, n, st.query)) st.rows.push(n);
-  ui.count.textContent = st.query ? st.rows.length + ' of ' + t.processes.length + ' processes match' : t.processes.length + ' processes';
+  ui.count.textContent = st.query ? st.rows.length + ' of ' + t.processes.length + ' processes match' : plural(t.processes.length, 'process', 'processes');
   ui.spacer.style.height = (st.rows.length * ROW) + 'px';
   schedule();
 }
@@ -182,6 +183,7 @@ function render() {
   var t = trace();
   var first = Math.max(0, Math.floor(ui.wf.scrollTop / ROW) - OVERSCAN);
   var last = Math.min(st.rows.length, Math.ceil((ui.wf.scrollTop + ui.wf.clientHeight) / ROW) + OVERSCAN);
+  ui.axis.style.marginRight = (ui.wf.offsetWidth - ui.wf.clientWidth) + 'px';
   var frag = document.createDocumentFragment();
   for (var r = first; r < last; r++) frag.appendChild(rowEl(t, st.rows[r], r));
   ui.spacer.textContent = '';

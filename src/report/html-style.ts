@@ -5,7 +5,7 @@ body { margin: 0; padding: 12px 16px; background: #fafafa; }
 h1 { font-size: 18px; margin: 0 0 6px; }
 .sub { color: #555; margin-bottom: 8px; word-break: break-all; }
 .problems { background: #fff3e0; border: 1px solid #ffb74d; padding: 6px 8px; margin: 6px 0; white-space: pre-wrap; }
-.causes { display: flex; flex-wrap: wrap; gap: 8px; margin: 8px 0; }
+.causes { display: flex; flex-wrap: wrap; align-items: flex-start; gap: 8px; margin: 8px 0; }
 .cause { text-align: left; border: 1px solid #c62828; background: #fff; border-radius: 6px; padding: 8px 10px; max-width: 560px; cursor: pointer; font: inherit; }
 .cause[aria-pressed="true"] { background: #fff8c4; box-shadow: 0 0 0 2px #f9a825; }
 .cause .id { font-weight: 600; color: #b71c1c; }
@@ -19,7 +19,7 @@ details { margin: 6px 0; } pre { white-space: pre-wrap; word-break: break-word; 
 .legend i { display: inline-block; width: 12px; height: 10px; }
 .axis { position: relative; height: 18px; margin-left: 340px; border-bottom: 1px solid #bbb; color: #666; font-size: 11px; }
 .axis span { position: absolute; top: 0; transform: translateX(-50%); white-space: nowrap; }
-.wf { position: relative; height: 62vh; overflow: auto; border: 1px solid #ddd; background: #fff; }
+.wf { position: relative; max-height: 62vh; overflow: auto; border: 1px solid #ddd; background: #fff; }
 .spacer { position: relative; }
 .row { position: absolute; left: 0; right: 0; height: 22px; display: flex; cursor: pointer; border-bottom: 1px solid #f0f0f0; }
 .row:hover { background: #f5f9ff; }

@@ -46,7 +46,7 @@ export function goplsWorkload(processes: number, perChild: number): Workload {
   for (let i = 0; i < processes; i++) {
     const pid = root + 1 + i;
     const start = 2 * MS + Math.floor((i / processes) * span);
-    const dur = 200 * MS + (i % 7) * 90 * MS;
+    const dur = i % 50 === 0 ? 1500 * MS : 200 * MS + (i % 7) * 90 * MS;
     events.push({ kind: 'fork', ts: start, parentPid: root, parentTid: root, childTid: pid });
     const sub = i % 5 === 0 ? 'env' : 'list';
     events.push(...exec(start + MS, pid, root, '/usr/lib/go-1.19/bin/go', ['go', sub, '-json', `./pkg${i}/...`]));
@@ -59,7 +59,7 @@ export function goplsWorkload(processes: number, perChild: number): Workload {
           path: `/workspace/mod${i}/pkg${k}/file.go`, pathTruncated: false });
       }
     }
-    if (i % 50 === 0) events.push({ kind: 'connect', ts: start + 150 * MS, pid, tid: pid, durationNs: 1200 * MS, established: true, address: '127.0.0.1', port: 3128 });
+    if (i % 50 === 0) events.push({ kind: 'connect', ts: start + 1300 * MS, pid, tid: pid, durationNs: 1200 * MS, established: true, address: '127.0.0.1', port: 3128 });
     events.push(sched(start + dur - MS, pid, 20 * MS, 5 * MS, dur - 40 * MS, i % 11 === 0 ? 8 * MS : 0));
     events.push({ kind: 'exit', ts: start + dur, pid, tid: pid, status: 0 });
   }
