@@ -23,7 +23,7 @@ export async function reportCommand(argv: string[]): Promise<{ exitCode: number 
   if (values.help) { process.stdout.write(HELP); return { exitCode: 0 }; }
   if (positionals.length === 0) throw new UsageError('needs at least one OTLP JSON file (or - for stdin); see gostall report --help');
   if (positionals.filter((p) => p === '-').length > 1) throw new UsageError('- (stdin) can be given once');
-  const { loadReport, reportText, reportJson, pageData, inputProblems, writePrivate } = await import('../report/report.js');
+  const { loadReport, reportText, reportJson, pageData, inputProblems, writePrivate, terminalSafe } = await import('../report/report.js');
   const { writeHtml } = await import('../report/html.js');
   let report;
   try {
@@ -32,7 +32,7 @@ export async function reportCommand(argv: string[]): Promise<{ exitCode: number 
     const e = err as NodeJS.ErrnoException;
     throw new UsageError(`cannot read ${e.path ?? 'the input'}: ${e.code ?? e.message}`);
   }
-  for (const p of inputProblems(report)) process.stderr.write(`gostall report: warning: ${p}\n`);
+  for (const p of inputProblems(report)) process.stderr.write(`gostall report: warning: ${terminalSafe(p)}\n`);
   const toStdout = values.json === '-';
   const text = reportText(report);
   if (!toStdout) process.stdout.write(text);

@@ -6,12 +6,11 @@
 import { context, trace, SpanKind, SpanStatusCode, type Attributes, type HrTime, type Span, type Tracer } from '@opentelemetry/api';
 import { SYSCALLS, SYSCALL_CLASSES, errnoName } from '../events/schema.js';
 import type { WallClock } from '../model/clock.js';
-import type { SlowSyscallEvent } from '../events/types.js';
 import { argvOf, decodeWaitStatus, displayName, executableName, type ProcessNode } from '../model/process.js';
 import { walk } from '../model/tree.js';
 import type { Cause } from '../diagnose/types.js';
 import { rankedIds } from '../diagnose/diagnose.js';
-import { summarySyscalls } from './summary.js';
+import { slowestOperations } from './summary.js';
 
 export interface SpanBuildOptions {
   clock: WallClock;
@@ -92,9 +91,6 @@ export async function buildTraceSpans(tracer: Tracer, root: ProcessNode, opts: S
     causesByProcess.set(c.process, list);
   }
   const spanOf = new Map<ProcessNode, Span>();
-  // The summary's slowest operations become spans whatever the threshold: `gostall report`
-  // rebuilds the same summary from the trace.
-  const highlighted = summarySyscalls(root);
   let count = 0;
   let traceId = '';
 
@@ -111,6 +107,10 @@ export async function buildTraceSpans(tracer: Tracer, root: ProcessNode, opts: S
       Object.assign(attrs, opts.rootAttributes ?? {});
       const ids = rankedIds(opts.causes);
       attrs['gostall.causes'] = ids;
+      // The summary's slowest operations (most below the span threshold) for `gostall report`.
+      const slowest = slowestOperations(root);
+      attrs['gostall.summary.slowest'] = slowest.map((o) => o.text);
+      attrs['gostall.summary.slowest_ns'] = slowest.map((o) => o.ns);
       if (ids[0] !== undefined) attrs['gostall.cause.primary'] = ids[0];
     }
     const own = causesByProcess.get(p);
@@ -131,7 +131,7 @@ export async function buildTraceSpans(tracer: Tracer, root: ProcessNode, opts: S
     const { code, signal } = p.status !== undefined ? decodeWaitStatus(p.status) : { code: 0, signal: undefined };
     if (signal !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: `killed by signal ${signal}` });
     else if (code !== 0) span.setStatus({ code: SpanStatusCode.ERROR, message: `exit code ${code}` });
-    await emitEvidence(tracer, span, p, { ...opts, highlighted }, counted);
+    await emitEvidence(tracer, span, p, opts, counted);
     span.end(hr(clock, p.endNs ?? opts.endNs));
     await counted();
   }
@@ -151,11 +151,10 @@ function addCauseEvents(span: Span, own: Cause[], all: Cause[], time: HrTime): v
   }
 }
 
-async function emitEvidence(tracer: Tracer, parent: Span, p: ProcessNode, opts: SpanBuildOptions & { highlighted: Set<SlowSyscallEvent> },
-  counted: () => Promise<void>): Promise<void> {
+async function emitEvidence(tracer: Tracer, parent: Span, p: ProcessNode, opts: SpanBuildOptions, counted: () => Promise<void>): Promise<void> {
   const { clock, thresholdNs } = opts;
   const ctx = trace.setSpan(context.active(), parent);
-  const syscalls = [...p.failedSyscalls, ...p.slowSyscalls.filter((s) => s.latencyNs - s.runqNs >= thresholdNs || opts.highlighted.has(s))];
+  const syscalls = [...p.failedSyscalls, ...p.slowSyscalls.filter((s) => s.latencyNs - s.runqNs >= thresholdNs)];
   syscalls.sort((a, b) => a.ts - b.ts);
   for (const s of syscalls) {
     const name = SYSCALLS[s.sc] ?? `syscall_${s.sc}`;

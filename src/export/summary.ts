@@ -3,7 +3,6 @@ import { SYSCALLS, errnoName } from '../events/schema.js';
 import type { Cause } from '../diagnose/types.js';
 import { decodeWaitStatus, displayName as defaultName, type ProcessNode } from '../model/process.js';
 import { walk } from '../model/tree.js';
-import type { SlowSyscallEvent } from '../events/types.js';
 
 export interface SummaryInput {
   root: ProcessNode;
@@ -20,21 +19,38 @@ export interface SummaryInput {
   maxSlowest?: number;
   /** a process's name (default: displayName); `report` passes the span names it read */
   nameOf?: (p: ProcessNode) => string;
+  /** the slowest operations, when known already (`report` reads them from the root span) */
+  slowest?: SlowOperation[];
 }
 
 /** How many operations the summary lists at most, and from what time on. */
 export const SLOWEST_DEFAULT = 5;
 const SLOWEST_MIN_NS = 1e6;
 
+export interface SlowOperation { ns: number; text: string }
+
 /**
- * The syscalls the summary would list as the slowest operations. Spans are built for them
- * even below the span threshold, so a summary can be rebuilt from the trace (`gostall report`).
+ * The slowest syscalls and connects of a tree, as the summary lists them. The root span
+ * carries them too (gostall.summary.slowest*), so `gostall report` can print the same list:
+ * most of them are below the span threshold and have no span of their own.
  */
-export function summarySyscalls(root: ProcessNode, max = SLOWEST_DEFAULT): Set<SlowSyscallEvent> {
-  const all: SlowSyscallEvent[] = [];
-  for (const p of walk(root)) all.push(...p.slowSyscalls, ...p.failedSyscalls);
-  all.sort((a, b) => (b.latencyNs - b.runqNs) - (a.latencyNs - a.runqNs));
-  return new Set(all.slice(0, max).filter((e) => e.latencyNs - e.runqNs >= SLOWEST_MIN_NS));
+export function slowestOperations(root: ProcessNode, max = SLOWEST_DEFAULT, displayName: (p: ProcessNode) => string = defaultName): SlowOperation[] {
+  const slow: SlowOperation[] = [];
+  for (const p of walk(root)) {
+    for (const e of [...p.slowSyscalls, ...p.failedSyscalls]) {
+      const name = SYSCALLS[e.sc] ?? `syscall ${e.sc}`;
+      const where = e.path !== undefined ? ` ${JSON.stringify(e.path)}` : e.fd >= 0 ? ` fd ${e.fd}` : '';
+      const err = e.ret < 0 ? ` → ${errnoName(-e.ret)}` : '';
+      slow.push({ ns: e.latencyNs - e.runqNs, text: `${name}${where}${err} (${displayName(p)}, pid ${p.pid})` });
+    }
+    for (const c of p.connects) {
+      if (!c.established || c.durationNs >= 1e9) {
+        slow.push({ ns: c.durationNs, text: `tcp connect ${c.address}:${c.port} ${c.established ? 'slow' : 'failed'} (${displayName(p)}, pid ${p.pid})` });
+      }
+    }
+  }
+  slow.sort((a, b) => b.ns - a.ns);
+  return slow.slice(0, max).filter((e) => e.ns >= SLOWEST_MIN_NS);
 }
 
 /** Human duration: 850 µs, 12.4 ms, 3.21 s, 2m05s. */
@@ -61,22 +77,7 @@ export function renderSummary(x: SummaryInput): string {
   lines.push(`  time summed over all processes and threads: running ${formatDuration(on)} · waiting for a free CPU ${formatDuration(rq)} · ` +
     `sleeping (I/O, network, children, idle threads) ${formatDuration(s)} · uninterruptible waits, usually disk (D) ${formatDuration(d)}`);
 
-  const slow: { ns: number; text: string }[] = [];
-  for (const p of procs) {
-    for (const e of [...p.slowSyscalls, ...p.failedSyscalls]) {
-      const name = SYSCALLS[e.sc] ?? `syscall ${e.sc}`;
-      const where = e.path !== undefined ? ` ${JSON.stringify(e.path)}` : e.fd >= 0 ? ` fd ${e.fd}` : '';
-      const err = e.ret < 0 ? ` → ${errnoName(-e.ret)}` : '';
-      slow.push({ ns: e.latencyNs - e.runqNs, text: `${name}${where}${err} (${displayName(p)}, pid ${p.pid})` });
-    }
-    for (const c of p.connects) {
-      if (!c.established || c.durationNs >= 1e9) {
-        slow.push({ ns: c.durationNs, text: `tcp connect ${c.address}:${c.port} ${c.established ? 'slow' : 'failed'} (${displayName(p)}, pid ${p.pid})` });
-      }
-    }
-  }
-  slow.sort((a, b) => b.ns - a.ns);
-  const top = slow.slice(0, x.maxSlowest ?? SLOWEST_DEFAULT).filter((e) => e.ns >= SLOWEST_MIN_NS);
+  const top = x.slowest ?? slowestOperations(x.root, x.maxSlowest, displayName);
   if (top.length > 0) {
     lines.push('  slowest operations:');
     for (const e of top) lines.push(`    ${formatDuration(e.ns).padStart(9)}  ${e.text}`);

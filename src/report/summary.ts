@@ -1,7 +1,7 @@
 /**
  * The terminal diagnosis of a recorded trace: the trace is turned back into the process tree
- * `run` summarised (the aggregates, the evidence, the causes) and printed by the same
- * renderSummary, so `gostall report` says what `run` said.
+ * `run` summarised (the aggregates, the evidence, the causes, the slowest operations from the
+ * root span) and printed by the same renderSummary, so `gostall report` says what `run` said.
  */
 import { ERRNO_NAMES, SYSCALLS } from '../events/schema.js';
 import type { Cause } from '../diagnose/types.js';
@@ -70,11 +70,17 @@ export function summaryOfTrace(trace: ReportTrace, opts: { source?: string } = {
   const causes: Cause[] = trace.causes.map((c) => ({ id: c.id, process: nodeOf.get(c.process)!, evidence: c.evidence, hint: c.hint, weightNs: 0 }));
   const ra = trace.root.span.attributes;
   const unattributed = num(ra.get('gostall.unattributed_records')) ?? 0;
+  // run wrote the summary's slowest operations on the root span (most have no span of their
+  // own: they are below the span threshold); older traces: rebuilt from the evidence spans.
+  const texts = ra.get('gostall.summary.slowest');
+  const nss = ra.get('gostall.summary.slowest_ns');
+  const slowest = Array.isArray(texts) && Array.isArray(nss) && texts.length === nss.length
+    ? texts.map((t, i) => ({ text: String(t), ns: Number(nss[i]) })) : undefined;
   return renderSummary({
     root, traceId: trace.traceId, endNs: trace.root.endNs, causes,
     lostEvents: num(ra.get('gostall.lost_events')) ?? 0, malformedRecords: num(ra.get('gostall.malformed_records')) ?? 0,
     spanCount: trace.spanCount, destinations: opts.source !== undefined ? [`read from ${opts.source}`] : [], exportProblems: [],
     traceProblems: unattributed > 0 ? [`${unattributed} probe records named processes outside this trace and were left out`] : [],
-    nameOf: (p) => names.get(p) ?? '?',
+    nameOf: (p) => names.get(p) ?? '?', slowest,
   });
 }

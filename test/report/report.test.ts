@@ -55,7 +55,7 @@ describe('the summary from a recorded trace', () => {
     expect(text).toContain('fix: check the proxy');
   });
 
-  it('lists slow syscalls below the span threshold that run listed as the slowest operations', async () => {
+  it('lists the slowest operations run listed, though below the span threshold they have no span', async () => {
     const w: Workload = {
       rootPid: 10, endNs: 100 * MS, causes: [],
       events: [
@@ -70,6 +70,7 @@ describe('the summary from a recorded trace', () => {
     const text = reportText(r);
     expect(text).toContain('newfstatat "/ws/a.go" (go, pid 10)');
     expect(text).toContain('read fd 7 (go, pid 10)');
+    expect(r.read.spans.map((s) => s.name)).toEqual(['go']); // below the threshold: no span of their own
     expect(withoutTraceId(text)).toBe(withoutTraceId(runSummary(w, r.traces[0]!.spanCount)));
   });
 });
@@ -82,6 +83,15 @@ describe('damaged and hostile input', () => {
     expect(r.traces).toHaveLength(1);
     expect(r.read.malformedLines).toBe(3);
     expect(r.read.problems[0]).toMatch(/^trace\.jsonl:1: not JSON/);
+  });
+
+  it('prints no control character or bidi override from the trace to the terminal', async () => {
+    const w = goplsWorkload(2, 2);
+    for (const e of w.events) if (e.kind === 'syscall') e.path = '/ws/\u001b]0;pwned\u0007\u001b[2J\u202e.go';
+    w.causes[0]!.evidence = 'slow \u001b[31mred\u001b[0m \u009b';
+    const text = reportText(await fromText(await otlpLines(w)));
+    expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
+    expect(text).toContain('slow \\u001b[31mred\\u001b[0m \\u009b');
   });
 
   it('cuts huge attribute values so memory per span stays bounded', async () => {
