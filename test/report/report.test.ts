@@ -85,6 +85,30 @@ describe('damaged and hostile input', () => {
     expect(r.read.problems[0]).toMatch(/^trace\.jsonl:1: not JSON/);
   });
 
+  it('skips a line over the 64 MiB limit without holding it, and reads the next one', async () => {
+    const good = await otlpLines(goplsWorkload(2, 1));
+    async function* chunks(): AsyncGenerator<Buffer> {
+      const mib = Buffer.alloc(1024 * 1024, 0x61);
+      for (let i = 0; i < 65; i++) yield mib;
+      yield Buffer.from(`\n${good}`);
+    }
+    const r = await loadReport([{ name: 'big.jsonl', stream: Readable.from(chunks()) }]);
+    expect(r.read.malformedLines).toBe(1);
+    expect(r.read.problems).toEqual(['big.jsonl:1: line longer than 64 MiB']);
+    expect(r.traces).toHaveLength(1);
+  });
+
+  it('reads traces of older gostall versions (no cause events): the strongest cause of each span, ranked by the root', async () => {
+    const req = JSON.parse(await otlpLines(goplsWorkload(8, 1)));
+    for (const sp of req.resourceSpans[0].scopeSpans[0].spans) {
+      sp.events = [];
+      sp.attributes = sp.attributes.filter((a: { key: string }) => !a.key.startsWith('gostall.summary.'));
+    }
+    const text = reportText(await fromText(`${JSON.stringify(req)}\n`));
+    expect(text).toMatch(/1\. fs\.slow_metadata — go env \(pid 1006\)\n.*\n.*\n {4}2\. net\.slow_connect — go env \(pid 1001\)/);
+    expect(text).toContain('slowest operations:');
+  });
+
   it('prints no control character or bidi override from the trace to the terminal', async () => {
     const w = goplsWorkload(2, 2);
     for (const e of w.events) if (e.kind === 'syscall') e.path = '/ws/\u001b]0;pwned\u0007\u001b[2J\u202e.go';
