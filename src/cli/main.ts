@@ -8,6 +8,7 @@ commands:
   run [options] -- CMD [ARGS…]   trace CMD and its descendants, write/send the trace, print why it was slow
   agent [--config FILE]          trace Go tools host-wide until SIGTERM; export with an on-disk spool
   replay FILE [--out FILE]       turn a recorded probe stream into the same spans
+  report FILE… [--json F] [--html F]  summarise recorded OTLP JSON traces; --html: a waterfall page
   doctor                         check this machine: tracer, version, BTF, tracepoints, privileges
   help                           this text
 
@@ -23,6 +24,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   run: async () => (await import('./run.js')).runCommand,
   agent: async () => (await import('./agent.js')).agentCommand,
   replay: async () => (await import('./replay.js')).replayCommand,
+  report: async () => (await import('./report.js')).reportCommand,
   doctor: async () => (await import('./doctor.js')).doctorCommand,
 };
 

@@ -29,7 +29,7 @@ export function splitCommand(argv: string[]): { options: string[]; command: stri
   return { options, command: argv.slice(i) };
 }
 
-const VALUE_FLAGS = new Set(['--out', '-o', '--endpoint', '--protocol', '--threshold', '--json', '--config']);
+const VALUE_FLAGS = new Set(['--out', '-o', '--endpoint', '--protocol', '--threshold', '--json', '--html', '--config']);
 
 /** The export flags run, agent and replay share (node:util parseArgs option specs). */
 export const EXPORT_FLAGS = {

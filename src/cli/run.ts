@@ -1,5 +1,5 @@
 /**
- * gostall run [--out FILE] [--endpoint URL] [--protocol P] [--threshold DUR] [--json FILE] -- CMD ARGS…
+ * gostall run [--out FILE] [--endpoint URL] [--protocol P] [--threshold DUR] [--json FILE] [--html FILE] -- CMD ARGS…
  *
  * Order matters: CMD starts as a shim blocked on a pipe, the tracer is started with the
  * shim's pid as its root and attaches, then the shim is released and execs CMD, so CMD's
@@ -36,6 +36,7 @@ options:
   --protocol P       http/protobuf (default), http/json or grpc (default: OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL)
   --threshold DUR    slowest syscalls and off-CPU waits at least this long become spans (default 50ms)
   --json FILE        also write the diagnosis (causes, evidence, hints) as JSON ("-" for stdout)
+  --html FILE        also write the trace as one self-contained page (waterfall, evidence, causes)
   -h, --help         this text
 `;
 
@@ -81,6 +82,7 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv = process
       ...EXPORT_FLAGS,
       threshold: { type: 'string' },
       json: { type: 'string' },
+      html: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -98,7 +100,7 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv = process
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  return { help: false as const, command, thresholdNs, exportSettings, json: values.json, perfPagesPerCpu };
+  return { help: false as const, command, thresholdNs, exportSettings, json: values.json, html: values.html, perfPagesPerCpu };
 }
 
 export async function runCommand(argv: string[]): Promise<RunResult> {
@@ -259,6 +261,7 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
       ],
     }));
     if (opts.json !== undefined) await writeDiagnosisJson(opts.json, root, published, endNs);
+    if (opts.html !== undefined) await (await import('../report/report.js')).writeHtmlReport(opts.html, published.spans);
   } catch (err) {
     process.stderr.write(`gostall: the trace could not be finished: ${(err as Error).message}\n`);
   } finally {
