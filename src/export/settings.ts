@@ -297,13 +297,3 @@ export function resolveExportSettings(input: SettingsInput): ExportSettings {
     : undefined;
   return { otlp, endpointConfigured: where !== undefined, exportDisabled: off, out, outSource, resource, notices };
 }
-
-/** Settings as JSON-able data with secrets masked (header values, URL credentials), for --print-config and logs. */
-export function describeOtlpTarget(t: OtlpTarget | undefined): Record<string, unknown> | undefined {
-  if (!t) return undefined;
-  return {
-    ...t,
-    url: redactUrl(t.url),
-    headers: Object.fromEntries(Object.keys(t.headers).map((k) => [k, '<redacted>'])),
-  };
-}
