@@ -1,4 +1,5 @@
 /** gostall's command line: run | agent | replay | report | doctor. */
+import { SettingsError } from '../export/settings.js';
 import { UsageError } from './options.js';
 
 const USAGE = `usage: gostall <command> [options]
@@ -42,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return (await cmd(rest)).exitCode;
   } catch (err) {
-    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (err instanceof UsageError || err instanceof SettingsError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       // One line, whatever the parser wrote (node's parseArgs explains over several).
       process.stderr.write(`gostall ${name}: ${(err as Error).message.replace(/\s*\n\s*/g, ' ')}\n`);
       return 2;
