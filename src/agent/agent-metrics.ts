@@ -1,4 +1,5 @@
-/** The agent's own /metrics families: what the pipeline and the tracer are doing. */
+/** The agent's /metrics families: what the pipeline, the tracer and the export sink are doing. */
+import type { SinkStats } from '../export/sink.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import { readRssBytes } from '../vocabulary/procfs.js';
 import { labelled, type MetricFamily } from './metrics.js';
@@ -38,5 +39,19 @@ export function agentMetrics(x: {
     { name: 'gostall_tracer_gap_seconds_total', help: 'time without a running tracer', type: 'counter', samples: [{ value: x.gapsTotalNs / 1e9 }] },
     { name: 'gostall_tracer_resident_memory_bytes', help: 'RSS of bpftrace', type: 'gauge', samples: [{ value: readRssBytes(supervisor.pid) }] },
     { name: 'process_resident_memory_bytes', help: 'RSS of the gostall agent', type: 'gauge', samples: [{ value: process.memoryUsage.rss() }] },
+  ];
+}
+
+/** The export sink's families (only with a collector). */
+export function exportMetrics(ex: SinkStats): MetricFamily[] {
+  return [
+    { name: 'gostall_spans_exported_total', help: 'spans the collector acknowledged', type: 'counter', samples: [{ value: ex.exported }] },
+    { name: 'gostall_spans_spooled_total', help: 'spans written to the on-disk spool', type: 'counter', samples: [{ value: ex.spooled }] },
+    { name: 'gostall_spans_dropped_total', help: 'spans lost, by reason', type: 'counter', samples: labelled('reason', ex.dropped) },
+    { name: 'gostall_export_failures_total', help: 'failed export requests, by reason', type: 'counter', samples: labelled('reason', ex.failures) },
+    { name: 'gostall_export_backing_off', help: '1 while the collector is considered down', type: 'gauge', samples: [{ value: ex.backingOff ? 1 : 0 }] },
+    { name: 'gostall_export_queue_spans', help: 'spans waiting in memory', type: 'gauge', samples: [{ value: ex.memorySpans }] },
+    { name: 'gostall_spool_bytes', help: 'bytes in the spool', type: 'gauge', samples: [{ value: ex.spoolBytes }] },
+    { name: 'gostall_spool_spans', help: 'spans in the spool', type: 'gauge', samples: [{ value: ex.spoolSpans }] },
   ];
 }

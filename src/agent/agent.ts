@@ -2,7 +2,8 @@
  * `gostall agent`: traces Go tool processes host-wide until SIGTERM/SIGINT.
  *
  *   supervisor (bpftrace, restarted with backoff) → pipeline (src/pipeline: tree, episodes, windows, spans)
- *     → OTLP JSON file (optional) and reliable OTLP/HTTP export (memory → spool → collector)
+ *     → the export sink: OTLP JSON file (optional) and reliable OTLP export over HTTP or gRPC
+ *       (memory → spool → collector)
  *   metrics server: /metrics, /healthz
  *
  * Shutdown: stop the tracer (it drains its buffers), close every episode, publish every
@@ -13,6 +14,7 @@ import { mkdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { readMountTable } from '../diagnose/mounts.js';
 import { redactUrl } from '../export/endpoint.js';
+import { createSink, type Sink } from '../export/sink.js';
 import { createWallClock } from '../model/clock.js';
 import { MAX_LINE_LENGTH } from '../events/parse.js';
 import { checkTracingEnvironment, findBpftrace } from '../probe-runner/environment.js';
@@ -22,8 +24,7 @@ import { createPipeline, type Pipeline } from '../pipeline/pipeline.js';
 import { createMountSource, liveContextCollector } from '../pipeline/context.js';
 import { createResourceCache } from '../export/resource-cache.js';
 import { startMetricsServer, type MetricFamily, type MetricsServer } from './metrics.js';
-import { openAgentSink, type AgentSink } from './agent-sink.js';
-import { agentMetrics } from './agent-metrics.js';
+import { agentMetrics, exportMetrics } from './agent-metrics.js';
 import { createInflightPathResolver } from './inflight-paths.js';
 import { createInflightPoller } from './inflight-poll.js';
 import { createLivenessCheck, scanForAdoption } from '../vocabulary/procfs.js';
@@ -64,12 +65,25 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
   const pidFile = join(config.stateDir, 'bpftrace.pid');
 
   const clock = createWallClock();
-  let sink: AgentSink;
-  try {
-    sink = await openAgentSink(config.export, log);
-  } catch (err) {
-    throw new AgentStartError((err as Error).message);
-  }
+  for (const n of config.export.settings.notices) log(n);
+  const created = await createSink({ ...config.export.settings, out: config.export.out }, {
+    mode: 'spool',
+    spool: { dir: config.export.spoolDir, maxBytes: config.export.spoolMaxBytes, source: 'export.spool.dir' },
+    tuning: {
+      batchMaxSpans: config.export.batchMaxSpans,
+      batchDelayMillis: config.export.batchDelayMillis,
+      memoryLimitBytes: config.export.memoryLimitBytes,
+      backoffInitialMillis: config.export.backoffInitialMillis,
+      backoffMaxMillis: config.export.backoffMaxMillis,
+      maxRetryAfterMillis: config.export.maxRetryAfterMillis,
+    },
+    log,
+  });
+  if (!created.ok) throw new AgentStartError(created.error.message);
+  const exportSink: Sink = created.sink;
+  const waiting = exportSink.stats().spoolSpans;
+  if (waiting > 0) log(`${waiting} spans from a previous run wait in ${config.export.spoolDir}; sending them first`);
+  const sink = exportSink.submit.bind(exportSink);
 
   const core: Pipeline = createPipeline({
     settings: {
@@ -80,7 +94,7 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
       maxOpenTrees: config.limits.maxOpenTrees,
       maxQueuedTrees: config.limits.maxQueuedTrees,
     },
-    clock, context: liveContextCollector(createMountSource()), resourceFor: createResourceCache(env), emit: (spans) => sink.emit(spans),
+    clock, context: liveContextCollector(createMountSource()), resourceFor: createResourceCache(env), emit: sink,
   });
 
   let lastLineAt = Date.now();
@@ -144,7 +158,7 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
   const eventHistory: number[] = [];
   const metrics = (): MetricFamily[] => [
     ...agentMetrics({ core, supervisor, adoptOverflow, gapsTotalNs, eventHistory }),
-    ...sink.metrics(),
+    ...(exportSink.target ? exportMetrics(exportSink.stats()) : []),
   ];
 
   let server: MetricsServer | undefined;
@@ -156,7 +170,7 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
       });
       log(`metrics on http://${server.host.includes(':') ? `[${server.host}]` : server.host}:${server.port}/metrics`);
     } catch (err) {
-      await sink.abandon();
+      await exportSink.shutdown(0);
       throw new AgentStartError(`metrics.listen: cannot listen on ${config.metrics.host}:${config.metrics.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
   }
@@ -165,11 +179,11 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
     await supervisor.start();
   } catch (err) {
     await server?.close();
-    await sink.abandon();
+    await exportSink.shutdown(0);
     throw new AgentStartError(`cannot trace: ${(err as Error).message}; fix: run \`gostall doctor\` to see what is missing`);
   }
   log(`tracing ${config.executables.join(', ')}${config.cgroup ? ` in cgroup ${config.cgroup}` : ' host-wide'}; spans to ${[
-    config.export.url ? `${redactUrl(config.export.url)} (${config.export.protocol}, spool ${config.export.spoolDir})` : undefined,
+    exportSink.target ? `${exportSink.target.replace(/\)$/, `, spool ${config.export.spoolDir})`)}` : undefined,
     config.export.out,
   ].filter(Boolean).join(' and ')}`);
 
@@ -203,7 +217,11 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
     await supervisor.stop(Math.min(3_000, left()));
     rmSync(pidFile, { force: true });
     await core.finish(clock.nowMonotonicNs());
-    const summary = `${core.stats.spansProduced} spans produced${await sink.shutdown(left())}`;
+    const r = await exportSink.shutdown(left());
+    let summary = `${core.stats.spansProduced} spans produced`;
+    if (exportSink.target) {
+      summary += `, ${r.exported} exported, ${r.undelivered} dropped${r.leftInSpool > 0 ? `, ${r.leftInSpool} left in ${config.export.spoolDir} for the next start` : ''}`;
+    }
     await server?.close();
     log(`stopped: ${summary}; ${core.stats.lostEvents} events lost`);
   }

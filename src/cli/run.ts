@@ -1,5 +1,5 @@
 /**
- * gostall run [--out FILE] [--endpoint URL] [--protocol P] [--threshold DUR] [--json FILE] -- CMD ARGS…
+ * gostall run [--out FILE] [--endpoint URL] [--protocol P] [--threshold DUR] [--json FILE] [--html FILE] [--raw FILE] -- CMD ARGS…
  *
  * Order matters: CMD starts as a shim blocked on a pipe, the tracer is started with the
  * shim's pid as its root and attaches, then the shim is released and execs CMD, so CMD's
@@ -18,13 +18,12 @@ import { checkTracingEnvironment, findBpftrace } from '../probe-runner/environme
 import { perfPagesFromEnv, startTracer } from '../probe-runner/bpftrace.js';
 import { runContextCollector } from '../pipeline/context.js';
 import { createPipeline, type PublishedTrace } from '../pipeline/pipeline.js';
-import { openOtlpJsonFile, type OtlpJsonFile } from '../export/file.js';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { endpointConfigured, redactUrl } from '../export/endpoint.js';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { createResourceCache } from '../export/resource-cache.js';
+import { createSink, type Sink } from '../export/sink.js';
 import { renderSummary } from '../export/summary.js';
 import { writeDiagnosisJson } from '../export/diagnosis-json.js';
-import { UsageError, parseDuration, splitCommand, EXPORT_FLAGS, protocolOption, tracesUrlOption } from './options.js';
+import { UsageError, parseDuration, splitCommand, EXPORT_FLAGS, exportSettingsOption } from './options.js';
 import { openRawCapture, type RawCapture } from './raw-capture.js';
 
 export const RUN_USAGE = `usage: gostall run [options] -- CMD [ARGS…]
@@ -36,10 +35,11 @@ CMD's exit code (128+signal when it was killed). A summary goes to stderr.
 options:
   --out FILE         write the trace as OTLP JSON lines (default when no collector is
                      configured: ~/.local/state/gostall/traces/<time>-<cmd>.otlp.jsonl)
-  --endpoint URL     send to an OTLP/HTTP collector (default: OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT)
-  --protocol P       http/protobuf (default) or http/json (default: OTEL_EXPORTER_OTLP_PROTOCOL)
+  --endpoint URL     send to an OTLP collector (default: OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT)
+  --protocol P       http/protobuf (default), http/json or grpc (default: OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL)
   --threshold DUR    slowest syscalls and off-CPU waits at least this long become spans (default 50ms)
   --json FILE        also write the diagnosis (causes, evidence, hints) as JSON ("-" for stdout)
+  --html FILE        also write the trace as one self-contained page (waterfall, evidence, causes)
   --raw FILE         also save the raw probe stream; \`gostall replay FILE\` turns it into the same spans
   -h, --help         this text
 `;
@@ -49,6 +49,8 @@ options:
 export const DEFAULT_THRESHOLD_NS = 50e6;
 /** The kernel prints records from this latency on (diagnosis uses them below the span threshold). */
 const KERNEL_THRESHOLD_CAP_NS = 1e6;
+/** How long the trace may take to reach a collector after CMD ends; a collector that is down costs no more. */
+const EXPORT_DEADLINE_MILLIS = 10_000;
 /** After CMD exits, how long to wait for the exit records of its descendants. */
 const DRAIN_MILLIS = 1500;
 /**
@@ -78,7 +80,7 @@ function signalNumber(name: NodeJS.Signals | null): number {
 }
 
 /** Parse run's own options; throws UsageError with the fix. */
-export function parseRunOptions(argv: string[]) {
+export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv = process.env) {
   const { options, command } = splitCommand(argv);
   const { values } = parseArgs({
     args: options,
@@ -86,6 +88,7 @@ export function parseRunOptions(argv: string[]) {
       ...EXPORT_FLAGS,
       threshold: { type: 'string' },
       json: { type: 'string' },
+      html: { type: 'string' },
       raw: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -95,15 +98,16 @@ export function parseRunOptions(argv: string[]) {
   if (values.help) return { help: true as const };
   if (command.length === 0) throw new UsageError('gostall run needs a command: gostall run -- go build ./...');
   const thresholdNs = values.threshold !== undefined ? parseDuration(values.threshold, '--threshold') : DEFAULT_THRESHOLD_NS;
-  const protocol = protocolOption(values.protocol, process.env);
-  const url = values.endpoint !== undefined ? tracesUrlOption(values.endpoint, '--endpoint') : undefined;
+  // CMD owns stdout: spans never go there.
+  if (values.out === '-') throw new UsageError('--out -: gostall run leaves stdout to the command; give a file name');
+  const exportSettings = exportSettingsOption(values, env);
   let perfPagesPerCpu: number | undefined;
   try {
-    perfPagesPerCpu = perfPagesFromEnv(process.env);
+    perfPagesPerCpu = perfPagesFromEnv(env);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  return { help: false as const, command, thresholdNs, protocol, url, out: values.out, json: values.json, raw: values.raw, perfPagesPerCpu };
+  return { help: false as const, command, thresholdNs, exportSettings, json: values.json, html: values.html, raw: values.raw, perfPagesPerCpu };
 }
 
 export async function runCommand(argv: string[]): Promise<RunResult> {
@@ -120,20 +124,22 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   }
   const bpftrace = findBpftrace()!;
   const clock = createWallClock();
-  const haveCollector = endpointConfigured(opts.url, process.env);
-  const outPath = opts.out !== undefined ? resolve(opts.out) : haveCollector ? undefined : defaultOutPath(opts.command[0]!.split('/').pop()!);
-  let file: OtlpJsonFile | undefined;
-  let raw: RawCapture | undefined;
-  try {
-    if (outPath) file = await openOtlpJsonFile(outPath);
-  } catch (err) {
-    process.stderr.write(`gostall: cannot write ${outPath}: ${(err as Error).message}; fix: choose another --out\n`);
+  const settings = opts.exportSettings;
+  for (const n of settings.notices) process.stderr.write(`gostall: ${n}\n`);
+  // With no collector named (and export not switched off), the trace goes to a file.
+  const wantsDefaultFile = settings.out === undefined && !settings.endpointConfigured && !settings.exportDisabled;
+  const outPath = wantsDefaultFile ? defaultOutPath(opts.command[0]!.split('/').pop()!) : settings.out;
+  const created = await createSink({ ...settings, out: outPath }, { mode: 'memory', deadlineMillis: EXPORT_DEADLINE_MILLIS });
+  if (!created.ok) {
+    process.stderr.write(`gostall: ${created.error.message}; fix: choose another --out\n`);
     return { exitCode: 2 };
   }
+  const sink: Sink = created.sink;
+  let raw: RawCapture | undefined;
   try {
     if (opts.raw !== undefined) raw = await openRawCapture(resolve(opts.raw), clock.toEpochNs(0));
   } catch (err) {
-    await file?.close();
+    await sink.shutdown(0);
     process.stderr.write(`gostall: cannot write ${opts.raw}: ${(err as Error).message}; fix: choose another --raw\n`);
     return { exitCode: 2 };
   }
@@ -151,8 +157,8 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   const shimPid = shim.pid!;
   const restoreSignals = forwardSignals(shim);
 
-  // Everything from lines to spans is the pipeline's, as for agent and replay; run keeps
-  // the spans in memory and writes/sends them once the command is done.
+  // Everything from lines to spans is the pipeline's, as for agent and replay; the spans go
+  // to the sink as they are made (kept for --html too).
   const spans: ReadableSpan[] = [];
   let published: PublishedTrace | undefined;
   let treeComplete!: () => void;
@@ -161,7 +167,10 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   const pipeline = createPipeline({
     settings: { ...RUN_PIPELINE, evidenceThresholdNs: opts.thresholdNs },
     clock, context, resourceFor: createResourceCache(process.env),
-    emit: (s) => { for (const span of s) spans.push(span); },
+    emit: (s) => {
+      sink.submit(s);
+      if (opts.html !== undefined) for (const span of s) spans.push(span);
+    },
     onTracePublished: (t) => { if (t.root.pid === shimPid) published = t; },
     onTreeComplete: () => treeComplete(),
   });
@@ -181,11 +190,6 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
       if (stream === 'stdout') pipeline.malformed('line too long');
     },
   });
-  // The OpenTelemetry exporters take a few hundred ms to load: load them while bpftrace
-  // compiles and attaches, not before (the command waits for the attach).
-  const exportModule = import('../export/otlp.js');
-  exportModule.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
-
   const startup = await Promise.race([
     tracer.ready.then(() => ({ ready: true as const }), (err: Error) => ({ ready: false as const, err })),
     shimExit.then((x) => ({ ready: 'interrupted' as const, x })),
@@ -195,7 +199,7 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
     const x = await shimExit;
     await tracer.stop().catch(() => undefined);
     restoreSignals();
-    await file?.close();
+    await sink.shutdown(0);
     await raw?.close().catch(() => {});
     if (startup.ready === 'interrupted') {
       process.stderr.write('gostall: interrupted while the probes were attaching; the command was not started\n');
@@ -231,7 +235,7 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   if (recorded) raw?.context(shimPid, recorded);
   const rawProblem = raw ? await raw.close().then(() => undefined, (err: Error) => `could not write the raw probe stream to ${raw!.path}: ${err.message}`) : undefined;
 
-  await deliver({ opts, file, spans, published, haveCollector, endNs, exportModule, rawPath: rawProblem ? undefined : raw?.path, stats: pipeline.stats,
+  await deliver({ opts, sink, spans, published, endNs, rawPath: rawProblem ? undefined : raw?.path, stats: pipeline.stats,
     traceProblems: [
       ...(tracerDied ? [tracerDied] : []),
       ...(rawProblem ? [rawProblem] : []),
@@ -260,41 +264,40 @@ function forwardSignals(shim: ReturnType<typeof spawn>): () => void {
   };
 }
 
-/** Write and send the spans, then the summary (and --json). Never throws: the command's exit code stands. */
+/** Deliver the spans (the sink's deadline), then the summary, --json and --html. Never throws: the command's exit code stands. */
 async function deliver(x: {
-  opts: ReturnType<typeof parseRunOptions> & { help: false }; file: OtlpJsonFile | undefined; spans: ReadableSpan[];
-  published: PublishedTrace | undefined; haveCollector: boolean; endNs: number; exportModule: Promise<typeof import('../export/otlp.js')>;
-  rawPath: string | undefined; stats: { lostEvents: number; malformed: number }; traceProblems: string[];
+  opts: ReturnType<typeof parseRunOptions> & { help: false }; sink: Sink; spans: ReadableSpan[];
+  published: PublishedTrace | undefined; endNs: number; rawPath: string | undefined;
+  stats: { lostEvents: number; malformed: number }; traceProblems: string[];
 }): Promise<void> {
-  const { opts, file } = x;
+  const { opts, sink } = x;
   const destinations: string[] = [];
   const exportProblems: string[] = [];
-  let exporter: SpanExporter | undefined;
-  const endpointShown = opts.url ?? process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  let sinkClosed = false;
   try {
     if (!x.published) throw new Error('the command\'s process tree was not seen');
-    const { createOtlpExporter, exportInBatches } = await x.exportModule;
-    if (file) {
-      await file.write(x.spans);
-      destinations.push(`written to ${file.path}`);
+    const report = await sink.shutdown();
+    sinkClosed = true;
+    if (sink.filePath !== undefined) {
+      if (report.fileError) exportProblems.push(`could not write ${sink.filePath}: ${report.fileError}`);
+      else destinations.push(`written to ${sink.filePath}`);
     }
-    if (x.haveCollector) {
-      exporter = createOtlpExporter({ url: opts.url, protocol: opts.protocol });
-      const r = await exportInBatches(exporter, x.spans, {});
-      if (r.error) exportProblems.push(`could not send the trace to ${redactUrl(endpointShown ?? '')}: ${r.error}${file ? ` (the file ${file.path} is complete)` : ''}`);
-      else destinations.push(`sent to ${redactUrl(endpointShown ?? '')} (${opts.protocol})`);
+    if (sink.target) {
+      if (report.undelivered > 0) {
+        exportProblems.push(`could not send the trace to ${sink.target}: ${report.reasons.join(', ')}${sink.filePath && !report.fileError ? ` (the file ${sink.filePath} is complete)` : ''}`);
+      } else destinations.push(`sent to ${sink.target}`);
     }
-    const { root, traceId, causes } = x.published;
+    const { root, traceId, causes, spanCount } = x.published;
     process.stderr.write(renderSummary({
       root, traceId, endNs: x.endNs, causes, lostEvents: x.stats.lostEvents, malformedRecords: x.stats.malformed,
-      spanCount: x.spans.length, destinations, exportProblems, traceProblems: x.traceProblems,
+      spanCount, destinations, exportProblems, traceProblems: x.traceProblems,
     }));
     if (x.rawPath) process.stderr.write(`  raw probe stream saved to ${x.rawPath} (gostall replay turns it into these spans)\n`);
     if (opts.json !== undefined) await writeDiagnosisJson(opts.json, root, x.published, x.endNs);
+    if (opts.html !== undefined) await (await import('../report/report.js')).writeHtmlReport(opts.html, x.spans);
   } catch (err) {
     process.stderr.write(`gostall: the trace could not be finished: ${(err as Error).message}\n`);
   } finally {
-    await file?.close().catch(() => {});
-    await exporter?.shutdown().catch(() => {});
+    if (!sinkClosed) await sink.shutdown(0).catch(() => {});
   }
 }

@@ -1,8 +1,9 @@
 /** The terminal summary printed to stderr when a trace is finished. */
-import { SYSCALLS, errnoName } from '../events/schema.js';
 import type { Cause } from '../diagnose/types.js';
-import { decodeWaitStatus, displayName, type ProcessNode } from '../model/process.js';
+import { decodeWaitStatus, displayName as defaultName, type ProcessNode } from '../model/process.js';
 import { walk } from '../model/tree.js';
+import { slowestOperations, type SlowOperation } from '../pipeline/slowest.js';
+import { formatDuration } from '../vocabulary/units.js';
 
 export interface SummaryInput {
   root: ProcessNode;
@@ -17,12 +18,17 @@ export interface SummaryInput {
   /** problems with the trace itself (the tracer stopped early, …), shown as warnings */
   traceProblems?: string[];
   maxSlowest?: number;
+  /** a process's name (default: displayName); `report` passes the span names it read */
+  nameOf?: (p: ProcessNode) => string;
+  /** the slowest operations, when known already (`report` reads them from the root span) */
+  slowest?: SlowOperation[];
 }
 
+export { SLOWEST_DEFAULT, slowestOperations, type SlowOperation } from '../pipeline/slowest.js';
 export { formatDuration } from '../vocabulary/units.js';
-import { formatDuration } from '../vocabulary/units.js';
 
 export function renderSummary(x: SummaryInput): string {
+  const displayName = x.nameOf ?? defaultName;
   const lines: string[] = [];
   const procs = [...walk(x.root)];
   const wall = (x.root.endNs ?? x.endNs) - x.root.startNs;
@@ -36,22 +42,7 @@ export function renderSummary(x: SummaryInput): string {
   lines.push(`  time summed over all processes and threads: running ${formatDuration(on)} · waiting for a free CPU ${formatDuration(rq)} · ` +
     `sleeping (I/O, network, children, idle threads) ${formatDuration(s)} · uninterruptible waits, usually disk (D) ${formatDuration(d)}`);
 
-  const slow: { ns: number; text: string }[] = [];
-  for (const p of procs) {
-    for (const e of [...p.slowSyscalls, ...p.failedSyscalls]) {
-      const name = SYSCALLS[e.sc] ?? `syscall ${e.sc}`;
-      const where = e.path !== undefined ? ` ${JSON.stringify(e.path)}` : e.fd >= 0 ? ` fd ${e.fd}` : '';
-      const err = e.ret < 0 ? ` → ${errnoName(-e.ret)}` : '';
-      slow.push({ ns: e.latencyNs - e.runqNs, text: `${name}${where}${err} (${displayName(p)}, pid ${p.pid})` });
-    }
-    for (const c of p.connects) {
-      if (!c.established || c.durationNs >= 1e9) {
-        slow.push({ ns: c.durationNs, text: `tcp connect ${c.address}:${c.port} ${c.established ? 'slow' : 'failed'} (${displayName(p)}, pid ${p.pid})` });
-      }
-    }
-  }
-  slow.sort((a, b) => b.ns - a.ns);
-  const top = slow.slice(0, x.maxSlowest ?? 5).filter((e) => e.ns >= 1e6);
+  const top = x.slowest ?? slowestOperations(x.root, x.maxSlowest, displayName);
   if (top.length > 0) {
     lines.push('  slowest operations:');
     for (const e of top) lines.push(`    ${formatDuration(e.ns).padStart(9)}  ${e.text}`);

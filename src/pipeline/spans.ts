@@ -25,6 +25,8 @@ export interface SpanInput {
   endNs: number;
   attributes: Attributes;
   status?: SpanStatus;
+  /** events, each at a monotonic time */
+  events?: { name: string; atNs: number; attributes: Attributes }[];
   resource: Resource;
   clock: WallClock;
 }
@@ -63,7 +65,7 @@ export function makeSpan(x: SpanInput): ReadableSpan {
     status: x.status ?? { code: SpanStatusCode.UNSET },
     attributes: limited(x.attributes),
     links: [],
-    events: [],
+    events: (x.events ?? []).map((e) => ({ name: e.name, time: x.clock.toHrTime(e.atNs) as HrTime, attributes: limited(e.attributes), droppedAttributesCount: 0 })),
     ended: true,
     resource: x.resource,
     instrumentationScope: SCOPE,

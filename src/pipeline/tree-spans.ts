@@ -17,6 +17,7 @@ import { walk } from '../model/tree.js';
 import { errnoName } from '../vocabulary/errno.js';
 import { probeSyscallName } from '../vocabulary/syscalls.js';
 import { newSpanId, spanContextOf, type IdRegistry } from './span-ids.js';
+import { slowestOperations } from './slowest.js';
 import { makeSpan } from './spans.js';
 
 export interface TreeSpansInput {
@@ -119,7 +120,13 @@ export function causeAttributes(causes: Cause[]): Attributes {
 /** The attributes of one process span. */
 function processSpanAttributes(p: ProcessNode, x: TreeSpansInput, isTraceRoot: boolean, own: Cause[] | undefined): Attributes {
   const attrs = processAttributes(p);
-  if (isTraceRoot) Object.assign(attrs, x.rootAttributes ?? {}, rootCauseAttributes(x.causes, x.earlierCauseIds ?? []));
+  if (isTraceRoot) {
+    Object.assign(attrs, x.rootAttributes ?? {}, rootCauseAttributes(x.causes, x.earlierCauseIds ?? []));
+    // The summary's slowest operations (most below the span threshold) for `gostall report`.
+    const slowest = slowestOperations(p);
+    attrs['gostall.summary.slowest'] = slowest.map((o) => o.text);
+    attrs['gostall.summary.slowest_ns'] = slowest.map((o) => o.ns);
+  }
   if (own && own.length > 0) Object.assign(attrs, causeAttributes(own));
   const extra = x.processExtras?.(p);
   if (extra) Object.assign(attrs, extra);
@@ -150,10 +157,22 @@ export async function buildTreeSpans(x: TreeSpansInput): Promise<ReadableSpan[]>
       name: displayName(p), context, parent: p === x.node ? topParent : x.ids.of(p.parent!),
       startNs: p.startNs, endNs: p.endNs ?? x.endNs, status: statusOf(p),
       attributes: processSpanAttributes(p, x, isTraceRoot && p === x.node, causesByProcess.get(p)),
+      events: causeEvents(p, causesByProcess.get(p) ?? [], x.causes),
       resource: x.resource, clock: x.clock,
     }));
   }
   return out;
+}
+
+/**
+ * One `gostall.cause` event per cause the process carries (id, evidence, hint and its rank in
+ * the whole trace): the span attributes hold only the strongest, the events hold them all.
+ */
+function causeEvents(p: ProcessNode, own: Cause[], all: Cause[]): { name: string; atNs: number; attributes: Attributes }[] {
+  return own.map((c) => ({
+    name: 'gostall.cause', atNs: p.startNs,
+    attributes: { 'gostall.cause': c.id, 'gostall.cause.evidence': c.evidence, 'gostall.cause.hint': c.hint, 'gostall.cause.rank': all.indexOf(c) + 1 },
+  }));
 }
 
 /** Evidence spans of one process: slow or failed syscalls, long off-CPU intervals, TCP connects. */
