@@ -13,7 +13,6 @@
 import { mkdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { readMountTable } from '../diagnose/mounts.js';
-import { redactUrl } from '../export/endpoint.js';
 import { createSink, type Sink } from '../export/sink.js';
 import { createWallClock } from '../model/clock.js';
 import { MAX_LINE_LENGTH } from '../events/parse.js';
@@ -65,24 +64,7 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
   const pidFile = join(config.stateDir, 'bpftrace.pid');
 
   const clock = createWallClock();
-  for (const n of config.export.settings.notices) log(n);
-  const created = await createSink({ ...config.export.settings, out: config.export.out }, {
-    mode: 'spool',
-    spool: { dir: config.export.spoolDir, maxBytes: config.export.spoolMaxBytes, source: 'export.spool.dir' },
-    tuning: {
-      batchMaxSpans: config.export.batchMaxSpans,
-      batchDelayMillis: config.export.batchDelayMillis,
-      memoryLimitBytes: config.export.memoryLimitBytes,
-      backoffInitialMillis: config.export.backoffInitialMillis,
-      backoffMaxMillis: config.export.backoffMaxMillis,
-      maxRetryAfterMillis: config.export.maxRetryAfterMillis,
-    },
-    log,
-  });
-  if (!created.ok) throw new AgentStartError(created.error.message);
-  const exportSink: Sink = created.sink;
-  const waiting = exportSink.stats().spoolSpans;
-  if (waiting > 0) log(`${waiting} spans from a previous run wait in ${config.export.spoolDir}; sending them first`);
+  const exportSink = await openAgentSink(config);
   const sink = exportSink.submit.bind(exportSink);
 
   const core: Pipeline = createPipeline({
@@ -110,16 +92,9 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
     offcpuThresholdNs: config.offcpuThresholdNs,
     agent: { executables: config.executables, cgroupId: config.cgroupId },
     beforeStart() {
-      // Follow what the model believes running, then Go tools started while nobody watched.
-      const known = core.liveProcesses().map((p) => p.pid);
-      const knownSet = new Set(known);
-      const found = scanForAdoption(config.executables, { cgroupV2Path: cgroupRel, selfPid: process.pid });
-      const fresh = found.filter((a) => !knownSet.has(a.pid));
-      const pids = [...known, ...fresh.map((a) => a.pid)];
-      adoptOverflow += Math.max(0, pids.length - AGENT_ADOPT_SLOTS);
-      const chosen = new Set(pids.slice(0, AGENT_ADOPT_SLOTS));
-      core.expectAdoptions(fresh.filter((a) => chosen.has(a.pid)));
-      return [...chosen];
+      const { pids, overflow } = chooseAdoptions(core, config.executables, cgroupRel);
+      adoptOverflow += overflow;
+      return pids;
     },
     onLine(line, stream) {
       lastLineAt = Date.now();
@@ -237,6 +212,43 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
       });
     },
   };
+}
+
+/** The export sink in spool mode, as the agent's configuration says. */
+async function openAgentSink(config: AgentConfig): Promise<Sink> {
+  for (const n of config.export.settings.notices) log(n);
+  const created = await createSink({ ...config.export.settings, out: config.export.out }, {
+    mode: 'spool',
+    spool: { dir: config.export.spoolDir, maxBytes: config.export.spoolMaxBytes, source: 'export.spool.dir' },
+    tuning: {
+      batchMaxSpans: config.export.batchMaxSpans,
+      batchDelayMillis: config.export.batchDelayMillis,
+      memoryLimitBytes: config.export.memoryLimitBytes,
+      backoffInitialMillis: config.export.backoffInitialMillis,
+      backoffMaxMillis: config.export.backoffMaxMillis,
+      maxRetryAfterMillis: config.export.maxRetryAfterMillis,
+    },
+    log,
+  });
+  if (!created.ok) throw new AgentStartError(created.error.message);
+  const waiting = created.sink.stats().spoolSpans;
+  if (waiting > 0) log(`${waiting} spans from a previous run wait in ${config.export.spoolDir}; sending them first`);
+  return created.sink;
+}
+
+/**
+ * The pids a (re)started tracer follows: what the model believes running, then Go tools
+ * started while nobody watched (those are adopted as roots); at most AGENT_ADOPT_SLOTS.
+ */
+function chooseAdoptions(core: Pipeline, executables: readonly string[], cgroupV2Path: string | undefined): { pids: number[]; overflow: number } {
+  const known = core.liveProcesses().map((p) => p.pid);
+  const knownSet = new Set(known);
+  const found = scanForAdoption(executables, { cgroupV2Path, selfPid: process.pid });
+  const fresh = found.filter((a) => !knownSet.has(a.pid));
+  const pids = [...known, ...fresh.map((a) => a.pid)];
+  const chosen = new Set(pids.slice(0, AGENT_ADOPT_SLOTS));
+  core.expectAdoptions(fresh.filter((a) => chosen.has(a.pid)));
+  return { pids: [...chosen], overflow: Math.max(0, pids.length - AGENT_ADOPT_SLOTS) };
 }
 
 /** Something the agent needs is missing: one line naming the fix, exit 2. */
