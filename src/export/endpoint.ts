@@ -3,6 +3,8 @@
  * Kept apart from the exporters (otlp.ts) so the command line can check its options before
  * the OpenTelemetry modules are loaded: `gostall run` loads them while the probes attach.
  */
+import { redactUrl } from '../model/redact.js';
+
 export type OtlpProtocol = 'http/protobuf' | 'http/json';
 export const PROTOCOLS: readonly OtlpProtocol[] = ['http/protobuf', 'http/json'];
 
@@ -37,14 +39,5 @@ export function tracesUrlFromFlag(endpoint: string): string {
   return u.toString();
 }
 
-/** A URL safe to print: no user name, password or query string. */
-export function redactUrl(raw: string): string {
-  try {
-    const u = new URL(raw);
-    if (u.username || u.password) { u.username = 'REDACTED'; u.password = ''; }
-    u.search = '';
-    return u.toString();
-  } catch {
-    return '<invalid URL>';
-  }
-}
+/** A URL safe to print (defined in the model, where the diagnosis can use it too). */
+export { redactUrl } from '../model/redact.js';

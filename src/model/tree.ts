@@ -18,6 +18,7 @@ import type { ProbeEvent, SlowSyscallEvent } from '../events/types.js';
 import { SYSCALL_CLASSES, errnoName } from '../events/schema.js';
 import { createProcess, type ProcessNode } from './process.js';
 import { addSlowCall } from './slow-sample.js';
+import { addStderrChunk } from './stderr.js';
 
 /** Evidence records kept per process and kind; the rest are counted in evidenceDropped. */
 export const MAX_EVIDENCE_PER_PROCESS = 64;
@@ -346,6 +347,12 @@ export function createProcessTree(opts: ProcessTreeOptions = {}): ProcessTree {
         if (!p) { unplaced(e, e.pid); return; }
         if (p.offCpu.length < MAX_EVIDENCE_PER_PROCESS) p.offCpu.push(e);
         else p.evidenceDropped++;
+        return;
+      }
+      case 'stderr': {
+        const p = processFor(e.pid);
+        if (!p) { unplaced(e, e.pid); return; }
+        addStderrChunk(p.stderr, e);
         return;
       }
       case 'connect': {
