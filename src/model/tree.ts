@@ -58,6 +58,8 @@ export interface ProcessTree {
   detach(node: ProcessNode): void;
   /** Called when a root and all its descendants have exited. */
   onTreeComplete?: (root: ProcessNode) => void;
+  /** Called when a traced process exec'd (its exec info is set), while it may still be running. */
+  onExec?: (node: ProcessNode) => void;
   stats: TreeStats;
 }
 
@@ -275,6 +277,7 @@ export function createProcessTree(opts: ProcessTreeOptions = {}): ProcessTree {
           ts: e.ts, filename: e.filename, filenameTruncated: e.filenameTruncated, comm: e.comm,
           argvLen: e.argvLen, argvParts: [], argvBytes: 0,
         };
+        tree.onExec?.(p);
         return;
       }
       case 'argv': {
