@@ -4,11 +4,14 @@
  * started, and judging its paths by the root's environment blames the wrong place (a
  * PATH lookup under /root read as "the home directory"). /proc/PID/environ is read when
  * the process's exec record arrives, while it still lives (a go that fails at start lives
- * ~10 ms; the record arrives within a few), and only the variables Go and its tools read
- * are kept. A process whose environment could not be read inherits its nearest ancestor's.
+ * ~10 ms; the record usually arrives within a few), and only the variables Go and its
+ * tools read are kept. A process whose environment could not be read inherits its nearest
+ * ancestor's (the root's is the one gostall launched it with) — except HOME when, on the
+ * way, su/runuser/sudo/login switched users: those set HOME to the new user's, so it is
+ * taken from the password database (setpriv and the like keep HOME, and so does this).
  */
 import { readFileSync } from 'node:fs';
-import type { ProcessNode } from '../model/process.js';
+import { executableName, type ProcessNode } from '../model/process.js';
 import { parseEnviron } from './context-go-env.js';
 
 /** What is kept of an environment: Go's variables, where it looks for things, and proxies. */
@@ -19,8 +22,21 @@ const MAX_ENVIRON_BYTES = 256 * 1024;
 export interface ProcessEnvs {
   /** Read the environment of a process that just exec'd (cheap: one small /proc read). */
   noteExec(p: ProcessNode): void;
-  /** Its own environment if read, else its nearest ancestor's; undefined when none was read. */
+  /** Its own environment if read, else its nearest ancestor's (or the launch one); undefined when none is known. */
   envOf(p: ProcessNode): NodeJS.ProcessEnv | undefined;
+}
+
+/** Programs that start the next one as another user with that user's HOME. */
+const HOME_RESETTING = new Set(['su', 'runuser', 'sudo', 'login', 'doas']);
+
+/** Home directories by uid from a passwd file (read once, on demand). */
+export function passwdHomes(passwdText: string): Map<number, string> {
+  const homes = new Map<number, string>();
+  for (const line of passwdText.split('\n')) {
+    const f = line.split(':');
+    if (f.length >= 7 && /^\d+$/.test(f[2]!) && f[5]!.startsWith('/')) homes.set(Number(f[2]), f[5]!);
+  }
+  return homes;
 }
 
 /** Only the kept variables of an environment. */
@@ -30,8 +46,26 @@ export function keptVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return out;
 }
 
-export function createProcessEnvs(procRoot = '/proc'): ProcessEnvs {
+export function createProcessEnvs(procRoot = '/proc', opts: { launchEnv?: NodeJS.ProcessEnv; passwdPath?: string } = {}): ProcessEnvs {
   const envs = new WeakMap<ProcessNode, NodeJS.ProcessEnv>();
+  const launch = opts.launchEnv ? keptVariables(opts.launchEnv) : undefined;
+  let homes: Map<number, string> | undefined;
+  const homeOf = (uid: number): string | undefined => {
+    if (!homes) {
+      try {
+        homes = passwdHomes(readFileSync(opts.passwdPath ?? '/etc/passwd', 'utf8'));
+      } catch {
+        homes = new Map();
+      }
+    }
+    return homes.get(uid);
+  };
+  /** An inherited environment as p sees it: HOME follows a user switch that resets it. */
+  const inherited = (p: ProcessNode, env: NodeJS.ProcessEnv, switched: boolean): NodeJS.ProcessEnv => {
+    if (!switched || p.uid === undefined) return env;
+    const home = homeOf(p.uid);
+    return home ? { ...env, HOME: home } : env;
+  };
   return {
     noteExec(p) {
       try {
@@ -44,9 +78,14 @@ export function createProcessEnvs(procRoot = '/proc'): ProcessEnvs {
       }
     },
     envOf(p) {
+      let switched = false;
       for (let q: ProcessNode | undefined = p; q; q = q.parent) {
         const env = envs.get(q);
-        if (env) return env;
+        if (env && q === p) return env;
+        // the switching program's own environment is the one from before the switch
+        if (q !== p && q.exec && HOME_RESETTING.has(executableName(q))) switched = true;
+        if (env) return inherited(p, env, switched);
+        if (!q.parent && launch) return inherited(p, launch, switched);
       }
       return undefined;
     },

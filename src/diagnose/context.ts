@@ -88,7 +88,7 @@ export function startContextCollection(x: { rootPid: number; env?: NodeJS.Proces
   const firstStat = readProcStat(procRoot);
   const firstSelfNs = readOwnCpuNs(pid, procRoot);
   const startNs = monotonicNs();
-  const processEnvs = createProcessEnvs(procRoot);
+  const processEnvs = createProcessEnvs(procRoot, { launchEnv: launchEnv ?? environ });
   let lastStat: TimedProcStat | undefined;
   cgroup.sample();
 

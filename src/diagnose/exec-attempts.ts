@@ -10,8 +10,19 @@ import type { SlowSyscallEvent } from '../events/types.js';
 import type { ProcessNode } from '../model/process.js';
 import type { DiagnosisContext } from './types.js';
 import { absolutePath } from './context-paths.js';
+import { stderrText } from '../model/stderr.js';
 
 const EXECVE = 40;
+
+/** How Go's exec.LookPath, dash, bash, zsh and env say a PATH search found nothing (group 1: the name). */
+export const NAME_RE_SOURCE = '([A-Za-z0-9._+-]{1,64})';
+export const SEARCH_FAILED = [
+  new RegExp(`exec: "${NAME_RE_SOURCE}": executable file not found in \\$PATH`),
+  new RegExp(`^\\S*sh: (?:\\d+: |line \\d+: )?${NAME_RE_SOURCE}: (?:command )?not found`),
+  new RegExp(`^zsh: command not found: ${NAME_RE_SOURCE}`),
+  new RegExp(`^env: '?${NAME_RE_SOURCE}'?: No such file or directory`),
+];
+export const SEARCH_FAILED_ANY = new RegExp(SEARCH_FAILED.map((r) => r.source).join('|'));
 
 export interface ExecAttempt { p: ProcessNode; e: SlowSyscallEvent }
 
@@ -64,11 +75,13 @@ export function asPathSearch(attempts: ExecAttempt[], ctx: DiagnosisContext): Mi
     if (slash > 0) searched.push(absolutePath(e.path.slice(0, slash), ctx.workspace) ?? e.path.slice(0, slash));
   }
   if (name === undefined || name === '') return undefined;
-  // One absolute path tried is a configured location (GOROOT/pkg/tool, a setting), not a search.
+  // One absolute path tried is a configured location (GOROOT/pkg/tool, a setting), not a
+  // search, unless it is on PATH or the program that tried says its search found nothing.
   if (searched.length === 1 && attempts.length === 1 && attempts[0]!.e.path!.includes('/')) {
-    const dir = searched[0]!;
-    const pathDirs = (ctx.envOf?.(attempts[0]!.p)?.PATH ?? '').split(':');
-    if (!pathDirs.includes(dir)) return undefined;
+    const a = attempts[0]!;
+    const pathDirs = (ctx.envOf?.(a.p)?.PATH ?? '').split(':');
+    const said = stderrText(attemptOwner(a.p).stderr) ?? stderrText(a.p.stderr) ?? '';
+    if (!pathDirs.includes(searched[0]!) && !said.split('\n').some((l) => SEARCH_FAILED_ANY.test(l))) return undefined;
   }
   return { name, searched: [...new Set(searched)], attempts };
 }

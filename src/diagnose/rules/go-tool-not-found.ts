@@ -9,7 +9,7 @@
 import type { ProcessNode } from '../../model/process.js';
 import type { Cause, DiagnosisContext, Rule } from '../types.js';
 import { exitText, exitedWithFailure, perProcess, processLabel, stderrLine, wallNs } from '../evidence.js';
-import { failedExecsByOwner, goToolDirs, missingGoTool, GO_TOOLS } from '../exec-attempts.js';
+import { failedExecsByOwner, goToolDirs, missingGoTool, GO_TOOLS, SEARCH_FAILED, SEARCH_FAILED_ANY } from '../exec-attempts.js';
 import { listSome } from '../format.js';
 
 export const ID = 'go.tool_not_found';
@@ -25,7 +25,6 @@ export const THRESHOLDS = {
   minSearches: 1,
 } as const;
 
-const LOOKPATH_FAILED = /exec: "([A-Za-z0-9._+-]{1,64})": executable file not found in \$PATH/;
 const NOT_FOUND_LINE = /not found|no such file/i;
 
 function hint(name: string, elsewhere: string | undefined): string {
@@ -51,18 +50,21 @@ function cause(owner: ProcessNode, name: string, searched: string[], elsewhere: 
   };
 }
 
-/** Go's exec.LookPath said the tool is missing; the PATH the process had must agree. */
+/**
+ * Go's exec.LookPath or a shell searched PATH with stat (routine ENOENTs the probe counts)
+ * and said the tool is missing; the process failed, and the PATH it had must agree.
+ */
 function lookPathFailure(p: ProcessNode, ctx: DiagnosisContext): Cause | undefined {
-  if (!exitedWithFailure(p) || !ctx.findExecutable) return undefined;
-  const line = stderrLine(p, LOOKPATH_FAILED, 400);
-  const name = line ? LOOKPATH_FAILED.exec(line)?.[1] : undefined;
+  if (!exitedWithFailure(p) || !ctx.findExecutable || p.sums.stat.enoent === 0) return undefined;
+  const line = stderrLine(p, SEARCH_FAILED_ANY, 400);
+  const name = line ? SEARCH_FAILED.map((re) => re.exec(line)?.[1]).find((n) => n !== undefined) : undefined;
   const path = ctx.envOf?.(p)?.PATH;
   if (!name || path === undefined) return undefined;
-  const dirs = path.split(':').filter((d) => d.startsWith('/'));
+  const dirs = [...new Set(path.split(':').filter((d) => d.startsWith('/')))];
   if (ctx.findExecutable(name, dirs) !== undefined) return undefined;
   const elsewhere = ctx.findExecutable(name, goToolDirs(p, ctx).filter((d) => !dirs.includes(d)));
   if (!GO_TOOLS.has(name) && elsewhere === undefined) return undefined;
-  return cause(p, name, dirs, elsewhere, 'PATH searched', ctx);
+  return cause(p, name, dirs, elsewhere, `PATH searched, ${p.sums.stat.enoent} lookups failed with ENOENT`, ctx);
 }
 
 export const rule: Rule = (root, ctx) => {
