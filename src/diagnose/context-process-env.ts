@@ -39,6 +39,19 @@ export function passwdHomes(passwdText: string): Map<number, string> {
   return homes;
 }
 
+/** The user name of a uid from /etc/passwd (for evidence: "owned by uid 0 (root)"). */
+export function userNameOf(uid: number, passwdPath = '/etc/passwd'): string | undefined {
+  try {
+    for (const line of readFileSync(passwdPath, 'utf8').split('\n')) {
+      const f = line.split(':');
+      if (f.length >= 7 && f[2] === String(uid) && /^[A-Za-z0-9._-]{1,32}$/.test(f[0]!)) return f[0];
+    }
+  } catch {
+    /* no passwd file: numbers only */
+  }
+  return undefined;
+}
+
 /** Only the kept variables of an environment. */
 export function keptVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = {};

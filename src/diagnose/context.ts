@@ -15,7 +15,7 @@ import { watchCpuCgroup } from './context-cgroup.js';
 import { gorootOfExecutable, readProcessEnviron, resolveGoEnv } from './context-go-env.js';
 import { findHeavyDirectories, ownerOfPath, pathStillLoops, roleBases, roleOfPath } from './context-paths.js';
 import { readLimits, readOwnCpuNs, readProcStat, type ProcStatReading } from './context-system.js';
-import { createProcessEnvs, type ProcessEnvs } from './context-process-env.js';
+import { createProcessEnvs, userNameOf, type ProcessEnvs } from './context-process-env.js';
 import { findExecutableIn, findGoModule, inspectGoroot } from './context-go-files.js';
 import { readMountTable, type MountTable } from './mounts.js';
 import type { CgroupCpuUsage, CpuTimes, DiagnosisContext, GoEnv, Limits } from './types.js';
@@ -196,6 +196,7 @@ export function createDiagnosisContext(x: {
     goEnvOf: (p) => ownGo(p)?.go ?? x.go,
     roleFor: (p, path) => roleOfPath(ownGo(p)?.bases ?? bases, path),
     gorootOfExecutable,
+    userName: (uid) => userNameOf(uid),
     inspectGoroot,
     goModuleOf: findGoModule,
     findExecutable: findExecutableIn,

@@ -20,7 +20,7 @@ export const SEARCH_FAILED = [
   new RegExp(`exec: "${NAME_RE_SOURCE}": executable file not found in \\$PATH`),
   new RegExp(`^\\S*sh: (?:\\d+: |line \\d+: )?${NAME_RE_SOURCE}: (?:command )?not found`),
   new RegExp(`^zsh: command not found: ${NAME_RE_SOURCE}`),
-  new RegExp(`^env: '?${NAME_RE_SOURCE}'?: No such file or directory`),
+  new RegExp(`^env: ['\u2018]?${NAME_RE_SOURCE}['\u2019]?: No such file or directory`),
 ];
 export const SEARCH_FAILED_ANY = new RegExp(SEARCH_FAILED.map((r) => r.source).join('|'));
 

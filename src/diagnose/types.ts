@@ -127,6 +127,8 @@ export interface DiagnosisContext {
   roleFor?(p: ProcessNode, path: string): { role: PathRole; base: string | undefined };
   /** GOROOT of a go binary as cmd/go finds it (its real path, two levels up), if that is a Go tree */
   gorootOfExecutable?(executable: string): string | undefined;
+  /** the user name of a uid, when the password database has it */
+  userName?(uid: number): string | undefined;
   /** a GOROOT on disk (looked at on demand) */
   inspectGoroot?(goroot: string): GoRootInfo;
   /** the go.mod governing a directory (looked at on demand) */
