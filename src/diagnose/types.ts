@@ -14,6 +14,11 @@ export interface Cause {
   weightNs: number;
   /** extra attributes for the span (e.g. gostall.cause.scope) */
   attributes?: Record<string, string | number>;
+  /**
+   * the cause explains why its process failed (not only why it was slow): when the traced
+   * command failed, these rank first, so the primary cause is the one behind the failure
+   */
+  explainsFailure?: boolean;
 }
 
 /** What a path is to a Go tool; the most specific match wins (GOCACHE inside HOME is gocache). */

@@ -52,7 +52,7 @@ export const rule: Rule = (root, ctx) => {
       `${failed ? '; the command failed' : ''}`;
     out.push({
       id: ID, process: o, evidence, hint: HINTS[errnos[0]!] ?? HINTS.ENOENT!,
-      weightNs: failed ? wallNs(o, ctx) : list.reduce((s, x) => s + x.e.latencyNs, 0),
+      weightNs: failed ? wallNs(o, ctx) : list.reduce((s, x) => s + x.e.latencyNs, 0), explainsFailure: failed,
       attributes: { 'gostall.cause.path': paths[0]! },
     });
   }

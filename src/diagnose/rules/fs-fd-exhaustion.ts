@@ -40,7 +40,7 @@ export const rule: Rule = (root, ctx) => {
       : 'raise the open-file limit (ulimit -n 65536; systemd LimitNOFILE=; docker --ulimit nofile=65536:65536), or fix what keeps so many files open';
     out.push({
       id: ID, process: p, evidence, hint,
-      weightNs: exitedWithFailure(p) ? wallNs(p, ctx) : fails.reduce((s, e) => s + e.latencyNs, 0),
+      weightNs: exitedWithFailure(p) ? wallNs(p, ctx) : fails.reduce((s, e) => s + e.latencyNs, 0), explainsFailure: exitedWithFailure(p),
     });
   }
   return out;

@@ -135,7 +135,7 @@ function judge(p: ProcessNode, ctx: DiagnosisContext): Cause | undefined {
     `${said ? `: "${said}"` : ''}`;
   return {
     id: ID, process: p, evidence, hint: HINTS[scope],
-    weightNs: failed ? wallNs(p, ctx) : list.reduce((s, x) => s + x.e.latencyNs, 0),
+    weightNs: failed ? wallNs(p, ctx) : list.reduce((s, x) => s + x.e.latencyNs, 0), explainsFailure: failed,
     attributes: { 'gostall.cause.scope': scope, 'gostall.cause.path': first.path, ...ownerAttributes(first, ctx) },
   };
 }

@@ -68,7 +68,7 @@ function judge(p: ProcessNode, ctx: DiagnosisContext): Cause | undefined {
     id: ID, process: p,
     evidence: `GOROOT ${problem} (${used.source})${own}; ${processLabel(p)} ${exitText(p)}${said ? `: "${said}"` : ''}`,
     hint: binaryRoot && binaryRoot.path !== path ? `${HINT} (${binaryRoot.path} here)` : HINT,
-    weightNs: wallNs(p, ctx),
+    weightNs: wallNs(p, ctx), explainsFailure: true,
     attributes: { 'gostall.cause.path': path },
   };
 }

@@ -45,7 +45,7 @@ function cause(owner: ProcessNode, name: string, searched: string[], elsewhere: 
     evidence: `${name} was not found on PATH (${how}: ${listSome(searched, 8) || 'no directory'})${where}` +
       `${failed ? `; ${processLabel(owner)} ${exitText(owner)}` : ''}${said ? `: "${said}"` : ''}`,
     hint: hint(name, elsewhere),
-    weightNs: failed ? wallNs(owner, ctx) : 0,
+    weightNs: failed ? wallNs(owner, ctx) : 0, explainsFailure: failed,
     attributes: { 'gostall.cause.tool': name, ...(elsewhere ? { 'gostall.cause.path': elsewhere } : {}) },
   };
 }

@@ -56,7 +56,7 @@ function judge(p: ProcessNode, ctx: DiagnosisContext): Cause | undefined {
     evidence: `${mod.file} asks for ${needs.map((n) => n.what).join(' and ')} but ${running} ran` +
       `${toolchainVar ? ` (GOTOOLCHAIN=${toolchainVar})` : ''}; ${processLabel(p)} ${exitText(p)}: "${said}"`,
     hint: hint(want.v.replace(/^go/, ''), running),
-    weightNs: wallNs(p, ctx),
+    weightNs: wallNs(p, ctx), explainsFailure: true,
     attributes: { 'gostall.cause.path': mod.file },
   };
 }

@@ -22,7 +22,7 @@ export const rule: Rule = (root, ctx) => {
       '(the machine or its memory cgroup ran out of memory)';
     const hint = 'give the container or VM more memory, or use less at once: lower build parallelism (go build -p 1, GOMAXPROCS), ' +
       'set GOMEMLIMIT/GOGC for gopls, and use a recent gopls';
-    out.push({ id: ID, process: p, evidence, hint, weightNs: wallNs(root, ctx) });
+    out.push({ id: ID, process: p, evidence, hint, weightNs: wallNs(root, ctx), explainsFailure: true });
   }
   return out;
 };
