@@ -22,8 +22,24 @@ const MAX_ENVIRON_BYTES = 256 * 1024;
 export interface ProcessEnvs {
   /** Read the environment of a process that just exec'd (cheap: one small /proc read). */
   noteExec(p: ProcessNode): void;
+  /** The nameservers in the resolv.conf the process (or its nearest ancestor that fetches) saw. */
+  resolversOf(p: ProcessNode): string[] | undefined;
   /** Its own environment if read, else its nearest ancestor's (or the launch one); undefined when none is known. */
   envOf(p: ProcessNode): NodeJS.ProcessEnv | undefined;
+}
+
+/**
+ * Programs that resolve module, proxy or VCS hosts: their view of /etc/resolv.conf (a
+ * container's, or `ip netns exec`'s bind mount) is read at exec through /proc/PID/root.
+ */
+const RESOLVING = new Set(['go', 'git', 'git-remote-http', 'git-remote-https', 'hg', 'svn', 'bzr', 'fossil', 'curl', 'gopls']);
+const MAX_RESOLV_CONF_BYTES = 16 * 1024;
+
+/** nameserver lines of a resolv.conf. */
+export function parseNameservers(text: string): string[] {
+  const out: string[] = [];
+  for (const m of text.matchAll(/^\s*nameserver\s+([0-9A-Fa-f.:%]{2,64})\s*$/gm)) out.push(m[1]!);
+  return out;
 }
 
 /** Programs that start the next one as another user with that user's HOME. */
@@ -61,6 +77,7 @@ export function keptVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 
 export function createProcessEnvs(procRoot = '/proc', opts: { launchEnv?: NodeJS.ProcessEnv; passwdPath?: string } = {}): ProcessEnvs {
   const envs = new WeakMap<ProcessNode, NodeJS.ProcessEnv>();
+  const resolvers = new WeakMap<ProcessNode, string[]>();
   const launch = opts.launchEnv ? keptVariables(opts.launchEnv) : undefined;
   let homes: Map<number, string> | undefined;
   const homeOf = (uid: number): string | undefined => {
@@ -81,6 +98,14 @@ export function createProcessEnvs(procRoot = '/proc', opts: { launchEnv?: NodeJS
   };
   return {
     noteExec(p) {
+      if (RESOLVING.has(executableName(p))) {
+        try {
+          const text = readFileSync(`${procRoot}/${p.pid}/root/etc/resolv.conf`).subarray(0, MAX_RESOLV_CONF_BYTES).toString('utf8');
+          resolvers.set(p, parseNameservers(text));
+        } catch {
+          /* gone, or no resolv.conf: glibc then asks 127.0.0.1 */
+        }
+      }
       try {
         const bytes = readFileSync(`${procRoot}/${p.pid}/environ`);
         // An exited process (zombie) has an empty environ: that says nothing about it.
@@ -89,6 +114,13 @@ export function createProcessEnvs(procRoot = '/proc', opts: { launchEnv?: NodeJS
       } catch {
         /* gone already, or not ours to read: its ancestors' environment stands in */
       }
+    },
+    resolversOf(p) {
+      for (let q: ProcessNode | undefined = p; q; q = q.parent) {
+        const r = resolvers.get(q);
+        if (r) return r;
+      }
+      return undefined;
     },
     envOf(p) {
       let switched = false;

@@ -126,6 +126,8 @@ export interface DiagnosisContext {
    * else its nearest ancestor's; undefined when none was read (replay).
    */
   envOf?(p: ProcessNode): NodeJS.ProcessEnv | undefined;
+  /** nameservers of the resolv.conf the process saw (read at exec for go and VCS tools) */
+  resolversOf?(p: ProcessNode): string[] | undefined;
   /** The Go environment of that process (its own HOME, GOCACHE, GOMODCACHE, GOPATH); else `go`. */
   goEnvOf?(p: ProcessNode): GoEnv | undefined;
   /** role of an absolute path judged with that process's own Go environment */

@@ -20,11 +20,13 @@ import * as procOomKilled from './proc-oom-killed.js';
 import * as goGorootInvalid from './go-goroot-invalid.js';
 import * as goToolNotFound from './go-tool-not-found.js';
 import * as goToolchainMismatch from './go-toolchain-mismatch.js';
+import * as netDnsFailed from './net-dns-failed.js';
+import * as netModuleFetchFailed from './net-module-fetch-failed.js';
 
 export const RULE_MODULES = [
   fsSlowMetadata, fsSlowIo, fsOversizedWalk, fsSymlinkLoop, fsPermissionDenied, fsWatchLimit, fsFdExhaustion,
   schedUninterruptible, cpuThrottled, cpuContention, netSlowConnect, netConnectFailed, execFailed, procOomKilled,
-  goGorootInvalid, goToolNotFound, goToolchainMismatch,
+  goGorootInvalid, goToolNotFound, goToolchainMismatch, netDnsFailed, netModuleFetchFailed,
 ] as const;
 
 /** Every public cause id, in the order of the documentation. */
