@@ -75,9 +75,10 @@ export function asPathSearch(attempts: ExecAttempt[], ctx: DiagnosisContext): Mi
     if (slash > 0) searched.push(absolutePath(e.path.slice(0, slash), ctx.workspace) ?? e.path.slice(0, slash));
   }
   if (name === undefined || name === '') return undefined;
-  // One absolute path tried is a configured location (GOROOT/pkg/tool, a setting), not a
-  // search, unless it is on PATH or the program that tried says its search found nothing.
-  if (searched.length === 1 && attempts.length === 1 && attempts[0]!.e.path!.includes('/')) {
+  // One directory tried (once or again and again) is a configured location (GOROOT/pkg/tool,
+  // -toolexec, a setting), not a search, unless it is on PATH or the program that tried says
+  // its search found nothing.
+  if (new Set(searched).size === 1 && searched.length === attempts.length) {
     const a = attempts[0]!;
     const pathDirs = (ctx.envOf?.(a.p)?.PATH ?? '').split(':');
     const said = stderrText(attemptOwner(a.p).stderr) ?? stderrText(a.p.stderr) ?? '';

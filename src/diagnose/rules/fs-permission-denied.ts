@@ -9,12 +9,13 @@
  * /home/dev/.cache, not under root's HOME. Calls a program recovers from are not causes:
  * a PATH lookup that hits a directory it may not enter, a stat of an optional file.
  */
+import { dirname } from 'node:path';
 import { SYSCALLS, errnoName } from '../../events/schema.js';
 import type { SlowSyscallEvent } from '../../events/types.js';
 import type { ProcessNode } from '../../model/process.js';
 import type { Cause, DiagnosisContext, GoEnv, PathRole, Rule } from '../types.js';
 import { absolutePath } from '../context-paths.js';
-import { distinct, exitedWithFailure, failedCalls, roleName, scopeOf, stderrLine, wallNs, type CauseScope, perProcess } from '../evidence.js';
+import { distinct, exitedWithFailure, failedCalls, roleName, scopeOf, stderrLine, stderrOf, wallNs, type CauseScope, perProcess } from '../evidence.js';
 import { listSome, plural } from '../format.js';
 
 export const ID = 'fs.permission_denied';
@@ -98,13 +99,36 @@ function ownership(p: ProcessNode, path: string, ctx: DiagnosisContext): string 
   return [who, owner].filter(Boolean).join(', ');
 }
 
+/**
+ * Calls Go makes relative to a directory fd (os.RemoveAll unlinks each entry by name in
+ * its open parent): their relative path says nothing about where, and the probe does not
+ * print the fd. Go's message names the full path of the one that failed it.
+ */
+const DIRFD_CALLS = new Set([45]);
+
+/** Absolute paths in what the process wrote to stderr ("unlinkat /x/cache/lock: permission denied"). */
+function quotedPaths(p: ProcessNode): string[] {
+  return [...(stderrOf(p) ?? '').matchAll(/(?:^|[\s"'(])(\/[^\s"':)]+)/g)].map((m) => m[1]!);
+}
+
+/** The absolute path of a record: as printed, named by the process itself, or against the workspace. */
+function resolvePath(e: SlowSyscallEvent, quoted: string[], workspace: string | undefined): string | undefined {
+  const path = e.path!;
+  if (path.startsWith('/')) return path;
+  const named = quoted.find((q) => q.endsWith(`/${path}`));
+  if (named) return named;
+  return DIRFD_CALLS.has(e.sc) ? undefined : absolutePath(path, workspace);
+}
+
 /** The denials that count, each with its scope as the process itself sees its paths. */
 function denials(p: ProcessNode, ctx: DiagnosisContext, failed: boolean): Denial[] {
   const go = ctx.goEnvOf?.(p) ?? ctx.go;
   const pathDirs = new Set((ctx.envOf?.(p)?.PATH ?? '').split(':').filter((d) => d.startsWith('/')));
+  const quoted = quotedPaths(p);
   const out: Denial[] = [];
   for (const e of failedCalls(p, denied)) {
-    const path = absolutePath(e.path!, ctx.workspace) ?? e.path!;
+    const path = resolvePath(e, quoted, ctx.workspace);
+    if (path === undefined) continue;
     if (isPathLookup(e, path, pathDirs)) continue;
     if (LOOKUP_CALLS.has(e.sc) && !failed) continue;
     const r = cacheAncestor(e, path, go) ?? ctx.roleFor?.(p, path) ?? ctx.roleOf?.(path) ?? { role: 'other' as const, base: undefined };
@@ -124,12 +148,16 @@ function judge(p: ProcessNode, ctx: DiagnosisContext): Cause | undefined {
     .sort((a, b) => rank(b[1]) - rank(a[1]) || Number(b[0] !== 'other') - Number(a[0] !== 'other') || b[1].length - a[1].length);
   if (ranked.length === 0) return undefined;
   const [scope, list] = ranked[0]!;
-  const first = [...list].sort((a, b) => weightOf(b) - weightOf(a) || a.e.ts - b.e.ts)[0]!;
+  // The example: the path the process itself named when it failed, else the strongest, earliest.
+  const said = failed ? stderrLine(p, /permission denied|read-only file system|operation not permitted/i) : undefined;
+  const named = (d: Denial): number => (said?.includes(`${d.path}:`) ? 1 : 0);
+  const first = [...list].sort((a, b) => named(b) - named(a) || weightOf(b) - weightOf(a) || a.e.ts - b.e.ts)[0]!;
   const errnos = distinct(list.map((x) => errnoName(-x.e.ret)));
   const calls = distinct(list.map((x) => SYSCALLS[x.e.sc] ?? `syscall ${x.e.sc}`));
   const where = scope === 'other' ? '' : ` under ${roleName(scope) ?? scope}${first.base ? ` (${first.base})` : ''}`;
-  const owner = ownership(p, first.base && !isUnder(first.path, first.base) ? first.path : first.base ?? first.path, ctx);
-  const said = failed ? stderrLine(p, /permission denied|read-only file system|operation not permitted/i) : undefined;
+  // The owner of what refused: the directory a mkdir, rename or unlink changes; else the path
+  // (or its nearest existing ancestor).
+  const owner = ownership(p, CHANGE_CALLS.has(first.e.sc) ? dirname(first.path) : first.path, ctx);
   const evidence = `${listSome(calls)} failed with ${errnos.join('/')} ${plural(list.length, 'time')}${where}, ` +
     `e.g. ${SYSCALLS[first.e.sc] ?? 'a call'} ${first.path}${owner ? `; ${owner}` : ''}${failed ? '; the process failed' : ''}` +
     `${said ? `: "${said}"` : ''}`;
@@ -142,7 +170,7 @@ function judge(p: ProcessNode, ctx: DiagnosisContext): Cause | undefined {
 
 /** The owner of the place that refused, as attributes (gostall.cause.owner_uid). */
 function ownerAttributes(d: Denial, ctx: DiagnosisContext): Record<string, number> {
-  const o = ctx.ownerOf?.(d.path);
+  const o = ctx.ownerOf?.(CHANGE_CALLS.has(d.e.sc) ? dirname(d.path) : d.path);
   return o ? { 'gostall.cause.owner_uid': o.uid } : {};
 }
 
