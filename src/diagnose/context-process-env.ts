@@ -13,6 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { executableName, type ProcessNode } from '../model/process.js';
 import { parseEnviron } from './context-go-env.js';
+import { parseNofile } from './context-system.js';
 
 /** What is kept of an environment: Go's variables, where it looks for things, and proxies. */
 const KEPT = /^(GO[A-Z0-9_]*|CGO_ENABLED|HOME|PATH|XDG_CACHE_HOME|XDG_CONFIG_HOME|USER|HTTPS?_PROXY|https?_proxy|NO_PROXY|no_proxy)$/;
@@ -24,6 +25,8 @@ export interface ProcessEnvs {
   noteExec(p: ProcessNode): void;
   /** The nameservers in the resolv.conf the process (or its nearest ancestor that fetches) saw. */
   resolversOf(p: ProcessNode): string[] | undefined;
+  /** RLIMIT_NOFILE the process (or its nearest ancestor read) exec'd with (`prlimit`, `ulimit -n` in a script). */
+  nofileOf(p: ProcessNode): { soft: number | undefined; hard: number | undefined } | undefined;
   /** Its own environment if read, else its nearest ancestor's (or the launch one); undefined when none is known. */
   envOf(p: ProcessNode): NodeJS.ProcessEnv | undefined;
 }
@@ -78,6 +81,15 @@ export function keptVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 export function createProcessEnvs(procRoot = '/proc', opts: { launchEnv?: NodeJS.ProcessEnv; passwdPath?: string } = {}): ProcessEnvs {
   const envs = new WeakMap<ProcessNode, NodeJS.ProcessEnv>();
   const resolvers = new WeakMap<ProcessNode, string[]>();
+  const nofiles = new WeakMap<ProcessNode, { soft: number | undefined; hard: number | undefined }>();
+  /** The nearest value a process or its ancestors have in one of the maps. */
+  const nearest = <T>(map: WeakMap<ProcessNode, T>, p: ProcessNode): T | undefined => {
+    for (let q: ProcessNode | undefined = p; q; q = q.parent) {
+      const v = map.get(q);
+      if (v !== undefined) return v;
+    }
+    return undefined;
+  };
   const launch = opts.launchEnv ? keptVariables(opts.launchEnv) : undefined;
   let homes: Map<number, string> | undefined;
   const homeOf = (uid: number): string | undefined => {
@@ -107,6 +119,11 @@ export function createProcessEnvs(procRoot = '/proc', opts: { launchEnv?: NodeJS
         }
       }
       try {
+        nofiles.set(p, parseNofile(readFileSync(`${procRoot}/${p.pid}/limits`, 'utf8')));
+      } catch {
+        /* gone already */
+      }
+      try {
         const bytes = readFileSync(`${procRoot}/${p.pid}/environ`);
         // An exited process (zombie) has an empty environ: that says nothing about it.
         if (bytes.length === 0) return;
@@ -115,13 +132,8 @@ export function createProcessEnvs(procRoot = '/proc', opts: { launchEnv?: NodeJS
         /* gone already, or not ours to read: its ancestors' environment stands in */
       }
     },
-    resolversOf(p) {
-      for (let q: ProcessNode | undefined = p; q; q = q.parent) {
-        const r = resolvers.get(q);
-        if (r) return r;
-      }
-      return undefined;
-    },
+    resolversOf: (p) => nearest(resolvers, p),
+    nofileOf: (p) => nearest(nofiles, p),
     envOf(p) {
       let switched = false;
       for (let q: ProcessNode | undefined = p; q; q = q.parent) {

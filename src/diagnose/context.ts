@@ -145,7 +145,7 @@ function environDiffers(environ: NodeJS.ProcessEnv, launch: NodeJS.ProcessEnv): 
 export function createDiagnosisContext(x: {
   endNs: number; mounts: MountTable; root?: ProcessNode; facts?: Record<string, unknown>;
   workspace?: string; go?: GoEnv; cgroupCpu?: CgroupCpuUsage; cpuTimes?: CpuTimes; limits?: Limits;
-  processEnvs?: Pick<ProcessEnvs, 'envOf'> & Partial<Pick<ProcessEnvs, 'resolversOf'>>;
+  processEnvs?: Pick<ProcessEnvs, 'envOf'> & Partial<Pick<ProcessEnvs, 'resolversOf' | 'nofileOf'>>;
 }): DiagnosisContext {
   const bases = roleBases({ workspace: x.workspace, go: x.go, tmpdir: tmpdir() });
   const heavy = new Map<string, ReturnType<typeof findHeavyDirectories>>();
@@ -194,6 +194,7 @@ export function createDiagnosisContext(x: {
     pathLoops: pathStillLoops,
     envOf: (p) => x.processEnvs?.envOf(p),
     resolversOf: (p) => x.processEnvs?.resolversOf?.(p),
+    nofileOf: (p) => x.processEnvs?.nofileOf?.(p),
     goEnvOf: (p) => ownGo(p)?.go ?? x.go,
     roleFor: (p, path) => roleOfPath(ownGo(p)?.bases ?? bases, path),
     gorootOfExecutable,

@@ -126,6 +126,8 @@ export interface DiagnosisContext {
    * else its nearest ancestor's; undefined when none was read (replay).
    */
   envOf?(p: ProcessNode): NodeJS.ProcessEnv | undefined;
+  /** RLIMIT_NOFILE of a process as it exec'd (or of its nearest ancestor read) */
+  nofileOf?(p: ProcessNode): { soft: number | undefined; hard: number | undefined } | undefined;
   /** nameservers of the resolv.conf the process saw (read at exec for go and VCS tools) */
   resolversOf?(p: ProcessNode): string[] | undefined;
   /** The Go environment of that process (its own HOME, GOCACHE, GOMODCACHE, GOPATH); else `go`. */
