@@ -22,11 +22,12 @@ import * as goToolNotFound from './go-tool-not-found.js';
 import * as goToolchainMismatch from './go-toolchain-mismatch.js';
 import * as netDnsFailed from './net-dns-failed.js';
 import * as netModuleFetchFailed from './net-module-fetch-failed.js';
+import * as lspStall from './lsp-stall.js';
 
 export const RULE_MODULES = [
   fsSlowMetadata, fsSlowIo, fsOversizedWalk, fsSymlinkLoop, fsPermissionDenied, fsWatchLimit, fsFdExhaustion,
   schedUninterruptible, cpuThrottled, cpuContention, netSlowConnect, netConnectFailed, execFailed, procOomKilled,
-  goGorootInvalid, goToolNotFound, goToolchainMismatch, netDnsFailed, netModuleFetchFailed,
+  goGorootInvalid, goToolNotFound, goToolchainMismatch, netDnsFailed, netModuleFetchFailed, lspStall,
 ] as const;
 
 /** Every public cause id, in the order of the documentation. */
