@@ -28,6 +28,12 @@ export const THRESHOLDS = {
    * 5 s is ten times the healthy child.
    */
   minChildWaitNs: 5e9,
+  /**
+   * …and the child waited rather than worked: its subtree's longest wait covers this share of
+   * the time, or it was on a CPU for less than this share. A go list that computes for 8 s on
+   * a huge workspace is slow, not stalled (fs.oversized_walk and the CPU rules speak for it).
+   */
+  minBlockedShare: 0.5,
 } as const;
 
 const HINT = 'run the same command by hand in the workspace (e.g. `go list -e -json ./...`) to see it hang; check that the `go` on the ' +
@@ -50,18 +56,23 @@ function longestWait(p: ProcessNode): { ns: number; text: string } | undefined {
   return best;
 }
 
-/** What the child (or one of its own descendants) waited on, or how it slept. */
-function whatBlocked(child: ProcessNode, ctx: DiagnosisContext): string {
+/** The longest wait in the child's subtree, and the CPU time the subtree used. */
+function waitsOf(child: ProcessNode): { best: { p: ProcessNode; ns: number; text: string } | undefined; onCpuNs: number } {
   let best: { p: ProcessNode; ns: number; text: string } | undefined;
+  let onCpuNs = 0;
   for (const q of walk(child)) {
+    onCpuNs += q.sched.onCpuNs;
     const w = longestWait(q);
     if (w && (!best || w.ns > best.ns)) best = { p: q, ...w };
   }
+  return { best, onCpuNs };
+}
+
+/** What the child (or one of its own descendants) waited on, or that it slept outside traced calls. */
+function whatBlocked(child: ProcessNode, best: { p: ProcessNode; text: string } | undefined): string {
   const running = child.endNs === undefined ? '; it was still running when tracing stopped' : '';
   if (best) return `${best.p === child ? 'it' : processLabel(best.p)} was blocked ${best.text}${running}`;
-  const s = child.sched.offSNs;
-  if (s > 0) return `it slept ${formatDuration(s)} outside any traced call (a lock, a pipe or a child of its own)${running}`;
-  return `it ran ${formatDuration(wallNs(child, ctx))}${running}`;
+  return `it slept outside any traced call (a lock, a pipe or a child of its own)${running}`;
 }
 
 function stalledChildren(tool: ProcessNode, ctx: DiagnosisContext): Cause[] {
@@ -69,11 +80,14 @@ function stalledChildren(tool: ProcessNode, ctx: DiagnosisContext): Cause[] {
   for (const child of tool.children) {
     const waitNs = wallNs(child, ctx);
     if (waitNs < THRESHOLDS.minChildWaitNs) continue;
+    const { best, onCpuNs } = waitsOf(child);
+    const blocked = (best?.ns ?? 0) >= THRESHOLDS.minBlockedShare * waitNs || onCpuNs <= THRESHOLDS.minBlockedShare * waitNs;
+    if (!blocked) continue;
     const { argv } = argvOf(child);
     const cmd = argv.length > 0 ? ` (\`${argv.join(' ').slice(0, 120)}\`)` : '';
     out.push({
       id: ID, process: tool,
-      evidence: `${processLabel(tool)} waited ${formatDuration(waitNs)} for its child ${processLabel(child)}${cmd}; ${whatBlocked(child, ctx)}`,
+      evidence: `${processLabel(tool)} waited ${formatDuration(waitNs)} for its child ${processLabel(child)}${cmd}; ${whatBlocked(child, best)}`,
       hint: HINT, weightNs: waitNs,
       attributes: { 'gostall.cause.child_pid': child.pid, 'gostall.cause.wait_ns': waitNs },
     });

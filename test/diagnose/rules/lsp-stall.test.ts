@@ -30,6 +30,10 @@ describe('lsp.stall', () => {
     const gopls = proc({ name: 'gopls', wallNs: 60 * S });
     proc({ parent: gopls, name: 'go', args: ['go', 'list'], wallNs: THRESHOLDS.minChildWaitNs - 500 * MS });
     expect(rule(gopls, context())).toEqual([]);
+    const busy = proc({ name: 'gopls', wallNs: 60 * S });
+    const computing = proc({ parent: busy, name: 'go', args: ['go', 'list', './...'], wallNs: 8 * S });
+    computing.sched.onCpuNs = 7 * S; // a huge workspace: slow, but working
+    expect(rule(busy, context())).toEqual([]);
     const build = proc({ name: 'go', args: ['go', 'build'], wallNs: 60 * S });
     proc({ parent: build, name: 'compile', args: ['compile'], wallNs: 30 * S });
     expect(rule(build, context())).toEqual([]);
