@@ -49,6 +49,8 @@ describe('GOROOT', () => {
     expect(c.evidence).toContain('cannot find GOROOT directory');
     const span = run.spans.find((s) => s.attributes['process.pid'] === c.pid)!;
     expect(span.attributes['gostall.stderr']).toContain(`go: cannot find GOROOT directory: ${missing}`);
+    // the capture reads the write, it does not take it: the user still sees Go's message
+    expect(run.stderr).toContain(`go: cannot find GOROOT directory: ${missing}\n`);
   });
 
   it('GOROOT at a directory that is not a Go installation is blamed on go.goroot_invalid', async () => {
