@@ -12,6 +12,8 @@ import { walk } from '../../model/tree.js';
 import type { Cause, DiagnosisContext, Rule } from '../types.js';
 import { exitText, exitedWithFailure, isGoCommand, perProcess, processLabel, stderrLine, wallNs } from '../evidence.js';
 import { confirmedDnsFailures } from '../net-failures.js';
+import { redactGoProxy } from '../context-go-env.js';
+import { redactUrlsInText } from '../../model/redact.js';
 
 export const ID = 'net.module_fetch_failed';
 
@@ -35,6 +37,12 @@ function envVar(p: ProcessNode, ctx: DiagnosisContext, name: string): string | u
   return ctx.envOf?.(p)?.[name];
 }
 
+/** GOPROXY as it may be shown (credentials and query strings removed). */
+function shownProxy(p: ProcessNode, ctx: DiagnosisContext): string | undefined {
+  const own = envVar(p, ctx, 'GOPROXY');
+  return own !== undefined ? redactGoProxy(own) : ctx.goEnvOf?.(p)?.GOPROXY;
+}
+
 function goproxyOff(g: ProcessNode, ctx: DiagnosisContext): Finding | undefined {
   const quote = stderrLine(g, /module lookup disabled by GOPROXY=off|GOFLAGS=-mod=mod.*GOPROXY=off/);
   if (!quote || envVar(g, ctx, 'GOPROXY') !== 'off') return undefined;
@@ -50,7 +58,7 @@ function proxyHttpError(g: ProcessNode, ctx: DiagnosisContext): Finding | undefi
   if (!quote) return undefined;
   const status = /\b([45]\d\d)\b/.exec(quote)?.[1] ?? 'an HTTP error';
   const established = [...walk(g)].reduce((n, q) => n + q.connects.filter((c) => c.established).length, 0);
-  const proxy = ctx.goEnvOf?.(g)?.GOPROXY ?? envVar(g, ctx, 'GOPROXY');
+  const proxy = shownProxy(g, ctx);
   if (established === 0 && !proxy) return undefined;
   const notFound = status === '404' || status === '410';
   return {
@@ -70,7 +78,7 @@ function vcsFailure(g: ProcessNode, ctx: DiagnosisContext): Finding | undefined 
   const vcsSaid = failedVcs.map((q) => stderrLine(q, /fatal:|error:|abort:|denied|not found|could not/i)).find(Boolean);
   const quote = noGit ?? vcsSaid ?? goSaid;
   if (!quote) return undefined;
-  const proxy = envVar(g, ctx, 'GOPROXY') ?? ctx.goEnvOf?.(g)?.GOPROXY;
+  const proxy = shownProxy(g, ctx);
   return {
     what: `fetching the module straight from its repository${proxy ? ` (GOPROXY=${proxy})` : ''} needs ${noGit ? 'a VCS tool that is not installed' : 'the VCS, which failed'}`,
     variable: 'GOPROXY', quote,
@@ -84,7 +92,8 @@ function vcsFailure(g: ProcessNode, ctx: DiagnosisContext): Finding | undefined 
 function sumdbFailure(g: ProcessNode, ctx: DiagnosisContext): Finding | undefined {
   const quote = stderrLine(g, /verifying (?:module|go\.mod|.*@v).*(?:sum\.golang\.org|checksum database|GOSUMDB|checksum mismatch|SECURITY ERROR)|SECURITY ERROR|checksum mismatch/);
   if (!quote) return undefined;
-  const sumdb = envVar(g, ctx, 'GOSUMDB') ?? 'sum.golang.org';
+  // GOSUMDB may name its server by URL ("name+key https://user:pw@host"): shown without credentials
+  const sumdb = redactUrlsInText(envVar(g, ctx, 'GOSUMDB') ?? 'sum.golang.org');
   if (sumdb === 'off' && !/mismatch|SECURITY/.test(quote)) return undefined;
   const mismatch = /mismatch|SECURITY/.test(quote);
   return {

@@ -67,6 +67,15 @@ describe('net.module_fetch_failed', () => {
     expect(fetchFailed(down, context())).toEqual([]);
   });
 
+  it('never shows the credentials of a GOPROXY URL', () => {
+    const go = proc({ exitCode: 1 });
+    connect(go, { durationNs: 100_000, established: true, port: 443 });
+    stderrWrite(go, 'reading https://proxy.corp.example/x/@v/list: 403 Forbidden\n');
+    const [c] = fetchFailed(go, context({ envOf: () => ({ GOPROXY: 'https://me:s3cret@proxy.corp.example/?t=tok' }) }));
+    expect(c!.evidence).toContain('GOPROXY=https://proxy.corp.example');
+    expect(c!.evidence).not.toMatch(/s3cret|tok/);
+  });
+
   it('GOPROXY=direct with a failed git child quotes git', () => {
     const go = proc({ exitCode: 1 });
     const git = proc({ parent: go, name: 'git', exitCode: 128, args: ['git', 'ls-remote', '-q', 'origin'] });
