@@ -41,7 +41,7 @@ const MAX_RESOLV_CONF_BYTES = 16 * 1024;
 /** nameserver lines of a resolv.conf. */
 export function parseNameservers(text: string): string[] {
   const out: string[] = [];
-  for (const m of text.matchAll(/^\s*nameserver\s+([0-9A-Fa-f.:%]{2,64})\s*$/gm)) out.push(m[1]!);
+  for (const m of text.matchAll(/^\s*nameserver\s+([0-9A-Fa-f.:]{2,64}(?:%[A-Za-z0-9_.-]{1,32})?)\s*$/gm)) out.push(m[1]!);
   return out;
 }
 
