@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { executableName, type ProcessNode } from '../model/process.js';
 import { parseEnviron } from './context-go-env.js';
 import { parseNofile } from './context-system.js';
+import { parseMemoryCgroup, type MemoryCgroupPaths } from './context-memory.js';
 
 /** What is kept of an environment: Go's variables, where it looks for things, and proxies. */
 const KEPT = /^(GO[A-Z0-9_]*|CGO_ENABLED|HOME|PATH|XDG_CACHE_HOME|XDG_CONFIG_HOME|USER|HTTPS?_PROXY|https?_proxy|NO_PROXY|no_proxy)$/;
@@ -25,6 +26,8 @@ export interface ProcessEnvs {
   noteExec(p: ProcessNode): void;
   /** The nameservers in the resolv.conf the process (or its nearest ancestor that fetches) saw. */
   resolversOf(p: ProcessNode): string[] | undefined;
+  /** The memory cgroup the process (or its nearest ancestor read) exec'd in. */
+  memoryCgroupOf(p: ProcessNode): MemoryCgroupPaths | undefined;
   /** RLIMIT_NOFILE the process (or its nearest ancestor read) exec'd with (`prlimit`, `ulimit -n` in a script). */
   nofileOf(p: ProcessNode): { soft: number | undefined; hard: number | undefined } | undefined;
   /** Its own environment if read, else its nearest ancestor's (or the launch one); undefined when none is known. */
@@ -82,6 +85,7 @@ export function createProcessEnvs(procRoot = '/proc', opts: { launchEnv?: NodeJS
   const envs = new WeakMap<ProcessNode, NodeJS.ProcessEnv>();
   const resolvers = new WeakMap<ProcessNode, string[]>();
   const nofiles = new WeakMap<ProcessNode, { soft: number | undefined; hard: number | undefined }>();
+  const memoryCgroups = new WeakMap<ProcessNode, MemoryCgroupPaths>();
   /** The nearest value a process or its ancestors have in one of the maps. */
   const nearest = <T>(map: WeakMap<ProcessNode, T>, p: ProcessNode): T | undefined => {
     for (let q: ProcessNode | undefined = p; q; q = q.parent) {
@@ -120,6 +124,7 @@ export function createProcessEnvs(procRoot = '/proc', opts: { launchEnv?: NodeJS
       }
       try {
         nofiles.set(p, parseNofile(readFileSync(`${procRoot}/${p.pid}/limits`, 'utf8')));
+        memoryCgroups.set(p, parseMemoryCgroup(readFileSync(`${procRoot}/${p.pid}/cgroup`, 'utf8')));
       } catch {
         /* gone already */
       }
@@ -134,6 +139,7 @@ export function createProcessEnvs(procRoot = '/proc', opts: { launchEnv?: NodeJS
     },
     resolversOf: (p) => nearest(resolvers, p),
     nofileOf: (p) => nearest(nofiles, p),
+    memoryCgroupOf: (p) => nearest(memoryCgroups, p),
     envOf(p) {
       let switched = false;
       for (let q: ProcessNode | undefined = p; q; q = q.parent) {

@@ -16,6 +16,7 @@ import { gorootOfExecutable, readProcessEnviron, resolveGoEnv } from './context-
 import { findHeavyDirectories, ownerOfPath, pathStillLoops, roleBases, roleOfPath } from './context-paths.js';
 import { readLimits, readOwnCpuNs, readProcStat, type ProcStatReading } from './context-system.js';
 import { createProcessEnvs, userNameOf, type ProcessEnvs } from './context-process-env.js';
+import { memoryLimitOf } from './context-memory.js';
 import { findExecutableIn, findGoModule, inspectGoroot } from './context-go-files.js';
 import { readMountTable, type MountTable } from './mounts.js';
 import type { CgroupCpuUsage, CpuTimes, DiagnosisContext, GoEnv, Limits } from './types.js';
@@ -145,7 +146,7 @@ function environDiffers(environ: NodeJS.ProcessEnv, launch: NodeJS.ProcessEnv): 
 export function createDiagnosisContext(x: {
   endNs: number; mounts: MountTable; root?: ProcessNode; facts?: Record<string, unknown>;
   workspace?: string; go?: GoEnv; cgroupCpu?: CgroupCpuUsage; cpuTimes?: CpuTimes; limits?: Limits;
-  processEnvs?: Pick<ProcessEnvs, 'envOf'> & Partial<Pick<ProcessEnvs, 'resolversOf' | 'nofileOf'>>;
+  processEnvs?: Pick<ProcessEnvs, 'envOf'> & Partial<Pick<ProcessEnvs, 'resolversOf' | 'nofileOf' | 'memoryCgroupOf'>>;
 }): DiagnosisContext {
   const bases = roleBases({ workspace: x.workspace, go: x.go, tmpdir: tmpdir() });
   const heavy = new Map<string, ReturnType<typeof findHeavyDirectories>>();
@@ -195,6 +196,10 @@ export function createDiagnosisContext(x: {
     envOf: (p) => x.processEnvs?.envOf(p),
     resolversOf: (p) => x.processEnvs?.resolversOf?.(p),
     nofileOf: (p) => x.processEnvs?.nofileOf?.(p),
+    memoryLimitOf(p) {
+      const paths = x.processEnvs?.memoryCgroupOf?.(p);
+      return paths ? memoryLimitOf(paths, x.mounts.entries) : undefined;
+    },
     goEnvOf: (p) => ownGo(p)?.go ?? x.go,
     roleFor: (p, path) => roleOfPath(ownGo(p)?.bases ?? bases, path),
     gorootOfExecutable,

@@ -93,6 +93,9 @@ export interface HeavyDirectory { path: string; directories: number; capped: boo
 /** Ownership of the nearest existing ancestor of a path (for permission evidence). */
 export interface PathOwner { path: string; uid: number; gid: number; mode: number }
 
+/** The memory limit of the cgroup a process ran in. */
+export interface MemoryLimit { version: 1 | 2; path: string; limitBytes: number }
+
 /** A GOROOT as found on disk. */
 export interface GoRootInfo { path: string; exists: boolean; isGoTree: boolean; version: string | undefined }
 
@@ -128,6 +131,8 @@ export interface DiagnosisContext {
   envOf?(p: ProcessNode): NodeJS.ProcessEnv | undefined;
   /** RLIMIT_NOFILE of a process as it exec'd (or of its nearest ancestor read) */
   nofileOf?(p: ProcessNode): { soft: number | undefined; hard: number | undefined } | undefined;
+  /** the memory limit of the cgroup the process exec'd in (looked at on demand) */
+  memoryLimitOf?(p: ProcessNode): MemoryLimit | undefined;
   /** nameservers of the resolv.conf the process saw (read at exec for go and VCS tools) */
   resolversOf?(p: ProcessNode): string[] | undefined;
   /** The Go environment of that process (its own HOME, GOCACHE, GOMODCACHE, GOPATH); else `go`. */

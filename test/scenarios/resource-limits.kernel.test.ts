@@ -68,6 +68,7 @@ it('a compile killed in a 48 MiB memory cgroup is blamed on proc.oom_killed', as
     expect(run.exitCode).not.toBe(0);
     const c = expectSoleCause(run, 'proc.oom_killed', 'compile');
     expect(c.evidence).toContain("killed by the kernel's out-of-memory killer");
+    expect(c.evidence).toContain(`its memory cgroup ${cg.dir.slice('/sys/fs/cgroup/memory'.length)} (v1) is limited to 48 MiB`);
     const span = run.spans.find((s) => s.attributes['process.pid'] === c.pid)!;
     expect(span.attributes['gostall.process.oom_killed']).toBe(true);
   } finally {
