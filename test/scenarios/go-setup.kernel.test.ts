@@ -23,6 +23,9 @@ beforeAll(async () => {
   await writeFile(join(workDir, 'newer/go.mod'), 'module example.com/newer\n\ngo 1.30\n');
   await writeFile(join(workDir, 'newer/main.go'), 'package main\n\nimport "slices"\n\nfunc main() { _ = slices.Contains([]int{1}, 1) }\n');
   await mkdir(join(workDir, 'not-a-goroot/bin'), { recursive: true });
+  // a tree that claims another Go version (left behind by an upgrade, or another toolchain's)
+  await mkdir(join(workDir, 'other-goroot/src/runtime'), { recursive: true });
+  await writeFile(join(workDir, 'other-goroot/VERSION'), 'go1.22.0\ntime 2024-02-06T17:00:00Z\n');
   // dlv "installed" with go install into GOPATH/bin, which is not on PATH
   await mkdir(join(workDir, 'gopath/bin'), { recursive: true });
   await copyFile('/bin/true', join(workDir, 'gopath/bin/dlv'));
@@ -61,6 +64,15 @@ describe('GOROOT', () => {
     const c = expectSoleCause(run, 'go.goroot_invalid', 'go build');
     expect(c.evidence).toContain(`${fake} is not a Go installation`);
     expect(c.evidence).toContain('is not in GOROOT');
+  });
+
+  it('GOROOT at a Go tree of another version than the go binary is blamed on go.goroot_invalid', async () => {
+    const other = join(workDir, 'other-goroot');
+    const run = await traced(['go', 'build', '-o', '/dev/null', '.'], { cwd: join(workDir, 'hello'), env: env({ GOROOT: other }) });
+    logOutcome('GOROOT of another version', run);
+    expect(run.exitCode).not.toBe(0);
+    const c = expectSoleCause(run, 'go.goroot_invalid', 'go build');
+    expect(c.evidence).toMatch(new RegExp(`GOROOT ${other} is go1\\.22\\.0 but the go binary is go1\\.19`));
   });
 });
 
