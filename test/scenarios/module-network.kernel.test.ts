@@ -77,6 +77,20 @@ describe('name resolution', () => {
   });
 });
 
+describe('name resolution: a resolver that never answers', () => {
+  it('a GOPROXY host whose resolver times out is blamed on net.dns_failed', async () => {
+    await inNamespace('silent', async (ns) => {
+      const run = await traced([...ns.exec, 'go', 'build', '-o', '/dev/null', '.'], {
+        cwd: join(workDir, 'needsdep'), env: env({ GOPROXY: 'https://proxy.gostall-test.example' }),
+      });
+      logOutcome('DNS timeout, GOPROXY host', run);
+      expect(run.exitCode).not.toBe(0);
+      const c = expectSoleCause(run, 'net.dns_failed', 'go build');
+      expect(c.evidence).toContain('proxy.gostall-test.example did not resolve with resolver 127.0.0.1:53');
+    });
+  });
+});
+
 describe('module downloads', () => {
   it('GOPROXY=off with a module missing from the cache is blamed on net.module_fetch_failed, naming GOPROXY', async () => {
     const run = await traced(['go', 'build', '-o', '/dev/null', '.'], { cwd: join(workDir, 'needsdep'), env: env({ GOPROXY: 'off' }) });
