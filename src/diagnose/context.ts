@@ -11,9 +11,12 @@ import { isAbsolute, resolve } from 'node:path';
 import { executableName, type ProcessNode } from '../model/process.js';
 import { walk } from '../model/tree.js';
 import { watchCpuCgroup } from './context-cgroup.js';
-import { readProcessEnviron, resolveGoEnv } from './context-go-env.js';
+import { gorootOfExecutable, readProcessEnviron, resolveGoEnv } from './context-go-env.js';
 import { findHeavyDirectories, ownerOfPath, pathStillLoops, roleBases, roleOfPath } from './context-paths.js';
 import { readLimits, readOwnCpuNs, readProcStat, type ProcStatReading } from './context-system.js';
+import { createProcessEnvs, userNameOf, type ProcessEnvs } from './context-process-env.js';
+import { memoryLimitOf } from './context-memory.js';
+import { findExecutableIn, findGoModule, inspectGoroot } from './context-go-files.js';
 import { readMountTable, type MountEntry, type MountTable } from './mounts.js';
 import { readCwd, readStat } from '../vocabulary/procfs.js';
 import type { CgroupCpuUsage, CpuTimes, DiagnosisContext, GoEnv, Limits } from './types.js';
@@ -30,11 +33,17 @@ const POLL_SLOW_MILLIS = 1000;
 export interface ContextCollection {
   /** Read the "after" side of everything and produce the context for the rules. */
   finish(x: { endNs: number; root: ProcessNode }): DiagnosisContext;
+  /** A traced process just exec'd: read its own environment while it lives (see context-process-env). */
+  noteExec(p: ProcessNode): void;
   /** What finish() read, as data (saved with a raw capture so a replay diagnoses alike). */
   recorded(): RecordedContext | undefined;
 }
 
-/** A diagnosis context's readings as plain data: what a recording carries of the machine it was made on. */
+/**
+ * A diagnosis context's readings as plain data: what a recording carries of the machine it
+ * was made on. (Not the per-process environments read at each exec: a replay judges those
+ * causes from the records and the root's context only.)
+ */
 export interface RecordedContext {
   mounts: MountEntry[];
   workspace?: string;
@@ -80,6 +89,7 @@ export function startContextCollection(x: { rootPid: number; env?: NodeJS.Proces
   const firstStat = readProcStat(procRoot);
   const firstSelfNs = readOwnCpuNs(pid, procRoot);
   const startNs = monotonicNs();
+  const processEnvs = createProcessEnvs(procRoot, { launchEnv: launchEnv ?? environ });
   let lastStat: TimedProcStat | undefined;
   let recorded: RecordedContext | undefined;
   cgroup.sample();
@@ -105,6 +115,7 @@ export function startContextCollection(x: { rootPid: number; env?: NodeJS.Proces
   setImmediate(poll);
 
   return {
+    noteExec: (p) => processEnvs.noteExec(p),
     finish: ({ endNs, root }) => {
       clearTimeout(timer);
       const useEnviron = environ !== undefined && (launchEnv === undefined || environDiffers(environ, launchEnv));
@@ -121,7 +132,7 @@ export function startContextCollection(x: { rootPid: number; env?: NodeJS.Proces
         };
       }
       recorded = { mounts: mounts.entries, workspace, go, cgroupCpu: cgroup.finish(), cpuTimes, limits };
-      return createDiagnosisContext({ endNs, root, ...recorded, mounts });
+      return createDiagnosisContext({ endNs, root, ...recorded, mounts, processEnvs });
     },
     recorded: () => recorded,
   };
@@ -138,9 +149,26 @@ function environDiffers(environ: NodeJS.ProcessEnv, launch: NodeJS.ProcessEnv): 
 export function createDiagnosisContext(x: {
   endNs: number; mounts: MountTable; root?: ProcessNode; facts?: Record<string, unknown>;
   workspace?: string; go?: GoEnv; cgroupCpu?: CgroupCpuUsage; cpuTimes?: CpuTimes; limits?: Limits;
+  processEnvs?: Pick<ProcessEnvs, 'envOf'> & Partial<Pick<ProcessEnvs, 'resolversOf' | 'nofileOf' | 'memoryCgroupOf'>>;
 }): DiagnosisContext {
   const bases = roleBases({ workspace: x.workspace, go: x.go, tmpdir: tmpdir() });
   const heavy = new Map<string, ReturnType<typeof findHeavyDirectories>>();
+  const goEnvs = new WeakMap<NodeJS.ProcessEnv, { go: GoEnv; bases: ReturnType<typeof roleBases> }>();
+  /** A process's Go environment and role bases, computed once per distinct environment. */
+  const ownGo = (p: ProcessNode): { go: GoEnv; bases: ReturnType<typeof roleBases> } | undefined => {
+    const env = x.processEnvs?.envOf(p);
+    if (!env) return undefined;
+    let found = goEnvs.get(env);
+    if (!found) {
+      const exe = p.exec && executableName(p) === 'go' ? absoluteExecutable(p.exec.filename, x.workspace) : undefined;
+      const go = resolveGoEnv(env, { source: 'environ', goExecutable: exe, runGoEnv: false });
+      // GOROOT not set and not found from the binary: the launch environment's answer stands.
+      if (!env.GOROOT && x.go?.GOROOT && !exe) go.GOROOT = x.go.GOROOT;
+      found = { go, bases: roleBases({ workspace: x.workspace, go, tmpdir: tmpdir() }) };
+      goEnvs.set(env, found);
+    }
+    return found;
+  };
   return {
     endNs: x.endNs,
     mountOf(path) {
@@ -168,5 +196,23 @@ export function createDiagnosisContext(x: {
     },
     ownerOf: ownerOfPath,
     pathLoops: pathStillLoops,
+    envOf: (p) => x.processEnvs?.envOf(p),
+    resolversOf: (p) => x.processEnvs?.resolversOf?.(p),
+    nofileOf: (p) => x.processEnvs?.nofileOf?.(p),
+    memoryLimitOf(p) {
+      const paths = x.processEnvs?.memoryCgroupOf?.(p);
+      return paths ? memoryLimitOf(paths, x.mounts.entries) : undefined;
+    },
+    goEnvOf: (p) => ownGo(p)?.go ?? x.go,
+    roleFor: (p, path) => roleOfPath(ownGo(p)?.bases ?? bases, path),
+    gorootOfExecutable,
+    userName: (uid) => userNameOf(uid),
+    inspectGoroot,
+    goModuleOf: findGoModule,
+    findExecutable: findExecutableIn,
   };
+}
+
+function absoluteExecutable(file: string, workspace: string | undefined): string | undefined {
+  return isAbsolute(file) ? file : workspace ? resolve(workspace, file) : undefined;
 }

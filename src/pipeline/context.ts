@@ -35,6 +35,8 @@ export interface ContextCollector {
   resolveFd?(e: SlowSyscallEvent): void;
   /** CPU, RSS and I/O of a live process, for activity windows. */
   procSample?(pid: number): ProcSample | undefined;
+  /** A traced process just exec'd (run reads its own environment while it lives). */
+  noteExec?(p: ProcessNode): void;
 }
 
 /** The mount table, read again at most every refreshMillis (mounts come and go on a host). */
@@ -152,6 +154,7 @@ export function runContextCollector(rootPid: number, env: NodeJS.ProcessEnv): Co
       return { at: (endNs, root) => (finished ??= c.finish({ endNs, root })) };
     },
     containerId: readContainerId,
+    noteExec: (p) => collection?.noteExec(p),
     recorded: () => collection?.recorded(),
   };
 }

@@ -69,6 +69,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     episodes: settings.episodes, windowNs: settings.windowNs, roots, ids, clock, context: opts.context, resourceOf, emit, stats,
   });
   const reader = createRecordReader(stats, feedEvent);
+  if (opts.context.noteExec) tree.onExec = (p) => opts.context.noteExec!(p);
   tree.onTreeComplete = (root) => {
     queue.treeComplete(root, nowNs);
     opts.onTreeComplete?.(root);

@@ -14,6 +14,7 @@ import { SYSCALL_CLASSES } from '../events/schema.js';
 import type { WallClock } from '../model/clock.js';
 import { argvOf, decodeWaitStatus, displayName, executableName, type ProcessNode } from '../model/process.js';
 import { walk } from '../model/tree.js';
+import { stderrText } from '../model/stderr.js';
 import { errnoName } from '../vocabulary/errno.js';
 import { probeSyscallName } from '../vocabulary/syscalls.js';
 import { newSpanId, spanContextOf, type IdRegistry } from './span-ids.js';
@@ -89,7 +90,16 @@ export function processAttributes(p: ProcessNode): Attributes {
   a['gostall.sched.voluntary_switches'] = q.voluntarySwitches;
   a['gostall.sched.involuntary_switches'] = q.involuntarySwitches;
   if (p.evidenceDropped > 0) a['gostall.evidence.dropped'] = p.evidenceDropped;
+  const stderr = stderrText(p.stderr);
+  if (stderr !== undefined) a['gostall.stderr'] = truncateText(stderr, MAX_STDERR_ATTRIBUTE_CHARS);
   return a;
+}
+
+/** The probe captures at most 4 x 200 bytes; the attribute keeps the start of it, marked when cut. */
+const MAX_STDERR_ATTRIBUTE_CHARS = 512;
+
+function truncateText(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…`;
 }
 
 function statusOf(p: ProcessNode): SpanStatus | undefined {

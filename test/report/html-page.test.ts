@@ -64,8 +64,9 @@ describe('a gopls trace of about 5,000 spans', () => {
     const { page } = opened;
     await page.fill('input.search', '/workspace/mod417/');
     await expect.poll(() => page.locator('.count').textContent()).toBe('1 of 1001 processes match');
-    expect(await page.locator('.row').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.pid))).toEqual(['1418']);
-    expect(await page.locator('.row .mark.match').count()).toBeGreaterThan(0);
+    // the count and the rows are painted in separate frames: wait for the rows too
+    await expect.poll(() => page.locator('.row').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.pid))).toEqual(['1418']);
+    await expect.poll(() => page.locator('.row .mark.match').count()).toBeGreaterThan(0);
     await page.fill('input.search', '1999');
     await expect.poll(() => page.locator('.row').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.pid))).toEqual(['1999']);
     await page.fill('input.search', '');

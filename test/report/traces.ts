@@ -9,6 +9,8 @@ import { createProcessTree } from '../../src/model/tree.js';
 import type { ProcessNode } from '../../src/model/process.js';
 import { createIdRegistry } from '../../src/pipeline/span-ids.js';
 import { buildTreeSpans } from '../../src/pipeline/tree-spans.js';
+import { SC } from '../../src/vocabulary/syscalls.js';
+import { ERRNO } from '../../src/vocabulary/errno.js';
 
 const MS = 1e6;
 
@@ -53,9 +55,9 @@ export function goplsWorkload(processes: number, perChild: number): Workload {
     for (let k = 0; k < perChild; k++) {
       const ts = start + 5 * MS + k * Math.floor(dur / (perChild + 1));
       if (k % 3 === 2) {
-        events.push({ kind: 'offcpu', ts, pid, tid: pid, state: 1, durationNs: 60 * MS, sc: 1 });
+        events.push({ kind: 'offcpu', ts, pid, tid: pid, state: 1, durationNs: 60 * MS, sc: SC.newfstatat });
       } else {
-        events.push({ kind: 'syscall', ts, pid, tid: pid, sc: 1, latencyNs: 55 * MS + k * MS, runqNs: 0, ret: k % 4 === 1 ? -2 : 0, fd: -1,
+        events.push({ kind: 'syscall', ts, pid, tid: pid, sc: SC.newfstatat, latencyNs: 55 * MS + k * MS, runqNs: 0, ret: k % 4 === 1 ? -ERRNO.ENOENT : 0, fd: -1,
           path: `/workspace/mod${i}/pkg${k}/file.go`, pathTruncated: false });
       }
     }

@@ -14,7 +14,7 @@ import { listSome, plural } from '../format.js';
 export const ID = 'fs.symlink_loop';
 
 const ELOOP = ERRNO.ELOOP;
-const OPENAT = 10;
+const OPENAT = SC.openat;
 /**
  * Path lookups that only fail with ELOOP when a path really loops (stat follows links and
  * gives up after 40 of them). Not openat: O_NOFOLLOW on a plain link also says ELOOP, so an
@@ -57,7 +57,7 @@ export const rule: Rule = (root, ctx) => {
       'directory (gopls "directoryFilters", VS Code "files.watcherExclude")';
     out.push({
       id: ID, process: p, evidence, hint,
-      weightNs: exitedWithFailure(p) ? wallNs(p, ctx) : loops.reduce((s, e) => s + e.latencyNs, 0),
+      weightNs: exitedWithFailure(p) ? wallNs(p, ctx) : loops.reduce((s, e) => s + e.latencyNs, 0), explainsFailure: exitedWithFailure(p),
       attributes: { 'gostall.cause.path': paths[0]! },
     });
   }
