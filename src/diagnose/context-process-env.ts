@@ -12,6 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { executableName, type ProcessNode } from '../model/process.js';
+import { readProcBytes, readProcText } from '../vocabulary/procfs.js';
 import { parseEnviron } from './context-go-env.js';
 import { parseNofile } from './context-system.js';
 import { parseMemoryCgroup, type MemoryCgroupPaths } from './context-memory.js';
@@ -115,27 +116,20 @@ export function createProcessEnvs(procRoot = '/proc', opts: { launchEnv?: NodeJS
   return {
     noteExec(p) {
       if (RESOLVING.has(executableName(p))) {
-        try {
-          const text = readFileSync(`${procRoot}/${p.pid}/root/etc/resolv.conf`).subarray(0, MAX_RESOLV_CONF_BYTES).toString('utf8');
-          resolvers.set(p, parseNameservers(text));
-        } catch {
-          /* gone, or no resolv.conf: glibc then asks 127.0.0.1 */
-        }
+        // gone, or no resolv.conf (glibc then asks 127.0.0.1): nothing is recorded
+        const conf = readProcBytes(`${procRoot}/${p.pid}/root/etc/resolv.conf`);
+        if (conf) resolvers.set(p, parseNameservers(conf.subarray(0, MAX_RESOLV_CONF_BYTES).toString('utf8')));
       }
-      try {
-        nofiles.set(p, parseNofile(readFileSync(`${procRoot}/${p.pid}/limits`, 'utf8')));
-        memoryCgroups.set(p, parseMemoryCgroup(readFileSync(`${procRoot}/${p.pid}/cgroup`, 'utf8')));
-      } catch {
-        /* gone already */
-      }
-      try {
-        const bytes = readFileSync(`${procRoot}/${p.pid}/environ`);
-        // An exited process (zombie) has an empty environ: that says nothing about it.
-        if (bytes.length === 0) return;
-        envs.set(p, keptVariables(parseEnviron(bytes.subarray(0, MAX_ENVIRON_BYTES))));
-      } catch {
-        /* gone already, or not ours to read: its ancestors' environment stands in */
-      }
+      // gone already: nothing is recorded
+      const limits = readProcText(`${procRoot}/${p.pid}/limits`);
+      if (limits !== undefined) nofiles.set(p, parseNofile(limits));
+      const cgroup = readProcText(`${procRoot}/${p.pid}/cgroup`);
+      if (cgroup !== undefined) memoryCgroups.set(p, parseMemoryCgroup(cgroup));
+      // Gone already, or not ours to read: its ancestors' environment stands in. An exited
+      // process (zombie) has an empty environ: that says nothing about it.
+      const bytes = readProcBytes(`${procRoot}/${p.pid}/environ`);
+      if (bytes === undefined || bytes.length === 0) return;
+      envs.set(p, keptVariables(parseEnviron(bytes.subarray(0, MAX_ENVIRON_BYTES))));
     },
     resolversOf: (p) => nearest(resolvers, p),
     nofileOf: (p) => nearest(nofiles, p),
