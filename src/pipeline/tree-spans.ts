@@ -13,6 +13,7 @@ import type { Cause } from '../diagnose/types.js';
 import { SYSCALL_CLASSES } from '../events/schema.js';
 import type { WallClock } from '../model/clock.js';
 import { argvOf, decodeWaitStatus, displayName, executableName, type ProcessNode } from '../model/process.js';
+import { goActionOf, packageLabel } from '../model/go-action.js';
 import { walk } from '../model/tree.js';
 import { stderrText } from '../model/stderr.js';
 import { errnoName } from '../vocabulary/errno.js';
@@ -59,6 +60,13 @@ export function processAttributes(p: ProcessNode): Attributes {
     const { argv, truncated } = argvOf(p);
     a['process.command_args'] = argv;
     if (truncated) a['gostall.process.command_args_truncated'] = true;
+    const action = goActionOf(p);
+    if (action) {
+      a['go.action'] = action.kind;
+      const label = packageLabel(p, action);
+      if (label !== undefined) a['go.package'] = label;
+      if (action.packageDir !== undefined) a['go.package.dir'] = action.packageDir;
+    }
   }
   if (p.uid !== undefined) a['process.user.id'] = p.uid;
   if (p.status !== undefined) {
