@@ -19,6 +19,11 @@ export interface Cause {
    * command failed, these rank first, so the primary cause is the one behind the failure
    */
   explainsFailure?: boolean;
+  /**
+   * the cause explains everything else found on its process (slow stamping explains the slow
+   * mount its git hit there): other causes on that process are dropped
+   */
+  supersedesOnProcess?: boolean;
 }
 
 /** What a path is to a Go tool; the most specific match wins (GOCACHE inside HOME is gocache). */

@@ -14,6 +14,7 @@ import { SYSCALL_CLASSES } from '../events/schema.js';
 import type { WallClock } from '../model/clock.js';
 import { argvOf, decodeWaitStatus, displayName, executableName, type ProcessNode } from '../model/process.js';
 import { goActionOf, packageLabel } from '../model/go-action.js';
+import { vcsStampingTool } from '../model/go-vcs.js';
 import { walk } from '../model/tree.js';
 import { stderrText } from '../model/stderr.js';
 import { errnoName } from '../vocabulary/errno.js';
@@ -67,6 +68,8 @@ export function processAttributes(p: ProcessNode): Attributes {
       if (label !== undefined) a['go.package'] = label;
       if (action.packageDir !== undefined) a['go.package.dir'] = action.packageDir;
     }
+    const vcs = vcsStampingTool(p);
+    if (vcs) { a['go.action'] = 'vcs_stamping'; a['go.vcs'] = vcs; }
   }
   if (p.uid !== undefined) a['process.user.id'] = p.uid;
   if (p.status !== undefined) {
