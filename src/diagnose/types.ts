@@ -20,10 +20,10 @@ export interface Cause {
    */
   explainsFailure?: boolean;
   /**
-   * the cause explains everything else found on its process (slow stamping explains the slow
-   * mount its git hit there): other causes on that process are dropped
+   * processes whose other causes this one explains (slow stamping explains the slow mount
+   * its git commands hit): causes of other ids on them are dropped
    */
-  supersedesOnProcess?: boolean;
+  supersedes?: ProcessNode[];
 }
 
 /** What a path is to a Go tool; the most specific match wins (GOCACHE inside HOME is gocache). */

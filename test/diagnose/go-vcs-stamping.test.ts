@@ -44,7 +44,8 @@ describe('go.vcs_stamping', () => {
   it('slow stamping: a large share of the build in git status, superseding the slow mount git hit', () => {
     const go = goBuild(0, 3 * S);
     const git = proc({ parent: go, name: 'git', args: ['git', 'status', '--porcelain'], wallNs: 1.2 * S });
-    proc({ parent: go, name: 'git', args: ['git', '-c', 'log.showsignature=false', 'show', '-s', '--format=%H:%ct'], wallNs: 0.1 * S });
+    const show = proc({ parent: go, name: 'git', args: ['git', '-c', 'log.showsignature=false', 'show', '-s', '--format=%H:%ct'], wallNs: 0.1 * S });
+    slowCalls(show, 20, { sc: 'newfstatat', latencyNs: 4 * MS, path: (i) => `/workspace/app/.git/objects/${i}` });
     slowCalls(git, 20, { sc: 'newfstatat', latencyNs: 60 * MS, path: (i) => `/workspace/app/.git/objects/${i}` });
     const causes = diagnose(go, context());
     // without the stamping rule, that is fs.slow_metadata on the FUSE workspace

@@ -3,30 +3,17 @@
 // process.executable.name stays the tool's name. The packages are checked against what
 // `go build -x` prints for the same build. Clean builds: no cause.
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GO_DIRECTIVE, goEnv } from '../support/faults/goModule.js';
+import { goEnv } from '../support/faults/goModule.js';
 import type { DecodedSpan } from '../support/otlp-decode.js';
 import { cleanEnv, ensureBuilt, expectNoCause, logOutcome, traced } from './harness.js';
+import { writeAppModule } from './modules.js';
 
 let workDir: string;
 let runs = 0;
-
-/** example.org/app: a library, a package with an assembly function, and a main package in cmd/app. */
-async function writeAppModule(dir: string): Promise<void> {
-  await mkdir(join(dir, 'internal/greet'), { recursive: true });
-  await mkdir(join(dir, 'internal/fast'), { recursive: true });
-  await mkdir(join(dir, 'cmd/app'), { recursive: true });
-  await writeFile(join(dir, 'go.mod'), `module example.org/app\n\ngo ${GO_DIRECTIVE}\n`);
-  await writeFile(join(dir, 'internal/greet/greet.go'), 'package greet\n\nimport "fmt"\n\nfunc Hello() string { return fmt.Sprint("hi") }\n');
-  await writeFile(join(dir, 'internal/fast/fast.go'), 'package fast\n\n// Add is in add_amd64.s.\nfunc Add(a, b int64) int64\n');
-  await writeFile(join(dir, 'internal/fast/add_amd64.s'),
-    '#include "textflag.h"\n\nTEXT ·Add(SB), NOSPLIT, $0-24\n\tMOVQ a+0(FP), AX\n\tADDQ b+8(FP), AX\n\tMOVQ AX, ret+16(FP)\n\tRET\n');
-  await writeFile(join(dir, 'cmd/app/main.go'),
-    'package main\n\nimport (\n\t"example.org/app/internal/fast"\n\t"example.org/app/internal/greet"\n)\n\nfunc main() { println(greet.Hello(), fast.Add(1, 2)) }\n');
-}
 
 function coldEnv(): NodeJS.ProcessEnv {
   runs++;

@@ -20,8 +20,9 @@ export const ID = 'go.vcs_stamping';
 export const THRESHOLDS = {
   /**
    * Stamping counts as slow from this much time in the VCS commands. Measured here (Debian
-   * git 2.39, Go 1.19): `git status --porcelain` plus `git show` take 3–8 ms on a small
-   * checkout on local disk; golang/go#49582 reports seconds on large repositories.
+   * git 2.39, Go 1.19): `git status --porcelain` and `git show` take under 10 ms each on a
+   * small checkout on local disk, 3 s with the git directory on a FUSE mount answering in
+   * 5 ms; golang/go#49582 reports seconds on large repositories.
    */
   minSlowNs: 500e6,
   /** … and when they are at least this share of the go command's wall time (a warm build of a small module: 150–400 ms). */
@@ -58,7 +59,7 @@ function failureCause(go: ProcessNode, failed: ProcessNode, tool: VcsTool, ctx: 
       `or give the checkout to the building user (chown -R), or build with -buildvcs=false (GOFLAGS=-buildvcs=false)`
     : `fix the repository so that \`${commandText(failed)}\` succeeds in it, or build with -buildvcs=false (GOFLAGS=-buildvcs=false) to skip VCS stamping`;
   return {
-    id: ID, process: failed, evidence, hint, weightNs: wallNs(go, ctx), explainsFailure: true, supersedesOnProcess: true,
+    id: ID, process: failed, evidence, hint, weightNs: wallNs(go, ctx), explainsFailure: true, supersedes: [failed],
     attributes: { 'gostall.cause.vcs': tool, ...(dubious ? { 'gostall.cause.path': dubious[1]! } : {}) },
   };
 }
@@ -74,7 +75,7 @@ function slowCause(go: ProcessNode, runs: { p: ProcessNode; tool: VcsTool }[], c
     evidence: `VCS stamping took ${formatDuration(spentNs)}, ${formatPercent(spentNs / goWallNs)} of ${processLabel(go)}'s ${formatDuration(goWallNs)}: ${each}`,
     hint: 'build with -buildvcs=false (GOFLAGS=-buildvcs=false) where the stamp is not needed (CI test builds, go run), ' +
       'or keep the checkout on a local filesystem and its work tree small (git status walks all of it)',
-    weightNs: spentNs, supersedesOnProcess: true,
+    weightNs: spentNs, supersedes: runs.map((r) => r.p),
     attributes: { 'gostall.cause.vcs': slowest.tool, 'gostall.vcs.stamping_ns': spentNs },
   };
 }
