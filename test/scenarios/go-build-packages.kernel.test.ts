@@ -63,6 +63,14 @@ describe('per-package spans of a real go build', () => {
     const link = tool(run.spans, 'link').filter((s) => s.attributes['go.action'] === 'link');
     expect(link.map((s) => s.name)).toEqual(['link example.org/app/cmd/app']);
     expect(link[0]!.attributes).toMatchObject({ 'go.action': 'link', 'go.package': 'example.org/app/cmd/app' });
+
+    // the summary's build section, and the root span's account of the build
+    expect(run.stderr).toMatch(/^ {2}go build actions: 6 actions, 3 compiles \(.* summed, at most [123] at once\)$/m);
+    expect(run.stderr).toContain('  slowest packages:\n');
+    expect(run.stderr).toMatch(/^ +\S+ (ms|s|µs) {2}link example\.org\/app\/cmd\/app$/m);
+    const root = run.spans.find((s) => s.parentSpanId === undefined)!;
+    expect(root.attributes).toMatchObject({ 'gostall.go.actions': 6, 'gostall.go.compiles': 3 });
+    expect(root.attributes['gostall.go.slowest_packages']).toContain('link example.org/app/cmd/app');
   });
 
   // vet names its package only in its $WORK config file: the span takes it from the compile of
