@@ -86,8 +86,23 @@ function toolKind(p: ProcessNode): GoActionKind | undefined {
   return KINDS.has(name) ? (name as GoActionKind) : undefined;
 }
 
+/**
+ * Parsed argv per exec, so naming a link or vet (a scan of its siblings) stays cheap on a
+ * `go vet ./...` of hundreds of packages: each sibling's argv is read once, not once per vet.
+ */
+const parsed = new WeakMap<object, GoAction>();
+
 /** What the process's own argv says (link and vet: only their action directory). */
 function ownAction(p: ProcessNode, kind: GoActionKind): GoAction {
+  const cached = p.exec && parsed.get(p.exec);
+  if (cached) return cached;
+  const a = parseAction(p, kind);
+  // the argv of an exec may still be arriving in chunks: keep only what it fully said
+  if (p.exec && a.packagePath !== undefined) parsed.set(p.exec, a);
+  return a;
+}
+
+function parseAction(p: ProcessNode, kind: GoActionKind): GoAction {
   const { argv } = argvOf(p);
   switch (kind) {
     case 'compile':
@@ -115,6 +130,28 @@ function* namingSiblings(p: ProcessNode): Generator<GoAction> {
   }
 }
 
+/**
+ * Per go command: its children's package-naming actions by $WORK/bNNN directory, extended as
+ * children appear (a link or vet looks its compile up here instead of scanning every sibling).
+ */
+const byActionDir = new WeakMap<ProcessNode, { seen: number; dirs: Map<string, GoAction> }>();
+
+function siblingByActionDir(p: ProcessNode, dir: string): GoAction | undefined {
+  const parent = p.parent;
+  if (!parent) return undefined;
+  let index = byActionDir.get(parent);
+  if (!index) { index = { seen: 0, dirs: new Map() }; byActionDir.set(parent, index); }
+  for (; index.seen < parent.children.length; index.seen++) {
+    const s = parent.children[index.seen]!;
+    const k = toolKind(s);
+    if (k === undefined || k === 'link' || k === 'vet') continue;
+    // (an exec's argv chunks follow its E record directly, so a sibling started before p is complete)
+    const a = ownAction(s, k);
+    if (a.packagePath !== undefined && a.actionDir !== undefined) index.dirs.set(a.actionDir, a);
+  }
+  return index.dirs.get(dir);
+}
+
 /** A main package's import path from a sibling compile of another package of its module. */
 function mainImportPath(p: ProcessNode, dir: string): string | undefined {
   for (const a of namingSiblings(p)) {
@@ -132,9 +169,8 @@ export function goActionOf(p: ProcessNode): GoAction | undefined {
   let own = ownAction(p, kind);
   if (own.packagePath === undefined && own.actionDir !== undefined) {
     // link and vet: the compile (or asm, cgo) of the same action directory names the package
-    for (const a of namingSiblings(p)) {
-      if (a.actionDir === own.actionDir) { own = { ...own, packagePath: a.packagePath, packageDir: a.packageDir }; break; }
-    }
+    const a = siblingByActionDir(p, own.actionDir);
+    if (a) own = { ...own, packagePath: a.packagePath, packageDir: a.packageDir };
   }
   if (own.packagePath !== 'main') return { ...own, packageDir: undefined };
   return own;
