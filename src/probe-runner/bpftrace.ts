@@ -4,9 +4,11 @@
  * program text. Output is read line by line without buffering the whole stream.
  */
 import { execa, type ResultPromise } from 'execa';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { linuxProbeScript } from '../paths.js';
 import { findSetpriv } from './environment.js';
+import { probeProgram, type ProbeSet } from './probe-text.js';
 import { FIRST_SYSCALL_PARAM, syscallNumbers } from './syscall-numbers.js';
 
 export interface TracerParams {
@@ -40,6 +42,7 @@ export interface TracerOptions {
   params: TracerParams;
   /** every stdout and stderr line, as it arrives */
   onLine: (line: string, stream: 'stdout' | 'stderr') => void;
+  /** path of the probe source (default: the bundled probes/linux/gostall.bt) */
   script?: string;
   /** perf ring buffer pages per CPU (default DEFAULT_PERF_PAGES_PER_CPU) */
   perfPagesPerCpu?: number;
@@ -94,19 +97,24 @@ export function perfPagesFromEnv(env: NodeJS.ProcessEnv): number | undefined {
   return n;
 }
 
-export function tracerArgs(script: string, p: TracerParams, arch: string = process.arch): string[] {
+/**
+ * bpftrace's arguments: the program text of the probe set the mode needs (the agent's
+ * hooks each syscall it needs on its own tracepoint and leaves out the hottest ones; run's
+ * hooks raw_syscalls, which attaches in half the time), then the validated parameters.
+ */
+export function tracerArgs(source: string, p: TracerParams, arch: string = process.arch): string[] {
   const numbers = syscallNumbers(arch);
   if (!numbers) throw new Error(`gostall has no syscall numbers for the ${arch} architecture`);
-  const args = [
-    '-B', 'line', script,
+  const set: ProbeSet = p.agent ? 'agent' : 'run';
+  const params = [
     validInt('rootPid', p.rootPid, 4_194_304),
     validInt('syscallThresholdNs', p.syscallThresholdNs, 3_600e9),
     validInt('offcpuThresholdNs', p.offcpuThresholdNs, 3_600e9),
     // $4..$48 are read only in agent mode, but the syscall numbers after them have fixed places
     ...(p.agent ? agentArgs(p.rootPid, p.agent) : unusedAgentArgs()),
   ];
-  if (args.length - 3 !== FIRST_SYSCALL_PARAM - 1) throw new Error('tracer parameters out of place');
-  return [...args, ...numbers.map(String)];
+  if (params.length !== FIRST_SYSCALL_PARAM - 1) throw new Error('tracer parameters out of place');
+  return ['-B', 'line', '-e', probeProgram(source, set, arch), ...params, ...numbers.map(String)];
 }
 
 /** $4..$48 when not in agent mode: no names, any cgroup, nothing to adopt. */
@@ -127,7 +135,7 @@ function agentArgs(rootPid: number, a: AgentTracerParams): string[] {
 }
 
 export function startTracer(opts: TracerOptions): Tracer {
-  const args = tracerArgs(opts.script ?? linuxProbeScript(), opts.params);
+  const args = tracerArgs(readFileSync(opts.script ?? linuxProbeScript(), 'utf8'), opts.params);
   // SIGKILL when gostall dies, however it dies (the exit hook below does not run on SIGKILL
   // or an OOM kill, and an idle bpftrace would never notice its closed pipe).
   const setpriv = findSetpriv();
