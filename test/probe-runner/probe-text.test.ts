@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { probeProgram } from '../../src/probe-runner/probe-text.js';
-import { tracerArgs } from '../../src/probe-runner/bpftrace.js';
+import { probeSetFor } from '../../src/probe-runner/bpftrace.js';
 
 const SOURCE = readFileSync(fileURLToPath(new URL('../../probes/linux/gostall.bt', import.meta.url)), 'utf8');
 
@@ -53,10 +53,7 @@ describe('probe sets', () => {
 
   it('the mode picks the set: agent parameters load the agent program', () => {
     const base = { rootPid: 0, syscallThresholdNs: 1, offcpuThresholdNs: 1 };
-    const agent = tracerArgs(SOURCE, { ...base, agent: { executables: ['go'], cgroupId: 0, adoptPids: [] } }, 'x64');
-    const run = tracerArgs(SOURCE, { ...base, rootPid: 42 }, 'x64');
-    expect(agent[2]).toBe('-e');
-    expect(agent[3]).toBe(probeProgram(SOURCE, 'agent', 'x64'));
-    expect(run[3]).toBe(probeProgram(SOURCE, 'run', 'x64'));
+    expect(probeSetFor({ ...base, agent: { executables: ['go'], cgroupId: 0, adoptPids: [] } })).toBe('agent');
+    expect(probeSetFor({ ...base, rootPid: 42 })).toBe('run');
   });
 });
