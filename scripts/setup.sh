@@ -5,8 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # bpftrace runs the probes; golang-go (with gcc for cgo) and gopls are the traced workloads; fuse3 + fusepy,
-# e2fsprogs, util-linux (losetup), passwd (useradd) and strace reproduce faults and baselines.
-PKGS=(bpftrace golang-go gcc libc6-dev gopls fuse3 python3-fusepy strace e2fsprogs util-linux passwd procps iproute2 ca-certificates)
+# e2fsprogs, util-linux (losetup), passwd (useradd) and strace reproduce faults and baselines;
+# chromium (headless, driven by playwright-core) renders the report page in its tests; openssl makes the
+# throw-away CA and certificates of the TLS export tests (https and gRPC); git is the VCS go runs with
+# GOPROXY=direct (module-download scenarios); iproute2 makes their network namespaces.
+PKGS=(bpftrace golang-go gcc libc6-dev gopls fuse3 python3-fusepy strace e2fsprogs util-linux passwd procps iproute2 ca-certificates chromium openssl git)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
