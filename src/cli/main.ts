@@ -9,6 +9,7 @@ commands:
   replay FILE [--out FILE]       turn a recorded probe stream into the same spans
   doctor                         check this machine: tracer, version, BTF, tracepoints, privileges
   help                           this text
+  --version                      print gostall's version
 
 gostall <command> --help shows a command's options. Exit status 2 means a usage error or an unusable
 environment; run otherwise exits with CMD's own status.
@@ -30,6 +31,10 @@ export async function main(argv: string[]): Promise<number> {
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     (name === undefined ? process.stderr : process.stdout).write(USAGE);
     return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    process.stdout.write(`gostall ${(await import('./version.js')).VERSION}\n`);
+    return 0;
   }
   const load = COMMANDS[name];
   if (!load) {
