@@ -12,6 +12,13 @@
  * - SYS_PTRACE and DAC_READ_SEARCH: /proc/PID/{environ,syscall,fd,mem} of a process of
  *   another user are mode 0400 owned by that user (DAC) and guarded by the ptrace access
  *   check (SYS_PTRACE): both are needed, either alone gets EACCES/EPERM.
+ * - IPC_LOCK: bpftrace mmaps one perf ring buffer per CPU (the agent: 1024 pages = 4 MiB each).
+ *   Past the per-user perf allowance (perf_event_mlock_kb x CPUs, shared by every root
+ *   tracer on the machine) the pages count against RLIMIT_MEMLOCK (8 MiB here), and the
+ *   kernel refuses the mmap ("mmap: Operation not permitted", "Failed to open perf buffer")
+ *   unless the process has CAP_IPC_LOCK. Measured: with SYS_ADMIN alone it worked while no
+ *   other tracer ran and failed once others did; with IPC_LOCK it always worked. Not
+ *   needed where RLIMIT_MEMLOCK is unlimited (systemd LimitMEMLOCK=infinity).
  * - SYS_RESOURCE is not needed: it is not even in this machine's bounding set. Since 5.11
  *   the kernel charges BPF memory to the memory cgroup instead of RLIMIT_MEMLOCK; doctor
  *   checks the limit on older kernels.
@@ -41,6 +48,11 @@ export const CAPABILITIES: readonly Capability[] = [
     without: 'bpftrace cannot compile the probes ("unknown type name \'pid_t\'"): nothing is traced',
   },
   {
+    name: 'IPC_LOCK', bit: 14, essential: true,
+    why: "bpftrace's perf ring buffers (one per CPU) are locked memory beyond RLIMIT_MEMLOCK once the per-user perf allowance is used up",
+    without: 'bpftrace cannot open its perf buffers ("mmap: Operation not permitted") unless the locked-memory limit is unlimited',
+  },
+  {
     name: 'SYS_PTRACE', bit: 19, essential: false,
     why: "read /proc/PID/{syscall,mem,fd,environ} of traced processes that belong to other users (the kernel's ptrace access check)",
     without: "processes of other users are traced, but calls stuck in the kernel get no path and their Go environment (GOCACHE, GOFLAGS…) is unknown",
@@ -51,6 +63,16 @@ export const CAPABILITIES: readonly Capability[] = [
     without: 'as for SYS_PTRACE: less evidence about processes of other users',
   },
 ];
+
+/** Whether RLIMIT_MEMLOCK is unlimited (then IPC_LOCK is not needed). */
+export function memlockUnlimited(limits: string = readFileSync('/proc/self/limits', 'utf8')): boolean {
+  return /^Max locked memory\s+unlimited\s/m.test(limits);
+}
+
+/** Whether tracing cannot start without this capability on this machine. */
+export function isEssentialHere(c: Capability, limits?: string): boolean {
+  return c.essential && !(c.name === 'IPC_LOCK' && memlockUnlimited(limits));
+}
 
 /** `CAP_SYS_ADMIN` style names, in list order. */
 export function capabilityNames(prefix = ''): string[] {

@@ -6,7 +6,7 @@ import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { release as osRelease } from 'node:os';
-import { capabilityNames, missingCapabilities, ownCapabilitySets, type CapabilitySets } from './capabilities.js';
+import { capabilityNames, isEssentialHere, missingCapabilities, ownCapabilitySets, type CapabilitySets } from './capabilities.js';
 import { SUPPORTED_ARCHS, syscallNumbers } from './syscall-numbers.js';
 
 export interface Problem { what: string; fix: string }
@@ -58,7 +58,7 @@ export function bpftraceVersion(bin: string): [number, number, number] | undefin
 
 /** Whether this process can start the tracer: uid 0 (bpftrace 0.17 refuses others) with the essential capabilities. */
 export function hasTracingPrivilege(sets: CapabilitySets = ownCapabilitySets()): boolean {
-  return process.geteuid?.() === 0 && missingCapabilities(sets).every((c) => !c.essential);
+  return process.geteuid?.() === 0 && missingCapabilities(sets).every((c) => !isEssentialHere(c));
 }
 
 /** The install command for a system package on Debian/Ubuntu and on Fedora. */
@@ -70,7 +70,7 @@ const CAPABILITY_LIST = capabilityNames().join(', ');
 
 /** The privilege problem that stops tracing, if any: never a wrong cause (checked before tracefs). */
 export function privilegeProblem(sets: CapabilitySets = ownCapabilitySets()): Problem | undefined {
-  const essential = missingCapabilities(sets).filter((c) => c.essential);
+  const essential = missingCapabilities(sets).filter((c) => isEssentialHere(c));
   const uid = process.geteuid?.() ?? 0;
   if (uid !== 0) {
     const held = essential.length === 0 ? 'it holds the capabilities, but ' : `it lacks ${essential.map((c) => `CAP_${c.name}`).join(', ')}, and `;
@@ -88,7 +88,7 @@ export function privilegeProblem(sets: CapabilitySets = ownCapabilitySets()): Pr
 
 /** Capabilities whose absence costs evidence but does not stop tracing. */
 export function capabilityWarnings(sets: CapabilitySets = ownCapabilitySets()): Problem[] {
-  return missingCapabilities(sets).filter((c) => !c.essential).map((c) => ({
+  return missingCapabilities(sets).filter((c) => !isEssentialHere(c)).map((c) => ({
     what: `missing capability CAP_${c.name} (${c.why}): ${c.without}`,
     fix: `grant CAP_${c.name} as well (the full list: ${CAPABILITY_LIST})`,
   }));
