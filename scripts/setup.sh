@@ -6,7 +6,11 @@ cd "$(dirname "$0")/.."
 
 # bpftrace runs the probes; golang-go (with gcc for cgo) and gopls are the traced workloads; fuse3 + fusepy,
 # e2fsprogs, util-linux (losetup), passwd (useradd) and strace reproduce faults and baselines.
-PKGS=(bpftrace golang-go gcc libc6-dev gopls fuse3 python3-fusepy strace e2fsprogs util-linux passwd procps iproute2 ca-certificates)
+# Deployment tests: podman + runc + debootstrap build and run the container image; systemd
+# (systemd-analyze, offline: systemd is not booted) checks the unit; libcap2-bin (capsh) runs
+# gostall as a non-root user holding capabilities.
+PKGS=(bpftrace golang-go gcc libc6-dev gopls fuse3 python3-fusepy strace e2fsprogs util-linux passwd procps iproute2 ca-certificates
+  podman runc debootstrap systemd libcap2-bin)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
