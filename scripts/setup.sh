@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 # e2fsprogs, util-linux (losetup), passwd (useradd) and strace reproduce faults and baselines.
 # Deployment tests: podman + runc + debootstrap build and run the container image; systemd
 # (systemd-analyze, offline: systemd is not booted) checks the unit; libcap2-bin (capsh) runs
-# gostall as a non-root user holding capabilities.
+# gostall as a non-root user holding capabilities; sprig + yaml.v3 (Go sources) render the Helm chart
+# in test/deploy/helm-render (no helm package in Debian 12).
 PKGS=(bpftrace golang-go gcc libc6-dev gopls fuse3 python3-fusepy strace e2fsprogs util-linux passwd procps iproute2 ca-certificates
-  podman runc debootstrap systemd libcap2-bin)
+  podman runc debootstrap systemd libcap2-bin golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

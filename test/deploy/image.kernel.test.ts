@@ -50,7 +50,7 @@ describe('the gostall container image', () => {
 
   it('traces a go build on the host from an unprivileged container with the capability list', async () => {
     const port = await freePort();
-    await podman(['run', '-d', '--name', name, '--network=host', '--pid=host', ...capabilityFlags(), ...ulimitFlags(), ...KERNEL_MOUNTS,
+    await podman(['run', '-d', '--name', name, '--read-only', '--network=host', '--pid=host', ...capabilityFlags(), ...ulimitFlags(), ...KERNEL_MOUNTS,
       image, 'agent', '--endpoint', receiver.url, '--metrics-listen', `127.0.0.1:${port}`]);
     const inspect = JSON.parse(await podman(['inspect', name])) as { HostConfig: { Privileged: boolean; CapAdd: string[] } }[];
     expect(inspect[0]!.HostConfig.Privileged).toBe(false);
