@@ -70,7 +70,11 @@ npm install -g --prefix "$ctx/gostall" "$ctx/$tgz" --omit=dev --no-audit --no-fu
 (cd "$ctx" && npm pack --silent "$node_pkg@$NODE_VERSION" >/dev/null && mkdir node && tar -xzf "$node_pkg-$NODE_VERSION.tgz" -C node --strip-components=1 package/bin/node)
 rm -f "$ctx"/*.tgz
 
+# The image this build replaces: removed afterwards so repeated builds (CI) do not pile up.
+old_id=$("${engine[@]}" image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
 args=(build "${build_flags[@]}" -f Containerfile -t "$tag")
 [ -n "${BASE_IMAGE:-}" ] && args+=(--build-arg "BASE_IMAGE=$BASE_IMAGE")
 "${engine[@]}" "${args[@]}" "$ctx" >&2
+new_id=$("${engine[@]}" image inspect --format '{{.Id}}' "$tag")
+if [ -n "$old_id" ] && [ "$old_id" != "$new_id" ]; then "${engine[@]}" rmi "$old_id" >/dev/null 2>&1 || true; fi
 echo "$tag"

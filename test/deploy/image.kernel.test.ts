@@ -2,7 +2,7 @@
 // agent in it runs in the host's PID namespace with exactly the documented capability list
 // and no --privileged, and a `go build` started on the host, outside the container, arrives
 // as a trace at an OTLP receiver.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ let image: string;
 let receiver: OtlpReceiver;
 let work: string;
 const name = containerName('image');
-const logs = { stderr: (): string => { try { return execFileSync('podman', ['--runtime', 'runc', 'logs', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }); } catch (e) { return String(e); } } };
+const logs = { stderr: (): string => { const r = spawnSync('podman', ['--runtime', 'runc', 'logs', name], { encoding: 'utf8' }); return r.stdout + r.stderr; } };
 
 beforeAll(async () => {
   image = buildImage();

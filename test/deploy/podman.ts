@@ -31,6 +31,16 @@ export async function podman(args: string[], timeoutMs = 120_000): Promise<strin
   return stdout;
 }
 
+/** A container's output, stdout and stderr together (podman logs keeps them apart). */
+export async function podmanLogs(name: string): Promise<string> {
+  try {
+    const { stdout, stderr } = await run('podman', ['--runtime', 'runc', 'logs', name], { maxBuffer: 64 << 20 });
+    return stdout + stderr;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
 /** podman that may fail (cleanup): resolves either way. */
 export async function podmanQuiet(args: string[]): Promise<void> {
   await podman(args, 60_000).catch(() => undefined);
