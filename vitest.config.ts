@@ -1,13 +1,33 @@
 import { defineConfig } from 'vitest/config';
 
-// Real-kernel tests share system state (tracefs, cgroups, mounts, sysctls) and the two
-// CPUs of the machine: files run one at a time so no test disturbs another's measurements.
+// Two projects, so that the part of the suite that needs nothing but Node runs anywhere in seconds:
+// - unit: recorded input, pure modules, fake tracers; no root, no kernel features.
+// - kernel: files named *.kernel.test.ts load eBPF programs, mount filesystems, change cgroups,
+//   sysctls and users, or run containers. They share that system state and the machine's two CPUs,
+//   so they run one file at a time; a preflight fails the run (never skips it) when this machine
+//   cannot run them.
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    fileParallelism: false,
-    testTimeout: 180_000,
-    hookTimeout: 180_000,
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/**/*.kernel.test.ts', '**/node_modules/**'],
+          testTimeout: 30_000,
+        },
+      },
+      {
+        test: {
+          name: 'kernel',
+          include: ['test/**/*.kernel.test.ts'],
+          globalSetup: ['test/support/kernel-preflight.ts'],
+          fileParallelism: false,
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+        },
+      },
+    ],
     reporters: ['default'],
   },
 });

@@ -1,6 +1,6 @@
 // A real LSP client for gopls over stdio (vscode-languageserver-protocol), as an editor
 // would drive it: initialize, initialized, open a file, ask for its symbols; then, for a
-// long session (the soak), edit the file and ask again. Used by test/agent/gopls.test.ts
+// long session (the soak), edit the file and ask again. Used by test/agent/gopls.kernel.test.ts
 // and bench/soak.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';

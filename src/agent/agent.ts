@@ -2,7 +2,8 @@
  * `gostall agent`: traces Go tool processes host-wide until SIGTERM/SIGINT.
  *
  *   supervisor (bpftrace, restarted with backoff) → core (tree, episodes, windows, spans)
- *     → OTLP JSON file (optional) and reliable OTLP/HTTP export (memory → spool → collector)
+ *     → the export sink: OTLP JSON file (optional) and reliable OTLP export over HTTP or gRPC
+ *       (memory → spool → collector)
  *   metrics server: /metrics, /healthz
  *
  * Shutdown: stop the tracer (it drains its buffers), close every episode, publish every
@@ -11,13 +12,8 @@
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { readMountTable } from '../diagnose/mounts.js';
-import { openOtlpJsonFile, type OtlpJsonFile } from '../export/file.js';
-import { createHttpTransport } from '../export/http-send.js';
-import { redactUrl } from '../export/endpoint.js';
-import { createReliableExporter, type ReliableExporter } from '../export/reliable.js';
-import { openSpool, type Spool } from '../export/spool.js';
+import { createSink, type Sink } from '../export/sink.js';
 import { createWallClock } from '../model/clock.js';
 import { checkTracingEnvironment, findBpftrace } from '../probe-runner/environment.js';
 import { AGENT_ADOPT_SLOTS } from '../probe-runner/bpftrace.js';
@@ -76,52 +72,25 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
   const pidFile = join(config.stateDir, 'bpftrace.pid');
 
   const clock = createWallClock();
-  let file: OtlpJsonFile | undefined;
-  let spool: Spool | undefined;
-  let exporter: ReliableExporter | undefined;
-  if (config.export.out) {
-    try {
-      file = await openOtlpJsonFile(config.export.out);
-    } catch (err) {
-      throw new AgentStartError(`export.out: cannot write ${config.export.out}: ${(err as Error).message}`);
-    }
-  }
-  if (config.export.url) {
-    try {
-      spool = await openSpool({ dir: config.export.spoolDir, maxBytes: config.export.spoolMaxBytes });
-    } catch (err) {
-      throw new AgentStartError(`export.spool.dir: cannot use ${config.export.spoolDir}: ${(err as Error).message}`);
-    }
-    if (spool.count() > 0) log(`${spool.spans()} spans from a previous run wait in ${spool.dir}; sending them first`);
-    exporter = createReliableExporter({
-      transport: createHttpTransport({
-        url: config.export.url, headers: config.export.headers, timeoutMillis: config.export.timeoutMillis, compression: config.export.compression,
-        tls: config.export.tls,
-      }),
-      spool,
-      kind: config.export.protocol === 'http/json' ? 'json' : 'pb',
+  for (const n of config.export.settings.notices) log(n);
+  const created = await createSink({ ...config.export.settings, out: config.export.out }, {
+    mode: 'spool',
+    spool: { dir: config.export.spoolDir, maxBytes: config.export.spoolMaxBytes, source: 'export.spool.dir' },
+    tuning: {
       batchMaxSpans: config.export.batchMaxSpans,
       batchDelayMillis: config.export.batchDelayMillis,
       memoryLimitBytes: config.export.memoryLimitBytes,
       backoffInitialMillis: config.export.backoffInitialMillis,
       backoffMaxMillis: config.export.backoffMaxMillis,
       maxRetryAfterMillis: config.export.maxRetryAfterMillis,
-      log,
-    });
-  }
-
-  // The file gets whole requests in order; writes are chained so lines never interleave.
-  let fileChain: Promise<void> = Promise.resolve();
-  let fileErrors = 0;
-  const sink = (spans: ReadableSpan[]): void => {
-    if (file) {
-      const f = file;
-      fileChain = fileChain.then(() => f.write(spans)).catch((err: Error) => {
-        if (fileErrors++ === 0) log(`cannot write ${f.path}: ${err.message}`);
-      });
-    }
-    exporter?.export(spans);
-  };
+    },
+    log,
+  });
+  if (!created.ok) throw new AgentStartError(created.error.message);
+  const exportSink: Sink = created.sink;
+  const waiting = exportSink.stats().spoolSpans;
+  if (waiting > 0) log(`${waiting} spans from a previous run wait in ${config.export.spoolDir}; sending them first`);
+  const sink = exportSink.submit.bind(exportSink);
 
   const core: AgentCore = createAgentCore({
     settings: {
@@ -192,7 +161,7 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
   const eventHistory: number[] = [];
   const metrics = (): MetricFamily[] => {
     const s = core.stats;
-    const ex = exporter?.stats;
+    const ex = exportSink.stats();
     const rate = eventHistory.length > 1 ? (eventHistory[eventHistory.length - 1]! - eventHistory[0]!) / (eventHistory.length - 1) : 0;
     const families: MetricFamily[] = [
       { name: 'gostall_events_total', help: 'probe records turned into events', type: 'counter', samples: [{ value: s.events }] },
@@ -221,16 +190,16 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
       { name: 'gostall_tracer_resident_memory_bytes', help: 'RSS of bpftrace', type: 'gauge', samples: [{ value: rssOf(supervisor.pid) }] },
       { name: 'process_resident_memory_bytes', help: 'RSS of the gostall agent', type: 'gauge', samples: [{ value: process.memoryUsage.rss() }] },
     ];
-    if (ex && spool) {
+    if (exportSink.target) {
       families.push(
         { name: 'gostall_spans_exported_total', help: 'spans the collector acknowledged', type: 'counter', samples: [{ value: ex.exported }] },
         { name: 'gostall_spans_spooled_total', help: 'spans written to the on-disk spool', type: 'counter', samples: [{ value: ex.spooled }] },
         { name: 'gostall_spans_dropped_total', help: 'spans lost, by reason', type: 'counter', samples: labelled('reason', ex.dropped) },
         { name: 'gostall_export_failures_total', help: 'failed export requests, by reason', type: 'counter', samples: labelled('reason', ex.failures) },
         { name: 'gostall_export_backing_off', help: '1 while the collector is considered down', type: 'gauge', samples: [{ value: ex.backingOff ? 1 : 0 }] },
-        { name: 'gostall_export_queue_spans', help: 'spans waiting in memory', type: 'gauge', samples: [{ value: exporter!.memorySpans() }] },
-        { name: 'gostall_spool_bytes', help: 'bytes in the spool', type: 'gauge', samples: [{ value: spool.bytes() }] },
-        { name: 'gostall_spool_spans', help: 'spans in the spool', type: 'gauge', samples: [{ value: spool.spans() }] },
+        { name: 'gostall_export_queue_spans', help: 'spans waiting in memory', type: 'gauge', samples: [{ value: ex.memorySpans }] },
+        { name: 'gostall_spool_bytes', help: 'bytes in the spool', type: 'gauge', samples: [{ value: ex.spoolBytes }] },
+        { name: 'gostall_spool_spans', help: 'spans in the spool', type: 'gauge', samples: [{ value: ex.spoolSpans }] },
       );
     }
     return families;
@@ -245,7 +214,7 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
       });
       log(`metrics on http://${server.host.includes(':') ? `[${server.host}]` : server.host}:${server.port}/metrics`);
     } catch (err) {
-      await file?.close();
+      await exportSink.shutdown(0);
       throw new AgentStartError(`metrics.listen: cannot listen on ${config.metrics.host}:${config.metrics.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
   }
@@ -254,11 +223,11 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
     await supervisor.start();
   } catch (err) {
     await server?.close();
-    await file?.close();
+    await exportSink.shutdown(0);
     throw new AgentStartError(`cannot trace: ${(err as Error).message}; fix: run \`gostall doctor\` to see what is missing`);
   }
   log(`tracing ${config.executables.join(', ')}${config.cgroup ? ` in cgroup ${config.cgroup}` : ' host-wide'}; spans to ${[
-    config.export.url ? `${redactUrl(config.export.url)} (${config.export.protocol}, spool ${config.export.spoolDir})` : undefined,
+    exportSink.target ? `${exportSink.target.replace(/\)$/, `, spool ${config.export.spoolDir})`)}` : undefined,
     config.export.out,
   ].filter(Boolean).join(' and ')}`);
 
@@ -292,13 +261,10 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
     await supervisor.stop(Math.min(3_000, left()));
     rmSync(pidFile, { force: true });
     await core.finish(clock.nowMonotonicNs());
-    await fileChain;
-    await file?.close().catch(() => {});
+    const r = await exportSink.shutdown(left());
     let summary = `${core.stats.spansProduced} spans produced`;
-    if (exporter && spool) {
-      const r = await exporter.shutdown(left());
-      const dropped = [...exporter.stats.dropped.values()].reduce((a, b) => a + b, 0);
-      summary += `, ${exporter.stats.exported} exported, ${dropped} dropped${r.leftInSpool > 0 ? `, ${r.leftInSpool} left in ${spool.dir} for the next start` : ''}`;
+    if (exportSink.target) {
+      summary += `, ${r.exported} exported, ${r.undelivered} dropped${r.leftInSpool > 0 ? `, ${r.leftInSpool} left in ${config.export.spoolDir} for the next start` : ''}`;
     }
     await server?.close();
     log(`stopped: ${summary}; ${core.stats.lostEvents} events lost`);

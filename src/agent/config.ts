@@ -4,13 +4,15 @@
  * default. Every problem names its key (`export.spool.maxSize: …`) or variable, because
  * an agent that starts with a typo in its config silently does the wrong thing for weeks.
  */
-import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from '../cli/options.js';
 import { readMountTable } from '../diagnose/mounts.js';
-import type { TlsFiles } from '../export/http-send.js';
-import { PROTOCOLS, redactUrl, tracesUrlFromFlag, type OtlpProtocol } from '../export/endpoint.js';
+import { redactUrl } from '../export/endpoint.js';
+import {
+  COMPRESSIONS, PROTOCOLS, SettingsError, resolveExportSettings, tracesUrl, type Compression, type ExportSettings, type OtlpProtocol, type TlsFiles,
+} from '../export/settings.js';
 
 /** Executables whose processes (and all their descendants) the agent traces by default. */
 export const DEFAULT_EXECUTABLES = [
@@ -47,12 +49,14 @@ export interface AgentConfig {
 }
 
 export interface ExportConfig {
+  /** the resolved settings (export/settings.ts), what the sink is built from */
+  settings: ExportSettings;
   /** traces URL, or undefined when only a file is written */
   url: string | undefined;
   protocol: OtlpProtocol;
   headers: Record<string, string>;
   timeoutMillis: number;
-  compression: 'none' | 'gzip';
+  compression: Compression;
   /** PEM files for an https collector: its CA, and a client certificate and key for mutual TLS */
   tls: TlsFiles;
   /** OTLP JSON lines file, or undefined */
@@ -117,12 +121,12 @@ function formatNs(ns: number): string {
 const MS = 1e6;
 const S = 1e9;
 
-const urlString = z.string().transform((v, ctx) => {
+/** A collector URL; the path rule (append v1/traces or not) depends on the protocol, so settings.ts applies it. */
+const urlString = z.string().superRefine((v, ctx) => {
   try {
-    return tracesUrlFromFlag(v);
+    tracesUrl(v, 'flag', 'http/protobuf', 'url');
   } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^Invalid URL.*/, 'not a valid URL') });
-    return z.NEVER;
+    ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^url: /, '') });
   }
 });
 
@@ -156,7 +160,7 @@ export const fileSchema = z.strictObject({
     headers: z.record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a valid HTTP header name'),
       z.string().refine((v) => !/[\r\n\0]/.test(v), 'header values cannot hold CR, LF or NUL')).optional(),
     timeout: duration(100 * MS, 600 * S).optional(),
-    compression: z.enum(['none', 'gzip']).optional(),
+    compression: z.enum(COMPRESSIONS as [Compression, ...Compression[]]).optional(),
     tls: z.strictObject({ ca: absolutePath.optional(), cert: absolutePath.optional(), key: absolutePath.optional() }).optional(),
     out: absolutePath.optional(),
     batch: z.strictObject({
@@ -226,68 +230,6 @@ export function parseConfigText(text: string, source: string): ConfigFile {
   return r.data;
 }
 
-/** OTEL_EXPORTER_OTLP_HEADERS: comma-separated key=value, values percent-encoded. */
-export function parseHeaderList(raw: string, variable: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const part of raw.split(',')) {
-    if (part.trim() === '') continue;
-    const eq = part.indexOf('=');
-    if (eq <= 0) throw new ConfigError(`${variable}: expected key=value pairs separated by commas`);
-    const key = part.slice(0, eq).trim();
-    let value = part.slice(eq + 1).trim();
-    try {
-      value = decodeURIComponent(value);
-    } catch { /* keep it as written */ }
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(key)) throw new ConfigError(`${variable}: ${JSON.stringify(key)} is not a valid HTTP header name`);
-    if (/[\r\n\0]/.test(value)) throw new ConfigError(`${variable}: the value of ${key} holds CR, LF or NUL`);
-    out[key] = value;
-  }
-  return out;
-}
-
-/** The traces URL from the standard variables: the signal-specific one as it is, the base one + /v1/traces. */
-function urlFromEnv(env: NodeJS.ProcessEnv): string | undefined {
-  const specific = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
-  if (specific) {
-    try {
-      const u = new URL(specific);
-      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');
-      return u.toString();
-    } catch {
-      throw new ConfigError('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: not a valid http(s) URL');
-    }
-  }
-  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT;
-  if (!base) return undefined;
-  try {
-    const u = new URL(base);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');
-    return `${u.origin}${u.pathname.replace(/\/$/, '')}/v1/traces${u.search}`;
-  } catch {
-    throw new ConfigError('OTEL_EXPORTER_OTLP_ENDPOINT: not a valid http(s) URL');
-  }
-}
-
-function envChoice<T extends string>(env: NodeJS.ProcessEnv, names: string[], allowed: readonly T[]): T | undefined {
-  for (const name of names) {
-    const v = env[name];
-    if (v === undefined || v === '') continue;
-    if (!(allowed as readonly string[]).includes(v)) throw new ConfigError(`${name}: must be one of ${allowed.join(', ')}, got ${JSON.stringify(v.slice(0, 40))}`);
-    return v as T;
-  }
-  return undefined;
-}
-
-function envMillis(env: NodeJS.ProcessEnv, names: string[]): number | undefined {
-  for (const name of names) {
-    const v = env[name];
-    if (v === undefined || v === '') continue;
-    if (!/^\d{1,9}$/.test(v) || Number(v) < 1) throw new ConfigError(`${name}: expected milliseconds as a positive integer, got ${JSON.stringify(v.slice(0, 40))}`);
-    return Number(v);
-  }
-  return undefined;
-}
-
 /** Where state (spool, pid file) lives when nothing says: systemd's StateDirectory, else by user. */
 export function defaultStateDir(env: NodeJS.ProcessEnv): string {
   const fromSystemd = env.STATE_DIRECTORY?.split(':')[0];
@@ -320,16 +262,11 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
   const stateDir = flags.stateDir ?? file.stateDir ?? defaultStateDir(env);
   if (!isAbsolute(stateDir)) throw new ConfigError('--state-dir: must be an absolute path');
 
-  const url = flags.endpoint !== undefined ? flagValue(urlString, flags.endpoint, '--endpoint') : ex.endpoint ?? urlFromEnv(env);
-  const protocol = (flags.protocol !== undefined ? flagValue(z.enum(PROTOCOLS as [OtlpProtocol, ...OtlpProtocol[]]), flags.protocol, '--protocol') : undefined)
-    ?? ex.protocol ?? envChoice(env, ['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL'], PROTOCOLS) ?? 'http/protobuf';
-  const envHeaders = {
-    ...(env.OTEL_EXPORTER_OTLP_HEADERS ? parseHeaderList(env.OTEL_EXPORTER_OTLP_HEADERS, 'OTEL_EXPORTER_OTLP_HEADERS') : {}),
-    ...(env.OTEL_EXPORTER_OTLP_TRACES_HEADERS ? parseHeaderList(env.OTEL_EXPORTER_OTLP_TRACES_HEADERS, 'OTEL_EXPORTER_OTLP_TRACES_HEADERS') : {}),
-  };
   const out = flags.out !== undefined ? flagValue(absolutePath, flags.out, '--out') : ex.out;
-  const tls = tlsFiles(ex.tls, env, url);
-  if (url === undefined && out === undefined) {
+  const settings = exportSettings(flags, ex, out, env);
+  const t = settings.otlp;
+  if (t === undefined && out === undefined) {
+    if (settings.exportDisabled) throw new ConfigError(`${settings.notices[0] ?? 'export is switched off'}, and export.out (or --out) is not set: the agent would have nowhere to put spans`);
     throw new ConfigError('no destination for spans: set export.endpoint (or OTEL_EXPORTER_OTLP_ENDPOINT, or --endpoint), and/or export.out (or --out)');
   }
   const spoolDir = flags.spoolDir !== undefined ? flagValue(absolutePath, flags.spoolDir, '--spool-dir') : ex.spool?.dir ?? join(stateDir, 'spool');
@@ -365,11 +302,13 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
     windowSeconds: windowNs / S,
     longLivedNs: file.longLived ?? 60 * S,
     export: {
-      url, protocol,
-      headers: { ...envHeaders, ...(ex.headers ?? {}) },
-      timeoutMillis: ex.timeout !== undefined ? ex.timeout / MS : envMillis(env, ['OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', 'OTEL_EXPORTER_OTLP_TIMEOUT']) ?? 10_000,
-      compression: ex.compression ?? envChoice(env, ['OTEL_EXPORTER_OTLP_TRACES_COMPRESSION', 'OTEL_EXPORTER_OTLP_COMPRESSION'], ['none', 'gzip'] as const) ?? 'none',
-      tls,
+      settings,
+      url: t?.url,
+      protocol: t?.protocol ?? 'http/protobuf',
+      headers: t?.headers ?? {},
+      timeoutMillis: t?.timeoutMillis ?? 10_000,
+      compression: t?.compression ?? 'none',
+      tls: t?.tls ?? {},
       out,
       batchMaxSpans: ex.batch?.maxSpans ?? 512,
       batchDelayMillis: (ex.batch?.delay ?? 200 * MS) / MS,
@@ -415,47 +354,31 @@ function cgroupIdOf(dir: string): number {
   return Number(ino);
 }
 
-/**
- * TLS files from export.tls or the standard OTEL_EXPORTER_OTLP_[TRACES_]CERTIFICATE,
- * _CLIENT_CERTIFICATE and _CLIENT_KEY variables (the file wins). Each must be readable now:
- * a typo found when the collector is first contacted would only show up as failed exports.
- */
-function tlsFiles(fromFile: TlsFiles | undefined, env: NodeJS.ProcessEnv, url: string | undefined): TlsFiles {
-  const pick = (key: keyof TlsFiles, suffix: string): { path: string; source: string } | undefined => {
-    if (fromFile?.[key] !== undefined) return { path: fromFile[key]!, source: `export.tls.${key}` };
-    for (const name of [`OTEL_EXPORTER_OTLP_TRACES_${suffix}`, `OTEL_EXPORTER_OTLP_${suffix}`]) {
-      if (env[name]) return { path: env[name]!, source: name };
-    }
-    return undefined;
-  };
-  const chosen = { ca: pick('ca', 'CERTIFICATE'), cert: pick('cert', 'CLIENT_CERTIFICATE'), key: pick('key', 'CLIENT_KEY') };
-  const out: TlsFiles = {};
-  for (const k of ['ca', 'cert', 'key'] as const) {
-    const c = chosen[k];
-    if (!c) continue;
-    if (!isAbsolute(c.path)) throw new ConfigError(`${c.source}: must be an absolute path`);
-    try {
-      accessSync(c.path, constants.R_OK);
-    } catch (err) {
-      throw new ConfigError(`${c.source}: cannot read ${c.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-    out[k] = c.path;
+/** The export settings through the one resolver: flags > this file's export keys > OTEL_* > defaults. */
+function exportSettings(flags: AgentFlags, ex: NonNullable<ConfigFile['export']>, out: string | undefined, env: NodeJS.ProcessEnv): ExportSettings {
+  try {
+    return resolveExportSettings({
+      flags: { endpoint: flags.endpoint, protocol: flags.protocol, out },
+      file: {
+        endpoint: ex.endpoint, protocol: ex.protocol, headers: ex.headers, compression: ex.compression, tls: ex.tls,
+        timeoutMillis: ex.timeout !== undefined ? ex.timeout / MS : undefined,
+      },
+      fileKeyPrefix: 'export.',
+      env,
+    });
+  } catch (err) {
+    if (err instanceof SettingsError) throw new ConfigError(err.message);
+    throw err;
   }
-  if ((out.cert === undefined) !== (out.key === undefined)) {
-    throw new ConfigError(`${(chosen.cert ?? chosen.key)!.source}: a client certificate needs its key and the key its certificate`);
-  }
-  if ((out.ca ?? out.cert) !== undefined && url !== undefined && !url.startsWith('https:')) {
-    throw new ConfigError(`${(chosen.ca ?? chosen.cert)!.source}: TLS files are set but the endpoint is not https (${redactUrl(url)})`);
-  }
-  return out;
 }
 
 /** The configuration as JSON with secrets (header values, URL credentials) masked, for --print-config and logs. */
 export function describeConfig(c: AgentConfig): string {
+  const { settings: _settings, ...exportShown } = c.export;
   const masked = {
     ...c,
     export: {
-      ...c.export,
+      ...exportShown,
       url: c.export.url ? redactUrl(c.export.url) : undefined,
       headers: Object.fromEntries(Object.keys(c.export.headers).map((k) => [k, '<redacted>'])),
     },

@@ -37,7 +37,7 @@ export function renderPrometheus(families: MetricFamily[]): string {
 }
 
 /** Samples of a map counter, one per label value (an empty map gives no samples). */
-export function labelled(label: string, m: Map<string, number>): Sample[] {
+export function labelled(label: string, m: ReadonlyMap<string, number>): Sample[] {
   return [...m.entries()].map(([k, v]) => ({ labels: { [label]: k }, value: v }));
 }
 

@@ -16,8 +16,8 @@ is away. Stops on SIGTERM/SIGINT after flushing. Configuration: docs/agent.md.
 
 options:
   --config FILE            JSON configuration file (keys in docs/agent.md)
-  --endpoint URL           OTLP/HTTP collector (default: export.endpoint, OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT)
-  --protocol P             http/protobuf (default) or http/json
+  --endpoint URL           OTLP collector (default: export.endpoint, OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT)
+  --protocol P             http/protobuf (default), http/json or grpc
   --out FILE               also append spans to this OTLP JSON lines file
   --metrics-listen H:P     /metrics and /healthz address (default 127.0.0.1:9464)
   --spool-dir DIR          where spans wait while the collector is down (default STATE_DIR/spool)

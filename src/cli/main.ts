@@ -1,4 +1,5 @@
 /** gostall's command line: run | agent | replay | report | doctor. */
+import { SettingsError } from '../export/settings.js';
 import { UsageError } from './options.js';
 
 const USAGE = `usage: gostall <command> [options]
@@ -7,6 +8,7 @@ commands:
   run [options] -- CMD [ARGS…]   trace CMD and its descendants, write/send the trace, print why it was slow
   agent [--config FILE]          trace Go tools host-wide until SIGTERM; export with an on-disk spool
   replay FILE [--out FILE]       turn a recorded probe stream into the same spans
+  report FILE… [--json F] [--html F]  summarise recorded OTLP JSON traces; --html: a waterfall page
   doctor                         check this machine: tracer, version, BTF, tracepoints, privileges
   help                           this text
   --version                      print gostall's version
@@ -23,6 +25,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   run: async () => (await import('./run.js')).runCommand,
   agent: async () => (await import('./agent.js')).agentCommand,
   replay: async () => (await import('./replay.js')).replayCommand,
+  report: async () => (await import('./report.js')).reportCommand,
   doctor: async () => (await import('./doctor.js')).doctorCommand,
 };
 
@@ -45,7 +48,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return (await cmd(rest)).exitCode;
   } catch (err) {
-    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (err instanceof UsageError || err instanceof SettingsError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       // One line, whatever the parser wrote (node's parseArgs explains over several).
       process.stderr.write(`gostall ${name}: ${(err as Error).message.replace(/\s*\n\s*/g, ' ')}\n`);
       return 2;

@@ -1,5 +1,5 @@
 /** Parsing and validation of command-line values shared by the commands. */
-import { resolveProtocol, tracesUrlFromFlag, type OtlpProtocol } from '../export/endpoint.js';
+import { resolveExportSettings, type ExportFileSettings, type ExportSettings } from '../export/settings.js';
 
 export class UsageError extends Error {}
 
@@ -29,7 +29,7 @@ export function splitCommand(argv: string[]): { options: string[]; command: stri
   return { options, command: argv.slice(i) };
 }
 
-const VALUE_FLAGS = new Set(['--out', '-o', '--endpoint', '--protocol', '--threshold', '--json', '--config']);
+const VALUE_FLAGS = new Set(['--out', '-o', '--endpoint', '--protocol', '--threshold', '--json', '--html', '--config']);
 
 /** The export flags run, agent and replay share (node:util parseArgs option specs). */
 export const EXPORT_FLAGS = {
@@ -38,20 +38,15 @@ export const EXPORT_FLAGS = {
   protocol: { type: 'string' },
 } as const;
 
-/** The OTLP protocol from --protocol or the OTEL_* variables; a bad value is a usage error. */
-export function protocolOption(flag: string | undefined, env: NodeJS.ProcessEnv): OtlpProtocol {
-  try {
-    return resolveProtocol(flag, env);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-}
-
-/** A traces URL from an endpoint value; a bad one is a usage error naming where it came from. */
-export function tracesUrlOption(raw: string, source: string): string {
-  try {
-    return tracesUrlFromFlag(raw);
-  } catch (err) {
-    throw new UsageError(`${source}: ${(err as Error).message.replace(/^Invalid URL.*/, 'not a valid URL')}`);
-  }
+/**
+ * The export settings of run and replay, from their flags, an optional config file's
+ * export keys and the OTEL_* variables: the same resolver the agent uses (a bad value
+ * throws a SettingsError naming the flag or variable, which main turns into exit 2).
+ */
+export function exportSettingsOption(
+  values: { endpoint?: string; protocol?: string; out?: string },
+  env: NodeJS.ProcessEnv,
+  file?: ExportFileSettings,
+): ExportSettings {
+  return resolveExportSettings({ flags: { endpoint: values.endpoint, protocol: values.protocol, out: values.out }, file, fileKeyPrefix: 'export.', env });
 }

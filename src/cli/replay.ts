@@ -4,23 +4,16 @@
  * reported, never fatal.
  */
 import { createReadStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
-import { ConfigError, parseConfigText, parseHeaderList, type ConfigFile } from '../agent/config.js';
+import { ConfigError, parseConfigText, type ConfigFile } from '../agent/config.js';
 import { replayStream } from '../agent/replay.js';
 import { createMountSource } from '../agent/root-context.js';
-import { openOtlpJsonFile, type OtlpJsonFile } from '../export/file.js';
-import { createHttpTransport } from '../export/http-send.js';
-import { redactUrl, tracesUrlFromFlag } from '../export/endpoint.js';
-import { createReliableExporter, type ReliableExporter } from '../export/reliable.js';
-import { openSpool } from '../export/spool.js';
+import type { ExportSettings } from '../export/settings.js';
+import { createSink } from '../export/sink.js';
 import { measureOffsetNs } from '../model/clock.js';
 import { readFileSync } from 'node:fs';
-import { UsageError, parseDuration, EXPORT_FLAGS, protocolOption } from './options.js';
+import { UsageError, parseDuration, EXPORT_FLAGS, exportSettingsOption } from './options.js';
 
 export const REPLAY_USAGE = `usage: gostall replay FILE [options]
 
@@ -29,10 +22,10 @@ for stdin) and produces the spans gostall run / gostall agent would have produce
 
 options:
   --out FILE            write OTLP JSON lines ("-" for stdout)
-  --endpoint URL        send to an OTLP/HTTP collector (default: OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT)
-  --protocol P          http/protobuf (default) or http/json
+  --endpoint URL        send to an OTLP collector (default: export.endpoint, OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT)
+  --protocol P          http/protobuf (default), http/json or grpc
   --threshold DUR       evidence spans from this duration on (default 50ms)
-  --config FILE         take episode, window and threshold settings from an agent config
+  --config FILE         take episode, window, threshold and export settings from an agent config
   --clock-offset NS     epoch ns = monotonic ns + NS (default: the capture's
                         "#gostall clock_offset_ns=N" header, else this machine's offset,
                         right for captures made on this boot)
@@ -59,7 +52,19 @@ function offsetFromFlags(clockOffset: string | undefined, bootTime: string | und
   return undefined;
 }
 
-export async function replayCommand(argv: string[]): Promise<{ exitCode: number }> {
+/** The config file (optional) as parsed agent keys; a bad one is a usage error naming the key. */
+function readReplayConfig(path: string | undefined): ConfigFile {
+  if (path === undefined) return {};
+  try {
+    return parseConfigText(readFileSync(path, 'utf8'), path);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(`invalid configuration: ${err.message}`);
+    throw new UsageError(`--config: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/** Parse replay's options; throws UsageError / SettingsError (exit 2) naming the flag, key or variable. */
+export function parseReplayOptions(argv: string[], env: NodeJS.ProcessEnv = process.env) {
   const { values, positionals } = parseArgs({
     args: argv,
     options: {
@@ -73,37 +78,30 @@ export async function replayCommand(argv: string[]): Promise<{ exitCode: number 
     strict: true,
     allowPositionals: true,
   });
-  if (values.help) {
+  if (values.help) return { help: true as const };
+  if (positionals.length !== 1) throw new UsageError('needs exactly one FILE (a recorded probe stream, "-" for stdin): gostall replay capture.txt --out trace.otlp.jsonl');
+  const clockOffsetNs = offsetFromFlags(values['clock-offset'], values['boot-time']);
+  const file = readReplayConfig(values.config);
+  const ex = file.export;
+  const exportSettings: ExportSettings = exportSettingsOption(values, env, ex && {
+    endpoint: ex.endpoint, protocol: ex.protocol, headers: ex.headers, compression: ex.compression, tls: ex.tls, out: ex.out,
+    timeoutMillis: ex.timeout !== undefined ? ex.timeout / 1e6 : undefined,
+  });
+  if (exportSettings.otlp === undefined && exportSettings.out === undefined) {
+    throw new UsageError(`${exportSettings.exportDisabled ? `${exportSettings.notices[0]}; so ` : ''}needs --out FILE and/or --endpoint URL (or OTEL_EXPORTER_OTLP_ENDPOINT): where should the spans go?`);
+  }
+  const evidenceThresholdNs = values.threshold !== undefined ? parseDuration(values.threshold, '--threshold') : file.evidenceThreshold ?? 50e6;
+  return { help: false as const, inputPath: positionals[0]!, clockOffsetNs, file, exportSettings, evidenceThresholdNs };
+}
+
+export async function replayCommand(argv: string[]): Promise<{ exitCode: number }> {
+  const opts = parseReplayOptions(argv);
+  if (opts.help) {
     process.stdout.write(REPLAY_USAGE);
     return { exitCode: 0 };
   }
-  if (positionals.length !== 1) throw new UsageError('needs exactly one FILE (a recorded probe stream, "-" for stdin): gostall replay capture.txt --out trace.otlp.jsonl');
-  const inputPath = positionals[0]!;
-  const clockOffsetNs = offsetFromFlags(values['clock-offset'], values['boot-time']);
-  const protocol = protocolOption(values.protocol, process.env);
-  let url: string | undefined;
-  try {
-    if (values.endpoint !== undefined) url = tracesUrlFromFlag(values.endpoint);
-    else if (process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) url = new URL(process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT).toString();
-    else if (process.env.OTEL_EXPORTER_OTLP_ENDPOINT) url = tracesUrlFromFlag(process.env.OTEL_EXPORTER_OTLP_ENDPOINT);
-  } catch (err) {
-    throw new UsageError(`endpoint: ${(err as Error).message.replace(/^Invalid URL.*/, 'not a valid URL')}`);
-  }
-  if (url === undefined && values.out === undefined) throw new UsageError('needs --out FILE and/or --endpoint URL (or OTEL_EXPORTER_OTLP_ENDPOINT): where should the spans go?');
-  let file: ConfigFile = {};
-  if (values.config !== undefined) {
-    try {
-      file = parseConfigText(readFileSync(values.config, 'utf8'), values.config);
-    } catch (err) {
-      if (err instanceof ConfigError) throw new UsageError(`invalid configuration: ${err.message}`);
-      throw new UsageError(`--config: cannot read ${values.config}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-  }
-  const evidenceThresholdNs = values.threshold !== undefined ? parseDuration(values.threshold, '--threshold') : file.evidenceThreshold ?? 50e6;
-  const headers = {
-    ...(process.env.OTEL_EXPORTER_OTLP_HEADERS ? safeHeaders(process.env.OTEL_EXPORTER_OTLP_HEADERS, 'OTEL_EXPORTER_OTLP_HEADERS') : {}),
-    ...(process.env.OTEL_EXPORTER_OTLP_TRACES_HEADERS ? safeHeaders(process.env.OTEL_EXPORTER_OTLP_TRACES_HEADERS, 'OTEL_EXPORTER_OTLP_TRACES_HEADERS') : {}),
-  };
+  const { inputPath, clockOffsetNs, file, exportSettings, evidenceThresholdNs } = opts;
+  for (const n of exportSettings.notices) process.stderr.write(`gostall replay: ${n}\n`);
 
   const input = inputPath === '-' ? process.stdin : createReadStream(resolve(inputPath));
   const opened = await new Promise<Error | undefined>((res) => {
@@ -115,44 +113,17 @@ export async function replayCommand(argv: string[]): Promise<{ exitCode: number 
     return { exitCode: 2 };
   }
 
-  let out: OtlpJsonFile | undefined;
-  const toStdout = values.out === '-';
-  if (values.out !== undefined && !toStdout) {
-    try {
-      out = await openOtlpJsonFile(resolve(values.out));
-    } catch (err) {
-      process.stderr.write(`gostall replay: cannot write ${values.out}: ${(err as Error).message}\n`);
-      return { exitCode: 2 };
-    }
+  // A one-shot command still should not lose spans to a collector hiccup: it retries
+  // until the deadline, with what waits kept in memory (bounded).
+  const created = await createSink(exportSettings, {
+    mode: 'memory', deadlineMillis: 60_000, retryUntilDeadline: true,
+    tuning: { backoffInitialMillis: 500, backoffMaxMillis: 5_000, maxRetryAfterMillis: 30_000 },
+  });
+  if (!created.ok) {
+    process.stderr.write(`gostall replay: ${created.error.message}\n`);
+    return { exitCode: 2 };
   }
-  let exporter: ReliableExporter | undefined;
-  let spoolDir: string | undefined;
-  if (url) {
-    // A one-shot command still should not lose spans to a collector hiccup: a private spool.
-    spoolDir = await mkdtemp(join(tmpdir(), 'gostall-replay-'));
-    exporter = createReliableExporter({
-      transport: createHttpTransport({ url, headers, timeoutMillis: 10_000, compression: 'none' }),
-      spool: await openSpool({ dir: spoolDir, maxBytes: 1024 ** 3 }),
-      kind: protocol === 'http/json' ? 'json' : 'pb',
-      batchMaxSpans: 512, batchDelayMillis: 200, memoryLimitBytes: 64 * 1024 ** 2,
-      backoffInitialMillis: 500, backoffMaxMillis: 5_000, maxRetryAfterMillis: 30_000,
-    });
-  }
-
-  let chain: Promise<void> = Promise.resolve();
-  let pending = 0;
-  let writeError: string | undefined;
-  const emit = (spans: ReadableSpan[]): void => {
-    if (out) {
-      const f = out;
-      pending++;
-      chain = chain.then(() => f.write(spans)).catch((e: Error) => { writeError ??= e.message; }).finally(() => { pending--; });
-    } else if (toStdout) {
-      const body = JsonTraceSerializer.serializeRequest(spans);
-      if (body) process.stdout.write(`${Buffer.from(body).toString('utf8')}\n`);
-    }
-    exporter?.export(spans);
-  };
+  const sink = created.sink;
 
   const result = await replayStream(input, {
     settings: {
@@ -166,11 +137,10 @@ export async function replayCommand(argv: string[]): Promise<{ exitCode: number 
       maxOpenTrees: file.limits?.maxOpenTrees ?? 50_000,
       maxQueuedTrees: file.limits?.maxQueuedTrees ?? 20_000,
     },
-    clockOffsetNs, fallbackOffsetNs: measureOffsetNs, env: process.env, mounts: createMountSource(60_000), emit,
-    drained: () => chain, pendingWrites: () => pending,
+    clockOffsetNs, fallbackOffsetNs: measureOffsetNs, env: process.env, mounts: createMountSource(60_000), emit: (spans) => sink.submit(spans),
+    drained: () => sink.written(), pendingWrites: () => sink.stats().fileQueue,
   });
-  await chain;
-  await out?.close();
+  const report = await sink.shutdown();
   const lines: string[] = [];
   const s = result.stats;
   lines.push(`gostall replay: ${s.lines + result.tooLong} lines, ${s.events} events, ${s.roots} roots, ${s.tracesPublished} traces, ${s.spansProduced} spans` +
@@ -183,24 +153,12 @@ export async function replayCommand(argv: string[]): Promise<{ exitCode: number 
   if (s.orphanRecords > 0) lines.push(`  ${s.orphanRecords} records about processes the capture never saw start`);
   if (s.treesDropped > 0 || s.rootsRefused > 0) lines.push(`  limits: ${s.treesDropped} finished trees dropped, ${s.rootsRefused} roots refused`);
   let exitCode = 0;
-  if (out) lines.push(`  written to ${out.path}`);
-  if (writeError) { lines.push(`  could not write ${out?.path}: ${writeError}`); exitCode = 1; }
-  if (exporter && url) {
-    const r = await exporter.shutdown(60_000);
-    const dropped = [...exporter.stats.dropped.entries()];
-    const lost = r.leftInSpool + dropped.reduce((a, [, n]) => a + n, 0);
-    lines.push(`  sent ${exporter.stats.exported} spans to ${redactUrl(url)} (${protocol})${lost > 0 ? `; ${lost} not delivered (${dropped.map(([k, n]) => `${n} ${k}`).concat(r.leftInSpool > 0 ? [`${r.leftInSpool} collector unavailable`] : []).join(', ')})` : ''}`);
-    if (lost > 0) exitCode = 1;
-    await rm(spoolDir!, { recursive: true, force: true });
+  if (sink.filePath !== undefined && sink.filePath !== '-') lines.push(`  written to ${sink.filePath}`);
+  if (report.fileError) { lines.push(`  could not write ${sink.filePath}: ${report.fileError}`); exitCode = 1; }
+  if (sink.target) {
+    lines.push(`  sent ${report.exported} spans to ${sink.target}${report.undelivered > 0 ? `; ${report.undelivered} not delivered (${report.reasons.join(', ')})` : ''}`);
+    if (report.undelivered > 0) exitCode = 1;
   }
   process.stderr.write(`${lines.join('\n')}\n`);
   return { exitCode };
-}
-
-function safeHeaders(raw: string, name: string): Record<string, string> {
-  try {
-    return parseHeaderList(raw, name);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
 }

@@ -1,5 +1,5 @@
 /**
- * gostall run [--out FILE] [--endpoint URL] [--protocol P] [--threshold DUR] [--json FILE] -- CMD ARGS…
+ * gostall run [--out FILE] [--endpoint URL] [--protocol P] [--threshold DUR] [--json FILE] [--html FILE] -- CMD ARGS…
  *
  * Order matters: CMD starts as a shim blocked on a pipe, the tracer is started with the
  * shim's pid as its root and attaches, then the shim is released and execs CMD, so CMD's
@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { constants as osConstants } from 'node:os';
 import { parseLine } from '../events/parse.js';
@@ -18,12 +18,10 @@ import { createProcessTree } from '../model/tree.js';
 import { checkTracingEnvironment, findBpftrace } from '../probe-runner/environment.js';
 import { perfPagesFromEnv, startTracer } from '../probe-runner/bpftrace.js';
 import { startContextCollection } from '../diagnose/context.js';
-import { openOtlpJsonFile, type OtlpJsonFile } from '../export/file.js';
-import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { endpointConfigured, redactUrl } from '../export/endpoint.js';
+import { createSink, type Sink } from '../export/sink.js';
 import { renderSummary } from '../export/summary.js';
 import { writeDiagnosisJson } from '../export/diagnosis-json.js';
-import { UsageError, parseDuration, splitCommand, EXPORT_FLAGS, protocolOption, tracesUrlOption } from './options.js';
+import { UsageError, parseDuration, splitCommand, EXPORT_FLAGS, exportSettingsOption } from './options.js';
 
 export const RUN_USAGE = `usage: gostall run [options] -- CMD [ARGS…]
 
@@ -34,10 +32,11 @@ CMD's exit code (128+signal when it was killed). A summary goes to stderr.
 options:
   --out FILE         write the trace as OTLP JSON lines (default when no collector is
                      configured: ~/.local/state/gostall/traces/<time>-<cmd>.otlp.jsonl)
-  --endpoint URL     send to an OTLP/HTTP collector (default: OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT)
-  --protocol P       http/protobuf (default) or http/json (default: OTEL_EXPORTER_OTLP_PROTOCOL)
+  --endpoint URL     send to an OTLP collector (default: OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT)
+  --protocol P       http/protobuf (default), http/json or grpc (default: OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL)
   --threshold DUR    slowest syscalls and off-CPU waits at least this long become spans (default 50ms)
   --json FILE        also write the diagnosis (causes, evidence, hints) as JSON ("-" for stdout)
+  --html FILE        also write the trace as one self-contained page (waterfall, evidence, causes)
   -h, --help         this text
 `;
 
@@ -46,6 +45,8 @@ options:
 export const DEFAULT_THRESHOLD_NS = 50e6;
 /** The kernel prints records from this latency on (diagnosis uses them below the span threshold). */
 const KERNEL_THRESHOLD_CAP_NS = 1e6;
+/** How long the trace may take to reach a collector after CMD ends; a collector that is down costs no more. */
+const EXPORT_DEADLINE_MILLIS = 10_000;
 /** After CMD exits, how long to wait for the exit records of its descendants. */
 const DRAIN_MILLIS = 1500;
 /**
@@ -73,7 +74,7 @@ function signalNumber(name: NodeJS.Signals | null): number {
 }
 
 /** Parse run's own options; throws UsageError with the fix. */
-export function parseRunOptions(argv: string[]) {
+export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv = process.env) {
   const { options, command } = splitCommand(argv);
   const { values } = parseArgs({
     args: options,
@@ -81,6 +82,7 @@ export function parseRunOptions(argv: string[]) {
       ...EXPORT_FLAGS,
       threshold: { type: 'string' },
       json: { type: 'string' },
+      html: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -89,15 +91,16 @@ export function parseRunOptions(argv: string[]) {
   if (values.help) return { help: true as const };
   if (command.length === 0) throw new UsageError('gostall run needs a command: gostall run -- go build ./...');
   const thresholdNs = values.threshold !== undefined ? parseDuration(values.threshold, '--threshold') : DEFAULT_THRESHOLD_NS;
-  const protocol = protocolOption(values.protocol, process.env);
-  const url = values.endpoint !== undefined ? tracesUrlOption(values.endpoint, '--endpoint') : undefined;
+  // CMD owns stdout: spans never go there.
+  if (values.out === '-') throw new UsageError('--out -: gostall run leaves stdout to the command; give a file name');
+  const exportSettings = exportSettingsOption(values, env);
   let perfPagesPerCpu: number | undefined;
   try {
-    perfPagesPerCpu = perfPagesFromEnv(process.env);
+    perfPagesPerCpu = perfPagesFromEnv(env);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  return { help: false as const, command, thresholdNs, protocol, url, out: values.out, json: values.json, perfPagesPerCpu };
+  return { help: false as const, command, thresholdNs, exportSettings, json: values.json, html: values.html, perfPagesPerCpu };
 }
 
 export async function runCommand(argv: string[]): Promise<RunResult> {
@@ -113,17 +116,17 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
     return { exitCode: 2 };
   }
   const bpftrace = findBpftrace()!;
-  const haveCollector = endpointConfigured(opts.url, process.env);
-  const outPath = opts.out !== undefined ? resolve(opts.out) : haveCollector ? undefined : defaultOutPath(opts.command[0]!.split('/').pop()!);
-  let file: OtlpJsonFile | undefined;
-  if (outPath) {
-    try {
-      file = await openOtlpJsonFile(outPath);
-    } catch (err) {
-      process.stderr.write(`gostall: cannot write ${outPath}: ${(err as Error).message}; fix: choose another --out\n`);
-      return { exitCode: 2 };
-    }
+  const settings = opts.exportSettings;
+  for (const n of settings.notices) process.stderr.write(`gostall: ${n}\n`);
+  // With no collector named (and export not switched off), the trace goes to a file.
+  const wantsDefaultFile = settings.out === undefined && !settings.endpointConfigured && !settings.exportDisabled;
+  const outPath = wantsDefaultFile ? defaultOutPath(opts.command[0]!.split('/').pop()!) : settings.out;
+  const created = await createSink({ ...settings, out: outPath }, { mode: 'memory', deadlineMillis: EXPORT_DEADLINE_MILLIS });
+  if (!created.ok) {
+    process.stderr.write(`gostall: ${created.error.message}; fix: choose another --out\n`);
+    return { exitCode: 2 };
   }
+  const sink: Sink = created.sink;
 
   // The shim: blocks on fd 3 until the tracer is attached, then becomes CMD. If gostall
   // goes away first, the read fails and CMD never runs.
@@ -178,7 +181,7 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   });
   // The OpenTelemetry SDK and exporters take a few hundred ms to load: load them while
   // bpftrace compiles and attaches, not before (the command waits for the attach).
-  const exportModules = Promise.all([import('../export/publish.js'), import('../export/otlp.js')]);
+  const exportModules = Promise.all([import('../export/publish.js')]);
   exportModules.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
 
   const startup = await Promise.race([
@@ -190,7 +193,7 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
     const x = await shimExit;
     await tracer.stop().catch(() => undefined);
     restoreSignals();
-    await file?.close();
+    await sink.shutdown(0);
     if (startup.ready === 'interrupted') {
       process.stderr.write('gostall: interrupted while the probes were attaching; the command was not started\n');
       return { exitCode: x.code ?? 128 + signalNumber(x.signal) };
@@ -225,25 +228,29 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
 
   const destinations: string[] = [];
   const exportProblems: string[] = [];
-  let exporter: SpanExporter | undefined;
-  const endpointShown = opts.url ?? process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  let sinkClosed = false;
   try {
-    const [{ publishTree }, { createOtlpExporter }] = await exportModules;
-    exporter = haveCollector ? createOtlpExporter({ url: opts.url, protocol: opts.protocol }) : undefined;
+    const [{ publishTree }] = await exportModules;
     const published = await publishTree(root, {
       clock, thresholdNs: opts.thresholdNs, endNs,
       ctx: contextCollection.finish({ endNs, root }),
-      targets: { file, exporter },
+      sink,
       rootAttributes: {
         'gostall.lost_events': tree.stats.lostEvents,
         'gostall.malformed_records': malformed,
         'gostall.unattributed_records': tree.stats.orphanRecords,
       },
     });
-    if (file) destinations.push(`written to ${file.path}`);
-    if (exporter) {
-      if (published.exportError) exportProblems.push(`could not send the trace to ${redactUrl(endpointShown ?? '')}: ${published.exportError}${file ? ` (the file ${file.path} is complete)` : ''}`);
-      else destinations.push(`sent to ${redactUrl(endpointShown ?? '')} (${opts.protocol})`);
+    const report = await sink.shutdown();
+    sinkClosed = true;
+    if (sink.filePath !== undefined) {
+      if (report.fileError) exportProblems.push(`could not write ${sink.filePath}: ${report.fileError}`);
+      else destinations.push(`written to ${sink.filePath}`);
+    }
+    if (sink.target) {
+      if (report.undelivered > 0) {
+        exportProblems.push(`could not send the trace to ${sink.target}: ${report.reasons.join(', ')}${sink.filePath && !report.fileError ? ` (the file ${sink.filePath} is complete)` : ''}`);
+      } else destinations.push(`sent to ${sink.target}`);
     }
     process.stderr.write(renderSummary({
       root, traceId: published.traceId, endNs, causes: published.causes, lostEvents: tree.stats.lostEvents,
@@ -254,11 +261,11 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
       ],
     }));
     if (opts.json !== undefined) await writeDiagnosisJson(opts.json, root, published, endNs);
+    if (opts.html !== undefined) await (await import('../report/report.js')).writeHtmlReport(opts.html, published.spans);
   } catch (err) {
     process.stderr.write(`gostall: the trace could not be finished: ${(err as Error).message}\n`);
   } finally {
-    await file?.close().catch(() => {});
-    await exporter?.shutdown().catch(() => {});
+    if (!sinkClosed) await sink.shutdown(0).catch(() => {});
   }
   return { exitCode };
 }

@@ -15,24 +15,12 @@ import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otl
 
 const gzip = promisify(gzipCb);
 
-export type BodyKind = 'pb' | 'json';
+export type { BodyKind, SendOutcome, Transport as HttpTransport } from './transport.js';
+import type { BodyKind, SendOutcome, Transport } from './transport.js';
+import type { TlsFiles } from './settings.js';
+export type { TlsFiles } from './settings.js';
 
 export const CONTENT_TYPE: Record<BodyKind, string> = { pb: 'application/x-protobuf', json: 'application/json' };
-
-export type SendOutcome =
-  /** 2xx; rejectedSpans from the response's partial_success */
-  | { kind: 'success'; rejectedSpans: number; message: string | undefined }
-  /** worth sending again later; retryAfterMillis when the collector said when */
-  | { kind: 'retryable'; reason: string; retryAfterMillis: number | undefined }
-  /** the collector refused this body for good */
-  | { kind: 'failed'; reason: string };
-
-export interface HttpTransport {
-  send(body: Uint8Array, kind: BodyKind): Promise<SendOutcome>;
-  /** abort the request in flight, if any (shutdown deadline) */
-  abort(): void;
-  shutdown(): void;
-}
 
 export interface HttpTransportOptions {
   url: string;
@@ -41,9 +29,6 @@ export interface HttpTransportOptions {
   compression: 'none' | 'gzip';
   tls?: TlsFiles;
 }
-
-/** PEM files for https: the collector's CA (else the system's), a client certificate and key for mutual TLS. */
-export interface TlsFiles { ca?: string; cert?: string; key?: string }
 
 /** Response bodies are read up to this size (error text, partial success). */
 const MAX_RESPONSE_BYTES = 1024 * 1024;
@@ -86,7 +71,7 @@ function tlsOptions(tls: TlsFiles | undefined): https.AgentOptions {
   };
 }
 
-export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
+export function createHttpTransport(opts: HttpTransportOptions): Transport {
   const url = new URL(opts.url);
   // One connection, reused: requests go one at a time to keep spans in order.
   const agent = url.protocol === 'https:'

@@ -1,15 +1,18 @@
 /**
  * Export that loses nothing it does not account for. Spans are batched, serialized once
  * with @opentelemetry/otlp-transformer, numbered, and sent one request at a time (in
- * order) through an HttpTransport. While the collector is down, slow or answering
+ * order) through a Transport (OTLP/HTTP or OTLP/gRPC). While the collector is down, slow or answering
  * 429/5xx, requests go to the on-disk spool and are replayed in sequence order once it
  * answers again, honouring Retry-After. Requests the collector refuses for good (4xx other
  * than 408/429) are dropped and counted by reason; so is anything the memory or disk
  * limits cannot hold. Counters live in `stats` for the agent's /metrics.
+ *
+ * (A little over 300 lines: the queue, the pump and the shutdown share their state — memory,
+ * spool heads, pause — and splitting them would pass it all around.)
  */
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
-import type { BodyKind, HttpTransport, SendOutcome } from './http-send.js';
+import type { BodyKind, SendOutcome, Transport } from './transport.js';
 import type { Spool, SpoolEntry } from './spool.js';
 
 export interface ExportStats {
@@ -30,7 +33,7 @@ export interface ExportStats {
 }
 
 export interface ReliableExporterOptions {
-  transport: HttpTransport;
+  transport: Transport;
   spool: Spool;
   kind: BodyKind;
   batchMaxSpans: number;
@@ -52,6 +55,8 @@ export interface ReliableExporter {
    * sent by the next run). Resolves with the spans neither delivered nor spooled (lost).
    */
   shutdown(deadlineMillis: number): Promise<{ delivered: number; leftInSpool: number }>;
+  /** Send what is batched now, and wait (at most deadlineMillis) until the queue is empty or the collector is down. */
+  flush(deadlineMillis: number): Promise<void>;
   /** spans queued in memory (batched or serialized, not yet sent) */
   memorySpans(): number;
   memoryBytes(): number;
@@ -86,6 +91,8 @@ export function createReliableExporter(opts: ReliableExporterOptions): ReliableE
   let pumping = false;
   let wake: (() => void) | undefined;
   let stopping = false;
+  /** set by shutdown(): a retry due after it will not happen, so the pump stops instead of waiting for it */
+  let deadlineAt: number | undefined;
   let downSince: number | undefined;
   let spooledWhileDown = 0;
 
@@ -203,7 +210,7 @@ export function createReliableExporter(opts: ReliableExporterOptions): ReliableE
       // Nothing queued (spool appends still being written call pump() when they land).
       if (!item) return;
       if (Date.now() < pausedUntil) {
-        if (stopping) return;
+        if (stopping || (deadlineAt !== undefined && pausedUntil >= deadlineAt)) return;
         await sleepUntil(pausedUntil);
         continue;
       }
@@ -223,7 +230,8 @@ export function createReliableExporter(opts: ReliableExporterOptions): ReliableE
         }
         spans = item.disk.spans;
       }
-      const outcome = await transport.send(body, opts.kind);
+      // A spool left by a run with another protocol keeps its encoding: it says how to send it.
+      const outcome = await transport.send(body, 'disk' in item ? item.disk.kind : opts.kind);
       const wasRetry = stats.backingOff;
       if (outcome.kind === 'retryable') {
         onRetryable(outcome);
@@ -281,6 +289,9 @@ export function createReliableExporter(opts: ReliableExporterOptions): ReliableE
     async shutdown(deadlineMillis) {
       const before = stats.exported;
       const deadline = Date.now() + deadlineMillis;
+      deadlineAt = deadline;
+      transport.setDeadline?.(deadline);
+      wake?.();
       flushBatch();
       const guard = setTimeout(() => { stopping = true; transport.abort(); wake?.(); }, deadlineMillis);
       try {
@@ -304,6 +315,13 @@ export function createReliableExporter(opts: ReliableExporterOptions): ReliableE
       await spool.idle();
       transport.shutdown();
       return { delivered: stats.exported - before, leftInSpool: spool.spans() };
+    },
+    async flush(deadlineMillis) {
+      flushBatch();
+      pump();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([loop, new Promise<void>((r) => { timer = setTimeout(r, deadlineMillis); })]);
+      clearTimeout(timer);
     },
     memorySpans: () => memSpans + batch.length,
     memoryBytes: () => memBytes,

@@ -1,10 +1,13 @@
-/** The OpenTelemetry resource of a trace: who ran, where. */
+/** The OpenTelemetry resource of a trace: who ran, where, and what made the spans. */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { SDK_INFO } from '@opentelemetry/core';
 import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import type { Attributes } from '@opentelemetry/api';
+import { GOSTALL_VERSION } from '../version.js';
+import { resolveResourceSettings, type ResourceSettings } from './settings.js';
 
-export const GOSTALL_VERSION = '0.1.0';
+export { GOSTALL_VERSION };
 
 /** Container id from a process's cgroup paths (docker, containerd, cri-o, podman), if any. */
 export function containerIdOf(pid: number | 'self' = 'self'): string | undefined {
@@ -17,38 +20,34 @@ export function containerIdOf(pid: number | 'self' = 'self'): string | undefined
   }
 }
 
-/** OTEL_RESOURCE_ATTRIBUTES: comma-separated key=value, values percent-encoded. */
-export function parseResourceAttributes(raw: string | undefined): Attributes {
-  const out: Attributes = {};
-  if (!raw) return out;
-  for (const part of raw.split(',')) {
-    const eq = part.indexOf('=');
-    if (eq <= 0) continue;
-    const key = part.slice(0, eq).trim();
-    try {
-      out[key] = decodeURIComponent(part.slice(eq + 1).trim());
-    } catch {
-      out[key] = part.slice(eq + 1).trim();
-    }
-  }
-  return out;
-}
-
-/** service.name is the root executable unless OTEL_SERVICE_NAME says otherwise. */
-export function buildResource(rootExecutable: string, env: NodeJS.ProcessEnv = process.env): Resource {
-  const fromEnv = parseResourceAttributes(env.OTEL_RESOURCE_ATTRIBUTES);
+/**
+ * service.name is the root executable unless OTEL_SERVICE_NAME says otherwise. `from` is
+ * the resolved settings (settings.ts parses the variables), or an environment to resolve.
+ */
+export function buildResource(rootExecutable: string, from: ResourceSettings | NodeJS.ProcessEnv = process.env): Resource {
+  const settings = isResourceSettings(from) ? from : resolveResourceSettings(from);
+  const fromEnv = settings.attributes;
   const attrs: Attributes = {
     ...fromEnv,
     'host.name': hostname(),
     'os.type': process.platform,
-    'telemetry.sdk.name': 'gostall',
-    'telemetry.sdk.language': 'nodejs',
+    // The spans are made by OpenTelemetry JS's SDK; gostall is the distribution around it.
+    'telemetry.sdk.name': SDK_INFO['telemetry.sdk.name'],
+    'telemetry.sdk.language': SDK_INFO['telemetry.sdk.language'],
+    'telemetry.sdk.version': SDK_INFO['telemetry.sdk.version'],
+    'telemetry.distro.name': 'gostall',
+    'telemetry.distro.version': GOSTALL_VERSION,
     'gostall.version': GOSTALL_VERSION,
   };
+  if (typeof fromEnv['service.version'] !== 'string') attrs['service.version'] = GOSTALL_VERSION;
   const cid = containerIdOf();
   if (cid) attrs['container.id'] = cid;
   // Precedence as the OpenTelemetry SDKs have it: OTEL_SERVICE_NAME, then service.name in
   // OTEL_RESOURCE_ATTRIBUTES, then gostall's default (the root executable).
-  attrs['service.name'] = env.OTEL_SERVICE_NAME || (typeof fromEnv['service.name'] === 'string' && fromEnv['service.name']) || rootExecutable;
+  attrs['service.name'] = settings.serviceName || (typeof fromEnv['service.name'] === 'string' && fromEnv['service.name']) || rootExecutable;
   return resourceFromAttributes(attrs);
+}
+
+function isResourceSettings(x: ResourceSettings | NodeJS.ProcessEnv): x is ResourceSettings {
+  return typeof (x as ResourceSettings).attributes === 'object' && (x as ResourceSettings).attributes !== null;
 }

@@ -10,6 +10,7 @@ import { argvOf, decodeWaitStatus, displayName, executableName, type ProcessNode
 import { walk } from '../model/tree.js';
 import type { Cause } from '../diagnose/types.js';
 import { rankedIds } from '../diagnose/diagnose.js';
+import { slowestOperations } from './summary.js';
 
 export interface SpanBuildOptions {
   clock: WallClock;
@@ -106,6 +107,10 @@ export async function buildTraceSpans(tracer: Tracer, root: ProcessNode, opts: S
       Object.assign(attrs, opts.rootAttributes ?? {});
       const ids = rankedIds(opts.causes);
       attrs['gostall.causes'] = ids;
+      // The summary's slowest operations (most below the span threshold) for `gostall report`.
+      const slowest = slowestOperations(root);
+      attrs['gostall.summary.slowest'] = slowest.map((o) => o.text);
+      attrs['gostall.summary.slowest_ns'] = slowest.map((o) => o.ns);
       if (ids[0] !== undefined) attrs['gostall.cause.primary'] = ids[0];
     }
     const own = causesByProcess.get(p);
@@ -118,7 +123,9 @@ export async function buildTraceSpans(tracer: Tracer, root: ProcessNode, opts: S
       attrs['gostall.cause.ids'] = [...new Set(own.map((c) => c.id))];
       Object.assign(attrs, top.attributes ?? {});
     }
-    const span = tracer.startSpan(displayName(p), { kind: SpanKind.INTERNAL, startTime: hr(clock, p.startNs), attributes: attrs }, ctx);
+    const startTime = hr(clock, p.startNs);
+    const span = tracer.startSpan(displayName(p), { kind: SpanKind.INTERNAL, startTime, attributes: attrs }, ctx);
+    addCauseEvents(span, own ?? [], opts.causes, startTime);
     if (p === root) traceId = span.spanContext().traceId;
     spanOf.set(p, span);
     const { code, signal } = p.status !== undefined ? decodeWaitStatus(p.status) : { code: 0, signal: undefined };
@@ -129,6 +136,19 @@ export async function buildTraceSpans(tracer: Tracer, root: ProcessNode, opts: S
     await counted();
   }
   return { traceId, spanCount: count };
+}
+
+/**
+ * One `gostall.cause` event per cause the process carries (id, evidence, hint and its rank in
+ * the whole trace): the span attributes hold only the strongest, the events hold them all.
+ */
+function addCauseEvents(span: Span, own: Cause[], all: Cause[], time: HrTime): void {
+  for (const c of own) {
+    span.addEvent('gostall.cause', {
+      'gostall.cause': c.id, 'gostall.cause.evidence': c.evidence, 'gostall.cause.hint': c.hint,
+      'gostall.cause.rank': all.indexOf(c) + 1,
+    }, time);
+  }
 }
 
 async function emitEvidence(tracer: Tracer, parent: Span, p: ProcessNode, opts: SpanBuildOptions, counted: () => Promise<void>): Promise<void> {

@@ -11,7 +11,7 @@
  */
 import { chmod, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BodyKind } from './http-send.js';
+import type { BodyKind } from './transport.js';
 
 export interface SpoolEntry {
   seq: number;

@@ -1,7 +1,7 @@
 /** The terminal summary printed to stderr when a trace is finished. */
 import { SYSCALLS, errnoName } from '../events/schema.js';
 import type { Cause } from '../diagnose/types.js';
-import { decodeWaitStatus, displayName, type ProcessNode } from '../model/process.js';
+import { decodeWaitStatus, displayName as defaultName, type ProcessNode } from '../model/process.js';
 import { walk } from '../model/tree.js';
 
 export interface SummaryInput {
@@ -17,33 +17,26 @@ export interface SummaryInput {
   /** problems with the trace itself (the tracer stopped early, …), shown as warnings */
   traceProblems?: string[];
   maxSlowest?: number;
+  /** a process's name (default: displayName); `report` passes the span names it read */
+  nameOf?: (p: ProcessNode) => string;
+  /** the slowest operations, when known already (`report` reads them from the root span) */
+  slowest?: SlowOperation[];
 }
 
-/** Human duration: 850 µs, 12.4 ms, 3.21 s, 2m05s. */
-export function formatDuration(ns: number): string {
-  if (ns < 1e6) return `${Math.round(ns / 1e3)} µs`;
-  if (ns < 1e9) return `${(ns / 1e6).toFixed(ns < 1e7 ? 1 : 0)} ms`;
-  if (ns < 120e9) return `${(ns / 1e9).toFixed(2)} s`;
-  const s = Math.round(ns / 1e9);
-  return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-}
+/** How many operations the summary lists at most, and from what time on. */
+export const SLOWEST_DEFAULT = 5;
+const SLOWEST_MIN_NS = 1e6;
 
-export function renderSummary(x: SummaryInput): string {
-  const lines: string[] = [];
-  const procs = [...walk(x.root)];
-  const wall = (x.root.endNs ?? x.endNs) - x.root.startNs;
-  let on = 0, s = 0, d = 0, rq = 0;
-  for (const p of procs) { on += p.sched.onCpuNs; s += p.sched.offSNs; d += p.sched.offDNs; rq += p.sched.runqNs; }
-  const st = x.root.status !== undefined ? decodeWaitStatus(x.root.status) : undefined;
-  const how = st === undefined ? 'was still running' : st.signal !== undefined ? `was killed by signal ${st.signal}` : `exited ${st.code}`;
-  const running = procs.filter((p) => p.status === undefined && p !== x.root).length;
-  const stillRunning = running > 0 ? ` (${running} still running when tracing stopped)` : '';
-  lines.push(`gostall: ${displayName(x.root)} ${how} after ${formatDuration(wall)} — ${procs.length} process${procs.length === 1 ? '' : 'es'}${stillRunning}, trace ${x.traceId}`);
-  lines.push(`  time summed over all processes and threads: running ${formatDuration(on)} · waiting for a free CPU ${formatDuration(rq)} · ` +
-    `sleeping (I/O, network, children, idle threads) ${formatDuration(s)} · uninterruptible waits, usually disk (D) ${formatDuration(d)}`);
+export interface SlowOperation { ns: number; text: string }
 
-  const slow: { ns: number; text: string }[] = [];
-  for (const p of procs) {
+/**
+ * The slowest syscalls and connects of a tree, as the summary lists them. The root span
+ * carries them too (gostall.summary.slowest*), so `gostall report` can print the same list:
+ * most of them are below the span threshold and have no span of their own.
+ */
+export function slowestOperations(root: ProcessNode, max = SLOWEST_DEFAULT, displayName: (p: ProcessNode) => string = defaultName): SlowOperation[] {
+  const slow: SlowOperation[] = [];
+  for (const p of walk(root)) {
     for (const e of [...p.slowSyscalls, ...p.failedSyscalls]) {
       const name = SYSCALLS[e.sc] ?? `syscall ${e.sc}`;
       const where = e.path !== undefined ? ` ${JSON.stringify(e.path)}` : e.fd >= 0 ? ` fd ${e.fd}` : '';
@@ -57,7 +50,34 @@ export function renderSummary(x: SummaryInput): string {
     }
   }
   slow.sort((a, b) => b.ns - a.ns);
-  const top = slow.slice(0, x.maxSlowest ?? 5).filter((e) => e.ns >= 1e6);
+  return slow.slice(0, max).filter((e) => e.ns >= SLOWEST_MIN_NS);
+}
+
+/** Human duration: 850 µs, 12.4 ms, 3.21 s, 2m05s. */
+export function formatDuration(ns: number): string {
+  if (ns < 1e6) return `${Math.round(ns / 1e3)} µs`;
+  if (ns < 1e9) return `${(ns / 1e6).toFixed(ns < 1e7 ? 1 : 0)} ms`;
+  if (ns < 120e9) return `${(ns / 1e9).toFixed(2)} s`;
+  const s = Math.round(ns / 1e9);
+  return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+}
+
+export function renderSummary(x: SummaryInput): string {
+  const displayName = x.nameOf ?? defaultName;
+  const lines: string[] = [];
+  const procs = [...walk(x.root)];
+  const wall = (x.root.endNs ?? x.endNs) - x.root.startNs;
+  let on = 0, s = 0, d = 0, rq = 0;
+  for (const p of procs) { on += p.sched.onCpuNs; s += p.sched.offSNs; d += p.sched.offDNs; rq += p.sched.runqNs; }
+  const st = x.root.status !== undefined ? decodeWaitStatus(x.root.status) : undefined;
+  const how = st === undefined ? 'was still running' : st.signal !== undefined ? `was killed by signal ${st.signal}` : `exited ${st.code}`;
+  const running = procs.filter((p) => p.status === undefined && p !== x.root).length;
+  const stillRunning = running > 0 ? ` (${running} still running when tracing stopped)` : '';
+  lines.push(`gostall: ${displayName(x.root)} ${how} after ${formatDuration(wall)} — ${procs.length} process${procs.length === 1 ? '' : 'es'}${stillRunning}, trace ${x.traceId}`);
+  lines.push(`  time summed over all processes and threads: running ${formatDuration(on)} · waiting for a free CPU ${formatDuration(rq)} · ` +
+    `sleeping (I/O, network, children, idle threads) ${formatDuration(s)} · uninterruptible waits, usually disk (D) ${formatDuration(d)}`);
+
+  const top = x.slowest ?? slowestOperations(x.root, x.maxSlowest, displayName);
   if (top.length > 0) {
     lines.push('  slowest operations:');
     for (const e of top) lines.push(`    ${formatDuration(e.ns).padStart(9)}  ${e.text}`);

@@ -50,8 +50,8 @@ describe('gostall agent --config', () => {
     ['a duration out of range', { ...base, episodes: { reportEvery: '10ms' } }, /episodes\.reportEvery: must be between 1s and 3600s/],
     ['a size that is not one', { export: { endpoint: 'http://127.0.0.1:4318', spool: { maxSize: 'lots' } } }, /export\.spool\.maxSize: expected a size like 256MiB/],
     ['a relative spool directory', { export: { endpoint: 'http://127.0.0.1:4318', spool: { dir: 'spool' } } }, /export\.spool\.dir: must be an absolute path/],
-    ['a non-http endpoint', { export: { endpoint: 'ftp://collector:21' } }, /export\.endpoint: endpoint must be http\(s\)/],
-    ['an unsupported protocol', { export: { endpoint: 'http://127.0.0.1:4318', protocol: 'grpc' } }, /export\.protocol/],
+    ['a non-http endpoint', { export: { endpoint: 'ftp://collector:21' } }, /export\.endpoint: must be an http:\/\/ or https:\/\/ URL/],
+    ['an unsupported protocol', { export: { endpoint: 'http://127.0.0.1:4318', protocol: 'thrift' } }, /export\.protocol/],
     ['a bad metrics address', { ...base, metrics: { listen: 'localhost' } }, /metrics\.listen: expected HOST:PORT/],
     ['windows that are not whole seconds', { ...base, windows: { every: '1500ms' } }, /windows\.every: must be whole seconds/],
     ['a wrong type', { ...base, limits: { maxQueuedTrees: 'many' } }, /limits\.maxQueuedTrees: Invalid input: expected number/],
@@ -75,9 +75,9 @@ describe('gostall agent --config', () => {
   });
 
   it('names the OTEL variable when the environment is wrong', async () => {
-    const r = await agentWith({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' });
+    const r = await agentWith({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318', OTEL_EXPORTER_OTLP_PROTOCOL: 'thrift' });
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/OTEL_EXPORTER_OTLP_PROTOCOL: must be one of http\/protobuf, http\/json/);
+    expect(r.stderr).toMatch(/OTEL_EXPORTER_OTLP_PROTOCOL: must be one of http\/protobuf, http\/json, grpc/);
     const t = await agentWith({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318', OTEL_EXPORTER_OTLP_TIMEOUT: '10s' });
     expect(t.code).toBe(2);
     expect(t.stderr).toMatch(/OTEL_EXPORTER_OTLP_TIMEOUT: expected milliseconds/);

@@ -22,8 +22,8 @@ function makeCore(overrides: Partial<Parameters<typeof createAgentCore>[0]['sett
       windowNs: 10 * S, longLivedNs: 60 * S, maxOpenTrees: 1000, maxQueuedTrees: 1000, ...overrides,
     },
     clock: createFixedClock(1_700_000_000 * S), live: false, env: {},
-    mounts: () => createMountTable([{ mountPoint: '/', fsType: 'ext4', source: '/dev/sda', majMin: '8:0', superOptions: 'rw' },
-      { mountPoint: '/mnt/hung', fsType: 'fuse.sshfs', source: 'host:/src', majMin: '0:50', superOptions: 'rw' }]),
+    mounts: () => createMountTable([{ mountPoint: '/', fsType: 'ext4', source: '/dev/sda', majMin: '8:0', root: '/', superOptions: 'rw' },
+      { mountPoint: '/mnt/hung', fsType: 'fuse.sshfs', source: 'host:/src', majMin: '0:50', root: '/', superOptions: 'rw' }]),
     emit: (s) => spans.push(...s),
   });
   return { core, spans };

@@ -92,7 +92,7 @@ describe('gostall replay', () => {
     const bad: (string | Buffer)[] = [
       'hello world',
       Buffer.concat([Buffer.from('S\t'), Buffer.alloc(10 * 1024 * 1024, 0x41)]), // a 10 MB line
-      randomBytes(4096).filter((b) => b !== 0x0a), // binary garbage
+      Buffer.from(randomBytes(4096).filter((b) => b !== 0x0a)), // binary garbage
       Buffer.concat([Buffer.from('S\t1\t4001\t4001\t1\t5\t0\t0\t-1\t'), Buffer.from([0xff, 0xfe, 0xc3, 0x28])]), // invalid UTF-8
       'S\t1\t4001\t4001\t1\t5\t0\t0', // missing fields
       'X\t1\t4001\t4001\t0\textra', // an extra field
@@ -196,5 +196,5 @@ describe('gostall replay', () => {
     expect(r.maxRssBytes).toBeLessThan(600 * 1024 * 1024);
     const outLines = (await readFile(out, 'utf8')).trim().split('\n').length;
     expect(outLines).toBeGreaterThan(0);
-  });
+  }, 180_000); // a million records through the whole pipeline: ~25 s on a quiet 2-CPU machine
 });

@@ -1,9 +1,7 @@
 // The agent's export to an https collector: its own CA (OTEL_EXPORTER_OTLP_CERTIFICATE or
 // export.tls.ca) and mutual TLS (client certificate and key). Certificates are made with
 // openssl for each run; the receiver is a real https server decoding with the official schema.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TraceFlags } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -14,6 +12,7 @@ import { createHttpTransport } from '../../src/export/http-send.js';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { createFixedClock } from '../../src/model/clock.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js';
+import { makeTestCerts, type TestCerts } from '../support/test-certs.js';
 
 let dir: string;
 const pem = (name: string) => join(dir, name);
@@ -27,17 +26,12 @@ function oneSpanRequest(): Uint8Array {
   return ProtobufTraceSerializer.serializeRequest([span])!;
 }
 
+let certs: TestCerts;
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'gostall-tls-test-'));
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=gostall test CA', '-keyout', 'ca.key', '-out', 'ca.pem');
-  for (const [who, ext] of [['server', 'subjectAltName=IP:127.0.0.1'], ['client', 'extendedKeyUsage=clientAuth']] as const) {
-    writeFileSync(pem(`${who}.ext`), `${ext}\n`);
-    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=gostall test ${who}`, '-keyout', `${who}.key`, '-out', `${who}.csr`);
-    ssl('x509', '-req', '-in', `${who}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-extfile', `${who}.ext`, '-out', `${who}.pem`);
-  }
+  certs = makeTestCerts();
+  dir = certs.dir;
 });
-afterAll(() => { rmSync(dir, { recursive: true, force: true }); });
+afterAll(() => { certs.remove(); });
 
 describe('export to an https collector', () => {
   let server: OtlpReceiver;

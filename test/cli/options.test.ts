@@ -28,15 +28,20 @@ describe('splitCommand', () => {
 });
 
 describe('parseRunOptions', () => {
-  it('defaults: 50 ms threshold, protobuf, no endpoint, no file', () => {
-    expect(parseRunOptions(['--', 'go', 'build'])).toMatchObject({
-      help: false, command: ['go', 'build'], thresholdNs: DEFAULT_THRESHOLD_NS, protocol: 'http/protobuf', url: undefined, out: undefined,
+  it('defaults: 50 ms threshold, no collector, no file', () => {
+    expect(parseRunOptions(['--', 'go', 'build'], {})).toMatchObject({
+      help: false, command: ['go', 'build'], thresholdNs: DEFAULT_THRESHOLD_NS, exportSettings: { otlp: undefined, out: undefined, endpointConfigured: false },
     });
     expect(DEFAULT_THRESHOLD_NS).toBe(50e6);
   });
 
   it('--endpoint becomes the traces URL', () => {
-    expect(parseRunOptions(['--endpoint', 'http://127.0.0.1:4318', '--', 'true']).url).toBe('http://127.0.0.1:4318/v1/traces');
+    const o = parseRunOptions(['--endpoint', 'http://127.0.0.1:4318', '--', 'true'], {});
+    expect(!o.help && o.exportSettings.otlp?.url).toBe('http://127.0.0.1:4318/v1/traces');
+  });
+
+  it('--out - is refused: stdout belongs to the command', () => {
+    expect(() => parseRunOptions(['--out', '-', '--', 'true'], {})).toThrow(/stdout/);
   });
 
   it('--help needs no command', () => {

@@ -1,5 +1,6 @@
 // The --out file is OTLP JSON lines the Collector's otlpjsonfile receiver reads, private to
 // its owner; the resource says who ran where, honouring the standard OTEL_* variables.
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +8,8 @@ import { BasicTracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CollectingSpanProcessor } from '../../src/export/collect.js';
 import { openOtlpJsonFile } from '../../src/export/file.js';
-import { buildResource, parseResourceAttributes } from '../../src/export/resource.js';
+import { buildResource } from '../../src/export/resource.js';
+import { resolveResourceSettings } from '../../src/export/settings.js';
 import { decodeOtlpJsonLines } from '../support/otlp-decode.js';
 
 let dir: string;
@@ -89,10 +91,23 @@ describe('the resource', () => {
     expect(attrOnly.resource.attributes['service.name']).toBe('attr');
   });
 
-  it('OTEL_RESOURCE_ATTRIBUTES: comma-separated, values percent-decoded, malformed entries skipped', () => {
-    expect(parseResourceAttributes('a=1, b = two%20words ,=nokey,novalue,c=%E2%9C%93,d=100%')).toEqual({
-      a: '1', b: 'two words', c: '✓', d: '100%',
+  it('OTEL_RESOURCE_ATTRIBUTES: comma-separated, values percent-decoded; a malformed list is an error naming the variable', () => {
+    expect(resolveResourceSettings({ OTEL_RESOURCE_ATTRIBUTES: 'a=1, b = two%20words ,c=%E2%9C%93' }).attributes).toEqual({
+      a: '1', b: 'two words', c: '✓',
     });
-    expect(parseResourceAttributes(undefined)).toEqual({});
+    expect(resolveResourceSettings({}).attributes).toEqual({});
+    for (const bad of ['novalue', '=nokey', 'd=100%']) {
+      expect(() => resolveResourceSettings({ OTEL_RESOURCE_ATTRIBUTES: bad })).toThrow(/^OTEL_RESOURCE_ATTRIBUTES: /);
+    }
+  });
+
+  it('says which SDK made the spans and which gostall: telemetry.sdk.*, telemetry.distro.*, service.version', async () => {
+    const [span] = await someSpans({});
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const sdkVersion = (JSON.parse(readFileSync(new URL('../../node_modules/@opentelemetry/core/package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    expect(span!.resource.attributes).toMatchObject({
+      'telemetry.sdk.name': 'opentelemetry', 'telemetry.sdk.language': 'nodejs', 'telemetry.sdk.version': sdkVersion,
+      'telemetry.distro.name': 'gostall', 'telemetry.distro.version': version, 'service.version': version,
+    });
   });
 });

@@ -1,6 +1,6 @@
 /**
  * An independent decoder for OTLP trace export requests, for tests that check what gostall
- * sends. It reads the official opentelemetry-proto schema (shared/otlp-proto) with protobufjs
+ * sends. It reads the official opentelemetry-proto schema (a copy in test/proto) with protobufjs
  * and never uses @opentelemetry/otlp-transformer or exporter code: a bug in the encoder that
  * gostall relies on must not be mirrored by the checker.
  *
@@ -21,8 +21,8 @@ import protobuf from 'protobufjs';
 
 /** The gostall checkout (this file is test/support/otlp-decode.ts). */
 export const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
-/** The official opentelemetry-proto files, shared next to the checkout. */
-export const OTLP_PROTO_DIR = path.resolve(PROJECT_ROOT, '../shared/otlp-proto');
+/** The official opentelemetry-proto files, copied into the repository (test/proto/SOURCE says from where). */
+export const OTLP_PROTO_DIR = path.resolve(PROJECT_ROOT, 'test/proto');
 const TRACE_SERVICE_PROTO = 'opentelemetry/proto/collector/trace/v1/trace_service.proto';
 const REQUEST_TYPE = 'opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest';
 const RESPONSE_TYPE = 'opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse';
@@ -87,7 +87,7 @@ export class OtlpDecodeError extends Error {
 
 let cachedRoot: protobuf.Root | undefined;
 
-/** The trace service schema, parsed once from the shared official .proto files. */
+/** The trace service schema, parsed once from the official .proto files. */
 export function loadTraceSchema(): protobuf.Root {
   if (cachedRoot) return cachedRoot;
   const root = new protobuf.Root();

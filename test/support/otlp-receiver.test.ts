@@ -130,7 +130,7 @@ afterEach(async () => {
 });
 
 describe('schema', () => {
-  it('loads the official trace service schema from the shared proto dir, once', () => {
+  it('loads the official trace service schema from the copy inside the repository, once', () => {
     const root = loadTraceSchema();
     expect(loadTraceSchema()).toBe(root);
     const span = root.lookupType('opentelemetry.proto.trace.v1.Span');

@@ -1,6 +1,6 @@
 // A syscall that is slow for real (a FUSE filesystem that sleeps in getattr) becomes an
 // evidence span under the process that made it, named after the call, with the file it was
-// about. (That local disk makes no such span is checked on a whole go build in go-build.test.ts.)
+// about. (That local disk makes no such span is checked on a whole go build in go-build.kernel.test.ts.)
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
