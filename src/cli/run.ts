@@ -202,6 +202,7 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
     return { exitCode: 2 };
   }
   const contextCollection = startContextCollection({ rootPid: shimPid, env: process.env });
+  tree.onExec = (p) => contextCollection.noteExec(p);
   const root = tree.addRoot(shimPid, clock.nowMonotonicNs());
   // bpftrace exiting on its own before it is stopped means the trace is cut short.
   let stopping = false;

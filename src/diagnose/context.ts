@@ -12,9 +12,12 @@ import { isAbsolute, resolve } from 'node:path';
 import { executableName, type ProcessNode } from '../model/process.js';
 import { walk } from '../model/tree.js';
 import { watchCpuCgroup } from './context-cgroup.js';
-import { readProcessEnviron, resolveGoEnv } from './context-go-env.js';
+import { gorootOfExecutable, readProcessEnviron, resolveGoEnv } from './context-go-env.js';
 import { findHeavyDirectories, ownerOfPath, pathStillLoops, roleBases, roleOfPath } from './context-paths.js';
 import { readLimits, readOwnCpuNs, readProcStat, type ProcStatReading } from './context-system.js';
+import { createProcessEnvs, userNameOf, type ProcessEnvs } from './context-process-env.js';
+import { memoryLimitOf } from './context-memory.js';
+import { findExecutableIn, findGoModule, inspectGoroot } from './context-go-files.js';
 import { readMountTable, type MountTable } from './mounts.js';
 import type { CgroupCpuUsage, CpuTimes, DiagnosisContext, GoEnv, Limits } from './types.js';
 
@@ -30,6 +33,8 @@ const POLL_SLOW_MILLIS = 1000;
 export interface ContextCollection {
   /** Read the "after" side of everything and produce the context for the rules. */
   finish(x: { endNs: number; root: ProcessNode }): DiagnosisContext;
+  /** A traced process just exec'd: read its own environment while it lives (see context-process-env). */
+  noteExec(p: ProcessNode): void;
 }
 
 interface TimedProcStat { atNs: number; reading: ProcStatReading; selfNs: number }
@@ -84,6 +89,7 @@ export function startContextCollection(x: { rootPid: number; env?: NodeJS.Proces
   const firstStat = readProcStat(procRoot);
   const firstSelfNs = readOwnCpuNs(pid, procRoot);
   const startNs = monotonicNs();
+  const processEnvs = createProcessEnvs(procRoot, { launchEnv: launchEnv ?? environ });
   let lastStat: TimedProcStat | undefined;
   cgroup.sample();
 
@@ -108,6 +114,7 @@ export function startContextCollection(x: { rootPid: number; env?: NodeJS.Proces
   setImmediate(poll);
 
   return {
+    noteExec: (p) => processEnvs.noteExec(p),
     finish: ({ endNs, root }) => {
       clearTimeout(timer);
       const useEnviron = environ !== undefined && (launchEnv === undefined || environDiffers(environ, launchEnv));
@@ -123,7 +130,7 @@ export function startContextCollection(x: { rootPid: number; env?: NodeJS.Proces
           selfNs: Math.max(0, lastStat.selfNs - firstSelfNs),
         };
       }
-      return createDiagnosisContext({ endNs, mounts, root, workspace, go, cgroupCpu: cgroup.finish(), cpuTimes, limits });
+      return createDiagnosisContext({ endNs, mounts, root, workspace, go, cgroupCpu: cgroup.finish(), cpuTimes, limits, processEnvs });
     },
   };
 }
@@ -139,9 +146,26 @@ function environDiffers(environ: NodeJS.ProcessEnv, launch: NodeJS.ProcessEnv): 
 export function createDiagnosisContext(x: {
   endNs: number; mounts: MountTable; root?: ProcessNode; facts?: Record<string, unknown>;
   workspace?: string; go?: GoEnv; cgroupCpu?: CgroupCpuUsage; cpuTimes?: CpuTimes; limits?: Limits;
+  processEnvs?: Pick<ProcessEnvs, 'envOf'> & Partial<Pick<ProcessEnvs, 'resolversOf' | 'nofileOf' | 'memoryCgroupOf'>>;
 }): DiagnosisContext {
   const bases = roleBases({ workspace: x.workspace, go: x.go, tmpdir: tmpdir() });
   const heavy = new Map<string, ReturnType<typeof findHeavyDirectories>>();
+  const goEnvs = new WeakMap<NodeJS.ProcessEnv, { go: GoEnv; bases: ReturnType<typeof roleBases> }>();
+  /** A process's Go environment and role bases, computed once per distinct environment. */
+  const ownGo = (p: ProcessNode): { go: GoEnv; bases: ReturnType<typeof roleBases> } | undefined => {
+    const env = x.processEnvs?.envOf(p);
+    if (!env) return undefined;
+    let found = goEnvs.get(env);
+    if (!found) {
+      const exe = p.exec && executableName(p) === 'go' ? absoluteExecutable(p.exec.filename, x.workspace) : undefined;
+      const go = resolveGoEnv(env, { source: 'environ', goExecutable: exe, runGoEnv: false });
+      // GOROOT not set and not found from the binary: the launch environment's answer stands.
+      if (!env.GOROOT && x.go?.GOROOT && !exe) go.GOROOT = x.go.GOROOT;
+      found = { go, bases: roleBases({ workspace: x.workspace, go, tmpdir: tmpdir() }) };
+      goEnvs.set(env, found);
+    }
+    return found;
+  };
   return {
     endNs: x.endNs,
     mountOf(path) {
@@ -169,5 +193,23 @@ export function createDiagnosisContext(x: {
     },
     ownerOf: ownerOfPath,
     pathLoops: pathStillLoops,
+    envOf: (p) => x.processEnvs?.envOf(p),
+    resolversOf: (p) => x.processEnvs?.resolversOf?.(p),
+    nofileOf: (p) => x.processEnvs?.nofileOf?.(p),
+    memoryLimitOf(p) {
+      const paths = x.processEnvs?.memoryCgroupOf?.(p);
+      return paths ? memoryLimitOf(paths, x.mounts.entries) : undefined;
+    },
+    goEnvOf: (p) => ownGo(p)?.go ?? x.go,
+    roleFor: (p, path) => roleOfPath(ownGo(p)?.bases ?? bases, path),
+    gorootOfExecutable,
+    userName: (uid) => userNameOf(uid),
+    inspectGoroot,
+    goModuleOf: findGoModule,
+    findExecutable: findExecutableIn,
   };
+}
+
+function absoluteExecutable(file: string, workspace: string | undefined): string | undefined {
+  return isAbsolute(file) ? file : workspace ? resolve(workspace, file) : undefined;
 }

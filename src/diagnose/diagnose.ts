@@ -2,8 +2,12 @@
 import type { ProcessNode } from '../model/process.js';
 import { RULES } from './rules/index.js';
 import type { Cause, DiagnosisContext, Rule } from './types.js';
+import { exitedWithFailure } from './evidence.js';
 
-/** Causes for one tree, ranked by the wall time they explain; a rule that throws is skipped, not fatal. */
+/**
+ * Causes for one tree, ranked by the wall time they explain (when the command failed, the
+ * causes of failures first); a rule that throws is skipped, not fatal.
+ */
 export function diagnose(root: ProcessNode, ctx: DiagnosisContext, rules: Rule[] = RULES): Cause[] {
   const found: Cause[] = [];
   for (const rule of rules) {
@@ -13,7 +17,9 @@ export function diagnose(root: ProcessNode, ctx: DiagnosisContext, rules: Rule[]
       process.stderr.write(`gostall: a cause rule failed and was skipped: ${(err as Error).message}\n`);
     }
   }
-  return found.sort((a, b) => b.weightNs - a.weightNs);
+  const failed = exitedWithFailure(root);
+  const first = (c: Cause): number => (failed && c.explainsFailure ? 1 : 0);
+  return found.sort((a, b) => first(b) - first(a) || b.weightNs - a.weightNs);
 }
 
 /** Cause ids in rank order, each once. */

@@ -5,7 +5,8 @@
  */
 import { classOfSyscall, type SyscallClass } from '../events/schema.js';
 import type { SlowSyscallEvent } from '../events/types.js';
-import { decodeWaitStatus, displayName, type ProcessNode } from '../model/process.js';
+import { decodeWaitStatus, displayName, executableName, type ProcessNode } from '../model/process.js';
+import { stderrText } from '../model/stderr.js';
 import { absolutePath } from './context-paths.js';
 import { formatDuration } from './format.js';
 import type { Cause, DiagnosisContext, MountInfo, PathRole, Rule } from './types.js';
@@ -200,4 +201,31 @@ export function perProcess(judge: (p: ProcessNode, ctx: DiagnosisContext) => Cau
 /** The span attributes naming where file-system time went. */
 export function mountAttributes(role: PathRole, mount: MountInfo): Record<string, string> {
   return { 'gostall.cause.scope': scopeOf(role), 'gostall.cause.fs_type': mount.fsType, 'gostall.cause.mount_point': mount.mountPoint };
+}
+
+/** What the process wrote to stderr first (bounded, escapes dropped, URL credentials removed). */
+export function stderrOf(p: ProcessNode): string | undefined {
+  return stderrText(p.stderr);
+}
+
+/** The first stderr line matching re, cut to maxChars, for quoting in evidence. */
+export function stderrLine(p: ProcessNode, re: RegExp, maxChars = 160): string | undefined {
+  const text = stderrOf(p);
+  if (!text) return undefined;
+  const line = text.split('\n').find((l) => re.test(l));
+  if (line === undefined) return undefined;
+  const t = line.trim();
+  return t.length > maxChars ? `${t.slice(0, maxChars)}…` : t;
+}
+
+/** "exited with code 2" / "was killed by signal 9". */
+export function exitText(p: ProcessNode): string {
+  if (p.status === undefined) return 'was still running';
+  const { code, signal } = decodeWaitStatus(p.status);
+  return signal !== undefined ? `was killed by signal ${signal}` : `exited with code ${code}`;
+}
+
+/** Whether the process runs the go command itself. */
+export function isGoCommand(p: ProcessNode): boolean {
+  return p.exec !== undefined && executableName(p) === 'go';
 }

@@ -29,3 +29,12 @@ export function listSome(items: string[], n = 3): string {
   const shown = items.slice(0, n).join(', ');
   return items.length > n ? `${shown} and ${items.length - n} more` : shown;
 }
+
+/** 48 MiB, 1.5 GiB, 512 KiB. */
+export function formatBytes(n: number): string {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  return `${i === 0 ? Math.round(v) : Number(v.toFixed(v < 10 ? 1 : 0))} ${units[i]}`;
+}

@@ -14,6 +14,11 @@ export interface Cause {
   weightNs: number;
   /** extra attributes for the span (e.g. gostall.cause.scope) */
   attributes?: Record<string, string | number>;
+  /**
+   * the cause explains why its process failed (not only why it was slow): when the traced
+   * command failed, these rank first, so the primary cause is the one behind the failure
+   */
+  explainsFailure?: boolean;
 }
 
 /** What a path is to a Go tool; the most specific match wins (GOCACHE inside HOME is gocache). */
@@ -88,6 +93,15 @@ export interface HeavyDirectory { path: string; directories: number; capped: boo
 /** Ownership of the nearest existing ancestor of a path (for permission evidence). */
 export interface PathOwner { path: string; uid: number; gid: number; mode: number }
 
+/** The memory limit of the cgroup a process ran in. */
+export interface MemoryLimit { version: 1 | 2; path: string; limitBytes: number }
+
+/** A GOROOT as found on disk. */
+export interface GoRootInfo { path: string; exists: boolean; isGoTree: boolean; version: string | undefined }
+
+/** The go.mod that governs a directory, with the directives that say which Go it needs. */
+export interface GoModule { file: string; module: string | undefined; go: string | undefined; toolchain: string | undefined }
+
 /** What rules may look at besides the process tree. Filled by src/diagnose/context. */
 export interface DiagnosisContext {
   /** monotonic ns when the trace ended (for processes still running) */
@@ -110,6 +124,31 @@ export interface DiagnosisContext {
   ownerOf?(path: string): PathOwner | undefined;
   /** whether resolving the path now still fails with ELOOP (looked at on demand) */
   pathLoops?(path: string): boolean;
+  /**
+   * A process's own environment (Go's variables, HOME, PATH, proxies), read while it lived;
+   * else its nearest ancestor's; undefined when none was read (replay).
+   */
+  envOf?(p: ProcessNode): NodeJS.ProcessEnv | undefined;
+  /** RLIMIT_NOFILE of a process as it exec'd (or of its nearest ancestor read) */
+  nofileOf?(p: ProcessNode): { soft: number | undefined; hard: number | undefined } | undefined;
+  /** the memory limit of the cgroup the process exec'd in (looked at on demand) */
+  memoryLimitOf?(p: ProcessNode): MemoryLimit | undefined;
+  /** nameservers of the resolv.conf the process saw (read at exec for go and VCS tools) */
+  resolversOf?(p: ProcessNode): string[] | undefined;
+  /** The Go environment of that process (its own HOME, GOCACHE, GOMODCACHE, GOPATH); else `go`. */
+  goEnvOf?(p: ProcessNode): GoEnv | undefined;
+  /** role of an absolute path judged with that process's own Go environment */
+  roleFor?(p: ProcessNode, path: string): { role: PathRole; base: string | undefined };
+  /** GOROOT of a go binary as cmd/go finds it (its real path, two levels up), if that is a Go tree */
+  gorootOfExecutable?(executable: string): string | undefined;
+  /** the user name of a uid, when the password database has it */
+  userName?(uid: number): string | undefined;
+  /** a GOROOT on disk (looked at on demand) */
+  inspectGoroot?(goroot: string): GoRootInfo;
+  /** the go.mod governing a directory (looked at on demand) */
+  goModuleOf?(dir: string): GoModule | undefined;
+  /** the first of dirs holding an executable name (looked at on demand) */
+  findExecutable?(name: string, dirs: string[]): string | undefined;
 }
 
 /** One cause rule: looks at a whole tree, returns what it can prove. */

@@ -3,7 +3,7 @@
  * becomes a typed event, is recognised as bpftrace's own chatter, or is reported malformed
  * with a reason (the caller counts it and moves on; one bad line never costs its neighbours).
  */
-import { FIELDS, PROBE_STRLEN, type RecordTag } from './schema.js';
+import { FIELDS, PROBE_STRLEN, STDERR_BYTES_PER_WRITE, STDERR_CHUNK_OFFSETS, STDERR_WRITES_PER_PROCESS, type RecordTag } from './schema.js';
 import type { ProbeEvent } from './types.js';
 import { unescapeBytes, unescapeCString } from './unescape.js';
 
@@ -148,7 +148,22 @@ function toEvent(tag: RecordTag, f: string[]): ProbeEvent {
     }
     case 'G':
       return { kind: 'root', ts: uint(f[1], 'ts'), pid: pid(f[2], 'pid'), ppid: pid(f[3], 'ppid') };
+    case 'W':
+      return stderrEvent(f);
   }
+}
+
+/** A W record: which write, where in it, and at most the bytes the probe could have read there. */
+function stderrEvent(f: string[]): ProbeEvent {
+  const n = uint(f[4], 'n');
+  if (n >= STDERR_WRITES_PER_PROCESS) throw new Malformed('n out of range');
+  const offset = uint(f[6], 'offset');
+  if (!(STDERR_CHUNK_OFFSETS as readonly number[]).includes(offset)) throw new Malformed('bad offset');
+  const bytes = unescapeBytes(escaped(f[7]!, 'chunk'));
+  const len = uint(f[5], 'len');
+  const room = Math.min(len, STDERR_BYTES_PER_WRITE) - offset;
+  if (bytes.length > Math.max(0, room) || (offset > 0 && room <= 0)) throw new Malformed('chunk longer than the write');
+  return { kind: 'stderr', ts: uint(f[1], 'ts'), pid: pid(f[2], 'pid'), tid: pid(f[3], 'tid'), n, len, offset, bytes };
 }
 
 function classId(text: string | undefined): number {

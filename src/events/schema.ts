@@ -33,6 +33,9 @@ export const FIELDS = {
   C: ['ts', 'pid', 'tid', 'durationNs', 'newState', 'address', 'port'],
   /** agent mode: an untraced process exec'd a watched executable and is now a root (its E record follows) */
   G: ['ts', 'pid', 'ppid'],
+  /** stderr: bytes from offset of the process's write number n (0-based) to fd 2 of len bytes
+   *  (the probe prints at most STDERR_WRITES_PER_PROCESS writes, STDERR_BYTES_PER_WRITE bytes of each) */
+  W: ['ts', 'pid', 'tid', 'n', 'len', 'offset', 'chunk'],
 } as const;
 
 export type RecordTag = keyof typeof FIELDS;
@@ -77,6 +80,11 @@ export const FD_SYSCALLS = new Set([20, 21, 30, 46]);
 
 /** Upper bounds (ns) of the A record's latency buckets; the last bucket is open. */
 export const BUCKET_BOUNDS_NS = [16_000, 256_000, 4_000_000] as const;
+
+/** Writes to fd 2 the probe captures per process, and bytes of each (two chunks: 128 + 72). */
+export const STDERR_WRITES_PER_PROCESS = 4;
+export const STDERR_BYTES_PER_WRITE = 200;
+export const STDERR_CHUNK_OFFSETS = [0, 128] as const;
 
 /** Bytes the probe reads of a path (BPFTRACE_STRLEN); a path this long minus the NUL may be cut. */
 export const PROBE_STRLEN = 128;

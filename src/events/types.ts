@@ -27,9 +27,11 @@ export interface ConnectEvent {
 }
 /** Agent mode: pid exec'd a watched executable while untraced and is now a root. */
 export interface RootEvent { kind: 'root'; ts: number; pid: number; ppid: number }
+/** A chunk of one of a process's first writes to fd 2 (n: which write; len: bytes the write asked for). */
+export interface StderrEvent { kind: 'stderr'; ts: number; pid: number; tid: number; n: number; len: number; offset: number; bytes: Buffer }
 /** bpftrace's own "Lost N events" line: the perf buffer overflowed. */
 export interface LostEvent { kind: 'lost'; count: number }
 
 export type ProbeEvent =
   | ReadyEvent | ForkEvent | ExecEvent | ArgvChunkEvent | SyscallSumEvent | SchedSumEvent | ExitEvent | OomEvent
-  | SlowSyscallEvent | OffCpuEvent | ConnectEvent | LostEvent | RootEvent;
+  | SlowSyscallEvent | OffCpuEvent | ConnectEvent | LostEvent | RootEvent | StderrEvent;

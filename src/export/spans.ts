@@ -8,6 +8,7 @@ import { SYSCALLS, SYSCALL_CLASSES, errnoName } from '../events/schema.js';
 import type { WallClock } from '../model/clock.js';
 import { argvOf, decodeWaitStatus, displayName, executableName, type ProcessNode } from '../model/process.js';
 import { walk } from '../model/tree.js';
+import { stderrText } from '../model/stderr.js';
 import type { Cause } from '../diagnose/types.js';
 import { rankedIds } from '../diagnose/diagnose.js';
 import { slowestOperations } from './summary.js';
@@ -35,6 +36,13 @@ function hr(clock: WallClock, monotonicNs: number): HrTime {
 }
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/** The probe captures at most 4 x 200 bytes; the attribute keeps the start of it, marked when cut. */
+const MAX_STDERR_ATTRIBUTE_CHARS = 512;
+
+function truncateText(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…`;
+}
 
 /** Process span attributes, including the gostall.* aggregates. */
 export function processAttributes(p: ProcessNode): Attributes {
@@ -77,6 +85,8 @@ export function processAttributes(p: ProcessNode): Attributes {
   a['gostall.sched.voluntary_switches'] = q.voluntarySwitches;
   a['gostall.sched.involuntary_switches'] = q.involuntarySwitches;
   if (p.evidenceDropped > 0) a['gostall.evidence.dropped'] = p.evidenceDropped;
+  const stderr = stderrText(p.stderr);
+  if (stderr !== undefined) a['gostall.stderr'] = truncateText(stderr, MAX_STDERR_ATTRIBUTE_CHARS);
   return a;
 }
 

@@ -3,6 +3,7 @@ import type { ConnectEvent, OffCpuEvent, SlowSyscallEvent } from '../events/type
 import { SYSCALL_CLASSES, type SyscallClass } from '../events/schema.js';
 import { bytesToText } from '../events/unescape.js';
 import { createSlowCalls, type SlowCalls } from './slow-sample.js';
+import { createStderrCapture, type StderrCapture } from './stderr.js';
 
 export interface SyscallSums {
   count: number;
@@ -60,6 +61,8 @@ export interface ProcessNode {
   slowCalls: SlowCalls;
   /** evidence records not kept because the per-process bound was reached */
   evidenceDropped: number;
+  /** the first bytes of its first writes to fd 2 (read them with stderrText) */
+  stderr: StderrCapture;
 }
 
 export function emptySums(): SyscallSums {
@@ -73,6 +76,7 @@ export function createProcess(pid: number, parent: ProcessNode | undefined, star
     exec: undefined, threads: 0, sums,
     sched: { onCpuNs: 0, runqNs: 0, offSNs: 0, offDNs: 0, maxOffDNs: 0, voluntarySwitches: 0, involuntarySwitches: 0 },
     errnoCounts: new Map(), slowSyscalls: [], failedSyscalls: [], offCpu: [], connects: [], slowCalls: createSlowCalls(pid), evidenceDropped: 0,
+    stderr: createStderrCapture(),
   };
   parent?.children.push(node);
   return node;

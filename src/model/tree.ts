@@ -18,6 +18,7 @@ import type { ProbeEvent, SlowSyscallEvent } from '../events/types.js';
 import { SYSCALL_CLASSES, errnoName } from '../events/schema.js';
 import { createProcess, type ProcessNode } from './process.js';
 import { addSlowCall } from './slow-sample.js';
+import { addStderrChunk } from './stderr.js';
 
 /** Evidence records kept per process and kind; the rest are counted in evidenceDropped. */
 export const MAX_EVIDENCE_PER_PROCESS = 64;
@@ -57,6 +58,8 @@ export interface ProcessTree {
   detach(node: ProcessNode): void;
   /** Called when a root and all its descendants have exited. */
   onTreeComplete?: (root: ProcessNode) => void;
+  /** Called when a traced process exec'd (its exec info is set), while it may still be running. */
+  onExec?: (node: ProcessNode) => void;
   stats: TreeStats;
 }
 
@@ -274,6 +277,7 @@ export function createProcessTree(opts: ProcessTreeOptions = {}): ProcessTree {
           ts: e.ts, filename: e.filename, filenameTruncated: e.filenameTruncated, comm: e.comm,
           argvLen: e.argvLen, argvParts: [], argvBytes: 0,
         };
+        tree.onExec?.(p);
         return;
       }
       case 'argv': {
@@ -346,6 +350,12 @@ export function createProcessTree(opts: ProcessTreeOptions = {}): ProcessTree {
         if (!p) { unplaced(e, e.pid); return; }
         if (p.offCpu.length < MAX_EVIDENCE_PER_PROCESS) p.offCpu.push(e);
         else p.evidenceDropped++;
+        return;
+      }
+      case 'stderr': {
+        const p = processFor(e.pid);
+        if (!p) { unplaced(e, e.pid); return; }
+        addStderrChunk(p.stderr, e);
         return;
       }
       case 'connect': {

@@ -31,14 +31,23 @@ export function devGoEnv(over: Partial<GoEnv> = {}): GoEnv {
 export function context(x: {
   endNs?: number; workspace?: string; go?: GoEnv; cgroupCpu?: CgroupCpuUsage; cpuTimes?: CpuTimes; limits?: Limits;
   loops?: (path: string) => boolean;
+  /** each process's own environment (as read from /proc/PID/environ while it lived) */
+  envOf?: (p: ProcessNode) => NodeJS.ProcessEnv | undefined;
 } = {}): DiagnosisContext {
   const ctx = createDiagnosisContext({
     endNs: x.endNs ?? T0 + 100 * S, mounts: createMountTable(MOUNTS), workspace: x.workspace ?? '/workspace',
     go: x.go ?? devGoEnv(), cgroupCpu: x.cgroupCpu, cpuTimes: x.cpuTimes, limits: x.limits,
+    processEnvs: x.envOf ? { envOf: x.envOf } : undefined,
   });
   ctx.heavyDirectories = () => [];
   ctx.ownerOf = () => undefined;
   ctx.pathLoops = x.loops ?? (() => false);
+  // Nothing of this machine leaks into a rule test: its files and users are stubbed.
+  ctx.userName = () => undefined;
+  ctx.inspectGoroot = (path) => ({ path, exists: false, isGoTree: false, version: undefined });
+  ctx.gorootOfExecutable = () => undefined;
+  ctx.goModuleOf = () => undefined;
+  ctx.findExecutable = () => undefined;
   return ctx;
 }
 

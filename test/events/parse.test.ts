@@ -123,13 +123,17 @@ describe('parseLine: every record type', () => {
 
   it('covers every tag of the schema', () => {
     // Keeps this file honest when a record type is added to FIELDS.
-    const tested = ['R', 'F', 'E', 'V', 'A', 'Q', 'X', 'K', 'S', 'O', 'C', 'G', 'M'];
+    const tested = ['R', 'F', 'E', 'V', 'A', 'Q', 'X', 'K', 'S', 'O', 'C', 'G', 'M', 'W'];
     for (const tag of Object.keys(FIELDS)) expect(tested, `add a test for ${tag}`).toContain(tag);
   });
 
   it('G and M (agent mode records) parse to their kinds', () => {
     if ('G' in FIELDS) expect(event(line('G', 9, 20, 1))).toMatchObject({ kind: 'root', pid: 20 });
     if ('M' in FIELDS) expect(event(line('M', 9, 1, 0))).toMatchObject({ kind: 'snapshot', snapshot: 1, phase: 0 });
+  });
+
+  it('W (stderr; more in stderr-record.test.ts) parses to its kind', () => {
+    expect(event(line('W', 9, 20, 21, 0, 3, 0, 'go\\x0a'))).toMatchObject({ kind: 'stderr', pid: 20, tid: 21, n: 0, len: 3 });
   });
 });
 

@@ -3,18 +3,14 @@
  * tool is not installed where PATH, GOROOT or -toolexec say (ENOENT), not executable or on a
  * noexec mount (EACCES), or not a program for this machine (ENOEXEC).
  */
-import { walk } from '../../model/tree.js';
 import { errnoName } from '../../events/schema.js';
-import type { SlowSyscallEvent } from '../../events/types.js';
-import type { ProcessNode } from '../../model/process.js';
 import type { Cause, Rule } from '../types.js';
+import { failedExecsByOwner, missingGoTool } from '../exec-attempts.js';
 import { absolutePath } from '../context-paths.js';
 import { distinct, exitedWithFailure, wallNs } from '../evidence.js';
 import { listSome, plural } from '../format.js';
 
 export const ID = 'exec.failed';
-
-const EXECVE = 40;
 
 export const THRESHOLDS = {
   /**
@@ -38,29 +34,12 @@ const HINTS: Record<string, string> = {
   ENOEXEC: 'the file is for another architecture or a script without a #! line: reinstall the tool for this platform',
 };
 
-/**
- * The process a failure belongs to: a child forked to exec the tool that never ran a program
- * of its own (it still shows its parent's, exec'd before the fork) is its parent's attempt.
- */
-function owner(p: ProcessNode): ProcessNode {
-  const ownExec = p.exec !== undefined && p.exec.ts >= p.startNs;
-  return !ownExec && p.parent ? p.parent : p;
-}
-
 export const rule: Rule = (root, ctx) => {
-  const byOwner = new Map<ProcessNode, { p: ProcessNode; e: SlowSyscallEvent }[]>();
-  for (const p of walk(root)) {
-    for (const e of p.failedSyscalls) {
-      if (e.sc !== EXECVE || e.ret >= 0) continue;
-      const o = owner(p);
-      const list = byOwner.get(o) ?? [];
-      list.push({ p, e });
-      byOwner.set(o, list);
-    }
-  }
   const out: Cause[] = [];
-  for (const [o, list] of byOwner) {
+  for (const [o, list] of failedExecsByOwner(root)) {
     if (list.length < THRESHOLDS.minFailures) continue;
+    // A Go tool missing from PATH is go.tool_not_found's, with the PATH and where the tool is.
+    if (missingGoTool(o, list, ctx)) continue;
     const errnos = distinct(list.map((x) => errnoName(-x.e.ret)));
     const paths = distinct(list.map((x) => (x.e.path !== undefined ? absolutePath(x.e.path, ctx.workspace) ?? x.e.path : '?')));
     const children = distinct(list.filter((x) => x.p !== o).map((x) => x.p.pid));
@@ -73,7 +52,7 @@ export const rule: Rule = (root, ctx) => {
       `${failed ? '; the command failed' : ''}`;
     out.push({
       id: ID, process: o, evidence, hint: HINTS[errnos[0]!] ?? HINTS.ENOENT!,
-      weightNs: failed ? wallNs(o, ctx) : list.reduce((s, x) => s + x.e.latencyNs, 0),
+      weightNs: failed ? wallNs(o, ctx) : list.reduce((s, x) => s + x.e.latencyNs, 0), explainsFailure: failed,
       attributes: { 'gostall.cause.path': paths[0]! },
     });
   }

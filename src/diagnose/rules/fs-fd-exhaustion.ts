@@ -30,9 +30,13 @@ export const rule: Rule = (root, ctx) => {
     const calls = distinct(fails.map((e) => SYSCALLS[e.sc] ?? `syscall ${e.sc}`));
     const example = fails.find((e) => e.path !== undefined)?.path;
     const l = ctx.limits;
+    // The process's own limit as it exec'd (prlimit, ulimit -n in a script), else the root's at the start.
+    const own = ctx.nofileOf?.(p);
+    const soft = own?.soft ?? l?.nofileSoft, hard = own ? own.hard : l?.nofileHard;
+    const whose = own ? 'as the process started' : 'as gostall started it';
     const limit = system
       ? `the system-wide open-file table is full${l?.fileMax !== undefined ? ` (fs.file-max = ${formatCount(l.fileMax)})` : ''}`
-      : `the process hit its open-file limit${l?.nofileSoft !== undefined ? ` (RLIMIT_NOFILE ${formatCount(l.nofileSoft)} soft / ${l.nofileHard !== undefined ? formatCount(l.nofileHard) : 'unlimited'} hard, as gostall started it)` : ''}`;
+      : `the process hit its open-file limit${soft !== undefined ? ` (RLIMIT_NOFILE ${formatCount(soft)} soft / ${hard !== undefined ? formatCount(hard) : 'unlimited'} hard, ${whose})` : ''}`;
     const evidence = `${listSome(calls)} failed with ${system ? 'ENFILE' : 'EMFILE'} ${plural(fails.length, 'time')}` +
       `${example ? `, e.g. ${absolutePath(example, ctx.workspace) ?? example}` : ''}: ${limit}${exitedWithFailure(p) ? '; the process failed' : ''}`;
     const hint = system
@@ -40,7 +44,8 @@ export const rule: Rule = (root, ctx) => {
       : 'raise the open-file limit (ulimit -n 65536; systemd LimitNOFILE=; docker --ulimit nofile=65536:65536), or fix what keeps so many files open';
     out.push({
       id: ID, process: p, evidence, hint,
-      weightNs: exitedWithFailure(p) ? wallNs(p, ctx) : fails.reduce((s, e) => s + e.latencyNs, 0),
+      weightNs: exitedWithFailure(p) ? wallNs(p, ctx) : fails.reduce((s, e) => s + e.latencyNs, 0), explainsFailure: exitedWithFailure(p),
+      ...(soft !== undefined && !system ? { attributes: { 'gostall.cause.limit': soft } } : {}),
     });
   }
   return out;

@@ -55,7 +55,7 @@ export const rule: Rule = (root, ctx) => {
       'directory (gopls "directoryFilters", VS Code "files.watcherExclude")';
     out.push({
       id: ID, process: p, evidence, hint,
-      weightNs: exitedWithFailure(p) ? wallNs(p, ctx) : loops.reduce((s, e) => s + e.latencyNs, 0),
+      weightNs: exitedWithFailure(p) ? wallNs(p, ctx) : loops.reduce((s, e) => s + e.latencyNs, 0), explainsFailure: exitedWithFailure(p),
       attributes: { 'gostall.cause.path': paths[0]! },
     });
   }

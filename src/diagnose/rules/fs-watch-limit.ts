@@ -45,7 +45,7 @@ export const rule: Rule = (root, ctx) => {
     const failed = exitedWithFailure(p);
     out.push({
       id: ID, process: p, evidence, hint,
-      weightNs: failed ? wallNs(p, ctx) : [...watches, ...instances].reduce((s, e) => s + e.latencyNs, 0),
+      weightNs: failed ? wallNs(p, ctx) : [...watches, ...instances].reduce((s, e) => s + e.latencyNs, 0), explainsFailure: failed,
       attributes: watches.length > 0 && limits?.maxUserWatches !== undefined ? { 'gostall.cause.limit': limits.maxUserWatches } : {},
     });
   }

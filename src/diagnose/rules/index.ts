@@ -17,10 +17,17 @@ import * as netSlowConnect from './net-slow-connect.js';
 import * as netConnectFailed from './net-connect-failed.js';
 import * as execFailed from './exec-failed.js';
 import * as procOomKilled from './proc-oom-killed.js';
+import * as goGorootInvalid from './go-goroot-invalid.js';
+import * as goToolNotFound from './go-tool-not-found.js';
+import * as goToolchainMismatch from './go-toolchain-mismatch.js';
+import * as netDnsFailed from './net-dns-failed.js';
+import * as netModuleFetchFailed from './net-module-fetch-failed.js';
+import * as lspStall from './lsp-stall.js';
 
 export const RULE_MODULES = [
   fsSlowMetadata, fsSlowIo, fsOversizedWalk, fsSymlinkLoop, fsPermissionDenied, fsWatchLimit, fsFdExhaustion,
   schedUninterruptible, cpuThrottled, cpuContention, netSlowConnect, netConnectFailed, execFailed, procOomKilled,
+  goGorootInvalid, goToolNotFound, goToolchainMismatch, netDnsFailed, netModuleFetchFailed, lspStall,
 ] as const;
 
 /** Every public cause id, in the order of the documentation. */

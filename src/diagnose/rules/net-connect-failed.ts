@@ -41,7 +41,7 @@ export const rule: Rule = (root, ctx) => {
       `${plural(failed.length, 'time')}; the first ${how(first)}${exitedWithFailure(p) ? '; the process failed' : ''}`;
     out.push({
       id: ID, process: p, evidence, hint: NET_HINT,
-      weightNs: exitedWithFailure(p) ? wallNs(p, ctx) : failed.reduce((s, c) => s + c.durationNs, 0),
+      weightNs: exitedWithFailure(p) ? wallNs(p, ctx) : failed.reduce((s, c) => s + c.durationNs, 0), explainsFailure: exitedWithFailure(p),
       attributes: { 'gostall.cause.peer': peer(first) },
     });
   }

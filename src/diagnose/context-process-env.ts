@@ -1,0 +1,156 @@
+/**
+ * Each traced process's own environment: a failing `go` run through runuser, sudo or a
+ * script that exports GOCACHE has another HOME, GOCACHE and PATH than the command gostall
+ * started, and judging its paths by the root's environment blames the wrong place (a
+ * PATH lookup under /root read as "the home directory"). /proc/PID/environ is read when
+ * the process's exec record arrives, while it still lives (a go that fails at start lives
+ * ~10 ms; the record usually arrives within a few), and only the variables Go and its
+ * tools read are kept. A process whose environment could not be read inherits its nearest
+ * ancestor's (the root's is the one gostall launched it with) — except HOME when, on the
+ * way, su/runuser/sudo/login switched users: those set HOME to the new user's, so it is
+ * taken from the password database (setpriv and the like keep HOME, and so does this).
+ */
+import { readFileSync } from 'node:fs';
+import { executableName, type ProcessNode } from '../model/process.js';
+import { parseEnviron } from './context-go-env.js';
+import { parseNofile } from './context-system.js';
+import { parseMemoryCgroup, type MemoryCgroupPaths } from './context-memory.js';
+
+/** What is kept of an environment: Go's variables, where it looks for things, and proxies. */
+const KEPT = /^(GO[A-Z0-9_]*|CGO_ENABLED|HOME|PATH|XDG_CACHE_HOME|XDG_CONFIG_HOME|USER|HTTPS?_PROXY|https?_proxy|NO_PROXY|no_proxy)$/;
+/** Larger environments are cut here: enough for every variable above in any real setup. */
+const MAX_ENVIRON_BYTES = 256 * 1024;
+
+export interface ProcessEnvs {
+  /** Read the environment of a process that just exec'd (cheap: one small /proc read). */
+  noteExec(p: ProcessNode): void;
+  /** The nameservers in the resolv.conf the process (or its nearest ancestor that fetches) saw. */
+  resolversOf(p: ProcessNode): string[] | undefined;
+  /** The memory cgroup the process (or its nearest ancestor read) exec'd in. */
+  memoryCgroupOf(p: ProcessNode): MemoryCgroupPaths | undefined;
+  /** RLIMIT_NOFILE the process (or its nearest ancestor read) exec'd with (`prlimit`, `ulimit -n` in a script). */
+  nofileOf(p: ProcessNode): { soft: number | undefined; hard: number | undefined } | undefined;
+  /** Its own environment if read, else its nearest ancestor's (or the launch one); undefined when none is known. */
+  envOf(p: ProcessNode): NodeJS.ProcessEnv | undefined;
+}
+
+/**
+ * Programs that resolve module, proxy or VCS hosts: their view of /etc/resolv.conf (a
+ * container's, or `ip netns exec`'s bind mount) is read at exec through /proc/PID/root.
+ */
+const RESOLVING = new Set(['go', 'git', 'git-remote-http', 'git-remote-https', 'hg', 'svn', 'bzr', 'fossil', 'curl', 'gopls']);
+const MAX_RESOLV_CONF_BYTES = 16 * 1024;
+
+/** nameserver lines of a resolv.conf. */
+export function parseNameservers(text: string): string[] {
+  const out: string[] = [];
+  for (const m of text.matchAll(/^\s*nameserver\s+([0-9A-Fa-f.:]{2,64}(?:%[A-Za-z0-9_.-]{1,32})?)\s*$/gm)) out.push(m[1]!);
+  return out;
+}
+
+/** Programs that start the next one as another user with that user's HOME. */
+const HOME_RESETTING = new Set(['su', 'runuser', 'sudo', 'login', 'doas']);
+
+/** Home directories by uid from a passwd file (read once, on demand). */
+export function passwdHomes(passwdText: string): Map<number, string> {
+  const homes = new Map<number, string>();
+  for (const line of passwdText.split('\n')) {
+    const f = line.split(':');
+    if (f.length >= 7 && /^\d+$/.test(f[2]!) && f[5]!.startsWith('/')) homes.set(Number(f[2]), f[5]!);
+  }
+  return homes;
+}
+
+/** The user name of a uid from /etc/passwd (for evidence: "owned by uid 0 (root)"). */
+export function userNameOf(uid: number, passwdPath = '/etc/passwd'): string | undefined {
+  try {
+    for (const line of readFileSync(passwdPath, 'utf8').split('\n')) {
+      const f = line.split(':');
+      if (f.length >= 7 && f[2] === String(uid) && /^[A-Za-z0-9._-]{1,32}$/.test(f[0]!)) return f[0];
+    }
+  } catch {
+    /* no passwd file: numbers only */
+  }
+  return undefined;
+}
+
+/** Only the kept variables of an environment. */
+export function keptVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(env)) if (KEPT.test(k)) out[k] = v;
+  return out;
+}
+
+export function createProcessEnvs(procRoot = '/proc', opts: { launchEnv?: NodeJS.ProcessEnv; passwdPath?: string } = {}): ProcessEnvs {
+  const envs = new WeakMap<ProcessNode, NodeJS.ProcessEnv>();
+  const resolvers = new WeakMap<ProcessNode, string[]>();
+  const nofiles = new WeakMap<ProcessNode, { soft: number | undefined; hard: number | undefined }>();
+  const memoryCgroups = new WeakMap<ProcessNode, MemoryCgroupPaths>();
+  /** The nearest value a process or its ancestors have in one of the maps. */
+  const nearest = <T>(map: WeakMap<ProcessNode, T>, p: ProcessNode): T | undefined => {
+    for (let q: ProcessNode | undefined = p; q; q = q.parent) {
+      const v = map.get(q);
+      if (v !== undefined) return v;
+    }
+    return undefined;
+  };
+  const launch = opts.launchEnv ? keptVariables(opts.launchEnv) : undefined;
+  let homes: Map<number, string> | undefined;
+  const homeOf = (uid: number): string | undefined => {
+    if (!homes) {
+      try {
+        homes = passwdHomes(readFileSync(opts.passwdPath ?? '/etc/passwd', 'utf8'));
+      } catch {
+        homes = new Map();
+      }
+    }
+    return homes.get(uid);
+  };
+  /** An inherited environment as p sees it: HOME follows a user switch that resets it. */
+  const inherited = (p: ProcessNode, env: NodeJS.ProcessEnv, switched: boolean): NodeJS.ProcessEnv => {
+    if (!switched || p.uid === undefined) return env;
+    const home = homeOf(p.uid);
+    return home ? { ...env, HOME: home } : env;
+  };
+  return {
+    noteExec(p) {
+      if (RESOLVING.has(executableName(p))) {
+        try {
+          const text = readFileSync(`${procRoot}/${p.pid}/root/etc/resolv.conf`).subarray(0, MAX_RESOLV_CONF_BYTES).toString('utf8');
+          resolvers.set(p, parseNameservers(text));
+        } catch {
+          /* gone, or no resolv.conf: glibc then asks 127.0.0.1 */
+        }
+      }
+      try {
+        nofiles.set(p, parseNofile(readFileSync(`${procRoot}/${p.pid}/limits`, 'utf8')));
+        memoryCgroups.set(p, parseMemoryCgroup(readFileSync(`${procRoot}/${p.pid}/cgroup`, 'utf8')));
+      } catch {
+        /* gone already */
+      }
+      try {
+        const bytes = readFileSync(`${procRoot}/${p.pid}/environ`);
+        // An exited process (zombie) has an empty environ: that says nothing about it.
+        if (bytes.length === 0) return;
+        envs.set(p, keptVariables(parseEnviron(bytes.subarray(0, MAX_ENVIRON_BYTES))));
+      } catch {
+        /* gone already, or not ours to read: its ancestors' environment stands in */
+      }
+    },
+    resolversOf: (p) => nearest(resolvers, p),
+    nofileOf: (p) => nearest(nofiles, p),
+    memoryCgroupOf: (p) => nearest(memoryCgroups, p),
+    envOf(p) {
+      let switched = false;
+      for (let q: ProcessNode | undefined = p; q; q = q.parent) {
+        const env = envs.get(q);
+        if (env && q === p) return env;
+        // the switching program's own environment is the one from before the switch
+        if (q !== p && q.exec && HOME_RESETTING.has(executableName(q))) switched = true;
+        if (env) return inherited(p, env, switched);
+        if (!q.parent && launch) return inherited(p, launch, switched);
+      }
+      return undefined;
+    },
+  };
+}

@@ -1,0 +1,63 @@
+// Each process's own environment: read at exec from /proc/PID/environ (only Go's variables,
+// HOME, PATH and proxies kept), inherited from the nearest ancestor when it could not be read,
+// with HOME following a su/runuser/sudo user switch. A fake /proc in a temp directory.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createProcessEnvs, parseNameservers, passwdHomes } from '../../src/diagnose/context-process-env.js';
+import { proc } from './fixtures.js';
+
+const root = mkdtempSync(join(tmpdir(), 'gostall-procenv-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+function fakeProc(pid: number, env: Record<string, string>, extra: { limits?: string; resolv?: string } = {}): void {
+  const dir = join(root, 'proc', String(pid));
+  mkdirSync(join(dir, 'root/etc'), { recursive: true });
+  writeFileSync(join(dir, 'environ'), Object.entries(env).map(([k, v]) => `${k}=${v}\0`).join(''));
+  if (extra.limits) writeFileSync(join(dir, 'limits'), extra.limits);
+  if (extra.resolv) writeFileSync(join(dir, 'root/etc/resolv.conf'), extra.resolv);
+}
+
+const passwd = join(root, 'passwd');
+writeFileSync(passwd, 'root:x:0:0:root:/root:/bin/bash\nu:x:1001:1001::/home/u:/bin/sh\n');
+
+describe('a process\'s own environment', () => {
+  it('keeps only what Go and its tools read', () => {
+    const p = proc({ args: ['go', 'build'] });
+    fakeProc(p.pid, { HOME: '/home/u', GOCACHE: '/c', PATH: '/usr/bin', AWS_SECRET_ACCESS_KEY: 'nope', GITHUB_TOKEN: 'nope' });
+    const envs = createProcessEnvs(join(root, 'proc'), { passwdPath: passwd });
+    envs.noteExec(p);
+    expect(envs.envOf(p)).toEqual({ HOME: '/home/u', GOCACHE: '/c', PATH: '/usr/bin' });
+  });
+
+  it('is inherited from the nearest ancestor read, or the launch environment, with HOME following runuser', () => {
+    const runuser = proc({ name: 'runuser', args: ['runuser', '-u', 'u', '--', 'go', 'build'] });
+    const go = proc({ parent: runuser, args: ['go', 'build'], uid: 1001 });
+    const envs = createProcessEnvs(join(root, 'proc'), { passwdPath: passwd, launchEnv: { HOME: '/root', PATH: '/root/bin:/usr/bin', SECRET: 'x' } });
+    // neither could be read (gone before their exec record arrived): the launch env, HOME from passwd
+    expect(envs.envOf(go)).toEqual({ HOME: '/home/u', PATH: '/root/bin:/usr/bin' });
+    expect(envs.envOf(runuser)).toEqual({ HOME: '/root', PATH: '/root/bin:/usr/bin' });
+    const setpriv = proc({ name: 'setpriv', args: ['setpriv', '--reuid=1001', 'go'] });
+    const go2 = proc({ parent: setpriv, args: ['go', 'build'], uid: 1001 });
+    expect(envs.envOf(go2)?.HOME).toBe('/root'); // setpriv keeps HOME, and so does Go
+  });
+
+  it('reads the open-file limit and the nameservers a process saw', () => {
+    const p = proc({ args: ['go', 'mod', 'download'] });
+    fakeProc(p.pid, { HOME: '/h' }, {
+      limits: 'Limit                     Soft Limit           Hard Limit           Units     \nMax open files            16                   32                   files     \n',
+      resolv: '# netns\nnameserver 127.0.0.1\nnameserver ::1\noptions timeout:1\n',
+    });
+    const envs = createProcessEnvs(join(root, 'proc'), { passwdPath: passwd });
+    envs.noteExec(p);
+    const child = proc({ parent: p, name: 'compile', args: ['compile'] });
+    expect(envs.nofileOf(child)).toEqual({ soft: 16, hard: 32 });
+    expect(envs.resolversOf(child)).toEqual(['127.0.0.1', '::1']);
+  });
+
+  it('parses passwd and resolv.conf defensively', () => {
+    expect(passwdHomes('bad\nx:x:12:12::relative:/bin/sh\ny:x:13:13::/home/y:/bin/sh\n')).toEqual(new Map([[13, '/home/y']]));
+    expect(parseNameservers('nameserver 10.0.0.2 # comment\nnameserver\tfe80::1%eth0\nnameserver $(evil)\n')).toEqual(['fe80::1%eth0']);
+  });
+});
