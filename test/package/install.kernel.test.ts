@@ -58,6 +58,6 @@ describe('the npm package', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^go version go\d/);
     const spans = await readTraceFile(out);
-    expect(spans.map((s) => s.name)).toContain('go version');
+    expect(spans.map((s) => s.name), JSON.stringify(spans.map((s) => [s.name, s.attributes['file.path'], s.attributes['error.type'], s.attributes['process.command_args']]))).toContain('go version');
   });
 });
