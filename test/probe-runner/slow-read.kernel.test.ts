@@ -26,7 +26,18 @@ async function slowRead(params: (pid: number) => TracerParams, fifo: string): Pr
   // waits for a line on stdin, then opens the FIFO and reads a line from it (one byte per read)
   const reader: ChildProcess = spawn('bash', ['-c', `read -r _; exec 3< ${fifo}; read -r -u 3 line; exit 0`], { stdio: ['pipe', 'ignore', 'ignore'] });
   const events: ProbeEvent[] = [];
-  const tracer = startTracer({ bpftrace, params: params(reader.pid!), onLine(line) { const r = parseLine(line); if (r.ok === true) events.push(r.event); } });
+  // the reader's exit record: its slow read, if reported, was printed before it
+  let sawExit!: () => void;
+  const readerExit = new Promise<void>((r) => { sawExit = r; });
+  const tracer = startTracer({
+    bpftrace, params: params(reader.pid!),
+    onLine(line) {
+      const r = parseLine(line);
+      if (r.ok !== true) return;
+      events.push(r.event);
+      if (r.event.kind === 'exit' && r.event.pid === reader.pid) sawExit();
+    },
+  });
   try {
     await tracer.ready;
     const exited = once(reader, 'exit');
@@ -34,6 +45,7 @@ async function slowRead(params: (pid: number) => TracerParams, fifo: string): Pr
     // the fault: a writer that takes 300 ms to say anything
     execFileSync('bash', ['-c', `exec 4> ${fifo}; sleep 0.3; echo hello >&4`]);
     await exited;
+    await readerExit;
   } finally {
     if (reader.exitCode === null && reader.signalCode === null) reader.kill('SIGKILL');
     await tracer.stop();

@@ -36,16 +36,25 @@ async function traceTwo(params: (traced: number) => TracerParams): Promise<{ eve
   const untraced = waitingShell();
   started.push(traced, untraced);
   const events: ProbeEvent[] = [];
+  // the traced shell's exit record: everything the untraced one did happened before it
+  let sawTracedExit!: () => void;
+  const tracedExit = new Promise<void>((r) => { sawTracedExit = r; });
   const tracer = startTracer({
     bpftrace, params: params(traced.pid!),
-    onLine(line) { const r = parseLine(line); if (r.ok === true) events.push(r.event); },
+    onLine(line) {
+      const r = parseLine(line);
+      if (r.ok !== true) return;
+      events.push(r.event);
+      if (r.event.kind === 'exit' && r.event.pid === traced.pid) sawTracedExit();
+    },
   });
   try {
     await tracer.ready;
     await release(untraced);
     await release(traced);
+    await tracedExit;
   } finally {
-    await tracer.stop(); // SIGINT: bpftrace drains every CPU's buffer before it exits
+    await tracer.stop();
   }
   return { events, traced: traced.pid!, untraced: untraced.pid! };
 }
