@@ -107,6 +107,6 @@ describe('an environment where tracing cannot work', () => {
     } finally {
       for (const [dir, mode] of restored) await chmod(dir, mode);
     }
-    expectRefusal(run, /^gostall: cannot trace: no privilege to load eBPF programs; fix: run gostall as root \(sudo gostall …\) or grant CAP_BPF and CAP_PERFMON/);
+    expectRefusal(run, /^gostall: cannot trace: no privilege to load eBPF programs: gostall runs as uid 65534; it lacks CAP_SYS_ADMIN.*, and bpftrace 0.17 runs only as root \(uid 0\); fix: run gostall as root \(sudo gostall …\)/);
   });
 });
