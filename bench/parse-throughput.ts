@@ -8,6 +8,11 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseLine } from '../src/events/parse.js';
 import { createProcessTree } from '../src/model/tree.js';
+import { createMountTable } from '../src/diagnose/mounts.js';
+import { createResourceCache } from '../src/export/resource-cache.js';
+import { createFixedClock } from '../src/model/clock.js';
+import { recordedContextCollector } from '../src/pipeline/context.js';
+import { createPipeline } from '../src/pipeline/pipeline.js';
 import type { BenchConfig } from './config.js';
 import { feedLine, type FeedCounts } from './feed-model.js';
 import type { MemoryMode, ModelMemoryReport } from './model-memory.js';
@@ -32,14 +37,35 @@ const LOOPS: Record<string, Loop> = {
     for (let i = 0; i < lines.length; i++) if (parseLine(lines[i]!).ok === true) n++;
     return n;
   },
-  /** parse + createProcessTree().add: what run and replay do per line */
+  /** parse + createProcessTree().add: the model alone */
   model(lines) {
     const tree = createProcessTree();
     const counts: FeedCounts = { lines: 0, events: 0, malformed: 0 };
     for (let i = 0; i < lines.length; i++) feedLine(tree, lines[i]!, counts);
     return counts.events;
   },
+  /**
+   * the pipeline's per-line work as run, agent and replay do it: validation, parse, tree,
+   * roots; finished trees are dropped (maxQueuedTrees 0), so span building is not timed and
+   * nothing piles up between the synchronous loops
+   */
+  pipeline(lines) {
+    const p = createPipeline(benchPipelineOptions());
+    for (let i = 0; i < lines.length; i++) p.feedLine(lines[i]!);
+    return p.stats.events;
+  },
 };
+
+function benchPipelineOptions(): Parameters<typeof createPipeline>[0] {
+  return {
+    settings: {
+      evidenceThresholdNs: 50e6, episodes: { minDurationNs: 2e9, mergeGapNs: 1e9, reportEveryNs: 10e9, stuckAfterNs: 1e9 },
+      windowNs: 0, longLivedNs: 60e9, maxOpenTrees: 1_000_000, maxQueuedTrees: 0,
+    },
+    clock: createFixedClock(0), context: recordedContextCollector(() => createMountTable([])), resourceFor: createResourceCache({}),
+    emit: () => {},
+  };
+}
 
 function timeLoop(loop: Loop, lines: readonly string[]): { seconds: number; result: number } {
   const t0 = process.hrtime.bigint();

@@ -1,7 +1,7 @@
 /**
  * `gostall agent`: traces Go tool processes host-wide until SIGTERM/SIGINT.
  *
- *   supervisor (bpftrace, restarted with backoff) → core (tree, episodes, windows, spans)
+ *   supervisor (bpftrace, restarted with backoff) → pipeline (src/pipeline: tree, episodes, windows, spans)
  *     → the export sink: OTLP JSON file (optional) and reliable OTLP export over HTTP or gRPC
  *       (memory → spool → collector)
  *   metrics server: /metrics, /healthz
@@ -10,20 +10,23 @@
  * tree (still-running processes as such), deliver within the deadline, spool the rest for
  * the next start, exit 0.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { readMountTable } from '../diagnose/mounts.js';
 import { createSink, type Sink } from '../export/sink.js';
 import { createWallClock } from '../model/clock.js';
+import { MAX_LINE_LENGTH } from '../events/parse.js';
 import { checkTracingEnvironment, findBpftrace } from '../probe-runner/environment.js';
 import { AGENT_ADOPT_SLOTS } from '../probe-runner/bpftrace.js';
 import type { AgentConfig } from './config.js';
-import { createAgentCore, type AgentCore } from './core.js';
-import { labelled, startMetricsServer, type MetricFamily, type MetricsServer } from './metrics.js';
+import { createPipeline, type Pipeline } from '../pipeline/pipeline.js';
+import { createMountSource, liveContextCollector } from '../pipeline/context.js';
+import { createResourceCache } from '../export/resource-cache.js';
+import { startMetricsServer, type MetricFamily, type MetricsServer } from './metrics.js';
+import { agentMetrics, exportMetrics } from './agent-metrics.js';
 import { createInflightPathResolver } from './inflight-paths.js';
 import { createInflightPoller } from './inflight-poll.js';
-import { createLivenessCheck, scanForAdoption } from './procfs.js';
-import { createMountSource } from './root-context.js';
+import { createLivenessCheck, scanForAdoption } from '../vocabulary/procfs.js';
 import { createSupervisor, type Supervisor } from './supervisor.js';
 
 const RECONCILE_MILLIS = 30_000;
@@ -39,17 +42,6 @@ export interface AgentHandle {
 
 function log(line: string): void {
   process.stderr.write(`gostall agent: ${line}\n`);
-}
-
-/** RSS of another process from /proc (bpftrace), in bytes. */
-function rssOf(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  try {
-    const m = /^VmRSS:\s*(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
 }
 
 /** The cgroup path as /proc/PID/cgroup shows it (relative to the cgroup2 mount). */
@@ -72,27 +64,10 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
   const pidFile = join(config.stateDir, 'bpftrace.pid');
 
   const clock = createWallClock();
-  for (const n of config.export.settings.notices) log(n);
-  const created = await createSink({ ...config.export.settings, out: config.export.out }, {
-    mode: 'spool',
-    spool: { dir: config.export.spoolDir, maxBytes: config.export.spoolMaxBytes, source: 'export.spool.dir' },
-    tuning: {
-      batchMaxSpans: config.export.batchMaxSpans,
-      batchDelayMillis: config.export.batchDelayMillis,
-      memoryLimitBytes: config.export.memoryLimitBytes,
-      backoffInitialMillis: config.export.backoffInitialMillis,
-      backoffMaxMillis: config.export.backoffMaxMillis,
-      maxRetryAfterMillis: config.export.maxRetryAfterMillis,
-    },
-    log,
-  });
-  if (!created.ok) throw new AgentStartError(created.error.message);
-  const exportSink: Sink = created.sink;
-  const waiting = exportSink.stats().spoolSpans;
-  if (waiting > 0) log(`${waiting} spans from a previous run wait in ${config.export.spoolDir}; sending them first`);
+  const exportSink = await openAgentSink(config);
   const sink = exportSink.submit.bind(exportSink);
 
-  const core: AgentCore = createAgentCore({
+  const core: Pipeline = createPipeline({
     settings: {
       evidenceThresholdNs: config.evidenceThresholdNs,
       episodes: config.episodes,
@@ -101,7 +76,7 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
       maxOpenTrees: config.limits.maxOpenTrees,
       maxQueuedTrees: config.limits.maxQueuedTrees,
     },
-    clock, live: true, env, mounts: createMountSource(), emit: sink,
+    clock, context: liveContextCollector(createMountSource()), resourceFor: createResourceCache(env), emit: sink,
   });
 
   let lastLineAt = Date.now();
@@ -117,22 +92,19 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
     offcpuThresholdNs: config.offcpuThresholdNs,
     agent: { executables: config.executables, cgroupId: config.cgroupId },
     beforeStart() {
-      // Follow what the model believes running, then Go tools started while nobody watched.
-      const known = core.liveProcesses().map((p) => p.pid);
-      const knownSet = new Set(known);
-      const found = scanForAdoption(config.executables, { cgroupV2Path: cgroupRel, selfPid: process.pid });
-      const fresh = found.filter((a) => !knownSet.has(a.pid));
-      const pids = [...known, ...fresh.map((a) => a.pid)];
-      adoptOverflow += Math.max(0, pids.length - AGENT_ADOPT_SLOTS);
-      const chosen = new Set(pids.slice(0, AGENT_ADOPT_SLOTS));
-      core.expectAdoptions(fresh.filter((a) => chosen.has(a.pid)));
-      return [...chosen];
+      const { pids, overflow } = chooseAdoptions(core, config.executables, cgroupRel);
+      adoptOverflow += overflow;
+      return pids;
     },
     onLine(line, stream) {
       lastLineAt = Date.now();
       if (stream === 'stdout') core.feedLine(line);
       else if (!line.includes('RLIMIT_MEMLOCK') && stderrLines++ < 20) log(`bpftrace: ${line.slice(0, 300)}`);
     },
+    onTooLong(stream) {
+      if (stream === 'stdout') core.malformed('line too long');
+    },
+    maxLineBytes: MAX_LINE_LENGTH + 1,
     onUp(pid) {
       try {
         writeFileSync(pidFile, `${pid}\n`, { mode: 0o600 });
@@ -159,51 +131,10 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
 
   // Events per second over the last 10 s, for people reading /metrics by eye.
   const eventHistory: number[] = [];
-  const metrics = (): MetricFamily[] => {
-    const s = core.stats;
-    const ex = exportSink.stats();
-    const rate = eventHistory.length > 1 ? (eventHistory[eventHistory.length - 1]! - eventHistory[0]!) / (eventHistory.length - 1) : 0;
-    const families: MetricFamily[] = [
-      { name: 'gostall_events_total', help: 'probe records turned into events', type: 'counter', samples: [{ value: s.events }] },
-      { name: 'gostall_events_per_second', help: 'events per second over the last 10 s', type: 'gauge', samples: [{ value: Math.round(rate) }] },
-      { name: 'gostall_events_lost_total', help: 'events the kernel could not hand to bpftrace (perf buffer full)', type: 'counter', samples: [{ value: s.lostEvents }] },
-      { name: 'gostall_records_malformed_total', help: 'probe output lines that were not valid records, by reason', type: 'counter', samples: labelled('reason', s.malformedReasons) },
-      { name: 'gostall_records_orphan_total', help: 'records about tasks never seen starting', type: 'counter', samples: [{ value: s.orphanRecords }] },
-      { name: 'gostall_roots_total', help: 'Go tool processes that became roots of a trace', type: 'counter', samples: [{ value: s.roots }] },
-      { name: 'gostall_roots_refused_total', help: 'roots not traced because limits.maxOpenTrees was reached', type: 'counter', samples: [{ value: s.rootsRefused }] },
-      { name: 'gostall_processes_adopted_total', help: 'processes already running when the tracer (re)started, followed from then on', type: 'counter', samples: [{ value: s.adopted }] },
-      { name: 'gostall_adopt_overflow_total', help: 'running processes the tracer could not adopt (32 slots per start)', type: 'counter', samples: [{ value: adoptOverflow }] },
-      { name: 'gostall_exits_inferred_total', help: 'processes found gone without an exit record (tracer gap, lost events)', type: 'counter', samples: [{ value: s.exitsInferred }] },
-      { name: 'gostall_trees_open', help: 'traces whose root or descendants still run', type: 'gauge', samples: [{ value: core.openTrees() }] },
-      { name: 'gostall_trees_queued', help: 'finished trees waiting to be turned into spans', type: 'gauge', samples: [{ value: core.queuedTrees() }] },
-      { name: 'gostall_trees_dropped_total', help: 'finished trees dropped because limits.maxQueuedTrees was reached', type: 'counter', samples: [{ value: s.treesDropped }] },
-      { name: 'gostall_traces_published_total', help: 'finished trees turned into spans', type: 'counter', samples: [{ value: s.tracesPublished }] },
-      { name: 'gostall_traces_forced_total', help: 'trees published although a forked task was never seen again (lost records, tracer gap)', type: 'counter', samples: [{ value: s.treesForced }] },
-      { name: 'gostall_orphans_detached_total', help: 'processes still running when their trace root exited, published later into its trace', type: 'counter', samples: [{ value: s.orphansDetached }] },
-      { name: 'gostall_episodes_total', help: 'stall episodes reported', type: 'counter', samples: [{ value: s.episodes }] },
-      { name: 'gostall_episodes_open', help: 'stall episodes being followed', type: 'gauge', samples: [{ value: core.openEpisodes() }] },
-      { name: 'gostall_spans_produced_total', help: 'spans gostall produced', type: 'counter', samples: [{ value: s.spansProduced }] },
-      { name: 'gostall_tracer_up', help: '1 while bpftrace has its probes attached', type: 'gauge', samples: [{ value: supervisor.up ? 1 : 0 }] },
-      { name: 'gostall_tracer_pid', help: 'pid of the running bpftrace (0 when none)', type: 'gauge', samples: [{ value: supervisor.up ? supervisor.pid ?? 0 : 0 }] },
-      { name: 'gostall_tracer_restarts_total', help: 'times bpftrace was started again after it went away', type: 'counter', samples: [{ value: supervisor.restarts }] },
-      { name: 'gostall_tracer_gap_seconds_total', help: 'time without a running tracer', type: 'counter', samples: [{ value: gapsTotalNs / 1e9 }] },
-      { name: 'gostall_tracer_resident_memory_bytes', help: 'RSS of bpftrace', type: 'gauge', samples: [{ value: rssOf(supervisor.pid) }] },
-      { name: 'process_resident_memory_bytes', help: 'RSS of the gostall agent', type: 'gauge', samples: [{ value: process.memoryUsage.rss() }] },
-    ];
-    if (exportSink.target) {
-      families.push(
-        { name: 'gostall_spans_exported_total', help: 'spans the collector acknowledged', type: 'counter', samples: [{ value: ex.exported }] },
-        { name: 'gostall_spans_spooled_total', help: 'spans written to the on-disk spool', type: 'counter', samples: [{ value: ex.spooled }] },
-        { name: 'gostall_spans_dropped_total', help: 'spans lost, by reason', type: 'counter', samples: labelled('reason', ex.dropped) },
-        { name: 'gostall_export_failures_total', help: 'failed export requests, by reason', type: 'counter', samples: labelled('reason', ex.failures) },
-        { name: 'gostall_export_backing_off', help: '1 while the collector is considered down', type: 'gauge', samples: [{ value: ex.backingOff ? 1 : 0 }] },
-        { name: 'gostall_export_queue_spans', help: 'spans waiting in memory', type: 'gauge', samples: [{ value: ex.memorySpans }] },
-        { name: 'gostall_spool_bytes', help: 'bytes in the spool', type: 'gauge', samples: [{ value: ex.spoolBytes }] },
-        { name: 'gostall_spool_spans', help: 'spans in the spool', type: 'gauge', samples: [{ value: ex.spoolSpans }] },
-      );
-    }
-    return families;
-  };
+  const metrics = (): MetricFamily[] => [
+    ...agentMetrics({ core, supervisor, adoptOverflow, gapsTotalNs, eventHistory }),
+    ...(exportSink.target ? exportMetrics(exportSink.stats()) : []),
+  ];
 
   let server: MetricsServer | undefined;
   if (config.metrics.enabled) {
@@ -281,6 +212,43 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
       });
     },
   };
+}
+
+/** The export sink in spool mode, as the agent's configuration says. */
+async function openAgentSink(config: AgentConfig): Promise<Sink> {
+  for (const n of config.export.settings.notices) log(n);
+  const created = await createSink({ ...config.export.settings, out: config.export.out }, {
+    mode: 'spool',
+    spool: { dir: config.export.spoolDir, maxBytes: config.export.spoolMaxBytes, source: 'export.spool.dir' },
+    tuning: {
+      batchMaxSpans: config.export.batchMaxSpans,
+      batchDelayMillis: config.export.batchDelayMillis,
+      memoryLimitBytes: config.export.memoryLimitBytes,
+      backoffInitialMillis: config.export.backoffInitialMillis,
+      backoffMaxMillis: config.export.backoffMaxMillis,
+      maxRetryAfterMillis: config.export.maxRetryAfterMillis,
+    },
+    log,
+  });
+  if (!created.ok) throw new AgentStartError(created.error.message);
+  const waiting = created.sink.stats().spoolSpans;
+  if (waiting > 0) log(`${waiting} spans from a previous run wait in ${config.export.spoolDir}; sending them first`);
+  return created.sink;
+}
+
+/**
+ * The pids a (re)started tracer follows: what the model believes running, then Go tools
+ * started while nobody watched (those are adopted as roots); at most AGENT_ADOPT_SLOTS.
+ */
+function chooseAdoptions(core: Pipeline, executables: readonly string[], cgroupV2Path: string | undefined): { pids: number[]; overflow: number } {
+  const known = core.liveProcesses().map((p) => p.pid);
+  const knownSet = new Set(known);
+  const found = scanForAdoption(executables, { cgroupV2Path, selfPid: process.pid });
+  const fresh = found.filter((a) => !knownSet.has(a.pid));
+  const pids = [...known, ...fresh.map((a) => a.pid)];
+  const chosen = new Set(pids.slice(0, AGENT_ADOPT_SLOTS));
+  core.expectAdoptions(fresh.filter((a) => chosen.has(a.pid)));
+  return { pids: [...chosen], overflow: Math.max(0, pids.length - AGENT_ADOPT_SLOTS) };
 }
 
 /** Something the agent needs is missing: one line naming the fix, exit 2. */

@@ -7,7 +7,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
-import { parseDuration } from '../cli/options.js';
+import { formatDurationSetting, parseDuration, parseSize } from '../vocabulary/units.js';
 import { readMountTable } from '../diagnose/mounts.js';
 import { redactUrl } from '../export/endpoint.js';
 import {
@@ -71,16 +71,6 @@ export interface ExportConfig {
   backoffMaxMillis: number;
 }
 
-const UNIT_BYTES: Record<string, number> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
-
-/** "256MiB", "1GB", 1048576 → bytes. */
-function parseSize(v: string | number): number {
-  if (typeof v === 'number') return v;
-  const m = /^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB)$/.exec(v.trim());
-  if (!m) throw new Error(`expected a size like 256MiB or 1GB, got ${JSON.stringify(v)}`);
-  return Math.round(Number(m[1]) * UNIT_BYTES[m[2]!]!);
-}
-
 /** A duration string with a unit, checked against bounds, as nanoseconds. */
 const duration = (minNs: number, maxNs: number) => z.string().transform((v, ctx) => {
   let ns: number;
@@ -91,7 +81,7 @@ const duration = (minNs: number, maxNs: number) => z.string().transform((v, ctx)
     return z.NEVER;
   }
   if (ns < minNs || ns > maxNs) {
-    ctx.addIssue({ code: 'custom', message: `must be between ${formatNs(minNs)} and ${formatNs(maxNs)}, got ${v}` });
+    ctx.addIssue({ code: 'custom', message: `must be between ${formatDurationSetting(minNs)} and ${formatDurationSetting(maxNs)}, got ${v}` });
     return z.NEVER;
   }
   return ns;
@@ -111,12 +101,6 @@ const size = (min: number, max: number) => z.union([z.number().int(), z.string()
   }
   return n;
 });
-
-function formatNs(ns: number): string {
-  if (ns >= 1e9 && ns % 1e9 === 0) return `${ns / 1e9}s`;
-  if (ns >= 1e6 && ns % 1e6 === 0) return `${ns / 1e6}ms`;
-  return `${ns / 1e3}us`;
-}
 
 const MS = 1e6;
 const S = 1e9;

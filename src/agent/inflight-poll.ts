@@ -13,22 +13,10 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import type { ProcessNode } from '../model/process.js';
-import type { Ongoing } from './episodes.js';
+import type { Ongoing } from '../pipeline/episodes.js';
+import { SC, inflightSyscalls } from '../vocabulary/syscalls.js';
 import type { InflightPathResolver } from './inflight-paths.js';
 
-/** Linux syscall numbers → the probe's syscall ids (src/events/schema.ts), and which argument holds the path or fd. */
-const TABLES: Record<string, Record<number, { sc: number; arg: number }>> = {
-  x64: {
-    262: { sc: 1, arg: 1 }, 332: { sc: 2, arg: 1 }, 269: { sc: 5, arg: 1 }, 439: { sc: 6, arg: 1 }, 267: { sc: 8, arg: 1 },
-    257: { sc: 10, arg: 1 }, 0: { sc: 20, arg: 0 }, 17: { sc: 21, arg: 0 }, 217: { sc: 30, arg: 0 }, 59: { sc: 40, arg: 0 },
-    254: { sc: 41, arg: 1 }, 258: { sc: 43, arg: 1 }, 316: { sc: 44, arg: 1 }, 263: { sc: 45, arg: 1 }, 264: { sc: 49, arg: 1 },
-  },
-  arm64: {
-    79: { sc: 1, arg: 1 }, 291: { sc: 2, arg: 1 }, 48: { sc: 5, arg: 1 }, 439: { sc: 6, arg: 1 }, 78: { sc: 8, arg: 1 },
-    56: { sc: 10, arg: 1 }, 63: { sc: 20, arg: 0 }, 67: { sc: 21, arg: 0 }, 61: { sc: 30, arg: 0 }, 221: { sc: 40, arg: 0 },
-    27: { sc: 41, arg: 1 }, 34: { sc: 43, arg: 1 }, 276: { sc: 44, arg: 1 }, 35: { sc: 45, arg: 1 }, 38: { sc: 49, arg: 1 },
-  },
-};
 
 const MAX_CONCURRENT = 8;
 /** Threads looked at per poll at most: a bound on the work whatever the host runs. */
@@ -59,7 +47,7 @@ async function eachLimited<T>(items: T[], limit: number, fn: (x: T) => Promise<v
 }
 
 export function createInflightPoller(opts: { stuckAfterNs: number; paths: InflightPathResolver; arch?: string }): InflightPoller {
-  const table = TABLES[opts.arch ?? process.arch];
+  const table = inflightSyscalls(opts.arch);
   let seen = new Map<number, Seen>();
   let busy = false;
 
@@ -73,12 +61,12 @@ export function createInflightPoller(opts: { stuckAfterNs: number; paths: Inflig
     if (!sys) return;
     const f = sys.trim().split(' ');
     const nr = Number(f[0]);
-    const entry = table?.[nr];
+    const entry = table.get(nr);
     if (!entry) return;
     const arg = Number.parseInt(f[1 + entry.arg] ?? '', 16);
     // Like the probe, leave reads of fd 0 alone: a tool waiting for its input (gopls on its
     // LSP pipe) is not stalled.
-    if ((entry.sc === 20 || entry.sc === 21) && arg === 0) return;
+    if ((entry.sc === SC.read || entry.sc === SC.pread64) && arg === 0) return;
     // Times run on a CPU: unchanged since the last look means still the same call.
     const runs = Number((await read(`${base}/schedstat`))?.split(' ')[2] ?? NaN);
     const prev = seen.get(tid);

@@ -19,6 +19,8 @@ export interface SupervisorOptions {
   /** pids the next tracer should follow from its start */
   beforeStart: () => number[];
   onLine: (line: string, stream: 'stdout' | 'stderr') => void;
+  onTooLong?: (stream: 'stdout' | 'stderr') => void;
+  maxLineBytes?: number;
   /** the tracer attached its probes */
   onUp: (pid: number) => void;
   /** the tracer went away unexpectedly */
@@ -65,6 +67,8 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
         agent: { ...opts.agent, adoptPids },
       },
       onLine: opts.onLine,
+      onTooLong: opts.onTooLong,
+      maxLineBytes: opts.maxLineBytes,
     });
   }
 
@@ -96,24 +100,37 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
       wakeRestart = undefined;
       if (stopping) return;
       restarts++;
-      const t = launch();
-      current = t;
-      const startedAt = Date.now();
-      try {
-        await t.ready;
-      } catch (err) {
-        opts.log(`tracer restart failed: ${(err as Error).message}`);
-        if (current === t) current = undefined;
-        await t.stop(2_000).catch(() => undefined);
+      const started = await launchReady();
+      if (started instanceof Error) {
+        opts.log(`tracer restart failed: ${started.message}`);
         continue;
       }
-      if (stopping || current !== t) return;
-      up = true;
+      if (stopping || current !== started.t) return;
       opts.onGap(downAt, opts.nowNs());
-      opts.onUp(t.pid);
-      watch(t, startedAt);
+      goUp(started);
       return;
     }
+  }
+
+  /** Start a tracer and wait until it is attached; an Error when it never got there. */
+  async function launchReady(): Promise<{ t: Tracer; startedAt: number } | Error> {
+    const t = launch();
+    current = t;
+    const startedAt = Date.now();
+    try {
+      await t.ready;
+      return { t, startedAt };
+    } catch (err) {
+      if (current === t) current = undefined;
+      await t.stop(2_000).catch(() => undefined);
+      return err as Error;
+    }
+  }
+
+  function goUp(x: { t: Tracer; startedAt: number }): void {
+    up = true;
+    opts.onUp(x.t.pid);
+    watch(x.t, x.startedAt);
   }
 
   return {
@@ -121,19 +138,9 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
     get pid() { return current?.pid; },
     get restarts() { return restarts; },
     async start() {
-      const t = launch();
-      current = t;
-      const startedAt = Date.now();
-      try {
-        await t.ready;
-      } catch (err) {
-        current = undefined;
-        await t.stop(2_000).catch(() => undefined);
-        throw err;
-      }
-      up = true;
-      opts.onUp(t.pid);
-      watch(t, startedAt);
+      const started = await launchReady();
+      if (started instanceof Error) throw started;
+      goUp(started);
     },
     async stop(timeoutMillis) {
       stopping = true;

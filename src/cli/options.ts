@@ -1,17 +1,16 @@
 /** Parsing and validation of command-line values shared by the commands. */
+import { parseDuration as parseDurationNs } from '../vocabulary/units.js';
 import { resolveExportSettings, type ExportFileSettings, type ExportSettings } from '../export/settings.js';
 
 export class UsageError extends Error {}
 
-const UNITS: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, ms: 1e6, s: 1e9, m: 60e9 };
-
-/** "50ms", "1.5s", "200us" → nanoseconds; a bare number is rejected (units live in values). */
+/** "50ms", "1.5s", "200us" → nanoseconds; a bad value is a usage error naming the flag. */
 export function parseDuration(text: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m)$/.exec(text.trim());
-  if (!m) throw new UsageError(`${flag} needs a duration with a unit, like 50ms or 1s (got ${JSON.stringify(text)})`);
-  const ns = Math.round(Number(m[1]) * UNITS[m[2]!]!);
-  if (!Number.isSafeInteger(ns) || ns > 3600e9) throw new UsageError(`${flag} is out of range (at most 1h)`);
-  return ns;
+  try {
+    return parseDurationNs(text, flag);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }
 
 /** Split `[options] -- CMD ARGS…` (the -- may be left out when CMD does not start with -). */
@@ -29,7 +28,7 @@ export function splitCommand(argv: string[]): { options: string[]; command: stri
   return { options, command: argv.slice(i) };
 }
 
-const VALUE_FLAGS = new Set(['--out', '-o', '--endpoint', '--protocol', '--threshold', '--json', '--html', '--config']);
+const VALUE_FLAGS = new Set(['--out', '-o', '--endpoint', '--protocol', '--threshold', '--json', '--html', '--raw', '--config']);
 
 /** The export flags run, agent and replay share (node:util parseArgs option specs). */
 export const EXPORT_FLAGS = {

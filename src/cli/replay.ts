@@ -7,8 +7,9 @@ import { createReadStream } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, parseConfigText, type ConfigFile } from '../agent/config.js';
-import { replayStream } from '../agent/replay.js';
-import { createMountSource } from '../agent/root-context.js';
+import { replayStream } from '../pipeline/replay.js';
+import { createMountSource } from '../pipeline/context.js';
+import { createResourceCache } from '../export/resource-cache.js';
 import type { ExportSettings } from '../export/settings.js';
 import { createSink } from '../export/sink.js';
 import { measureOffsetNs } from '../model/clock.js';
@@ -137,7 +138,7 @@ export async function replayCommand(argv: string[]): Promise<{ exitCode: number 
       maxOpenTrees: file.limits?.maxOpenTrees ?? 50_000,
       maxQueuedTrees: file.limits?.maxQueuedTrees ?? 20_000,
     },
-    clockOffsetNs, fallbackOffsetNs: measureOffsetNs, env: process.env, mounts: createMountSource(60_000), emit: (spans) => sink.submit(spans),
+    clockOffsetNs, fallbackOffsetNs: measureOffsetNs, resourceFor: createResourceCache(process.env), mounts: createMountSource(60_000), emit: (spans) => sink.submit(spans),
     drained: () => sink.written(), pendingWrites: () => sink.stats().fileQueue,
   });
   const report = await sink.shutdown();

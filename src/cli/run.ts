@@ -1,5 +1,5 @@
 /**
- * gostall run [--out FILE] [--endpoint URL] [--protocol P] [--threshold DUR] [--json FILE] [--html FILE] -- CMD ARGS…
+ * gostall run [--out FILE] [--endpoint URL] [--protocol P] [--threshold DUR] [--json FILE] [--html FILE] [--raw FILE] -- CMD ARGS…
  *
  * Order matters: CMD starts as a shim blocked on a pipe, the tracer is started with the
  * shim's pid as its root and attaches, then the shim is released and execs CMD, so CMD's
@@ -9,19 +9,22 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { constants as osConstants } from 'node:os';
-import { parseLine } from '../events/parse.js';
+import { MAX_LINE_LENGTH } from '../events/parse.js';
 import { createWallClock } from '../model/clock.js';
-import { createProcessTree } from '../model/tree.js';
 import { checkTracingEnvironment, findBpftrace } from '../probe-runner/environment.js';
 import { perfPagesFromEnv, startTracer } from '../probe-runner/bpftrace.js';
-import { startContextCollection } from '../diagnose/context.js';
+import { runContextCollector } from '../pipeline/context.js';
+import { createPipeline, type PublishedTrace } from '../pipeline/pipeline.js';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { createResourceCache } from '../export/resource-cache.js';
 import { createSink, type Sink } from '../export/sink.js';
 import { renderSummary } from '../export/summary.js';
 import { writeDiagnosisJson } from '../export/diagnosis-json.js';
 import { UsageError, parseDuration, splitCommand, EXPORT_FLAGS, exportSettingsOption } from './options.js';
+import { openRawCapture, type RawCapture } from './raw-capture.js';
 
 export const RUN_USAGE = `usage: gostall run [options] -- CMD [ARGS…]
 
@@ -37,6 +40,7 @@ options:
   --threshold DUR    slowest syscalls and off-CPU waits at least this long become spans (default 50ms)
   --json FILE        also write the diagnosis (causes, evidence, hints) as JSON ("-" for stdout)
   --html FILE        also write the trace as one self-contained page (waterfall, evidence, causes)
+  --raw FILE         also save the raw probe stream; \`gostall replay FILE\` turns it into the same spans
   -h, --help         this text
 `;
 
@@ -56,6 +60,8 @@ const DRAIN_MILLIS = 1500;
  */
 const QUIET_MILLIS = 100;
 const QUIET_MAX_MILLIS = 1000;
+/** run follows one root: the agent's limits and live spans do not apply. */
+const RUN_PIPELINE = { episodes: { minDurationNs: 0, mergeGapNs: 0, reportEveryNs: 0, stuckAfterNs: 0 }, windowNs: 0, longLivedNs: Infinity, maxOpenTrees: 1, maxQueuedTrees: 1 };
 
 export interface RunResult { exitCode: number }
 
@@ -83,6 +89,7 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv = process
       threshold: { type: 'string' },
       json: { type: 'string' },
       html: { type: 'string' },
+      raw: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -100,7 +107,7 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv = process
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  return { help: false as const, command, thresholdNs, exportSettings, json: values.json, html: values.html, perfPagesPerCpu };
+  return { help: false as const, command, thresholdNs, exportSettings, json: values.json, html: values.html, raw: values.raw, perfPagesPerCpu };
 }
 
 export async function runCommand(argv: string[]): Promise<RunResult> {
@@ -116,6 +123,7 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
     return { exitCode: 2 };
   }
   const bpftrace = findBpftrace()!;
+  const clock = createWallClock();
   const settings = opts.exportSettings;
   for (const n of settings.notices) process.stderr.write(`gostall: ${n}\n`);
   // With no collector named (and export not switched off), the trace goes to a file.
@@ -127,6 +135,14 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
     return { exitCode: 2 };
   }
   const sink: Sink = created.sink;
+  let raw: RawCapture | undefined;
+  try {
+    if (opts.raw !== undefined) raw = await openRawCapture(resolve(opts.raw), clock.toEpochNs(0));
+  } catch (err) {
+    await sink.shutdown(0);
+    process.stderr.write(`gostall: cannot write ${opts.raw}: ${(err as Error).message}; fix: choose another --raw\n`);
+    return { exitCode: 2 };
+  }
 
   // The shim: blocks on fd 3 until the tracer is attached, then becomes CMD. If gostall
   // goes away first, the read fails and CMD never runs.
@@ -139,51 +155,41 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   const shimExit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
     shim.once('exit', (code, signal) => res({ code, signal })));
   const shimPid = shim.pid!;
+  const restoreSignals = forwardSignals(shim);
 
-  // Ctrl-C reaches CMD through the terminal's process group; gostall stays to flush the
-  // trace (bpftrace runs in its own process group, out of the terminal's reach).
-  // Termination requests sent to gostall alone are passed on to CMD.
-  const forward = (sig: NodeJS.Signals) => () => { try { shim.kill(sig); } catch { /* already gone */ } };
-  const onInt = () => {};
-  const onTerm = forward('SIGTERM');
-  const onHup = forward('SIGHUP');
-  process.on('SIGINT', onInt);
-  process.on('SIGTERM', onTerm);
-  process.on('SIGHUP', onHup);
-  const restoreSignals = () => {
-    process.off('SIGINT', onInt);
-    process.off('SIGTERM', onTerm);
-    process.off('SIGHUP', onHup);
-  };
-
-  const clock = createWallClock();
-  const tree = createProcessTree();
-  let malformed = 0;
-  const malformedReasons = new Map<string, number>();
+  // Everything from lines to spans is the pipeline's, as for agent and replay; the spans go
+  // to the sink as they are made (kept for --html too).
+  const spans: ReadableSpan[] = [];
+  let published: PublishedTrace | undefined;
   let treeComplete!: () => void;
   const complete = new Promise<void>((r) => { treeComplete = r; });
-  tree.onTreeComplete = () => treeComplete();
+  const context = runContextCollector(shimPid, process.env);
+  const pipeline = createPipeline({
+    settings: { ...RUN_PIPELINE, evidenceThresholdNs: opts.thresholdNs },
+    clock, context, resourceFor: createResourceCache(process.env),
+    emit: (s) => {
+      sink.submit(s);
+      if (opts.html !== undefined) for (const span of s) spans.push(span);
+    },
+    onTracePublished: (t) => { if (t.root.pid === shimPid) published = t; },
+    onTreeComplete: () => treeComplete(),
+  });
 
   const kernelThreshold = Math.min(opts.thresholdNs, KERNEL_THRESHOLD_CAP_NS);
   const tracer = startTracer({
     bpftrace,
     params: { rootPid: shimPid, syscallThresholdNs: kernelThreshold, offcpuThresholdNs: kernelThreshold },
     perfPagesPerCpu: opts.perfPagesPerCpu,
+    maxLineBytes: MAX_LINE_LENGTH + 1,
     onLine(line, stream) {
-      const r = parseLine(line);
-      // Paths of fds come from the probe (recorded at open): everything CMD opens is traced.
-      if (r.ok === true) tree.add(r.event);
-      else if (r.ok === false && stream === 'stdout') {
-        malformed++;
-        malformedReasons.set(r.reason, (malformedReasons.get(r.reason) ?? 0) + 1);
-      }
+      if (stream !== 'stdout') return;
+      raw?.line(line);
+      pipeline.feedLine(line);
+    },
+    onTooLong(stream) {
+      if (stream === 'stdout') pipeline.malformed('line too long');
     },
   });
-  // The OpenTelemetry SDK and exporters take a few hundred ms to load: load them while
-  // bpftrace compiles and attaches, not before (the command waits for the attach).
-  const exportModules = Promise.all([import('../export/publish.js')]);
-  exportModules.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
-
   const startup = await Promise.race([
     tracer.ready.then(() => ({ ready: true as const }), (err: Error) => ({ ready: false as const, err })),
     shimExit.then((x) => ({ ready: 'interrupted' as const, x })),
@@ -194,6 +200,7 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
     await tracer.stop().catch(() => undefined);
     restoreSignals();
     await sink.shutdown(0);
+    await raw?.close().catch(() => {});
     if (startup.ready === 'interrupted') {
       process.stderr.write('gostall: interrupted while the probes were attaching; the command was not started\n');
       return { exitCode: x.code ?? 128 + signalNumber(x.signal) };
@@ -201,9 +208,6 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
     process.stderr.write(`gostall: cannot trace: ${startup.err.message}; fix: run \`gostall doctor\` to see what is missing\n`);
     return { exitCode: 2 };
   }
-  const contextCollection = startContextCollection({ rootPid: shimPid, env: process.env });
-  tree.onExec = (p) => contextCollection.noteExec(p);
-  const root = tree.addRoot(shimPid, clock.nowMonotonicNs());
   // bpftrace exiting on its own before it is stopped means the trace is cut short.
   let stopping = false;
   let tracerDied: string | undefined;
@@ -226,22 +230,52 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   // Everything is read: the probes' detach (about 0.7 s) need not be the user's wait.
   tracer.abandon();
   restoreSignals();
+  await pipeline.finish(endNs);
+  const recorded = context.recorded();
+  if (recorded) raw?.context(shimPid, recorded);
+  const rawProblem = raw ? await raw.close().then(() => undefined, (err: Error) => `could not write the raw probe stream to ${raw!.path}: ${err.message}`) : undefined;
 
+  await deliver({ opts, sink, spans, published, endNs, rawPath: rawProblem ? undefined : raw?.path, stats: pipeline.stats,
+    traceProblems: [
+      ...(tracerDied ? [tracerDied] : []),
+      ...(rawProblem ? [rawProblem] : []),
+      ...(pipeline.stats.orphanRecords > 0 ? [`${pipeline.stats.orphanRecords} probe records named processes outside this trace and were left out`] : []),
+    ] });
+  return { exitCode };
+}
+
+/**
+ * Ctrl-C reaches CMD through the terminal's process group; gostall stays to flush the
+ * trace (bpftrace runs in its own process group, out of the terminal's reach). Termination
+ * requests sent to gostall alone are passed on to CMD. Returns the undo.
+ */
+function forwardSignals(shim: ReturnType<typeof spawn>): () => void {
+  const forward = (sig: NodeJS.Signals) => () => { try { shim.kill(sig); } catch { /* already gone */ } };
+  const onInt = () => {};
+  const onTerm = forward('SIGTERM');
+  const onHup = forward('SIGHUP');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  process.on('SIGHUP', onHup);
+  return () => {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+    process.off('SIGHUP', onHup);
+  };
+}
+
+/** Deliver the spans (the sink's deadline), then the summary, --json and --html. Never throws: the command's exit code stands. */
+async function deliver(x: {
+  opts: ReturnType<typeof parseRunOptions> & { help: false }; sink: Sink; spans: ReadableSpan[];
+  published: PublishedTrace | undefined; endNs: number; rawPath: string | undefined;
+  stats: { lostEvents: number; malformed: number }; traceProblems: string[];
+}): Promise<void> {
+  const { opts, sink } = x;
   const destinations: string[] = [];
   const exportProblems: string[] = [];
   let sinkClosed = false;
   try {
-    const [{ publishTree }] = await exportModules;
-    const published = await publishTree(root, {
-      clock, thresholdNs: opts.thresholdNs, endNs,
-      ctx: contextCollection.finish({ endNs, root }),
-      sink,
-      rootAttributes: {
-        'gostall.lost_events': tree.stats.lostEvents,
-        'gostall.malformed_records': malformed,
-        'gostall.unattributed_records': tree.stats.orphanRecords,
-      },
-    });
+    if (!x.published) throw new Error('the command\'s process tree was not seen');
     const report = await sink.shutdown();
     sinkClosed = true;
     if (sink.filePath !== undefined) {
@@ -253,20 +287,17 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
         exportProblems.push(`could not send the trace to ${sink.target}: ${report.reasons.join(', ')}${sink.filePath && !report.fileError ? ` (the file ${sink.filePath} is complete)` : ''}`);
       } else destinations.push(`sent to ${sink.target}`);
     }
+    const { root, traceId, causes, spanCount } = x.published;
     process.stderr.write(renderSummary({
-      root, traceId: published.traceId, endNs, causes: published.causes, lostEvents: tree.stats.lostEvents,
-      malformedRecords: malformed, spanCount: published.spanCount, destinations, exportProblems,
-      traceProblems: [
-        ...(tracerDied ? [tracerDied] : []),
-        ...(tree.stats.orphanRecords > 0 ? [`${tree.stats.orphanRecords} probe records named processes outside this trace and were left out`] : []),
-      ],
+      root, traceId, endNs: x.endNs, causes, lostEvents: x.stats.lostEvents, malformedRecords: x.stats.malformed,
+      spanCount, destinations, exportProblems, traceProblems: x.traceProblems,
     }));
-    if (opts.json !== undefined) await writeDiagnosisJson(opts.json, root, published, endNs);
-    if (opts.html !== undefined) await (await import('../report/report.js')).writeHtmlReport(opts.html, published.spans);
+    if (x.rawPath) process.stderr.write(`  raw probe stream saved to ${x.rawPath} (gostall replay turns it into these spans)\n`);
+    if (opts.json !== undefined) await writeDiagnosisJson(opts.json, root, x.published, x.endNs);
+    if (opts.html !== undefined) await (await import('../report/report.js')).writeHtmlReport(opts.html, x.spans);
   } catch (err) {
     process.stderr.write(`gostall: the trace could not be finished: ${(err as Error).message}\n`);
   } finally {
     if (!sinkClosed) await sink.shutdown(0).catch(() => {});
   }
-  return { exitCode };
 }

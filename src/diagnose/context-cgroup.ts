@@ -5,7 +5,7 @@
  * caller reads the process's cgroup repeatedly while it runs and keeps a first reading of
  * every cgroup it saw; throttling is the difference to the last reading.
  */
-import { readFileSync } from 'node:fs';
+import { readProcText } from '../vocabulary/procfs.js';
 import { join, posix } from 'node:path';
 import type { MountEntry } from './mounts.js';
 import type { CgroupCpuUsage } from './types.js';
@@ -45,12 +45,8 @@ function cgroupDir(mount: MountEntry, path: string): string {
 
 /** The cgroup of pid that holds its CPU accounting: v1 cpu controller if mounted, else v2. */
 export function cpuCgroupOf(pid: number, mounts: MountEntry[], procRoot = '/proc'): CgroupRef | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`${procRoot}/${pid}/cgroup`, 'utf8');
-  } catch {
-    return undefined;
-  }
+  const text = readProcText(`${procRoot}/${pid}/cgroup`);
+  if (text === undefined) return undefined;
   const { v1Cpu, v2 } = parseProcCgroup(text);
   if (v1Cpu !== undefined) {
     const m = mounts.find((e) => e.fsType === 'cgroup' && e.superOptions.split(',').includes('cpu'));
@@ -63,13 +59,6 @@ export function cpuCgroupOf(pid: number, mounts: MountEntry[], procRoot = '/proc
   return undefined;
 }
 
-function readText(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
 
 /** cpu.stat of either version, throttled time in ns; undefined when the file has no throttling fields. */
 export function parseCpuStat(text: string, version: 1 | 2): CpuStatReading | undefined {
@@ -86,18 +75,18 @@ export function parseCpuStat(text: string, version: 1 | 2): CpuStatReading | und
 }
 
 export function readCpuStat(ref: CgroupRef): CpuStatReading | undefined {
-  const text = readText(join(ref.dir, 'cpu.stat'));
+  const text = readProcText(join(ref.dir, 'cpu.stat'));
   return text === undefined ? undefined : parseCpuStat(text, ref.version);
 }
 
 /** Quota of one cgroup directory in µs per period (undefined: unlimited). */
 function quotaOfDir(dir: string, version: 1 | 2): { quotaUs: number; periodUs: number } | undefined {
   if (version === 1) {
-    const q = Number(readText(join(dir, 'cpu.cfs_quota_us'))?.trim());
-    const p = Number(readText(join(dir, 'cpu.cfs_period_us'))?.trim());
+    const q = Number(readProcText(join(dir, 'cpu.cfs_quota_us'))?.trim());
+    const p = Number(readProcText(join(dir, 'cpu.cfs_period_us'))?.trim());
     return q > 0 && p > 0 ? { quotaUs: q, periodUs: p } : undefined;
   }
-  const [q, p] = (readText(join(dir, 'cpu.max')) ?? '').trim().split(/\s+/);
+  const [q, p] = (readProcText(join(dir, 'cpu.max')) ?? '').trim().split(/\s+/);
   const quota = Number(q);
   const period = Number(p);
   return q !== 'max' && quota > 0 && period > 0 ? { quotaUs: quota, periodUs: period } : undefined;

@@ -5,7 +5,8 @@
  * a FUSE mount" even when nobody set GOMODCACHE.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
+import { readProcBytes } from '../vocabulary/procfs.js';
 import { availableParallelism } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import type { GoEnv } from './types.js';
@@ -17,11 +18,8 @@ const GO_ENV_TIMEOUT_MILLIS = 3000;
 
 /** The environment of a live process, from /proc/PID/environ (what it was exec'd with). */
 export function readProcessEnviron(pid: number, procRoot = '/proc'): NodeJS.ProcessEnv | undefined {
-  try {
-    return parseEnviron(readFileSync(`${procRoot}/${pid}/environ`));
-  } catch {
-    return undefined;
-  }
+  const bytes = readProcBytes(`${procRoot}/${pid}/environ`);
+  return bytes === undefined ? undefined : parseEnviron(bytes);
 }
 
 /** NUL-separated NAME=value pairs. */

@@ -3,11 +3,10 @@
  * work from the traced build's own parallelism), inotify limits and the open-file limit of
  * the traced root. Each reader is one small file read; failures leave the fact unknown.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { NS_PER_TICK, readProcDir, readProcNumber, readProcText, readStat } from '../vocabulary/procfs.js';
 import type { Limits } from './types.js';
 
 /** USER_HZ: /proc/stat counts in 1/100 s on every Linux architecture gostall runs on. */
-const NS_PER_TICK = 1e7;
 
 export interface ProcStatReading { busyNs: number; stealNs: number }
 
@@ -22,22 +21,14 @@ export function parseProcStat(text: string): ProcStatReading | undefined {
 }
 
 export function readProcStat(procRoot = '/proc'): ProcStatReading | undefined {
-  try {
-    return parseProcStat(readFileSync(`${procRoot}/stat`, 'utf8'));
-  } catch {
-    return undefined;
-  }
+  const text = readProcText(`${procRoot}/stat`);
+  return text === undefined ? undefined : parseProcStat(text);
 }
 
 /** utime+stime of a process in ns, from /proc/PID/stat (fields 14 and 15). */
 function processCpuNs(pid: number | 'self', procRoot: string): number {
-  try {
-    const stat = readFileSync(`${procRoot}/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) * NS_PER_TICK;
-  } catch {
-    return 0;
-  }
+  const s = readStat(pid, procRoot);
+  return s ? (s.utime + s.stime) * NS_PER_TICK : 0;
 }
 
 /**
@@ -47,34 +38,14 @@ function processCpuNs(pid: number | 'self', procRoot: string): number {
  */
 export function readOwnCpuNs(tracedRootPid: number, procRoot = '/proc'): number {
   let total = processCpuNs('self', procRoot);
-  let tasks: string[] = [];
-  try {
-    tasks = readdirSync(`${procRoot}/self/task`);
-  } catch {
-    return total;
-  }
-  for (const tid of tasks) {
-    let children = '';
-    try {
-      children = readFileSync(`${procRoot}/self/task/${tid}/children`, 'utf8');
-    } catch {
-      continue;
-    }
+  for (const tid of readProcDir(`${procRoot}/self/task`)) {
+    const children = readProcText(`${procRoot}/self/task/${tid}/children`) ?? '';
     for (const c of children.split(' ')) {
       const pid = Number(c);
       if (Number.isInteger(pid) && pid > 0 && pid !== tracedRootPid) total += processCpuNs(pid, procRoot);
     }
   }
   return total;
-}
-
-function readNumber(path: string): number | undefined {
-  try {
-    const n = Number(readFileSync(path, 'utf8').trim());
-    return Number.isFinite(n) ? n : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** "Max open files  1024  4096  files" from /proc/PID/limits. */
@@ -85,17 +56,13 @@ export function parseNofile(text: string): { soft: number | undefined; hard: num
 }
 
 export function readLimits(pid: number, procRoot = '/proc'): Limits {
-  let nofile: { soft: number | undefined; hard: number | undefined } = { soft: undefined, hard: undefined };
-  try {
-    nofile = parseNofile(readFileSync(`${procRoot}/${pid}/limits`, 'utf8'));
-  } catch {
-    /* gone or not ours */
-  }
+  const text = readProcText(`${procRoot}/${pid}/limits`);
+  const nofile = text === undefined ? { soft: undefined, hard: undefined } : parseNofile(text);
   return {
-    maxUserWatches: readNumber(`${procRoot}/sys/fs/inotify/max_user_watches`),
-    maxUserInstances: readNumber(`${procRoot}/sys/fs/inotify/max_user_instances`),
+    maxUserWatches: readProcNumber(`${procRoot}/sys/fs/inotify/max_user_watches`),
+    maxUserInstances: readProcNumber(`${procRoot}/sys/fs/inotify/max_user_instances`),
     nofileSoft: nofile.soft,
     nofileHard: nofile.hard,
-    fileMax: readNumber(`${procRoot}/sys/fs/file-max`),
+    fileMax: readProcNumber(`${procRoot}/sys/fs/file-max`),
   };
 }

@@ -6,7 +6,6 @@
  * (it may move itself into one right after it starts), its environment (a shell may export
  * GOCACHE before exec'ing go) and machine CPU time; each poll is three small /proc reads.
  */
-import { readFileSync, readlinkSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { executableName, type ProcessNode } from '../model/process.js';
@@ -15,10 +14,11 @@ import { watchCpuCgroup } from './context-cgroup.js';
 import { gorootOfExecutable, readProcessEnviron, resolveGoEnv } from './context-go-env.js';
 import { findHeavyDirectories, ownerOfPath, pathStillLoops, roleBases, roleOfPath } from './context-paths.js';
 import { readLimits, readOwnCpuNs, readProcStat, type ProcStatReading } from './context-system.js';
-import { createProcessEnvs, userNameOf, type ProcessEnvs } from './context-process-env.js';
+import { createProcessEnvs, userNameOf, type ProcessEnvs, type RecordedProcessEnvs } from './context-process-env.js';
 import { memoryLimitOf } from './context-memory.js';
 import { findExecutableIn, findGoModule, inspectGoroot } from './context-go-files.js';
-import { readMountTable, type MountTable } from './mounts.js';
+import { readMountTable, type MountEntry, type MountTable } from './mounts.js';
+import { readCwd, readStat } from '../vocabulary/procfs.js';
 import type { CgroupCpuUsage, CpuTimes, DiagnosisContext, GoEnv, Limits } from './types.js';
 
 /**
@@ -35,30 +35,30 @@ export interface ContextCollection {
   finish(x: { endNs: number; root: ProcessNode }): DiagnosisContext;
   /** A traced process just exec'd: read its own environment while it lives (see context-process-env). */
   noteExec(p: ProcessNode): void;
+  /** What finish() read, as data (saved with a raw capture so a replay diagnoses alike). */
+  recorded(): RecordedContext | undefined;
+}
+
+/**
+ * A diagnosis context's readings as plain data: what a recording carries of the machine it
+ * was made on, and what each traced process's exec showed (environment, limits, resolvers).
+ */
+export interface RecordedContext {
+  mounts: MountEntry[];
+  workspace?: string;
+  go?: GoEnv;
+  cgroupCpu?: CgroupCpuUsage;
+  cpuTimes?: CpuTimes;
+  limits?: Limits;
+  processEnvs?: RecordedProcessEnvs;
 }
 
 interface TimedProcStat { atNs: number; reading: ProcStatReading; selfNs: number }
 
 const monotonicNs = (): number => Number(process.hrtime.bigint());
 
-function readCwd(pid: number, procRoot: string): string | undefined {
-  try {
-    const cwd = readlinkSync(`${procRoot}/${pid}/cwd`);
-    return isAbsolute(cwd) ? cwd.replace(/ \(deleted\)$/, '') : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Start time of a process (clock ticks since boot, field 22 of /proc/PID/stat): tells a reused pid apart. */
-function readStartTime(pid: number, procRoot: string): string | undefined {
-  try {
-    const stat = readFileSync(`${procRoot}/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
+/** Start time of a process (clock ticks since boot): tells a reused pid apart. */
+const readStartTime = (pid: number, procRoot: string): number | undefined => readStat(pid, procRoot)?.startTicks;
 
 /** The go executable the run used: the first process of the tree whose executable is go. */
 function goExecutableOf(root: ProcessNode, workspace: string | undefined): string | undefined {
@@ -91,6 +91,7 @@ export function startContextCollection(x: { rootPid: number; env?: NodeJS.Proces
   const startNs = monotonicNs();
   const processEnvs = createProcessEnvs(procRoot, { launchEnv: launchEnv ?? environ });
   let lastStat: TimedProcStat | undefined;
+  let recorded: RecordedContext | undefined;
   cgroup.sample();
 
   const poll = (): void => {
@@ -130,8 +131,11 @@ export function startContextCollection(x: { rootPid: number; env?: NodeJS.Proces
           selfNs: Math.max(0, lastStat.selfNs - firstSelfNs),
         };
       }
-      return createDiagnosisContext({ endNs, mounts, root, workspace, go, cgroupCpu: cgroup.finish(), cpuTimes, limits, processEnvs });
+      const readings = { workspace, go, cgroupCpu: cgroup.finish(), cpuTimes, limits };
+      recorded = { mounts: mounts.entries, ...readings, processEnvs: processEnvs.recorded(root) };
+      return createDiagnosisContext({ endNs, root, ...readings, mounts, processEnvs });
     },
+    recorded: () => recorded,
   };
 }
 

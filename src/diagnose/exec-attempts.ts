@@ -4,6 +4,7 @@
  * by go.tool_not_found (a Go tool missing from PATH) and exec.failed (every other failure),
  * so that one failure is never both.
  */
+import { SC } from '../vocabulary/syscalls.js';
 import { walk } from '../model/tree.js';
 import { errnoName } from '../events/schema.js';
 import type { SlowSyscallEvent } from '../events/types.js';
@@ -12,7 +13,7 @@ import type { DiagnosisContext } from './types.js';
 import { absolutePath } from './context-paths.js';
 import { stderrText } from '../model/stderr.js';
 
-const EXECVE = 40;
+const EXECVE = SC.execve;
 
 /** How Go's exec.LookPath, dash, bash, zsh and env say a PATH search found nothing (group 1: the name). */
 export const NAME_RE_SOURCE = '([A-Za-z0-9._+-]{1,64})';

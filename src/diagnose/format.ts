@@ -1,13 +1,6 @@
 /** Numbers in evidence text: written for people, with units, never in raw nanoseconds. */
 
-/** 3 µs, 850 µs, 4.6 ms, 290 ms, 9.34 s, 2m05s. */
-export function formatDuration(ns: number): string {
-  if (ns < 1e6) return `${Math.max(0, Math.round(ns / 1e3))} µs`;
-  if (ns < 1e9) return `${(ns / 1e6).toFixed(ns < 1e7 ? 1 : 0)} ms`;
-  if (ns < 120e9) return `${(ns / 1e9).toFixed(2)} s`;
-  const s = Math.round(ns / 1e9);
-  return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-}
+export { formatDuration } from '../vocabulary/units.js';
 
 /** 242,890 */
 export function formatCount(n: number): string {

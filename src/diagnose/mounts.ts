@@ -1,5 +1,5 @@
 /** The mount table, for naming the filesystem behind a path (fuse, virtiofs, 9p, nfs, ext4…). */
-import { readFileSync } from 'node:fs';
+import { readProcText } from '../vocabulary/procfs.js';
 
 export interface MountEntry {
   mountPoint: string; fsType: string; source: string; majMin: string;
@@ -56,9 +56,6 @@ export function createMountTable(entries: MountEntry[]): MountTable {
 
 /** The mount table of a process (default: this one); empty when it cannot be read. */
 export function readMountTable(pid: number | 'self' = 'self'): MountTable {
-  try {
-    return createMountTable(parseMountinfo(readFileSync(`/proc/${pid}/mountinfo`, 'utf8')));
-  } catch {
-    return createMountTable([]);
-  }
+  const text = readProcText(`/proc/${pid}/mountinfo`);
+  return createMountTable(text === undefined ? [] : parseMountinfo(text));
 }

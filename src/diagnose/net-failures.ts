@@ -5,13 +5,15 @@
  * socket), whether a VCS child failed. Shared by net.dns_failed and net.module_fetch_failed
  * so that one failure is never both.
  */
+import { ERRNO } from '../vocabulary/errno.js';
+import { SC } from '../vocabulary/syscalls.js';
 import type { ProcessNode } from '../model/process.js';
 import { walk } from '../model/tree.js';
 import type { DiagnosisContext } from './types.js';
 import { exitedWithFailure, stderrLine } from './evidence.js';
 
-const READ_SYSCALLS = new Set([20, 21]);
-const ECONNREFUSED = -111;
+const READ_SYSCALLS = new Set([SC.read, SC.pread64]);
+const ECONNREFUSED = -ERRNO.ECONNREFUSED;
 const DNS_PORT = 53;
 
 export type DnsFailureKind = 'NXDOMAIN' | 'SERVFAIL' | 'timeout' | 'refused' | 'unresolved';

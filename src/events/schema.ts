@@ -40,27 +40,10 @@ export const FIELDS = {
 
 export type RecordTag = keyof typeof FIELDS;
 
-/** Syscall ids used in S, O records and by the probe's entry hooks. */
-export const SYSCALLS: Readonly<Record<number, string>> = {
-  1: 'newfstatat',
-  2: 'statx',
-  5: 'faccessat',
-  6: 'faccessat2',
-  8: 'readlinkat',
-  10: 'openat',
-  20: 'read',
-  21: 'pread64',
-  30: 'getdents64',
-  40: 'execve',
-  41: 'inotify_add_watch',
-  42: 'inotify_init1',
-  43: 'mkdirat',
-  44: 'renameat2',
-  45: 'unlinkat',
-  46: 'connect',
-  47: 'socket',
-  49: 'renameat',
-};
+import { SC } from '../vocabulary/syscalls.js';
+
+/** Syscall ids used in S, O records and by the probe's entry hooks (the table is src/vocabulary/syscalls.ts). */
+export { PROBE_SYSCALL_NAMES as SYSCALLS } from '../vocabulary/syscalls.js';
 
 /** Syscall classes the probe sums per thread (A records); the id ranges match the probe. */
 export const SYSCALL_CLASSES = ['stat', 'open', 'read', 'readdir', 'other'] as const;
@@ -76,7 +59,7 @@ export function classOfSyscall(sc: number): SyscallClass {
 }
 
 /** Syscalls whose S record carries an fd instead of a path. */
-export const FD_SYSCALLS = new Set([20, 21, 30, 46]);
+export const FD_SYSCALLS = new Set([SC.read, SC.pread64, SC.getdents64, SC.connect]);
 
 /** Upper bounds (ns) of the A record's latency buckets; the last bucket is open. */
 export const BUCKET_BOUNDS_NS = [16_000, 256_000, 4_000_000] as const;
@@ -89,15 +72,5 @@ export const STDERR_CHUNK_OFFSETS = [0, 128] as const;
 /** Bytes the probe reads of a path (BPFTRACE_STRLEN); a path this long minus the NUL may be cut. */
 export const PROBE_STRLEN = 128;
 
-/** Linux errno names for the codes gostall reports (x86_64 / generic numbering). */
-export const ERRNO_NAMES: Readonly<Record<number, string>> = {
-  1: 'EPERM', 2: 'ENOENT', 4: 'EINTR', 5: 'EIO', 8: 'ENOEXEC', 9: 'EBADF', 11: 'EAGAIN', 12: 'ENOMEM',
-  13: 'EACCES', 17: 'EEXIST', 20: 'ENOTDIR', 21: 'EISDIR', 22: 'EINVAL', 23: 'ENFILE', 24: 'EMFILE',
-  26: 'ETXTBSY', 28: 'ENOSPC', 30: 'EROFS', 36: 'ENAMETOOLONG', 40: 'ELOOP', 101: 'ENETUNREACH',
-  110: 'ETIMEDOUT', 111: 'ECONNREFUSED', 113: 'EHOSTUNREACH', 115: 'EINPROGRESS', 116: 'ESTALE', 122: 'EDQUOT',
-};
-
-/** Name of an errno, or E<n> when gostall has no name for it. */
-export function errnoName(errno: number): string {
-  return ERRNO_NAMES[errno] ?? `E${errno}`;
-}
+/** Linux errno names (the table is src/vocabulary/errno.ts). */
+export { ERRNO_NAMES, errnoName } from '../vocabulary/errno.js';

@@ -1,7 +1,9 @@
 /** --json: the diagnosis as JSON for scripts (same content as the terminal summary). */
 import { writeFile } from 'node:fs/promises';
 import { displayName, type ProcessNode } from '../model/process.js';
-import type { Published } from './publish.js';
+import type { Cause } from '../diagnose/types.js';
+
+interface Published { traceId: string; causes: Cause[] }
 
 export function diagnosisJson(root: ProcessNode, published: Pick<Published, 'traceId' | 'causes'>, endNs: number): object {
   return {

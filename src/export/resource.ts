@@ -1,5 +1,5 @@
 /** The OpenTelemetry resource of a trace: who ran, where, and what made the spans. */
-import { readFileSync } from 'node:fs';
+import { readContainerId } from '../vocabulary/procfs.js';
 import { hostname } from 'node:os';
 import { SDK_INFO } from '@opentelemetry/core';
 import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
@@ -10,15 +10,7 @@ import { resolveResourceSettings, type ResourceSettings } from './settings.js';
 export { GOSTALL_VERSION };
 
 /** Container id from a process's cgroup paths (docker, containerd, cri-o, podman), if any. */
-export function containerIdOf(pid: number | 'self' = 'self'): string | undefined {
-  try {
-    const text = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
-    const m = /([0-9a-f]{64})/.exec(text);
-    return m?.[1];
-  } catch {
-    return undefined;
-  }
-}
+export const containerIdOf = readContainerId;
 
 /**
  * service.name is the root executable unless OTEL_SERVICE_NAME says otherwise. `from` is

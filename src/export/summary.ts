@@ -1,8 +1,9 @@
 /** The terminal summary printed to stderr when a trace is finished. */
-import { SYSCALLS, errnoName } from '../events/schema.js';
 import type { Cause } from '../diagnose/types.js';
 import { decodeWaitStatus, displayName as defaultName, type ProcessNode } from '../model/process.js';
 import { walk } from '../model/tree.js';
+import { slowestOperations, type SlowOperation } from '../pipeline/slowest.js';
+import { formatDuration } from '../vocabulary/units.js';
 
 export interface SummaryInput {
   root: ProcessNode;
@@ -23,44 +24,8 @@ export interface SummaryInput {
   slowest?: SlowOperation[];
 }
 
-/** How many operations the summary lists at most, and from what time on. */
-export const SLOWEST_DEFAULT = 5;
-const SLOWEST_MIN_NS = 1e6;
-
-export interface SlowOperation { ns: number; text: string }
-
-/**
- * The slowest syscalls and connects of a tree, as the summary lists them. The root span
- * carries them too (gostall.summary.slowest*), so `gostall report` can print the same list:
- * most of them are below the span threshold and have no span of their own.
- */
-export function slowestOperations(root: ProcessNode, max = SLOWEST_DEFAULT, displayName: (p: ProcessNode) => string = defaultName): SlowOperation[] {
-  const slow: SlowOperation[] = [];
-  for (const p of walk(root)) {
-    for (const e of [...p.slowSyscalls, ...p.failedSyscalls]) {
-      const name = SYSCALLS[e.sc] ?? `syscall ${e.sc}`;
-      const where = e.path !== undefined ? ` ${JSON.stringify(e.path)}` : e.fd >= 0 ? ` fd ${e.fd}` : '';
-      const err = e.ret < 0 ? ` → ${errnoName(-e.ret)}` : '';
-      slow.push({ ns: e.latencyNs - e.runqNs, text: `${name}${where}${err} (${displayName(p)}, pid ${p.pid})` });
-    }
-    for (const c of p.connects) {
-      if (!c.established || c.durationNs >= 1e9) {
-        slow.push({ ns: c.durationNs, text: `tcp connect ${c.address}:${c.port} ${c.established ? 'slow' : 'failed'} (${displayName(p)}, pid ${p.pid})` });
-      }
-    }
-  }
-  slow.sort((a, b) => b.ns - a.ns);
-  return slow.slice(0, max).filter((e) => e.ns >= SLOWEST_MIN_NS);
-}
-
-/** Human duration: 850 µs, 12.4 ms, 3.21 s, 2m05s. */
-export function formatDuration(ns: number): string {
-  if (ns < 1e6) return `${Math.round(ns / 1e3)} µs`;
-  if (ns < 1e9) return `${(ns / 1e6).toFixed(ns < 1e7 ? 1 : 0)} ms`;
-  if (ns < 120e9) return `${(ns / 1e9).toFixed(2)} s`;
-  const s = Math.round(ns / 1e9);
-  return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-}
+export { SLOWEST_DEFAULT, slowestOperations, type SlowOperation } from '../pipeline/slowest.js';
+export { formatDuration } from '../vocabulary/units.js';
 
 export function renderSummary(x: SummaryInput): string {
   const displayName = x.nameOf ?? defaultName;

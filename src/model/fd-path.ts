@@ -7,7 +7,7 @@
  * needs it; it is for processes that were already running when tracing began. A process
  * that has already exited leaves the path unknown.
  */
-import { readlinkSync } from 'node:fs';
+import { readProcLink } from '../vocabulary/procfs.js';
 import type { SlowSyscallEvent } from '../events/types.js';
 
 /** "pipe:[123]", "socket:[4]", "anon_inode:[eventfd]" are not files on a filesystem. */
@@ -18,9 +18,6 @@ export function isFilesystemPath(target: string): boolean {
 /** Fill in e.path from /proc when the record carries only an fd. */
 export function resolveFdPath(e: SlowSyscallEvent, procRoot = '/proc'): void {
   if (e.path !== undefined || e.fd < 0) return;
-  try {
-    e.path = readlinkSync(`${procRoot}/${e.pid}/fd/${e.fd}`);
-  } catch {
-    /* gone already, or not ours to read */
-  }
+  // gone already, or not ours to read: the path stays unknown
+  e.path = readProcLink(`${procRoot}/${e.pid}/fd/${e.fd}`);
 }

@@ -13,18 +13,22 @@
  * go build traced with every syscall printed lost 409 records that way). Records about a
  * pid the tree does not know yet wait (bounded) for that pid's fork, and a thread whose exit
  * is read before its creation is remembered, so the order of reading does not matter.
+ *
+ * (Over 300 lines on purpose: the event switch and the tree's bookkeeping share private
+ * state per tree; split apart, that state would be passed around on the per-event hot path.)
  */
 import type { ProbeEvent, SlowSyscallEvent } from '../events/types.js';
 import { SYSCALL_CLASSES, errnoName } from '../events/schema.js';
 import { createProcess, type ProcessNode } from './process.js';
 import { addSlowCall } from './slow-sample.js';
 import { addStderrChunk } from './stderr.js';
+import { SC } from '../vocabulary/syscalls.js';
 
 /** Evidence records kept per process and kind; the rest are counted in evidenceDropped. */
 export const MAX_EVIDENCE_PER_PROCESS = 64;
 /** argv bytes the probe prints at most (4 chunks of 128). */
 const ARGV_LIMIT = 512;
-const EXECVE = 40;
+const EXECVE = SC.execve;
 /** The probe's syscall threshold until its R record says otherwise (run caps it at 1 ms). */
 const DEFAULT_SLOW_NS = 1_000_000;
 

@@ -7,11 +7,11 @@ import { execa, type ResultPromise } from 'execa';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { linuxProbeScript } from '../paths.js';
 import { findSetpriv } from './environment.js';
+import { createLineSplitter } from './line-splitter.js';
 import { probeProgram, type ProbeSet } from './probe-text.js';
-import { FIRST_SYSCALL_PARAM, syscallNumbers } from './syscall-numbers.js';
+import { FIRST_SYSCALL_PARAM, syscallNumbers } from '../vocabulary/syscalls.js';
 
 export interface TracerParams {
   /** root tgid to follow with its descendants; 0 for none */
@@ -39,11 +39,17 @@ export const AGENT_ADOPT_SLOTS = 32;
 /** What the probe compares with comm: the kernel keeps 15 bytes of a command name. */
 const COMM_NAME = /^[A-Za-z0-9._+][A-Za-z0-9._+-]{0,14}$/;
 
+const DEFAULT_MAX_LINE_BYTES = 64 * 1024;
+
 export interface TracerOptions {
   bpftrace: string;
   params: TracerParams;
   /** every stdout and stderr line, as it arrives */
   onLine: (line: string, stream: 'stdout' | 'stderr') => void;
+  /** a line longer than maxLineBytes was skipped (never buffered whole) */
+  onTooLong?: (stream: 'stdout' | 'stderr') => void;
+  /** longest line read whole (default 64 KiB; record readers pass the record format's limit) */
+  maxLineBytes?: number;
   /** path of the probe source (default: the bundled probes/linux/gostall.bt) */
   script?: string;
   /** perf ring buffer pages per CPU (default DEFAULT_PERF_PAGES_PER_CPU) */
@@ -196,8 +202,7 @@ export function startTracer(opts: TracerOptions): Tracer {
   for (const stream of ['stdout', 'stderr'] as const) {
     const src = child[stream];
     if (!src) continue;
-    const rl = createInterface({ input: src, crlfDelay: Infinity });
-    rl.on('line', (line) => {
+    const onLine = (line: string): void => {
       if (abandoned) return;
       lastLineAt = Date.now();
       if (!isReady && stream === 'stdout' && line.startsWith('R\t')) {
@@ -209,8 +214,15 @@ export function startTracer(opts: TracerOptions): Tracer {
         if (stderrTail.length > MAX_STDERR_LINES) stderrTail.shift();
       }
       opts.onLine(line, stream);
+    };
+    // The same bounded splitter replay reads recordings with: a runaway line costs at most
+    // maxLineBytes of memory, and bytes are kept as they are (Latin-1) for the validator.
+    const splitter = createLineSplitter(opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES, {
+      line: onLine,
+      tooLong: () => { if (!abandoned) opts.onTooLong?.(stream); },
     });
-    readDone.push(new Promise((r) => rl.once('close', r)));
+    src.on('data', (chunk: Buffer) => splitter.push(chunk));
+    readDone.push(new Promise((r) => src.once('close', () => { splitter.end(); r(undefined); })));
   }
 
   // If gostall itself exits without stopping the tracer (an internal error), the probes

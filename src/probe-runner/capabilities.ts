@@ -26,7 +26,7 @@
  *   its capabilities, so gostall runs as uid 0 with exactly these capabilities. bpftrace
  *   upstream replaced that check with a capability check (PR #4773, October 2025).
  */
-import { readFileSync } from 'node:fs';
+import { readProcText } from '../vocabulary/procfs.js';
 
 export interface Capability {
   /** Name without the CAP_ prefix, as Kubernetes and podman --cap-add write it. */
@@ -65,7 +65,7 @@ export const CAPABILITIES: readonly Capability[] = [
 ];
 
 /** Whether RLIMIT_MEMLOCK is unlimited (then IPC_LOCK is not needed). */
-export function memlockUnlimited(limits: string = readFileSync('/proc/self/limits', 'utf8')): boolean {
+export function memlockUnlimited(limits: string = readProcText('/proc/self/limits') ?? ''): boolean {
   return /^Max locked memory\s+unlimited\s/m.test(limits);
 }
 
@@ -92,7 +92,7 @@ export function parseCapabilitySets(status: string): CapabilitySets {
 
 /** This process's capability sets. */
 export function ownCapabilitySets(): CapabilitySets {
-  return parseCapabilitySets(readFileSync('/proc/self/status', 'utf8'));
+  return parseCapabilitySets(readProcText('/proc/self/status') ?? '');
 }
 
 /**

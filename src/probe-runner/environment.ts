@@ -2,12 +2,13 @@
  * What the tracer needs from this machine, checked before anything is started so a
  * missing piece is one clear line with its fix (exit 2), never a half-traced command.
  */
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
+import { readProcText } from '../vocabulary/procfs.js';
 import { delimiter, join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { release as osRelease } from 'node:os';
 import { capabilityNames, isEssentialHere, missingCapabilities, ownCapabilitySets, type CapabilitySets } from './capabilities.js';
-import { SUPPORTED_ARCHS, syscallNumbers } from './syscall-numbers.js';
+import { SUPPORTED_ARCHS, syscallNumbers } from '../vocabulary/syscalls.js';
 
 export interface Problem { what: string; fix: string }
 
@@ -101,7 +102,7 @@ export function capabilityWarnings(sets: CapabilitySets = ownCapabilitySets()): 
 export function memlockProblem(release: string = osRelease(), limits?: string): Problem | undefined {
   const m = /^(\d+)\.(\d+)/.exec(release);
   if (!m || Number(m[1]) * 1000 + Number(m[2]) >= 5011) return undefined;
-  const text = limits ?? readFileSync('/proc/self/limits', 'utf8');
+  const text = limits ?? (readProcText('/proc/self/limits') ?? '');
   const soft = /^Max locked memory\s+(\S+)/m.exec(text)?.[1];
   if (soft === 'unlimited') return undefined;
   return {
@@ -139,7 +140,7 @@ export function checkTracingEnvironment(env: NodeJS.ProcessEnv = process.env): P
   }
   const problems: Problem[] = [];
   if (!syscallNumbers()) {
-    problems.push({ what: `gostall does not know the syscall numbers of the ${process.arch} architecture`, fix: `run it on ${SUPPORTED_ARCHS.join(' or ')} (add a table to src/probe-runner/syscall-numbers.ts for another one)` });
+    problems.push({ what: `gostall does not know the syscall numbers of the ${process.arch} architecture`, fix: `run it on ${SUPPORTED_ARCHS.join(' or ')} (add a table to src/vocabulary/syscalls.ts for another one)` });
   }
   const bin = findBpftrace(env);
   if (!bin && env.GOSTALL_BPFTRACE) {

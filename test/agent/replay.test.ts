@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeOtlpJsonLines, type DecodedSpan } from '../support/otlp-decode.js';
 import { rec, stormProcess } from './stream.js';
 import { runGostall } from './support.js';
+import { SC } from '../../src/vocabulary/syscalls.js';
+import { ERRNO } from '../../src/vocabulary/errno.js';
 
 let dir: string;
 beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'gostall-replay-test-')); });
@@ -28,8 +30,8 @@ function validCapture(): string[] {
     ...rec.exec(ts + 1.1e6, 4000, 1, ['go', 'build', './...'], '/usr/lib/go-1.19/bin/go'),
     rec.fork(ts + 2e6, 4000, 4001),
     ...rec.exec(ts + 3e6, 4001, 4000, ['compile', '-o', 'x.a'], '/usr/lib/go-1.19/pkg/tool/linux_amd64/compile'),
-    rec.syscall(ts + 200e6, 4001, 4001, 1, 120e6, 0, HOSTILE_PATH),
-    rec.syscall(ts + 210e6, 4001, 4001, 10, 10_000, -13, '/root/secret'),
+    rec.syscall(ts + 200e6, 4001, 4001, SC.newfstatat, 120e6, 0, HOSTILE_PATH),
+    rec.syscall(ts + 210e6, 4001, 4001, SC.openat, 10_000, -ERRNO.EACCES, '/root/secret'),
     rec.sum(ts + 300e6, 4001, 4001, 0, 40, 121e6),
     rec.sched(ts + 300e6, 4001, 4001),
     rec.exit(ts + 301e6, 4001),
@@ -129,7 +131,7 @@ describe('gostall replay', () => {
     const lines = [
       rec.ready(ts, 4000),
       ...rec.exec(ts + 1e6, 4000, 1, ['go', 'vet'], '/usr/lib/go-1.19/bin/go'),
-      rec.syscall(ts + 5e9, 4000, 4000, 1, 4.9e9, 0, '/mnt/slow/go.mod'),
+      rec.syscall(ts + 5e9, 4000, 4000, SC.newfstatat, 4.9e9, 0, '/mnt/slow/go.mod'),
       rec.sched(ts + 6e9, 4000, 4000),
       rec.exit(ts + 6e9, 4000, 256),
     ];
@@ -147,8 +149,8 @@ describe('gostall replay', () => {
       rec.fork(ts + 3e6, 5000, 5001),
     ];
     // 30 stats of 200 ms each on a slow mount, one after the other, then quiet.
-    for (let i = 0; i < 30; i++) lines.push(rec.syscall(ts + 1e9 + (i + 1) * 200e6, 5000, 5001, 1, 200e6, 0, `/mnt/slow/pkg${i}/a.go`));
-    lines.push(rec.syscall(ts + 20e9, 5000, 5001, 10, 2e6, 0, '/etc/hosts'));
+    for (let i = 0; i < 30; i++) lines.push(rec.syscall(ts + 1e9 + (i + 1) * 200e6, 5000, 5001, SC.newfstatat, 200e6, 0, `/mnt/slow/pkg${i}/a.go`));
+    lines.push(rec.syscall(ts + 20e9, 5000, 5001, SC.openat, 2e6, 0, '/etc/hosts'));
     const config = join(dir, 'episodes.json');
     await writeFile(config, JSON.stringify({ episodes: { minDuration: '2s', reportEvery: '10s', mergeGap: '1s' } }));
     const r = await replay('episode', `${lines.join('\n')}\n`, ['--config', config]);

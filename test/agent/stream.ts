@@ -29,7 +29,7 @@ export const rec = {
     ];
   },
   fork: (ts: number, parentPid: number, childTid: number) => t('F', ts, parentPid, parentPid, childTid),
-  /** a slow or failed syscall (sc: 1 newfstatat, 10 openat, 20 read, …) */
+  /** a slow or failed syscall (sc: the probe's id, SC in src/vocabulary/syscalls.ts; ret: -errno) */
   syscall: (ts: number, pid: number, tid: number, sc: number, latencyNs: number, ret: number, path?: string, fd = -1) =>
     t('S', ts, pid, tid, sc, latencyNs, 0, ret, path === undefined ? fd : -1, path === undefined ? '' : r(path, 128)),
   offcpu: (ts: number, pid: number, tid: number, state: 1 | 2, durationNs: number, sc: number) => t('O', ts, pid, tid, state, durationNs, sc),

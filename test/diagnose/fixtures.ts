@@ -4,6 +4,8 @@
  * set directly. No kernel involved; the scenarios prove the same rules on real faults.
  */
 import type { ConnectEvent, OffCpuEvent, SlowSyscallEvent } from '../../src/events/types.js';
+import { ERRNO } from '../../src/vocabulary/errno.js';
+import { SC } from '../../src/vocabulary/syscalls.js';
 import { createProcess, type ProcessNode } from '../../src/model/process.js';
 import { addSlowCall } from '../../src/model/slow-sample.js';
 import { createDiagnosisContext } from '../../src/diagnose/context.js';
@@ -71,11 +73,8 @@ export function proc(opts: { name?: string; wallNs?: number; exitCode?: number; 
   return p;
 }
 
-const SYSCALL_IDS = {
-  newfstatat: 1, statx: 2, faccessat: 5, readlinkat: 8, openat: 10, read: 20, getdents64: 30, execve: 40,
-  inotify_add_watch: 41, inotify_init1: 42, mkdirat: 43, renameat2: 44, unlinkat: 45, connect: 46, socket: 47,
-} as const;
-export type SyscallName = keyof typeof SYSCALL_IDS;
+const SYSCALL_IDS = SC;
+export type SyscallName = keyof typeof SC;
 
 /** One syscall record as the probe prints it (ts = its end). */
 export function record(p: ProcessNode, x: { sc: SyscallName; latencyNs: number; path?: string; ret?: number; ts?: number; tid?: number; fd?: number }): SlowSyscallEvent {
@@ -117,4 +116,4 @@ export function connect(p: ProcessNode, x: { durationNs: number; established: bo
   return c;
 }
 
-export const ERRNO = { EPERM: 1, ENOENT: 2, ENOEXEC: 8, EACCES: 13, ENFILE: 23, EMFILE: 24, ENOSPC: 28, EROFS: 30, ELOOP: 40 } as const;
+export { ERRNO };

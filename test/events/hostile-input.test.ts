@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseLine } from '../../src/events/parse.js';
+import { MAX_LINE_LENGTH, parseLine } from '../../src/events/parse.js';
 import type { ProbeEvent } from '../../src/events/types.js';
 import { createProcessTree } from '../../src/model/tree.js';
 import { argvOf, decodeWaitStatus, displayName } from '../../src/model/process.js';
@@ -95,6 +95,11 @@ describe('a hostile tracer stream read through the real runner', () => {
           events.push(res.event);
           tree.add(res.event);
         } else if (res.ok === false && stream === 'stdout') malformed.push(res.reason);
+      },
+      // Lines beyond the record limit are skipped by the runner's bounded splitter, never read whole.
+      maxLineBytes: MAX_LINE_LENGTH + 1,
+      onTooLong(stream) {
+        if (stream === 'stdout') malformed.push('line too long');
       },
     });
     await tracer.ready;

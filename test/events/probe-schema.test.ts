@@ -14,7 +14,7 @@ import {
   type RecordTag,
 } from '../../src/events/schema.js';
 
-import { FIRST_SYSCALL_PARAM, PROBE_SYSCALLS } from '../../src/probe-runner/syscall-numbers.js';
+import { FIRST_SYSCALL_PARAM, PROBE_SYSCALLS } from '../../src/vocabulary/syscalls.js';
 
 const PROBE_PATH = fileURLToPath(new URL('../../probes/linux/gostall.bt', import.meta.url));
 const RUNNER_PATH = fileURLToPath(new URL('../../src/probe-runner/bpftrace.ts', import.meta.url));

@@ -5,6 +5,7 @@ import type { ProbeEvent } from '../../src/events/types.js';
 import { formatDuration, renderSummary, type SummaryInput } from '../../src/export/summary.js';
 import { createProcessTree } from '../../src/model/tree.js';
 import type { ProcessNode } from '../../src/model/process.js';
+import { SC } from '../../src/vocabulary/syscalls.js';
 
 const MS = 1e6;
 
@@ -17,7 +18,7 @@ function tree(opts: { rootStatus?: number; childRunning?: boolean } = {}): Proce
     { kind: 'argv', pid: 100, offset: 0, bytes: Buffer.from(text) },
     { kind: 'fork', ts: 2 * MS, parentPid: 100, parentTid: 100, childTid: 101 },
     { kind: 'exec', ts: 3 * MS, pid: 101, oldPid: 101, ppid: 100, uid: 0, argvLen: 0, comm: 'sleep', filename: '/usr/bin/sleep', filenameTruncated: false },
-    { kind: 'syscall', ts: 90 * MS, pid: 100, tid: 100, sc: 1, latencyNs: 80 * MS, runqNs: 0, ret: 0, fd: -1, path: '/ws/go.mod', pathTruncated: false },
+    { kind: 'syscall', ts: 90 * MS, pid: 100, tid: 100, sc: SC.newfstatat, latencyNs: 80 * MS, runqNs: 0, ret: 0, fd: -1, path: '/ws/go.mod', pathTruncated: false },
   ];
   if (!opts.childRunning) events.push({ kind: 'exit', ts: 50 * MS, pid: 101, tid: 101, status: 0 });
   events.push({ kind: 'exit', ts: 100 * MS, pid: 100, tid: 100, status: opts.rootStatus ?? 0 });

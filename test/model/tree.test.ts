@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import type { ProbeEvent, SlowSyscallEvent } from '../../src/events/types.js';
 import { argvOf, decodeWaitStatus, displayName, executableName, type ProcessNode } from '../../src/model/process.js';
 import { MAX_EVIDENCE_PER_PROCESS, createProcessTree, walk, type ProcessTree } from '../../src/model/tree.js';
+import { SC } from '../../src/vocabulary/syscalls.js';
+import { ERRNO } from '../../src/vocabulary/errno.js';
 
 const fork = (ts: number, parentPid: number, childTid: number, parentTid = parentPid): ProbeEvent =>
   ({ kind: 'fork', ts, parentPid, parentTid, childTid });
@@ -20,7 +22,7 @@ const exit = (ts: number, pid: number, status = 0, tid = pid): ProbeEvent => ({ 
 const sched = (ts: number, pid: number, tid: number, onCpuNs = 10): ProbeEvent =>
   ({ kind: 'sched', ts, pid, tid, onCpuNs, runqNs: 1, offSNs: 2, offDNs: 3, voluntarySwitches: 1, involuntarySwitches: 0, maxOffDNs: 3 });
 const slow = (ts: number, pid: number, latencyNs: number, over: Partial<SlowSyscallEvent> = {}): SlowSyscallEvent =>
-  ({ kind: 'syscall', ts, pid, tid: pid, sc: 1, latencyNs, runqNs: 0, ret: 0, fd: -1, path: '/x', pathTruncated: false, ...over });
+  ({ kind: 'syscall', ts, pid, tid: pid, sc: SC.newfstatat, latencyNs, runqNs: 0, ret: 0, fd: -1, path: '/x', pathTruncated: false, ...over });
 
 /** A tree with root pid 100 and a completion log. */
 function setup(): { tree: ProcessTree; root: ProcessNode; completed: ProcessNode[] } {
@@ -201,8 +203,8 @@ describe('evidence', () => {
   it('a PATH search (failed execve before a successful one) is not a failure', () => {
     const { tree, root } = setup();
     feed(tree, [
-      slow(1, 100, 5, { sc: 40, ret: -2, path: '/usr/local/bin/go' }),
-      slow(2, 100, 5, { sc: 10, ret: -13, path: '/root/secret' }),
+      slow(1, 100, 5, { sc: SC.execve, ret: -ERRNO.ENOENT, path: '/usr/local/bin/go' }),
+      slow(2, 100, 5, { sc: SC.openat, ret: -ERRNO.EACCES, path: '/root/secret' }),
       exec(3, 100, '/usr/bin/go'),
     ]);
     expect(root.failedSyscalls.map((s) => s.path)).toEqual(['/root/secret']);

@@ -17,6 +17,7 @@ import { renderHtml } from '../../src/report/html.js';
 import { pageData } from '../../src/report/report.js';
 import { ensureBuilt, GOSTALL_BIN } from '../scenarios/harness.js';
 import { goplsWorkload, otlpLines, type Workload } from './traces.js';
+import { SC } from '../../src/vocabulary/syscalls.js';
 
 const run = promisify(execFile);
 const MS = 1e6;
@@ -61,8 +62,8 @@ describe('the summary from a recorded trace', () => {
       events: [
         { kind: 'exec', ts: MS, pid: 10, oldPid: 10, ppid: 1, uid: 0, argvLen: 3, comm: 'go', filename: '/usr/bin/go', filenameTruncated: false },
         { kind: 'argv', pid: 10, offset: 0, bytes: Buffer.from('go\0') },
-        { kind: 'syscall', ts: 20 * MS, pid: 10, tid: 10, sc: 1, latencyNs: 12 * MS, runqNs: 0, ret: 0, fd: -1, path: '/ws/a.go', pathTruncated: false },
-        { kind: 'syscall', ts: 40 * MS, pid: 10, tid: 10, sc: 20, latencyNs: 3 * MS, runqNs: 0, ret: 0, fd: 7, path: undefined, pathTruncated: false },
+        { kind: 'syscall', ts: 20 * MS, pid: 10, tid: 10, sc: SC.newfstatat, latencyNs: 12 * MS, runqNs: 0, ret: 0, fd: -1, path: '/ws/a.go', pathTruncated: false },
+        { kind: 'syscall', ts: 40 * MS, pid: 10, tid: 10, sc: SC.read, latencyNs: 3 * MS, runqNs: 0, ret: 0, fd: 7, path: undefined, pathTruncated: false },
         { kind: 'exit', ts: 90 * MS, pid: 10, tid: 10, status: 256 },
       ],
     };

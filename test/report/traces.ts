@@ -1,14 +1,16 @@
 // Traces for the report tests, made by gostall's own span builder from probe events (the
 // same path `run` takes after the probes), serialised as the --out file's OTLP JSON lines.
-import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
+import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { ProbeEvent } from '../../src/events/types.js';
 import type { Cause } from '../../src/diagnose/types.js';
 import { clockFromOffset } from '../../src/model/clock.js';
 import { createProcessTree } from '../../src/model/tree.js';
 import type { ProcessNode } from '../../src/model/process.js';
-import { CollectingSpanProcessor } from '../../src/export/collect.js';
-import { buildTraceSpans } from '../../src/export/spans.js';
+import { createIdRegistry } from '../../src/pipeline/span-ids.js';
+import { buildTreeSpans } from '../../src/pipeline/tree-spans.js';
+import { SC } from '../../src/vocabulary/syscalls.js';
+import { ERRNO } from '../../src/vocabulary/errno.js';
 
 const MS = 1e6;
 
@@ -53,9 +55,9 @@ export function goplsWorkload(processes: number, perChild: number): Workload {
     for (let k = 0; k < perChild; k++) {
       const ts = start + 5 * MS + k * Math.floor(dur / (perChild + 1));
       if (k % 3 === 2) {
-        events.push({ kind: 'offcpu', ts, pid, tid: pid, state: 1, durationNs: 60 * MS, sc: 1 });
+        events.push({ kind: 'offcpu', ts, pid, tid: pid, state: 1, durationNs: 60 * MS, sc: SC.newfstatat });
       } else {
-        events.push({ kind: 'syscall', ts, pid, tid: pid, sc: 1, latencyNs: 55 * MS + k * MS, runqNs: 0, ret: k % 4 === 1 ? -2 : 0, fd: -1,
+        events.push({ kind: 'syscall', ts, pid, tid: pid, sc: SC.newfstatat, latencyNs: 55 * MS + k * MS, runqNs: 0, ret: k % 4 === 1 ? -ERRNO.ENOENT : 0, fd: -1,
           path: `/workspace/mod${i}/pkg${k}/file.go`, pathTruncated: false });
       }
     }
@@ -84,14 +86,11 @@ export async function otlpLines(w: Workload, opts: { thresholdNs?: number } = {}
   const stack = [root];
   while (stack.length) { const p = stack.pop()!; byPid.set(p.pid, p); stack.push(...p.children); }
   const causes: Cause[] = w.causes.map((c, i) => ({ id: c.id, process: byPid.get(c.pid)!, evidence: c.evidence, hint: c.hint, weightNs: 1e9 - i }));
-  const collector = new CollectingSpanProcessor();
-  const provider = new BasicTracerProvider({ spanProcessors: [collector], spanLimits: { attributeCountLimit: 256, attributeValueLengthLimit: 4096 } });
   const clock = clockFromOffset({ wallMs: 1_795_000_000_000, monoNs: 0 }, () => ({ wallMs: 1_795_000_000_000, monoNs: 0 }));
-  await buildTraceSpans(provider.getTracer('gostall'), root, {
-    clock, thresholdNs: opts.thresholdNs ?? 50 * MS, endNs: w.endNs, causes,
+  const spans = await buildTreeSpans({
+    node: root, ids: createIdRegistry(), clock, thresholdNs: opts.thresholdNs ?? 50 * MS, endNs: w.endNs, causes,
+    resource: resourceFromAttributes({ 'service.name': 'gopls' }),
     rootAttributes: { 'gostall.lost_events': 0, 'gostall.malformed_records': 0, 'gostall.unattributed_records': 0 },
   });
-  const spans = collector.drain();
-  await provider.shutdown();
   return `${Buffer.from(JsonTraceSerializer.serializeRequest(spans)!).toString('utf8')}\n`;
 }

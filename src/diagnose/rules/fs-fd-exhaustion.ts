@@ -4,6 +4,8 @@
  */
 import { walk } from '../../model/tree.js';
 import { SYSCALLS } from '../../events/schema.js';
+import { ERRNO } from '../../vocabulary/errno.js';
+import { SC } from '../../vocabulary/syscalls.js';
 import type { Cause, Rule } from '../types.js';
 import { absolutePath } from '../context-paths.js';
 import { distinct, exitedWithFailure, failedCalls, wallNs } from '../evidence.js';
@@ -11,10 +13,10 @@ import { formatCount, listSome, plural } from '../format.js';
 
 export const ID = 'fs.fd_exhaustion';
 
-const EMFILE = 24;
-const ENFILE = 23;
+const EMFILE = ERRNO.EMFILE;
+const ENFILE = ERRNO.ENFILE;
 /** inotify_init1's EMFILE is the inotify instance limit (fs.watch_limit), not the fd limit. */
-const INOTIFY_INIT1 = 42;
+const INOTIFY_INIT1 = SC.inotify_init1;
 
 export const THRESHOLDS = {
   /** Any failure counts: EMFILE/ENFILE mean exactly "no descriptor left". */

@@ -13,6 +13,8 @@ import { dirname } from 'node:path';
 import { SYSCALLS, errnoName } from '../../events/schema.js';
 import type { SlowSyscallEvent } from '../../events/types.js';
 import type { ProcessNode } from '../../model/process.js';
+import { ERRNO } from '../../vocabulary/errno.js';
+import { SC } from '../../vocabulary/syscalls.js';
 import type { Cause, DiagnosisContext, GoEnv, PathRole, Rule } from '../types.js';
 import { absolutePath } from '../context-paths.js';
 import { distinct, exitedWithFailure, failedCalls, roleName, scopeOf, stderrLine, stderrOf, wallNs, type CauseScope, perProcess } from '../evidence.js';
@@ -20,18 +22,18 @@ import { listSome, plural } from '../format.js';
 
 export const ID = 'fs.permission_denied';
 
-const EPERM = 1;
-const EACCES = 13;
-const EROFS = 30;
+const EPERM = ERRNO.EPERM;
+const EACCES = ERRNO.EACCES;
+const EROFS = ERRNO.EROFS;
 /**
  * Calls that read or write a path. Not faccessat: it is how programs ask "may I?" (exec.LookPath,
  * `test -w`), so a "no" is an answer, not a failure. Not execve (exec.failed) nor sockets.
  */
-const PATH_CALLS = new Set([1, 2, 8, 10, 43, 44, 45, 49]);
+const PATH_CALLS = new Set([SC.newfstatat, SC.statx, SC.readlinkat, SC.openat, SC.mkdirat, SC.renameat2, SC.unlinkat, SC.renameat]);
 /** Calls that only look (stat, readlink): programs probe optional files and PATH entries with them. */
-const LOOKUP_CALLS = new Set([1, 2, 8]);
+const LOOKUP_CALLS = new Set([SC.newfstatat, SC.statx, SC.readlinkat]);
 /** Calls that change the tree (mkdir, rename, unlink): what a cache write needs. */
-const CHANGE_CALLS = new Set([43, 44, 45, 49]);
+const CHANGE_CALLS = new Set([SC.mkdirat, SC.renameat2, SC.unlinkat, SC.renameat]);
 
 export const THRESHOLDS = {
   /**
@@ -104,7 +106,7 @@ function ownership(p: ProcessNode, path: string, ctx: DiagnosisContext): string 
  * its open parent): their relative path says nothing about where, and the probe does not
  * print the fd. Go's message names the full path of the one that failed it.
  */
-const DIRFD_CALLS = new Set([45]);
+const DIRFD_CALLS = new Set([SC.unlinkat]);
 
 /** Absolute paths in what the process wrote to stderr ("unlinkat /x/cache/lock: permission denied"). */
 function quotedPaths(p: ProcessNode): string[] {

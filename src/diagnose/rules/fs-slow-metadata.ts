@@ -3,6 +3,7 @@
  * filesystem that answers each of them slowly (a FUSE, virtiofs, 9p or NFS mount, typically
  * a bind-mounted workspace or module cache in a dev container).
  */
+import { classOfSyscall } from '../../events/schema.js';
 import type { Cause, DiagnosisContext, Rule } from '../types.js';
 import {
   describeMount, dominantRole, examplePath, inClasses, isSharedFilesystem, medianOf, offCpuInside,
@@ -57,7 +58,7 @@ function judge(p: ProcessNode, ctx: DiagnosisContext): Cause | undefined {
     if (waits.dNs >= waits.sNs) return undefined;
   }
   const { role } = dominantRole(top.samples.map((s) => s.path), ctx);
-  const statSamples = top.samples.filter((s) => s.e.sc < 10);
+  const statSamples = top.samples.filter((s) => classOfSyscall(s.e.sc) === 'stat');
   const med = medianOf(statSamples.length >= 5 ? statSamples : top.samples);
   const example = examplePath(top.samples);
   const evidence = `${shareText(top.blockedNs, wall)} went to ${formatCount(top.count)} stat/open calls ` +

@@ -4,6 +4,8 @@
  */
 import { walk } from '../../model/tree.js';
 import { SYSCALLS } from '../../events/schema.js';
+import { ERRNO } from '../../vocabulary/errno.js';
+import { SC } from '../../vocabulary/syscalls.js';
 import type { Cause, Rule } from '../types.js';
 import { absolutePath } from '../context-paths.js';
 import { distinct, exitedWithFailure, failedCalls, wallNs } from '../evidence.js';
@@ -11,14 +13,14 @@ import { listSome, plural } from '../format.js';
 
 export const ID = 'fs.symlink_loop';
 
-const ELOOP = 40;
-const OPENAT = 10;
+const ELOOP = ERRNO.ELOOP;
+const OPENAT = SC.openat;
 /**
  * Path lookups that only fail with ELOOP when a path really loops (stat follows links and
  * gives up after 40 of them). Not openat: O_NOFOLLOW on a plain link also says ELOOP, so an
  * openat failure only counts when the path still loops when gostall looks at it.
  */
-const LOOKUPS = new Set([1, 2, 5, 6, 8, 41, 43, 44, 45, 49]);
+const LOOKUPS = new Set([SC.newfstatat, SC.statx, SC.faccessat, SC.faccessat2, SC.readlinkat, SC.inotify_add_watch, SC.mkdirat, SC.renameat2, SC.unlinkat, SC.renameat]);
 
 export const THRESHOLDS = {
   /** Any loop counts: the kernel's own limit (40 links) already rules out a legitimate path. */

@@ -4,6 +4,8 @@
  * watcher then silently misses changes, or gives up.
  */
 import { walk } from '../../model/tree.js';
+import { ERRNO } from '../../vocabulary/errno.js';
+import { SC } from '../../vocabulary/syscalls.js';
 import type { Cause, Rule } from '../types.js';
 import { absolutePath } from '../context-paths.js';
 import { exitedWithFailure, failedCalls, wallNs } from '../evidence.js';
@@ -11,10 +13,10 @@ import { formatCount, plural } from '../format.js';
 
 export const ID = 'fs.watch_limit';
 
-const INOTIFY_ADD_WATCH = 41;
-const INOTIFY_INIT1 = 42;
-const ENOSPC = 28;
-const EMFILE = 24;
+const INOTIFY_ADD_WATCH = SC.inotify_add_watch;
+const INOTIFY_INIT1 = SC.inotify_init1;
+const ENOSPC = ERRNO.ENOSPC;
+const EMFILE = ERRNO.EMFILE;
 
 export const THRESHOLDS = {
   /** Any failure counts: these errnos from these calls mean exactly "the per-user limit is used up". */

@@ -5,10 +5,10 @@ import { rule as dnsFailed } from '../../../src/diagnose/rules/net-dns-failed.js
 import { rule as fetchFailed } from '../../../src/diagnose/rules/net-module-fetch-failed.js';
 import { diagnose, rankedIds } from '../../../src/diagnose/diagnose.js';
 import { stderrWrite } from '../stderr-fixture.js';
-import { connect, context, proc, record } from '../fixtures.js';
+import { ERRNO, connect, context, proc, record } from '../fixtures.js';
 
 const refusedRead = (p: ReturnType<typeof proc>) =>
-  p.failedSyscalls.push({ ...record(p, { sc: 'read', latencyNs: 20_000, ret: -111, fd: 7 }), path: undefined });
+  p.failedSyscalls.push({ ...record(p, { sc: 'read', latencyNs: 20_000, ret: -ERRNO.ECONNREFUSED, fd: 7 }), path: undefined });
 
 describe('net.dns_failed', () => {
   it('names the host and the resolver Go used, with the refused replies the kernel saw', () => {

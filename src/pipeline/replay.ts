@@ -1,6 +1,7 @@
 /**
  * Replay of a recorded probe stream (what bpftrace printed, e.g. captured on another
- * machine with `bpftrace … > capture.txt`) through the same pipeline as the agent.
+ * machine with `bpftrace … > capture.txt`, or saved by `gostall run --raw FILE`) through
+ * the same pipeline as run and the agent.
  * Roots are the R record's root pid (a `gostall run` capture) or the G records (an agent
  * capture); time comes from the records, so the spans are the ones a live run would have
  * made. Bad input is counted by reason and skipped; it never costs its neighbours.
@@ -9,21 +10,24 @@
  * (epoch ns = monotonic ns + N) of the machine it was recorded on.
  */
 import type { Readable } from 'node:stream';
+import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { MAX_LINE_LENGTH } from '../events/parse.js';
-import { createFixedClock } from '../model/clock.js';
 import type { MountTable } from '../diagnose/mounts.js';
-import { createAgentCore, type CoreSettings, type CoreStats } from './core.js';
-import { createLineSplitter } from './line-splitter.js';
+import { createFixedClock } from '../model/clock.js';
+import type { ProcessNode } from '../model/process.js';
+import { recordedContextCollector } from './context.js';
+import { CLOCK_OFFSET_HEADER, MAX_RECORDING_LINE_BYTES, isContextLine, parseContextLine } from './recording.js';
+import { createLineSplitter } from '../probe-runner/line-splitter.js';
+import { createPipeline, type Pipeline, type PipelineSettings, type PipelineStats } from './pipeline.js';
 
-export const CLOCK_OFFSET_HEADER = /^#gostall\s+clock_offset_ns=(-?\d{1,20})\s*$/;
+export { CLOCK_OFFSET_HEADER };
 
 export interface ReplayOptions {
-  settings: CoreSettings;
+  settings: PipelineSettings;
   /** epoch ns = monotonic ns + offset; undefined: from the capture's header, else this machine's */
   clockOffsetNs: number | undefined;
   fallbackOffsetNs: () => number;
-  env: NodeJS.ProcessEnv;
+  resourceFor: (root: ProcessNode, containerId: string | undefined) => Resource;
   mounts: () => MountTable;
   emit: (spans: ReadableSpan[]) => void;
   /** resolves when the emitted spans are written (backpressure for huge captures) */
@@ -31,36 +35,49 @@ export interface ReplayOptions {
   pendingWrites: () => number;
 }
 
-export interface ReplayResult { stats: CoreStats; clockOffsetNs: number; offsetSource: 'flag' | 'header' | 'this machine'; tooLong: number }
+export interface ReplayResult { stats: PipelineStats; clockOffsetNs: number; offsetSource: 'flag' | 'header' | 'this machine'; tooLong: number }
 
 export async function replayStream(input: Readable, opts: ReplayOptions): Promise<ReplayResult> {
   let offset = opts.clockOffsetNs;
   let offsetSource: ReplayResult['offsetSource'] = offset !== undefined ? 'flag' : 'this machine';
-  let core: ReturnType<typeof createAgentCore> | undefined;
+  let core: Pipeline | undefined;
   let tooLong = 0;
+  const context = recordedContextCollector(opts.mounts);
 
-  function start(): ReturnType<typeof createAgentCore> {
+  function start(): Pipeline {
     if (offset === undefined) offset = opts.fallbackOffsetNs();
-    core = createAgentCore({ settings: opts.settings, clock: createFixedClock(offset), live: false, env: opts.env, mounts: opts.mounts, emit: opts.emit });
+    core = createPipeline({
+      settings: opts.settings, clock: createFixedClock(offset), context,
+      resourceFor: opts.resourceFor, emit: opts.emit,
+    });
     return core;
   }
 
-  const splitter = createLineSplitter(MAX_LINE_LENGTH + 1, {
+  /** A comment line of gostall's own; the clock offset header counts only before the first record. */
+  function comment(text: string): void {
+    if (isContextLine(text)) {
+      const found = parseContextLine(text);
+      if (found) context.record(found.rootPid, found.ctx);
+      else (core ?? start()).malformed('invalid #gostall context line');
+      return;
+    }
+    const m = core ? undefined : CLOCK_OFFSET_HEADER.exec(text);
+    if (m && opts.clockOffsetNs === undefined) {
+      offset = Number(m[1]);
+      offsetSource = 'header';
+    }
+  }
+
+  // Records longer than MAX_LINE_LENGTH are refused by the parser; the splitter's larger
+  // bound is for gostall's context lines (a mount table).
+  const splitter = createLineSplitter(MAX_RECORDING_LINE_BYTES, {
     line(text) {
-      if (!core) {
-        // Header comments come before the first record.
-        if (text.startsWith('#')) {
-          const m = CLOCK_OFFSET_HEADER.exec(text);
-          if (m && opts.clockOffsetNs === undefined) {
-            offset = Number(m[1]);
-            offsetSource = 'header';
-          }
-          return;
-        }
-        start();
+      if (text.startsWith('#')) {
+        comment(text);
+        return;
       }
-      if (text.startsWith('#')) return;
-      core!.feedLine(text);
+      core ??= start();
+      core.feedLine(text);
     },
     tooLong() {
       tooLong++;

@@ -2,15 +2,18 @@
 // span per process parented like the tree, the process.* attributes, ERROR on failure,
 // evidence spans as children, causes where the evidence is, exact wall-clock times.
 import { SpanStatusCode, type Attributes } from '@opentelemetry/api';
-import { BasicTracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
 import type { Cause } from '../../src/diagnose/types.js';
 import type { ProbeEvent } from '../../src/events/types.js';
-import { CollectingSpanProcessor } from '../../src/export/collect.js';
-import { buildTraceSpans, processAttributes } from '../../src/export/spans.js';
+import { createIdRegistry } from '../../src/pipeline/span-ids.js';
+import { buildTreeSpans, processAttributes } from '../../src/pipeline/tree-spans.js';
 import { createFixedClock } from '../../src/model/clock.js';
 import type { ProcessNode } from '../../src/model/process.js';
 import { createProcessTree } from '../../src/model/tree.js';
+import { SC } from '../../src/vocabulary/syscalls.js';
+import { ERRNO } from '../../src/vocabulary/errno.js';
 
 const EPOCH_S = 1_795_000_000;
 const clock = createFixedClock(EPOCH_S * 1e9);
@@ -32,11 +35,11 @@ function recordedTree(): ProcessNode {
     ...execArgs(2 * MS, 100, '/usr/bin/go', ['go', 'build', './...']),
     { kind: 'fork', ts: 10 * MS, parentPid: 100, parentTid: 100, childTid: 101 },
     ...execArgs(11 * MS, 101, '/usr/lib/go/pkg/tool/linux_amd64/compile', ['compile', '-p', 'main', 'my file.go']),
-    { kind: 'syscall', ts: 90 * MS, pid: 101, tid: 103, sc: 1, latencyNs: 70 * MS, runqNs: 1 * MS, ret: 0, fd: -1, path: '/ws/slow dir/go.mod', pathTruncated: false },
-    { kind: 'syscall', ts: 91 * MS, pid: 101, tid: 101, sc: 1, latencyNs: 2 * MS, runqNs: 0, ret: 0, fd: -1, path: '/ws/fast', pathTruncated: false },
-    { kind: 'syscall', ts: 92 * MS, pid: 101, tid: 101, sc: 10, latencyNs: 10_000, runqNs: 0, ret: -13, fd: -1, path: '/root/private', pathTruncated: false },
-    { kind: 'syscall', ts: 93 * MS, pid: 101, tid: 101, sc: 20, latencyNs: 60 * MS, runqNs: 0, ret: 100, fd: 7, path: undefined, pathTruncated: false },
-    { kind: 'offcpu', ts: 95 * MS, pid: 101, tid: 101, state: 2, durationNs: 80 * MS, sc: 20 },
+    { kind: 'syscall', ts: 90 * MS, pid: 101, tid: 103, sc: SC.newfstatat, latencyNs: 70 * MS, runqNs: 1 * MS, ret: 0, fd: -1, path: '/ws/slow dir/go.mod', pathTruncated: false },
+    { kind: 'syscall', ts: 91 * MS, pid: 101, tid: 101, sc: SC.newfstatat, latencyNs: 2 * MS, runqNs: 0, ret: 0, fd: -1, path: '/ws/fast', pathTruncated: false },
+    { kind: 'syscall', ts: 92 * MS, pid: 101, tid: 101, sc: SC.openat, latencyNs: 10_000, runqNs: 0, ret: -ERRNO.EACCES, fd: -1, path: '/root/private', pathTruncated: false },
+    { kind: 'syscall', ts: 93 * MS, pid: 101, tid: 101, sc: SC.read, latencyNs: 60 * MS, runqNs: 0, ret: 100, fd: 7, path: undefined, pathTruncated: false },
+    { kind: 'offcpu', ts: 95 * MS, pid: 101, tid: 101, state: 2, durationNs: 80 * MS, sc: SC.read },
     { kind: 'sum', ts: 99 * MS, pid: 101, tid: 101, cls: 0, count: 3, blockedNs: 72 * MS, maxNs: 70 * MS, errors: 0, enoent: 0, buckets: [1, 0, 1, 1] },
     { kind: 'exit', ts: 100 * MS, pid: 101, tid: 101, status: 0 },
     { kind: 'fork', ts: 110 * MS, parentPid: 100, parentTid: 100, childTid: 102 },
@@ -52,14 +55,12 @@ function recordedTree(): ProcessNode {
 }
 
 async function build(root: ProcessNode, opts: { causes?: Cause[]; rootAttributes?: Attributes; thresholdNs?: number } = {}) {
-  const collector = new CollectingSpanProcessor();
-  const provider = new BasicTracerProvider({ spanProcessors: [collector] });
-  const built = await buildTraceSpans(provider.getTracer('test'), root, {
-    clock, thresholdNs: opts.thresholdNs ?? 50 * MS, endNs: 400 * MS, causes: opts.causes ?? [], rootAttributes: opts.rootAttributes,
+  const ids = createIdRegistry();
+  const spans = await buildTreeSpans({
+    node: root, ids, clock, thresholdNs: opts.thresholdNs ?? 50 * MS, endNs: 400 * MS, causes: opts.causes ?? [], rootAttributes: opts.rootAttributes,
+    resource: resourceFromAttributes({ 'service.name': 'test' }),
   });
-  const spans = collector.drain();
-  await provider.shutdown();
-  return { built, spans };
+  return { built: { traceId: ids.of(root).traceId, spanCount: spans.length }, spans };
 }
 
 const ns = (s: ReadableSpan, which: 'startTime' | 'endTime') => (s[which][0] - EPOCH_S) * 1e9 + s[which][1];

@@ -1,16 +1,32 @@
 /**
- * What the live agent reads from /proc: processes to adopt when the tracer (re)starts,
- * whether a process the model believes running still is (same pid, same start time),
- * and CPU, RSS and I/O counts for activity windows. All reads are small and tolerate
- * the process vanishing between two of them.
+ * The /proc readers of the live commands, in one place: a process's stat fields, cwd,
+ * container, RSS; processes to adopt when the tracer (re)starts; whether a process the
+ * model believes running still is (same pid, same start time); CPU, RSS and I/O counts
+ * for activity windows. All reads are small and tolerate the process vanishing between
+ * two of them (they answer undefined). Every synchronous /proc read of gostall goes
+ * through here; the parsers of what the rules need (mountinfo, limits, cgroups, environ)
+ * live with the rules' context in src/diagnose. (The agent's in-flight poll reads /proc
+ * asynchronously, a few files at a time, in src/agent/inflight-*.ts: a stuck task's files
+ * must not stall the event loop.)
  */
+import { isAbsolute } from 'node:path';
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
-import type { ProcessNode } from '../model/process.js';
-import type { ProcSample } from './windows.js';
 
-/** USER_HZ: /proc/PID/stat times are in these ticks (100 on every Linux gostall supports). */
+/** CPU time, RSS, threads and I/O counts of a live process at one moment. */
+export interface ProcSample {
+  cpuNs: number;
+  rssBytes: number;
+  threads: number;
+  /** /proc/PID/io (absent when not readable: another user's process without CAP_SYS_PTRACE) */
+  io: { syscr: number; syscw: number; rchar: number; wchar: number } | undefined;
+}
+
+/** A process as the model knows it: its pid and monotonic start. */
+export interface KnownProcess { pid: number; startNs: number }
+
+/** USER_HZ: /proc/PID/stat and /proc/stat times are in these ticks (100 on every Linux gostall supports). */
 const TICKS_PER_SECOND = 100;
-const NS_PER_TICK = 1e9 / TICKS_PER_SECOND;
+export const NS_PER_TICK = 1e9 / TICKS_PER_SECOND;
 const PAGE_BYTES = 4096;
 
 export interface AdoptedProcess {
@@ -24,13 +40,13 @@ export interface AdoptedProcess {
   startNs: number;
 }
 
-interface StatFields { comm: string; ppid: number; startTicks: number; utime: number; stime: number; threads: number; rssPages: number }
+export interface StatFields { comm: string; ppid: number; startTicks: number; utime: number; stime: number; threads: number; rssPages: number }
 
 /** Fields of /proc/PID/stat; comm may hold spaces and parentheses, so split after the last ')'. */
-function readStat(pid: number): StatFields | undefined {
+export function readStat(pid: number | 'self', procRoot = '/proc'): StatFields | undefined {
   let text: string;
   try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    text = readFileSync(`${procRoot}/${pid}/stat`, 'utf8');
   } catch {
     return undefined;
   }
@@ -79,7 +95,7 @@ function readIo(pid: number): ProcSample['io'] {
  * reused only by a process that started later, so a start time well after the model's
  * start says "gone, pid reused". 1 s of slack covers tick rounding and the fork-to-exec delay.
  */
-export function createLivenessCheck(): (p: ProcessNode) => boolean {
+export function createLivenessCheck(): (p: KnownProcess) => boolean {
   const offset = bootToMonotonicOffsetNs();
   return (p) => {
     const s = readStat(p.pid);
@@ -144,5 +160,76 @@ function inCgroup(pid: number, path: string): boolean {
     return line?.slice(3) === path;
   } catch {
     return false;
+  }
+}
+
+/** The working directory of a process, or undefined when it is gone or not readable. */
+export function readCwd(pid: number, procRoot = '/proc'): string | undefined {
+  const cwd = readProcLink(`${procRoot}/${pid}/cwd`);
+  return cwd !== undefined && isAbsolute(cwd) ? cwd.replace(/ \(deleted\)$/, '') : undefined;
+}
+
+/** Container id from a process's cgroup paths (docker, containerd, cri-o, podman), if any. */
+export function readContainerId(pid: number | 'self' = 'self'): string | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+    return /([0-9a-f]{64})/.exec(text)?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Resident memory of a process from /proc/PID/status, in bytes (0 when unknown). */
+export function readRssBytes(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const m = /^VmRSS:\s*(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** A /proc (or /sys, cgroupfs) file as text, or undefined when it is gone or not ours to read. */
+export function readProcText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** A /proc file as bytes (environ, cmdline: NUL-separated, not necessarily UTF-8). */
+export function readProcBytes(path: string): Buffer | undefined {
+  try {
+    return readFileSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A file holding one number (/proc/sys/...), or undefined. */
+export function readProcNumber(path: string): number | undefined {
+  const text = readProcText(path);
+  if (text === undefined) return undefined;
+  const n = Number(text.trim());
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/** Entries of a /proc directory, or none. */
+export function readProcDir(path: string): string[] {
+  try {
+    return readdirSync(path);
+  } catch {
+    return [];
+  }
+}
+
+/** Where a /proc symlink points (cwd, exe, fd/N), or undefined when it is gone or not ours. */
+export function readProcLink(path: string): string | undefined {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined;
   }
 }

@@ -1,7 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { tracerArgs } from '../../src/probe-runner/bpftrace.js';
-import { FIRST_SYSCALL_PARAM, NO_SUCH_SYSCALL, PROBE_SYSCALLS, syscallNumbers } from '../../src/probe-runner/syscall-numbers.js';
+import {
+  FIRST_SYSCALL_PARAM, NO_SUCH_SYSCALL, PROBE_SYSCALLS, PROBE_SYSCALL_NAMES, SC, inflightSyscalls, probeSyscallName, syscallNumbers,
+} from '../../src/vocabulary/syscalls.js';
 
 /** __NR_* definitions of a kernel uapi header (libc6-dev / linux-libc-dev, installed by setup). */
 function unistd(path: string): Map<string, number> {
@@ -46,5 +48,21 @@ describe('syscall numbers passed to the probe', () => {
   it('refuse an architecture gostall has no table for', () => {
     expect(syscallNumbers('riscv64')).toBeUndefined();
     expect(() => tracerArgs('p.bt', { rootPid: 1, syscallThresholdNs: 1, offcpuThresholdNs: 1 }, 'riscv64')).toThrow(/riscv64/);
+  });
+});
+
+describe('one table for the probe\'s ids, kernel numbers and in-flight arguments', () => {
+  it('names every probe id the records use, and numbers what is followed in flight by the same table', () => {
+    expect(PROBE_SYSCALL_NAMES[SC.newfstatat]).toBe('newfstatat');
+    expect(probeSyscallName(SC.getdents64)).toBe('getdents64');
+    expect(probeSyscallName(99)).toBe('syscall_99');
+    const x64 = syscallNumbers('x64')!;
+    const inflight = inflightSyscalls('x64');
+    // newfstatat's kernel number maps back to its probe id, its path in the second argument
+    expect(inflight.get(x64[PROBE_SYSCALLS.indexOf('newfstatat')]!)).toEqual({ sc: SC.newfstatat, arg: 1 });
+    expect(inflight.get(x64[PROBE_SYSCALLS.indexOf('read')]!)).toEqual({ sc: SC.read, arg: 0 });
+    // connects are non-blocking in Go: never followed in flight; arm64 has no renameat
+    expect(inflight.get(x64[PROBE_SYSCALLS.indexOf('connect')]!)).toBeUndefined();
+    expect([...inflightSyscalls('arm64').values()].some((e) => e.sc === SC.renameat)).toBe(false);
   });
 });

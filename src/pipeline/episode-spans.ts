@@ -5,7 +5,7 @@
  * the episode's records, from its start to now.
  */
 import type { Attributes } from '@opentelemetry/api';
-import { SYSCALLS } from '../events/schema.js';
+import { probeSyscallName } from '../vocabulary/syscalls.js';
 import type { SlowSyscallEvent } from '../events/types.js';
 import { diagnose } from '../diagnose/diagnose.js';
 import { formatDuration } from '../diagnose/format.js';
@@ -13,6 +13,7 @@ import type { Cause, DiagnosisContext } from '../diagnose/types.js';
 import { createProcess } from '../model/process.js';
 import { addSlowCall } from '../model/slow-sample.js';
 import type { EpisodeReport } from './episodes.js';
+import { causeAttributes } from './tree-spans.js';
 
 function topEntries(m: Map<string, number>, n: number): string[] {
   return [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k]) => k);
@@ -53,7 +54,7 @@ export function episodeAttributes(r: EpisodeReport, ctx: DiagnosisContext, cause
   let longestInflight = 0;
   for (const o of ep.ongoing.values()) longestInflight = Math.max(longestInflight, r.nowNs - o.startNs);
   const syscalls = topEntries(ep.syscalls, 8);
-  const inflightNames = [...new Set([...ep.ongoing.values()].map((o) => SYSCALLS[o.sc] ?? `syscall_${o.sc}`))];
+  const inflightNames = [...new Set([...ep.ongoing.values()].map((o) => probeSyscallName(o.sc)))];
   const paths = topEntries(ep.paths, 5);
   const top = paths[0];
   const mount = top?.startsWith('/') ? ctx.mountOf(top) : undefined;
@@ -90,13 +91,6 @@ export function episodeAttributes(r: EpisodeReport, ctx: DiagnosisContext, cause
   if (top !== undefined) parts.push(`e.g. ${top}`);
   a['gostall.episode.evidence'] = parts.join(', ');
 
-  if (causes.length > 0) {
-    const c = causes[0]!;
-    a['gostall.cause'] = c.id;
-    a['gostall.cause.evidence'] = c.evidence;
-    a['gostall.cause.hint'] = c.hint;
-    a['gostall.cause.ids'] = [...new Set(causes.map((x) => x.id))];
-    Object.assign(a, c.attributes ?? {});
-  }
+  if (causes.length > 0) Object.assign(a, causeAttributes(causes));
   return a;
 }

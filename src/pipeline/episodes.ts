@@ -13,7 +13,9 @@
  * (in progress), and a last time when it ends. Time is the probe's monotonic clock, so
  * replaying a recording gives the same episodes (minus the in-flight looks, which need /proc).
  */
-import { SYSCALLS, classOfSyscall, errnoName } from '../events/schema.js';
+import { classOfSyscall } from '../events/schema.js';
+import { errnoName } from '../vocabulary/errno.js';
+import { SC, probeSyscallName } from '../vocabulary/syscalls.js';
 import type { ConnectEvent, OffCpuEvent, SlowSyscallEvent } from '../events/types.js';
 import type { ProcessNode } from '../model/process.js';
 import { addSlowCall, createSlowCalls, type SlowCalls } from '../model/slow-sample.js';
@@ -177,13 +179,13 @@ export function createEpisodeTracker(settings: EpisodeSettings, report: (r: Epis
     syscall(node, e, slowNs) {
       const blocked = e.latencyNs - e.runqNs;
       if (blocked < slowNs) return;
-      if ((e.sc === 20 || e.sc === 21) && isNonFileTarget(e.path)) return;
-      if (e.sc === 46 || e.sc === 47) return; // Go connects are non-blocking; C records time handshakes
+      if ((e.sc === SC.read || e.sc === SC.pread64) && isNonFileTarget(e.path)) return;
+      if (e.sc === SC.connect || e.sc === SC.socket) return; // Go connects are non-blocking; C records time handshakes
       const kind = kindOfSyscall(e.sc);
       const ep = episodeFor(node, kind, e.ts - blocked);
       ep.ongoing.delete(e.tid);
       cover(ep, e.tid, e.ts - blocked, e.ts);
-      const name = SYSCALLS[e.sc] ?? `syscall_${e.sc}`;
+      const name = probeSyscallName(e.sc);
       ep.syscalls.set(name, (ep.syscalls.get(name) ?? 0) + 1);
       if (e.ret < 0) {
         const errno = errnoName(-e.ret);
@@ -212,8 +214,8 @@ export function createEpisodeTracker(settings: EpisodeSettings, report: (r: Epis
       for (const [node, calls] of byNode) {
         for (const c of calls) {
           // An fd call counts once its fd is known to name a file (pipes and sockets wait for a peer).
-          if ((c.sc === 20 || c.sc === 21 || c.sc === 30) && !c.path?.startsWith('/')) continue;
-          if (c.sc === 46 || c.sc === 47) continue;
+          if ((c.sc === SC.read || c.sc === SC.pread64 || c.sc === SC.getdents64) && !c.path?.startsWith('/')) continue;
+          if (c.sc === SC.connect || c.sc === SC.socket) continue;
           const ep = episodeFor(node, kindOfSyscall(c.sc), c.startNs);
           if (c.startNs < ep.startNs) ep.startNs = c.startNs;
           ep.ongoing.set(c.tid, c);

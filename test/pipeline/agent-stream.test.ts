@@ -1,4 +1,4 @@
-// The agent's pipeline on recorded records (no kernel needed): what a long-lived process
+// The pipeline on a recorded agent stream (no kernel needed): what a long-lived process
 // looks like while it runs. A call stuck in flight is reported every reportEvery while it
 // lasts; finished children of a long-lived gopls are published while gopls still runs,
 // under gopls's span; activity windows appear per window; an unfinished tree is published
@@ -6,40 +6,44 @@
 // without waiting for them, and they follow into its trace when they end.
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
-import { createAgentCore, type AgentCore } from '../../src/agent/core.js';
+import { createPipeline, type Pipeline } from '../../src/pipeline/pipeline.js';
+import { recordedContextCollector } from '../../src/pipeline/context.js';
+import { createResourceCache } from '../../src/export/resource-cache.js';
 import { createMountTable } from '../../src/diagnose/mounts.js';
 import { createFixedClock } from '../../src/model/clock.js';
-import { rec } from './stream.js';
+import { rec } from '../agent/stream.js';
+import { SC } from '../../src/vocabulary/syscalls.js';
+import { ERRNO } from '../../src/vocabulary/errno.js';
 
 const S = 1e9;
 const T0 = 1000 * S;
 
-function makeCore(overrides: Partial<Parameters<typeof createAgentCore>[0]['settings']> = {}): { core: AgentCore; spans: ReadableSpan[] } {
+function makeCore(overrides: Partial<Parameters<typeof createPipeline>[0]['settings']> = {}): { core: Pipeline; spans: ReadableSpan[] } {
   const spans: ReadableSpan[] = [];
-  const core = createAgentCore({
+  const core = createPipeline({
     settings: {
       evidenceThresholdNs: 50e6, episodes: { minDurationNs: 2 * S, mergeGapNs: 1 * S, reportEveryNs: 10 * S, stuckAfterNs: 1 * S },
       windowNs: 10 * S, longLivedNs: 60 * S, maxOpenTrees: 1000, maxQueuedTrees: 1000, ...overrides,
     },
-    clock: createFixedClock(1_700_000_000 * S), live: false, env: {},
-    mounts: () => createMountTable([{ mountPoint: '/', fsType: 'ext4', source: '/dev/sda', majMin: '8:0', root: '/', superOptions: 'rw' },
-      { mountPoint: '/mnt/hung', fsType: 'fuse.sshfs', source: 'host:/src', majMin: '0:50', root: '/', superOptions: 'rw' }]),
+    clock: createFixedClock(1_700_000_000 * S), resourceFor: createResourceCache({}),
+    context: recordedContextCollector(() => createMountTable([{ mountPoint: '/', fsType: 'ext4', source: '/dev/sda', majMin: '8:0', root: '/', superOptions: 'rw' },
+      { mountPoint: '/mnt/hung', fsType: 'fuse.sshfs', source: 'host:/src', majMin: '0:50', root: '/', superOptions: 'rw' }])),
     emit: (s) => spans.push(...s),
   });
   return { core, spans };
 }
 
-const feed = (core: AgentCore, lines: (string | string[])[]): void => { for (const l of lines.flat()) core.feedLine(l); };
+const feed = (core: Pipeline, lines: (string | string[])[]): void => { for (const l of lines.flat()) core.feedLine(l); };
 const attr = (s: ReadableSpan, k: string): unknown => s.attributes[k];
 
-describe('agent core', () => {
+describe('the pipeline on an agent stream', () => {
   it('reports a call stuck in flight every reportEvery, in the process\'s trace, then once more when it returns', async () => {
     const { core, spans } = makeCore();
     feed(core, [rec.ready(T0), rec.root(T0 + 1e6, 700, 1), rec.exec(T0 + 2e6, 700, 1, ['gopls'], '/usr/bin/gopls')]);
     const gopls = core.liveProcesses()[0]!;
-    const stuck = { tid: 701, startNs: T0 + 1 * S, sc: 1, path: '/mnt/hung/go.work' };
+    const stuck = { tid: 701, startNs: T0 + 1 * S, sc: SC.newfstatat, path: '/mnt/hung/go.work' };
     for (let t = 2; t <= 26; t++) core.inflight(new Map([[gopls, [stuck]]]), T0 + t * S);
-    feed(core, [rec.syscall(T0 + 26.5 * S, 700, 701, 1, 25.5 * S, 0, '/mnt/hung/go.work')]);
+    feed(core, [rec.syscall(T0 + 26.5 * S, 700, 701, SC.newfstatat, 25.5 * S, 0, '/mnt/hung/go.work')]);
     core.advance(T0 + 29 * S);
     await core.idle();
     const episodes = spans.filter((s) => s.name === 'stall stat');
@@ -94,7 +98,7 @@ describe('agent core', () => {
     feed(core, [rec.ready(T0), rec.root(T0 + 1 * S, 600, 1), rec.exec(T0 + 1 * S, 600, 1, ['gopls'], '/usr/bin/gopls')]);
     for (let i = 0; i < 35; i++) {
       const ts = T0 + (2 + i) * S;
-      feed(core, [rec.syscall(ts, 600, 600, 10, 5e6, i % 5 === 0 ? -2 : 0, `/src/f${i}.go`)]);
+      feed(core, [rec.syscall(ts, 600, 600, SC.openat, 5e6, i % 5 === 0 ? -ERRNO.ENOENT : 0, `/src/f${i}.go`)]);
     }
     await core.idle();
     const windows = spans.filter((s) => s.name === 'activity window');

@@ -13,17 +13,12 @@ import type { Attributes } from '@opentelemetry/api';
 import { SYSCALL_CLASSES, classOfSyscall, errnoName } from '../events/schema.js';
 import type { ConnectEvent, OffCpuEvent, SlowSyscallEvent } from '../events/types.js';
 import type { ProcessNode } from '../model/process.js';
+import type { ProcSample } from '../vocabulary/procfs.js';
+
+export type { ProcSample };
 
 const CLASSES = SYSCALL_CLASSES.length;
 
-/** What /proc says about a live process (undefined in replay or when it is gone). */
-export interface ProcSample {
-  cpuNs: number;
-  rssBytes: number;
-  threads: number;
-  /** read/write syscalls and bytes (all threads, the dead ones included); undefined when unreadable */
-  io: { syscr: number; syscw: number; rchar: number; wchar: number } | undefined;
-}
 
 interface Acc {
   slowCount: number[];
