@@ -1,6 +1,15 @@
-/** gostall doctor: what works on this machine and how to fix what does not. */
+/**
+ * gostall doctor: what works on this machine and how to fix what does not. The blocking
+ * checks are those of run/agent (checkTracingEnvironment), so doctor never says "will work"
+ * where run then fails; capabilities that only cost evidence are warnings.
+ */
 import { existsSync } from 'node:fs';
-import { bpftraceVersion, checkTracingEnvironment, findBpftrace, hasBtf, hasTracingPrivilege, tracefsReady } from '../probe-runner/environment.js';
+import { CAPABILITIES, missingCapabilities } from '../probe-runner/capabilities.js';
+import {
+  bpftraceVersion, capabilityWarnings, checkTracingEnvironment, findBpftrace, findSetpriv, hasBtf,
+  installHint, privilegeProblem, tracefsReady,
+} from '../probe-runner/environment.js';
+import { VERSION } from './version.js';
 
 const REQUIRED_TRACEPOINTS = [
   'raw_syscalls/sys_enter', 'raw_syscalls/sys_exit', 'sched/sched_switch', 'sched/sched_process_exec',
@@ -12,29 +21,62 @@ function tracepointExists(tp: string): boolean {
   return ['/sys/kernel/tracing/events', '/sys/kernel/debug/tracing/events'].some((d) => existsSync(`${d}/${tp}`));
 }
 
-export async function doctorCommand(): Promise<{ exitCode: number }> {
+interface Report { ok(what: string): void; warn(what: string, fix: string): void; bad(what: string, fix: string): void; lines: string[] }
+
+function createReport(): Report {
   const lines: string[] = [];
-  const ok = (what: string) => lines.push(`  ok    ${what}`);
-  const bad = (what: string, fix: string) => lines.push(`  FAIL  ${what}\n        fix: ${fix}`);
-  lines.push(`gostall doctor (${process.platform}, node ${process.version})`);
-  const problems = checkTracingEnvironment();
+  return {
+    lines,
+    ok: (what) => lines.push(`  ok    ${what}`),
+    warn: (what, fix) => lines.push(`  WARN  ${what}\n        fix: ${fix}`),
+    bad: (what, fix) => lines.push(`  FAIL  ${what}\n        fix: ${fix}`),
+  };
+}
+
+/** The tracer and the helper it runs under, with the package that provides each. */
+function checkTools(r: Report): void {
   const bin = findBpftrace();
   if (bin) {
     const v = bpftraceVersion(bin);
-    if (!v) bad(`bpftrace at ${bin} did not report a version`, 'reinstall bpftrace');
-    else if (v[0] === 0 && v[1] < 17) bad(`bpftrace ${v.join('.')} at ${bin} is older than 0.17`, 'install bpftrace 0.17 or newer');
-    else ok(`bpftrace ${v.join('.')} at ${bin}`);
+    if (!v) r.bad(`bpftrace at ${bin} did not report a version`, `reinstall it: ${installHint('bpftrace')}`);
+    else if (v[0] === 0 && v[1] < 17) r.bad(`bpftrace ${v.join('.')} at ${bin} is older than 0.17`, 'install bpftrace 0.17 or newer');
+    else r.ok(`bpftrace ${v.join('.')} at ${bin}`);
   }
-  ok(`privileges: ${hasTracingPrivilege() ? 'can load eBPF programs' : 'missing'}`.replace(': missing', ''));
-  if (hasBtf()) ok('kernel BTF at /sys/kernel/btf/vmlinux (struct access for exit codes and run-queue delay)');
-  if (tracefsReady()) {
+  const setpriv = findSetpriv();
+  if (setpriv) r.ok(`setpriv at ${setpriv} (ends bpftrace if gostall is killed)`);
+  else r.warn('setpriv not found: if gostall is killed outright its probes stay attached until bpftrace notices', installHint('util-linux', 'util-linux-core'));
+}
+
+/** One line per capability of the list: held, or missing and what that costs. */
+function checkCapabilities(r: Report): void {
+  const missing = new Set(missingCapabilities().map((c) => c.name));
+  const held = CAPABILITIES.filter((c) => !missing.has(c.name)).map((c) => `CAP_${c.name}`);
+  if (held.length > 0) r.ok(`capabilities: ${held.join(', ')}`);
+  for (const w of capabilityWarnings()) r.warn(w.what, w.fix);
+}
+
+function checkKernel(r: Report): void {
+  if (hasBtf()) r.ok('kernel BTF at /sys/kernel/btf/vmlinux (struct access for exit codes and run-queue delay)');
+  // Tracepoints are only visible with the privilege to read tracefs: without it, say nothing
+  // about them rather than "tracefs is not mounted" (the privilege line names the cause).
+  if (privilegeProblem() === undefined && tracefsReady()) {
     const missing = REQUIRED_TRACEPOINTS.filter((t) => !tracepointExists(t));
-    if (missing.length === 0) ok(`tracepoints: ${REQUIRED_TRACEPOINTS.length} needed, all present`);
-    else bad(`tracepoints missing: ${missing.join(', ')}`, 'use a kernel with CONFIG_FTRACE_SYSCALLS and sched/sock tracepoints; the evidence from the missing ones will be absent');
+    if (missing.length === 0) r.ok(`tracepoints: ${REQUIRED_TRACEPOINTS.length} needed, all present`);
+    else r.bad(`tracepoints missing: ${missing.join(', ')}`, 'use a kernel with CONFIG_FTRACE_SYSCALLS and sched/sock tracepoints; the evidence from the missing ones will be absent');
   }
-  for (const p of problems) bad(p.what, p.fix);
-  if (!hasTracingPrivilege()) lines.splice(lines.findIndex((l) => l.includes('privileges')), 1);
-  lines.push(problems.length === 0 ? 'gostall run and gostall agent will work here.' : 'gostall run and gostall agent will not work until the failures above are fixed.');
-  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+export async function doctorCommand(): Promise<{ exitCode: number }> {
+  const r = createReport();
+  r.lines.push(`gostall ${VERSION} doctor (${process.platform}, node ${process.version})`);
+  const problems = checkTracingEnvironment();
+  if (process.platform === 'linux') {
+    checkTools(r);
+    checkCapabilities(r);
+    checkKernel(r);
+  }
+  for (const p of problems) r.bad(p.what, p.fix);
+  r.lines.push(problems.length === 0 ? 'gostall run and gostall agent will work here.' : 'gostall run and gostall agent will not work until the failures above are fixed.');
+  process.stdout.write(`${r.lines.join('\n')}\n`);
   return { exitCode: problems.length === 0 ? 0 : 2 };
 }

@@ -11,6 +11,7 @@ commands:
   report FILE… [--json F] [--html F]  summarise recorded OTLP JSON traces; --html: a waterfall page
   doctor                         check this machine: tracer, version, BTF, tracepoints, privileges
   help                           this text
+  --version                      print gostall's version
 
 gostall <command> --help shows a command's options. Exit status 2 means a usage error or an unusable
 environment; run otherwise exits with CMD's own status.
@@ -33,6 +34,10 @@ export async function main(argv: string[]): Promise<number> {
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     (name === undefined ? process.stderr : process.stdout).write(USAGE);
     return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    process.stdout.write(`gostall ${(await import('./version.js')).VERSION}\n`);
+    return 0;
   }
   const load = COMMANDS[name];
   if (!load) {

@@ -12,6 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { executableName, type ProcessNode } from '../model/process.js';
+import { walk } from '../model/tree.js';
 import { readProcBytes, readProcText } from '../vocabulary/procfs.js';
 import { parseEnviron } from './context-go-env.js';
 import { parseNofile } from './context-system.js';
@@ -33,6 +34,28 @@ export interface ProcessEnvs {
   nofileOf(p: ProcessNode): { soft: number | undefined; hard: number | undefined } | undefined;
   /** Its own environment if read, else its nearest ancestor's (or the launch one); undefined when none is known. */
   envOf(p: ProcessNode): NodeJS.ProcessEnv | undefined;
+  /** What was read at each exec in root's tree, as data (a run capture carries it for replay). */
+  recorded(root: ProcessNode): RecordedProcessEnvs;
+}
+
+/** One process's readings at its exec, keyed by pid and start (unique within a capture). */
+export interface RecordedProcessEnv {
+  pid: number;
+  startNs: number;
+  env?: Record<string, string>;
+  resolvers?: string[];
+  nofile?: { soft?: number; hard?: number };
+  memoryCgroup?: { v1Memory?: string; v2?: string };
+}
+
+export interface RecordedProcessEnvs { launch?: Record<string, string>; processes: RecordedProcessEnv[] }
+
+/** What a process's exec tells about it; from /proc (live) or from a recording (replay). */
+interface ExecReadings {
+  env?: NodeJS.ProcessEnv;
+  resolvers?: string[];
+  nofile?: { soft: number | undefined; hard: number | undefined };
+  memoryCgroup?: MemoryCgroupPaths;
 }
 
 /**
@@ -82,7 +105,48 @@ export function keptVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return out;
 }
 
-export function createProcessEnvs(procRoot = '/proc', opts: { launchEnv?: NodeJS.ProcessEnv; passwdPath?: string } = {}): ProcessEnvs {
+/** Read at exec from /proc, while the process lives. */
+function readAtExec(procRoot: string, p: ProcessNode): ExecReadings {
+  const r: ExecReadings = {};
+  if (RESOLVING.has(executableName(p))) {
+    // gone, or no resolv.conf (glibc then asks 127.0.0.1): nothing is recorded
+    const conf = readProcBytes(`${procRoot}/${p.pid}/root/etc/resolv.conf`);
+    if (conf) r.resolvers = parseNameservers(conf.subarray(0, MAX_RESOLV_CONF_BYTES).toString('utf8'));
+  }
+  // gone already: nothing is recorded
+  const limits = readProcText(`${procRoot}/${p.pid}/limits`);
+  if (limits !== undefined) r.nofile = parseNofile(limits);
+  const cgroup = readProcText(`${procRoot}/${p.pid}/cgroup`);
+  if (cgroup !== undefined) r.memoryCgroup = parseMemoryCgroup(cgroup);
+  // Gone already, or not ours to read: its ancestors' environment stands in. An exited
+  // process (zombie) has an empty environ: that says nothing about it.
+  const bytes = readProcBytes(`${procRoot}/${p.pid}/environ`);
+  if (bytes !== undefined && bytes.length > 0) r.env = keptVariables(parseEnviron(bytes.subarray(0, MAX_ENVIRON_BYTES)));
+  return r;
+}
+
+/**
+ * The environments of a recording's processes, as run read them (replay). noteExec is
+ * called for every process of a tree, parents first, when a diagnosis needs them.
+ */
+export function recordedProcessEnvs(rec: RecordedProcessEnvs, opts: { passwdPath?: string } = {}): ProcessEnvs {
+  const byKey = new Map(rec.processes.map((e) => [`${e.pid}:${e.startNs}`, e]));
+  return createProcessEnvs('/proc', {
+    ...opts, launchEnv: rec.launch,
+    read: (p) => {
+      const e = byKey.get(`${p.pid}:${p.startNs}`);
+      if (!e) return {};
+      const { v1Memory, v2 } = e.memoryCgroup ?? {};
+      return {
+        env: e.env, resolvers: e.resolvers,
+        nofile: e.nofile ? { soft: e.nofile.soft, hard: e.nofile.hard } : undefined,
+        memoryCgroup: e.memoryCgroup ? { v1Memory, v2 } : undefined,
+      };
+    },
+  });
+}
+
+export function createProcessEnvs(procRoot = '/proc', opts: { launchEnv?: NodeJS.ProcessEnv; passwdPath?: string; read?: (p: ProcessNode) => ExecReadings } = {}): ProcessEnvs {
   const envs = new WeakMap<ProcessNode, NodeJS.ProcessEnv>();
   const resolvers = new WeakMap<ProcessNode, string[]>();
   const nofiles = new WeakMap<ProcessNode, { soft: number | undefined; hard: number | undefined }>();
@@ -115,21 +179,28 @@ export function createProcessEnvs(procRoot = '/proc', opts: { launchEnv?: NodeJS
   };
   return {
     noteExec(p) {
-      if (RESOLVING.has(executableName(p))) {
-        // gone, or no resolv.conf (glibc then asks 127.0.0.1): nothing is recorded
-        const conf = readProcBytes(`${procRoot}/${p.pid}/root/etc/resolv.conf`);
-        if (conf) resolvers.set(p, parseNameservers(conf.subarray(0, MAX_RESOLV_CONF_BYTES).toString('utf8')));
+      const r = opts.read ? opts.read(p) : readAtExec(procRoot, p);
+      if (r.resolvers) resolvers.set(p, r.resolvers);
+      if (r.nofile) nofiles.set(p, r.nofile);
+      if (r.memoryCgroup) memoryCgroups.set(p, r.memoryCgroup);
+      if (r.env) envs.set(p, r.env);
+    },
+    recorded(root) {
+      const processes: RecordedProcessEnv[] = [];
+      for (const p of walk(root)) {
+        const e: RecordedProcessEnv = { pid: p.pid, startNs: p.startNs };
+        const env = envs.get(p);
+        if (env) e.env = Object.fromEntries(Object.entries(env).filter((kv): kv is [string, string] => kv[1] !== undefined));
+        const res = resolvers.get(p);
+        if (res) e.resolvers = res;
+        const nf = nofiles.get(p);
+        if (nf) e.nofile = { ...(nf.soft !== undefined ? { soft: nf.soft } : {}), ...(nf.hard !== undefined ? { hard: nf.hard } : {}) };
+        const mc = memoryCgroups.get(p);
+        if (mc) e.memoryCgroup = { ...(mc.v1Memory !== undefined ? { v1Memory: mc.v1Memory } : {}), ...(mc.v2 !== undefined ? { v2: mc.v2 } : {}) };
+        if (Object.keys(e).length > 2) processes.push(e);
       }
-      // gone already: nothing is recorded
-      const limits = readProcText(`${procRoot}/${p.pid}/limits`);
-      if (limits !== undefined) nofiles.set(p, parseNofile(limits));
-      const cgroup = readProcText(`${procRoot}/${p.pid}/cgroup`);
-      if (cgroup !== undefined) memoryCgroups.set(p, parseMemoryCgroup(cgroup));
-      // Gone already, or not ours to read: its ancestors' environment stands in. An exited
-      // process (zombie) has an empty environ: that says nothing about it.
-      const bytes = readProcBytes(`${procRoot}/${p.pid}/environ`);
-      if (bytes === undefined || bytes.length === 0) return;
-      envs.set(p, keptVariables(parseEnviron(bytes.subarray(0, MAX_ENVIRON_BYTES))));
+      const launchVars = launch ? Object.fromEntries(Object.entries(launch).filter((kv): kv is [string, string] => kv[1] !== undefined)) : undefined;
+      return { ...(launchVars ? { launch: launchVars } : {}), processes };
     },
     resolversOf: (p) => nearest(resolvers, p),
     nofileOf: (p) => nearest(nofiles, p),

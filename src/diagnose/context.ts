@@ -14,7 +14,7 @@ import { watchCpuCgroup } from './context-cgroup.js';
 import { gorootOfExecutable, readProcessEnviron, resolveGoEnv } from './context-go-env.js';
 import { findHeavyDirectories, ownerOfPath, pathStillLoops, roleBases, roleOfPath } from './context-paths.js';
 import { readLimits, readOwnCpuNs, readProcStat, type ProcStatReading } from './context-system.js';
-import { createProcessEnvs, userNameOf, type ProcessEnvs } from './context-process-env.js';
+import { createProcessEnvs, userNameOf, type ProcessEnvs, type RecordedProcessEnvs } from './context-process-env.js';
 import { memoryLimitOf } from './context-memory.js';
 import { findExecutableIn, findGoModule, inspectGoroot } from './context-go-files.js';
 import { readMountTable, type MountEntry, type MountTable } from './mounts.js';
@@ -41,8 +41,7 @@ export interface ContextCollection {
 
 /**
  * A diagnosis context's readings as plain data: what a recording carries of the machine it
- * was made on. (Not the per-process environments read at each exec: a replay judges those
- * causes from the records and the root's context only.)
+ * was made on, and what each traced process's exec showed (environment, limits, resolvers).
  */
 export interface RecordedContext {
   mounts: MountEntry[];
@@ -51,6 +50,7 @@ export interface RecordedContext {
   cgroupCpu?: CgroupCpuUsage;
   cpuTimes?: CpuTimes;
   limits?: Limits;
+  processEnvs?: RecordedProcessEnvs;
 }
 
 interface TimedProcStat { atNs: number; reading: ProcStatReading; selfNs: number }
@@ -131,8 +131,9 @@ export function startContextCollection(x: { rootPid: number; env?: NodeJS.Proces
           selfNs: Math.max(0, lastStat.selfNs - firstSelfNs),
         };
       }
-      recorded = { mounts: mounts.entries, workspace, go, cgroupCpu: cgroup.finish(), cpuTimes, limits };
-      return createDiagnosisContext({ endNs, root, ...recorded, mounts, processEnvs });
+      const readings = { workspace, go, cgroupCpu: cgroup.finish(), cpuTimes, limits };
+      recorded = { mounts: mounts.entries, ...readings, processEnvs: processEnvs.recorded(root) };
+      return createDiagnosisContext({ endNs, root, ...readings, mounts, processEnvs });
     },
     recorded: () => recorded,
   };

@@ -14,6 +14,8 @@ import { watchCpuCgroup } from '../diagnose/context-cgroup.js';
 import { readProcessEnviron, resolveGoEnv } from '../diagnose/context-go-env.js';
 import { readLimits, readProcStat } from '../diagnose/context-system.js';
 import { createMountTable, readMountTable, type MountTable } from '../diagnose/mounts.js';
+import { recordedProcessEnvs, type ProcessEnvs } from '../diagnose/context-process-env.js';
+import { walk } from '../model/tree.js';
 import type { CpuTimes, DiagnosisContext, GoEnv } from '../diagnose/types.js';
 import type { SlowSyscallEvent } from '../events/types.js';
 import { resolveFdPath } from '../model/fd-path.js';
@@ -127,7 +129,14 @@ export function recordedContextCollector(mounts: () => MountTable): RecordedCont
     root: (pid) => ({
       at(endNs, root) {
         const r = recorded.get(pid);
-        return r ? createDiagnosisContext({ endNs, root, ...r, mounts: createMountTable(r.mounts) }) : createDiagnosisContext({ endNs, mounts: mounts(), root });
+        if (!r) return createDiagnosisContext({ endNs, mounts: mounts(), root });
+        const { processEnvs: envs, ...readings } = r;
+        let processEnvs: ProcessEnvs | undefined;
+        if (envs) {
+          processEnvs = recordedProcessEnvs(envs);
+          for (const p of walk(root)) processEnvs.noteExec(p);
+        }
+        return createDiagnosisContext({ endNs, root, ...readings, mounts: createMountTable(r.mounts), processEnvs });
       },
     }),
     containerId: () => undefined,

@@ -4,8 +4,10 @@
  *
  *   #gostall clock_offset_ns=N      (before the first record) epoch ns = monotonic ns + N
  *   #gostall context {JSON}         (anywhere) what run's context collector read about its
- *                                   root: mounts, workspace, Go env, cgroup CPU, CPU time,
- *                                   limits; a replay diagnoses with it instead of guessing
+ *                                   root (mounts, workspace, Go env, cgroup CPU, CPU time,
+ *                                   limits) and each process at its exec (environment,
+ *                                   RLIMIT_NOFILE, memory cgroup, resolvers); a replay
+ *                                   diagnoses with it instead of guessing
  *
  * A context line is input like any other: validated, and ignored (counted) when malformed.
  */
@@ -14,8 +16,8 @@ import type { RecordedContext } from '../diagnose/context.js';
 
 export const CLOCK_OFFSET_HEADER = /^#gostall\s+clock_offset_ns=(-?\d{1,20})\s*$/;
 const CONTEXT_PREFIX = '#gostall context ';
-/** A context line is a few KiB (a mount table of a few hundred entries); anything far larger is refused. */
-const MAX_CONTEXT_BYTES = 1024 * 1024;
+/** A context line is a few KiB to a few MiB (a mount table, and the kept variables of each process of a large build); anything far larger is refused. */
+const MAX_CONTEXT_BYTES = 16 * 1024 * 1024;
 /** The longest line a reader of recordings takes whole (records are far shorter: see MAX_LINE_LENGTH). */
 export const MAX_RECORDING_LINE_BYTES = MAX_CONTEXT_BYTES + 1;
 
@@ -23,8 +25,12 @@ export function formatClockOffsetHeader(offsetNs: number): string {
   return `#gostall clock_offset_ns=${Math.round(offsetNs)}`;
 }
 
+/** The context line; without the per-process readings when they would make it longer than a reader takes. */
 export function formatContextLine(rootPid: number, ctx: RecordedContext): string {
-  return `${CONTEXT_PREFIX}${JSON.stringify({ rootPid, ...ctx })}`;
+  const line = `${CONTEXT_PREFIX}${JSON.stringify({ rootPid, ...ctx })}`;
+  if (Buffer.byteLength(line) <= MAX_CONTEXT_BYTES || !ctx.processEnvs) return line;
+  const { processEnvs: _dropped, ...rest } = ctx;
+  return `${CONTEXT_PREFIX}${JSON.stringify({ rootPid, ...rest })}`;
 }
 
 const str = z.string().max(4096);
@@ -46,17 +52,27 @@ const CONTEXT = z.object({
   }).optional(),
   cpuTimes: z.object({ cpus: num, spanNs: num, busyNs: num, stealNs: num, selfNs: optNum }).optional(),
   limits: z.object({ maxUserWatches: optNum, maxUserInstances: optNum, nofileSoft: optNum, nofileHard: optNum, fileMax: optNum }).optional(),
+  processEnvs: z.object({
+    launch: z.record(str, str).optional(),
+    processes: z.array(z.object({
+      pid: z.number().int().positive(), startNs: num,
+      env: z.record(str, str).optional(), resolvers: z.array(str).max(64).optional(),
+      nofile: z.object({ soft: optNum, hard: optNum }).optional(),
+      memoryCgroup: z.object({ v1Memory: optStr, v2: optStr }).optional(),
+    })).max(100_000),
+  }).optional(),
 });
 
 /** Whether a comment line is a context line (then parseContextLine says if it is a good one). */
 export const isContextLine = (text: string): boolean => text.startsWith(CONTEXT_PREFIX);
 
-/** The context of a context line, or undefined when it is not valid. */
+/** The context of a context line (as a recording reader splits it: Latin-1), or undefined when it is not valid. */
 export function parseContextLine(text: string): { rootPid: number; ctx: RecordedContext } | undefined {
   if (text.length > MAX_CONTEXT_BYTES) return undefined;
   let raw: unknown;
   try {
-    raw = JSON.parse(text.slice(CONTEXT_PREFIX.length));
+    // Readers split recordings into Latin-1 lines (bytes kept as they are); the JSON is UTF-8.
+    raw = JSON.parse(Buffer.from(text.slice(CONTEXT_PREFIX.length), 'latin1').toString('utf8'));
   } catch {
     return undefined;
   }

@@ -6,6 +6,8 @@ import { accessSync, constants, existsSync } from 'node:fs';
 import { readProcText } from '../vocabulary/procfs.js';
 import { delimiter, join } from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { release as osRelease } from 'node:os';
+import { capabilityNames, isEssentialHere, missingCapabilities, ownCapabilitySets, type CapabilitySets } from './capabilities.js';
 import { SUPPORTED_ARCHS, syscallNumbers } from '../vocabulary/syscalls.js';
 
 export interface Problem { what: string; fix: string }
@@ -55,22 +57,58 @@ export function bpftraceVersion(bin: string): [number, number, number] | undefin
   }
 }
 
-const CAP_SYS_ADMIN = 21n;
-const CAP_PERFMON = 38n;
-const CAP_BPF = 39n;
-
-/** Effective capabilities of this process from /proc/self/status. */
-function effectiveCaps(): bigint {
-  const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(readProcText('/proc/self/status') ?? '');
-  return m ? BigInt(`0x${m[1]}`) : 0n;
+/** Whether this process can start the tracer: uid 0 (bpftrace 0.17 refuses others) with the essential capabilities. */
+export function hasTracingPrivilege(sets: CapabilitySets = ownCapabilitySets()): boolean {
+  return process.geteuid?.() === 0 && missingCapabilities(sets).every((c) => !isEssentialHere(c));
 }
 
-/** Whether this process may load BPF programs and attach tracepoints. */
-export function hasTracingPrivilege(): boolean {
-  if (process.geteuid?.() === 0) return true;
-  const caps = effectiveCaps();
-  const has = (c: bigint) => (caps >> c) & 1n;
-  return Boolean(has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON)));
+/** The install command for a system package on Debian/Ubuntu and on Fedora. */
+export function installHint(debian: string, fedora: string = debian): string {
+  return `install it: sudo apt-get install -y ${debian} (Debian/Ubuntu) or sudo dnf install -y ${fedora} (Fedora)`;
+}
+
+const CAPABILITY_LIST = capabilityNames().join(', ');
+
+/** The privilege problem that stops tracing, if any: never a wrong cause (checked before tracefs). */
+export function privilegeProblem(sets: CapabilitySets = ownCapabilitySets()): Problem | undefined {
+  const essential = missingCapabilities(sets).filter((c) => isEssentialHere(c));
+  const uid = process.geteuid?.() ?? 0;
+  if (uid !== 0) {
+    const held = essential.length === 0 ? 'it holds the capabilities, but ' : `it lacks ${essential.map((c) => `CAP_${c.name}`).join(', ')}, and `;
+    return {
+      what: `no privilege to load eBPF programs: gostall runs as uid ${uid}; ${held}bpftrace 0.17 runs only as root (uid 0)`,
+      fix: `run gostall as root (sudo gostall …); to limit root, bound it to the capabilities ${CAPABILITY_LIST} (docs/deploy.md)`,
+    };
+  }
+  if (essential.length === 0) return undefined;
+  return {
+    what: `missing capability ${essential.map((c) => `CAP_${c.name}`).join(', ')}: ${essential.map((c) => c.without).join('; ')}`,
+    fix: `grant ${CAPABILITY_LIST} (container: --cap-add for each; systemd: CapabilityBoundingSet; Kubernetes: securityContext.capabilities.add)`,
+  };
+}
+
+/** Capabilities whose absence costs evidence but does not stop tracing. */
+export function capabilityWarnings(sets: CapabilitySets = ownCapabilitySets()): Problem[] {
+  return missingCapabilities(sets).filter((c) => !isEssentialHere(c)).map((c) => ({
+    what: `missing capability CAP_${c.name} (${c.why}): ${c.without}`,
+    fix: `grant CAP_${c.name} as well (the full list: ${CAPABILITY_LIST})`,
+  }));
+}
+
+/**
+ * Before Linux 5.11 eBPF maps count against RLIMIT_MEMLOCK, and bpftrace can raise it only
+ * with CAP_SYS_RESOURCE (not in the list: newer kernels charge the memory cgroup instead).
+ */
+export function memlockProblem(release: string = osRelease(), limits?: string): Problem | undefined {
+  const m = /^(\d+)\.(\d+)/.exec(release);
+  if (!m || Number(m[1]) * 1000 + Number(m[2]) >= 5011) return undefined;
+  const text = limits ?? (readProcText('/proc/self/limits') ?? '');
+  const soft = /^Max locked memory\s+(\S+)/m.exec(text)?.[1];
+  if (soft === 'unlimited') return undefined;
+  return {
+    what: `kernel ${release} counts eBPF maps against the locked-memory limit (${soft ?? '?'} bytes)`,
+    fix: 'raise it: systemd LimitMEMLOCK=infinity, podman/docker --ulimit memlock=-1:-1, or ulimit -l unlimited before gostall',
+  };
 }
 
 export const TRACEFS = '/sys/kernel/tracing';
@@ -98,7 +136,7 @@ export function hasBtf(): boolean {
 /** Problems that stop `gostall run`/`agent`, each with its fix; empty when tracing can start. */
 export function checkTracingEnvironment(env: NodeJS.ProcessEnv = process.env): Problem[] {
   if (process.platform !== 'linux') {
-    return [{ what: `gostall's eBPF probes need Linux (this is ${process.platform})`, fix: 'on macOS use the dtrace probes in probes/darwin; elsewhere run gostall inside a Linux VM or container' }];
+    return [{ what: `gostall's eBPF probes need Linux (this is ${process.platform})`, fix: 'run gostall inside a Linux VM or container (Docker Desktop, Colima, WSL2; see docs/deploy.md): it traces the Go tools that run in that VM; there is no macOS tracer yet' }];
   }
   const problems: Problem[] = [];
   if (!syscallNumbers()) {
@@ -108,10 +146,13 @@ export function checkTracingEnvironment(env: NodeJS.ProcessEnv = process.env): P
   if (!bin && env.GOSTALL_BPFTRACE) {
     problems.push({ what: `GOSTALL_BPFTRACE=${env.GOSTALL_BPFTRACE} is not an executable file`, fix: 'point it at bpftrace (e.g. /usr/bin/bpftrace) or unset it' });
   } else if (!bin) {
-    problems.push({ what: 'bpftrace not found on PATH', fix: 'install it: sudo apt-get install -y bpftrace (or set GOSTALL_BPFTRACE=/path/to/bpftrace)' });
+    problems.push({ what: 'bpftrace not found on PATH', fix: `${installHint('bpftrace')}, or set GOSTALL_BPFTRACE=/path/to/bpftrace` });
   }
-  if (!hasTracingPrivilege()) problems.push({ what: 'no privilege to load eBPF programs', fix: 'run gostall as root (sudo gostall …) or grant CAP_BPF and CAP_PERFMON' });
+  const privilege = privilegeProblem();
+  if (privilege) problems.push(privilege);
   else if (!mountTracefs()) problems.push({ what: 'tracefs is not mounted, so no tracepoints are visible', fix: 'mount it: sudo mount -t tracefs nodev /sys/kernel/tracing' });
+  const memlock = memlockProblem();
+  if (memlock) problems.push(memlock);
   if (!hasBtf()) problems.push({ what: 'the kernel has no BTF (/sys/kernel/btf/vmlinux)', fix: 'use a kernel built with CONFIG_DEBUG_INFO_BTF=y (most distribution kernels since 5.4 are)' });
   return problems;
 }

@@ -5,7 +5,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createProcessEnvs, parseNameservers, passwdHomes } from '../../src/diagnose/context-process-env.js';
+import { createProcessEnvs, parseNameservers, passwdHomes, recordedProcessEnvs } from '../../src/diagnose/context-process-env.js';
+import { walk } from '../../src/model/tree.js';
 import { proc } from './fixtures.js';
 
 const root = mkdtempSync(join(tmpdir(), 'gostall-procenv-'));
@@ -54,6 +55,31 @@ describe('a process\'s own environment', () => {
     const child = proc({ parent: p, name: 'compile', args: ['compile'] });
     expect(envs.nofileOf(child)).toEqual({ soft: 16, hard: 32 });
     expect(envs.resolversOf(child)).toEqual(['127.0.0.1', '::1']);
+  });
+
+  it('travels in a run capture and reads back the same in a replay, on a machine without those processes', () => {
+    const sh = proc({ name: 'sh', args: ['sh', '-c', 'runuser -u u -- go mod download'] });
+    fakeProc(sh.pid, { HOME: '/root', GOFLAGS: '-mod=mod', PATH: '/usr/bin' }, {
+      limits: 'Limit                     Soft Limit           Hard Limit           Units     \nMax open files            64                   128                  files     \n',
+    });
+    const runuser = proc({ name: 'runuser', parent: sh, args: ['runuser', '-u', 'u', '--', 'go', 'mod', 'download'] });
+    const go = proc({ parent: runuser, args: ['go', 'mod', 'download'], uid: 1001 });
+    fakeProc(go.pid, { HOME: '/home/u', GOPROXY: 'https://proxy.example', TOKEN: 'never kept' }, { resolv: 'nameserver 10.1.2.3\n' });
+    const git = proc({ name: 'git', parent: go, args: ['git', 'ls-remote'], uid: 1001 }); // gone before its exec was read
+    const live = createProcessEnvs(join(root, 'proc'), { passwdPath: passwd, launchEnv: { HOME: '/root', PATH: '/usr/bin' } });
+    for (const p of walk(sh)) live.noteExec(p);
+
+    const capture = JSON.parse(JSON.stringify(live.recorded(sh)));
+    expect(JSON.stringify(capture)).not.toContain('never kept');
+    const replayed = recordedProcessEnvs(capture, { passwdPath: passwd });
+    for (const p of walk(sh)) replayed.noteExec(p);
+    for (const p of [sh, runuser, go, git]) {
+      expect(replayed.envOf(p), `env of ${p.pid}`).toEqual(live.envOf(p));
+      expect(replayed.nofileOf(p)).toEqual(live.nofileOf(p));
+      expect(replayed.resolversOf(p)).toEqual(live.resolversOf(p));
+    }
+    expect(replayed.envOf(git)?.HOME).toBe('/home/u');
+    expect(replayed.resolversOf(git)).toEqual(['10.1.2.3']);
   });
 
   it('parses passwd and resolv.conf defensively', () => {

@@ -3,8 +3,10 @@
 // replay share one pipeline from lines to spans. Both traces are read with the independent
 // decoder. Two real runs on this kernel: `go list ./...` in a workspace on a FUSE mount with
 // 2 ms getattr (a cause, fs.slow_metadata, that needs the run's context: the mount table and
-// the workspace), and a cold go build (a process tree).
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+// the workspace), a cold go build (a process tree), and a go build through runuser as a user
+// whose HOME is not writable (fs.permission_denied, judged with that process's own
+// environment, read at its exec and carried in the capture).
+import { chmod, chown, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +14,7 @@ import { goEnv, writeHelloModule } from '../support/faults/goModule.js';
 import { mountSlowFuse, type SlowFuseMount } from '../support/faults/slowFuse.js';
 import type { DecodedSpan } from '../support/otlp-decode.js';
 import { writeMultiPackageModule } from '../scenarios/modules.js';
+import { commandAsUser, createUser, type TestUser } from '../support/faults/otherUser.js';
 import { readTraceFile, rootSpan, runGostall } from './harness.js';
 
 interface RunAndReplay { runSpans: DecodedSpan[]; replaySpans: DecodedSpan[]; raw: string; runCode: number | null; replayCode: number | null; replayStderr: string }
@@ -20,6 +23,7 @@ let work: string;
 let fuse: SlowFuseMount | undefined;
 let onFuse: RunAndReplay;
 let goBuild: RunAndReplay;
+let user: TestUser | undefined;
 
 /** run CMD with --raw, then replay the capture; both traces decoded. */
 async function runThenReplay(name: string, command: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunAndReplay> {
@@ -65,6 +69,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  await user?.restore();
   await fuse?.restore();
   if (work) await rm(work, { recursive: true, force: true });
 });
@@ -92,5 +97,26 @@ describe('a run capture replayed', () => {
     expect(goBuild.runSpans.filter((s) => s.attributes['process.executable.name'] === 'compile').length).toBeGreaterThan(0);
     expect(comparable(goBuild.replaySpans)).toEqual(comparable(goBuild.runSpans));
     expect(goBuild.replayStderr).not.toMatch(/malformed/);
+  });
+
+  it('gives the spans run gave when a cause is judged by a process\'s own environment (HOME after runuser)', async () => {
+    user = await createUser();
+    const u = user;
+    await chmod(work, 0o755); // the user reads the module; only its HOME is not writable
+    await chown(u.home, 0, 0);
+    await chmod(u.home, 0o755);
+    try {
+      const env: NodeJS.ProcessEnv = { ...process.env };
+      for (const k of ['GOCACHE', 'GOMODCACHE', 'GOPATH', 'XDG_CACHE_HOME']) delete env[k];
+      const cmd = commandAsUser(u, 'go', ['build', '-o', '/dev/null', '.'], 'runuser');
+      const r = await runThenReplay('home', [cmd.file, ...cmd.args], { cwd: join(work, 'mod'), env });
+      const root = rootSpan(r.runSpans);
+      expect(root.attributes['gostall.causes']).toEqual(['fs.permission_denied']);
+      const blamed = r.runSpans.find((s) => s.attributes['gostall.cause'] === 'fs.permission_denied')!;
+      expect(blamed.attributes['gostall.cause.scope']).toBe('gocache');
+      expect(comparable(r.replaySpans)).toEqual(comparable(r.runSpans));
+    } finally {
+      await chown(u.home, u.uid, u.gid); // userdel -r removes only a home the user owns
+    }
   });
 });

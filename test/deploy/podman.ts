@@ -1,0 +1,58 @@
+/**
+ * podman for the container tests, as it works on these machines (runc; explicit ulimits) and
+ * with gostall's capability list taken from the code, so a test runs exactly what the docs say.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { capabilityNames } from '../../src/probe-runner/capabilities.js';
+import { PROJECT_ROOT } from './support.js';
+
+const run = promisify(execFile);
+
+/** nofile at this process's hard limit (at most 65536); nproc 32768 (podman here refuses more). */
+export function ulimitFlags(): string[] {
+  const hard = /^Max open files\s+\S+\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1];
+  const nofile = hard === undefined || hard === 'unlimited' ? 65536 : Math.min(Number(hard), 65536);
+  return ['--ulimit', `nofile=${nofile}:${nofile}`, '--ulimit', 'nproc=32768:32768'];
+}
+
+/** --cap-drop=ALL and one --cap-add per capability of the list: never --privileged. */
+export function capabilityFlags(): string[] {
+  return ['--cap-drop=ALL', ...capabilityNames().map((c) => `--cap-add=${c}`)];
+}
+
+/** The kernel interfaces the agent reads, bind-mounted read-only. */
+export const KERNEL_MOUNTS = ['-v', '/sys/kernel/tracing:/sys/kernel/tracing:ro', '-v', '/sys/kernel/btf:/sys/kernel/btf:ro', '-v', '/sys/fs/cgroup:/sys/fs/cgroup:ro'];
+
+export async function podman(args: string[], timeoutMs = 120_000): Promise<string> {
+  const { stdout } = await run('podman', ['--runtime', 'runc', ...args], { timeout: timeoutMs, maxBuffer: 64 << 20 });
+  return stdout;
+}
+
+/** A container's output, stdout and stderr together (podman logs keeps them apart). */
+export async function podmanLogs(name: string): Promise<string> {
+  try {
+    const { stdout, stderr } = await run('podman', ['--runtime', 'runc', 'logs', name], { maxBuffer: 64 << 20 });
+    return stdout + stderr;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+/** podman that may fail (cleanup): resolves either way. */
+export async function podmanQuiet(args: string[]): Promise<void> {
+  await podman(args, 60_000).catch(() => undefined);
+}
+
+/** Builds gostall:<version> with scripts/image.sh --local-base (the base is reused when present). */
+export function buildImage(): string {
+  const out = execFileSync('bash', [join(PROJECT_ROOT, 'scripts/image.sh'), '--local-base'], { encoding: 'utf8', timeout: 20 * 60_000, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+  return out.trim().split('\n').pop()!;
+}
+
+/** A container name of this test run: never another helper's or user's container. */
+export function containerName(what: string): string {
+  return `gostall-test-${what}-${process.pid}-${Date.now().toString(36)}`;
+}
