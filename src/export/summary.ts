@@ -94,12 +94,12 @@ export function terminalSafe(text: string): string {
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-/** "go build: 12 actions, 9 compiles (4.10 s summed, at most 2 at once) · VCS stamping 12 ms (2 commands)" and the slowest packages. */
+/** "Go build actions: 12 actions, 9 compiles (4.10 s summed, at most 2 at once) · VCS stamping 12 ms (2 commands)" and the slowest packages. */
 function buildSection(b: BuildInsight): string[] {
   const parts = [`${b.actions} action${b.actions === 1 ? '' : 's'}`];
   if (b.compiles > 0) parts.push(`${b.compiles} compile${b.compiles === 1 ? '' : 's'} (${formatDuration(b.compileNs)} summed, at most ${b.maxParallelCompiles} at once)`);
   const stamping = b.stampingCommands > 0 ? ` · VCS stamping ${formatDuration(b.stampingNs)} (${b.stampingCommands} command${b.stampingCommands === 1 ? '' : 's'})` : '';
-  const lines = [`  go build actions: ${parts.join(', ')}${stamping}`];
+  const lines = [`  Go build actions: ${parts.join(', ')}${stamping}`];
   if (b.slowest.length > 0) {
     lines.push('  slowest packages:');
     for (const a of b.slowest) lines.push(`    ${formatDuration(a.endNs - a.startNs).padStart(9)}  ${a.kind} ${a.label ?? '(package not known)'}`);

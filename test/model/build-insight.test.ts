@@ -54,7 +54,7 @@ describe('build insight', () => {
     const text = renderSummary({
       root: goBuild(), traceId: 'a'.repeat(32), endNs: 1000 * MS, causes: [], lostEvents: 0, malformedRecords: 0, spanCount: 1, destinations: [], exportProblems: [],
     });
-    expect(text).toContain('  go build actions: 4 actions, 3 compiles (620 ms summed, at most 2 at once) · VCS stamping 30 ms (2 commands)\n');
+    expect(text).toContain('  Go build actions: 4 actions, 3 compiles (620 ms summed, at most 2 at once) · VCS stamping 30 ms (2 commands)\n');
     expect(text).toMatch(/ slowest packages:\n +390 ms {2}compile example\.org\/app\/a\n +370 ms {2}link example\.org\/app\/cmd\/app\n/);
   });
 });

@@ -65,7 +65,7 @@ describe('per-package spans of a real go build', () => {
     expect(link[0]!.attributes).toMatchObject({ 'go.action': 'link', 'go.package': 'example.org/app/cmd/app' });
 
     // the summary's build section, and the root span's account of the build
-    expect(run.stderr).toMatch(/^ {2}go build actions: 6 actions, 3 compiles \(.* summed, at most [123] at once\)$/m);
+    expect(run.stderr).toMatch(/^ {2}Go build actions: 6 actions, 3 compiles \(.* summed, at most [123] at once\)$/m);
     expect(run.stderr).toContain('  slowest packages:\n');
     expect(run.stderr).toMatch(/^ +\S+ (ms|s|µs) {2}link example\.org\/app\/cmd\/app$/m);
     const root = run.spans.find((s) => s.parentSpanId === undefined)!;
