@@ -5,6 +5,7 @@
  *   compile -o $WORK/b002/_pkg_.a -trimpath "$WORK/b002=>" -p example.org/app/internal/greet … ./internal/greet/greet.go
  *   asm     -p example.org/x -trimpath … -o $WORK/b003/x.o ./x_amd64.s
  *   cgo     -objdir $WORK/b004/ -importpath example.org/c -- … ./c.go
+ *   cgo     -dynpackage c -dynimport $WORK/b004/_cgo_.o -dynout $WORK/b004/_cgo_import.go
  *   vet     … $WORK/b005/vet.cfg            (the package is only in that file, gone after the build)
  *   link    -o $WORK/b001/exe/a.out -importcfg $WORK/b001/importcfg.link … $WORK/b001/_pkg_.a
  * A main package is compiled with `-p main`: its import path is not on any command line. A
@@ -12,8 +13,8 @@
  * (example.org/app/internal/greet in /src/app/internal/greet), which gives the main package's
  * path from its directory (/src/app/cmd/app → example.org/app/cmd/app); without one the
  * action carries `main` and the directory of its sources.
- * link and vet name no package: they take it from the compile of the same $WORK/bNNN action
- * directory, a sibling process under the same go command.
+ * link, vet and the second cgo run name no package: they take it from the compile (or first
+ * cgo) of the same $WORK/bNNN action directory, a sibling process under the same go command.
  */
 import { argvOf, executableName, type ProcessNode } from './process.js';
 
@@ -112,7 +113,8 @@ function parseAction(p: ProcessNode, kind: GoActionKind): GoAction {
       return { kind, packagePath, packageDir, actionDir: actionDirOf(flagValue(argv, '-o')) };
     }
     case 'cgo':
-      return { kind, packagePath: flagValue(argv, '-importpath'), packageDir: undefined, actionDir: actionDirOf(flagValue(argv, '-objdir')) };
+      // the second cgo run (-dynimport, for the import table) names only its files in the action directory
+      return { kind, packagePath: flagValue(argv, '-importpath'), packageDir: undefined, actionDir: actionDirOf(flagValue(argv, '-objdir') ?? flagValue(argv, '-dynout')) };
     case 'link':
       return { kind, packagePath: undefined, packageDir: undefined, actionDir: actionDirOf(flagValue(argv, '-o')) };
     case 'vet':

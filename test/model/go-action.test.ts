@@ -53,6 +53,7 @@ describe('Go build actions from argv', () => {
     const { tool } = goBuild();
     expect(displayName(tool(101, 'asm', ['-p', 'example.org/x', '-trimpath', `${W}/b003=>`, '-o', `${W}/b003/a.o`, './a_amd64.s']))).toBe('asm example.org/x');
     expect(displayName(tool(102, 'cgo', ['-objdir', `${W}/b004/`, '-importpath', 'example.org/c', '--', '-I', `${W}/b004/`, './c.go']))).toBe('cgo example.org/c');
+    expect(displayName(tool(105, 'cgo', ['-dynpackage', 'c', '-dynimport', `${W}/b004/_cgo_.o`, '-dynout', `${W}/b004/_cgo_import.go`]))).toBe('cgo example.org/c');
     tool(103, 'compile', ['-o', `${W}/b005/_pkg_.a`, '-p', 'example.org/v', './v.go']);
     const vet = tool(104, 'vet', ['-atomic', '-bool', `${W}/b005/vet.cfg`]);
     expect(displayName(vet)).toBe('vet example.org/v');

@@ -3,11 +3,11 @@
 // process.executable.name stays the tool's name. The packages are checked against what
 // `go build -x` prints for the same build. Clean builds: no cause.
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { goEnv } from '../support/faults/goModule.js';
+import { GO_DIRECTIVE, goEnv } from '../support/faults/goModule.js';
 import type { DecodedSpan } from '../support/otlp-decode.js';
 import { cleanEnv, ensureBuilt, expectNoCause, logOutcome, traced } from './harness.js';
 import { writeAppModule } from './modules.js';
@@ -84,5 +84,20 @@ describe('per-package spans of a real go build', () => {
     expect(vetted).toEqual(expect.arrayContaining(['vet example.org/app/internal/fast', 'vet example.org/app/internal/greet']));
     // vet -flags and vet -V=full are the go command asking about the tool, not actions
     expect(tool(run.spans, 'vet').filter((s) => s.attributes['go.action'] === 'vet').length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('names both cgo runs of a cgo package, and its compile, by the package', async () => {
+    const dir = join(workDir, 'cg');
+    await mkdir(join(dir, 'c'), { recursive: true });
+    await writeFile(join(dir, 'go.mod'), `module example.org/cg\n\ngo ${GO_DIRECTIVE}\n`);
+    await writeFile(join(dir, 'c/c.go'), 'package c\n\n// int twice(int x) { return 2 * x; }\nimport "C"\n\nfunc Twice(x int) int { return int(C.twice(C.int(x))) }\n');
+    runs++;
+    const env = cleanEnv(goEnv({ gocache: join(workDir, `gocache-${runs}`), gomodcache: join(workDir, 'gomodcache'), home: workDir, cgo: true }));
+    const run = await traced(['go', 'build', './c'], { cwd: dir, env });
+    logOutcome('per-package spans, cgo', run);
+    expect(run.exitCode).toBe(0);
+    const cgo = tool(run.spans, 'cgo').filter((s) => s.attributes['go.action'] === 'cgo');
+    expect(cgo.map((s) => s.name)).toEqual(['cgo example.org/cg/c', 'cgo example.org/cg/c']);
+    expect(tool(run.spans, 'compile').filter((s) => s.attributes['go.action'] === 'compile').map((s) => s.name)).toEqual(['compile example.org/cg/c']);
   });
 });
