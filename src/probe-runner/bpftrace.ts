@@ -11,6 +11,7 @@ import { linuxProbeScript } from '../paths.js';
 import { findSetpriv } from './environment.js';
 import { createLineSplitter } from './line-splitter.js';
 import { probeProgram, type ProbeSet } from './probe-text.js';
+import { goCacheDirFromEnv, goCacheProbeArgs } from './gocache.js';
 import { FIRST_SYSCALL_PARAM, syscallNumbers } from '../vocabulary/syscalls.js';
 
 export interface TracerParams {
@@ -22,6 +23,9 @@ export interface TracerParams {
   offcpuThresholdNs: number;
   /** agent mode (rootPid 0): which execs make roots, and what to follow from the start */
   agent?: AgentTracerParams;
+  /** Go build cache directory whose entry lookups the probe reports (issue 13); default: from
+   *  gostall's own environment (src/probe-runner/gocache.ts); null = off */
+  goCacheDir?: string | null;
 }
 
 /** Agent-mode parameters ($4..$48 of the probe; see the header of probes/linux/gostall.bt). */
@@ -127,7 +131,8 @@ export function tracerArgs(script: string, p: TracerParams, arch: string = proce
     ...(p.agent ? agentArgs(p.rootPid, p.agent) : unusedAgentArgs()),
   ];
   if (args.length - 3 !== FIRST_SYSCALL_PARAM - 1) throw new Error('tracer parameters out of place');
-  return [...args, ...numbers.map(String)];
+  const goCache = goCacheProbeArgs(p.goCacheDir === undefined ? goCacheDirFromEnv(process.env) : p.goCacheDir ?? undefined);
+  return [...args, ...numbers.map(String), ...goCache];
 }
 
 /**
