@@ -6,10 +6,10 @@
  * first instruction is already traced. CMD inherits stdin/stdout/stderr untouched; the
  * tracer's output never shares a descriptor with it.
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { chownSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { constants as osConstants } from 'node:os';
 import { MAX_LINE_LENGTH } from '../events/parse.js';
@@ -25,6 +25,7 @@ import { renderSummary } from '../export/summary.js';
 import { writeDiagnosisJson } from '../export/diagnosis-json.js';
 import { UsageError, parseDuration, splitCommand, EXPORT_FLAGS, exportSettingsOption } from './options.js';
 import { openRawCapture, type RawCapture } from './raw-capture.js';
+import { spawnShim } from './shim.js';
 
 export const RUN_USAGE = `usage: gostall run [options] -- CMD [ARGS…]
 
@@ -65,13 +66,43 @@ const RUN_PIPELINE = { episodes: { minDurationNs: 0, mergeGapNs: 0, reportEveryN
 
 export interface RunResult { exitCode: number }
 
-function defaultOutPath(cmd: string): string {
-  const base = process.env.XDG_STATE_HOME || join(homedir(), '.local/state');
+/** The user a default trace belongs to: under sudo, the invoking user (not root). */
+interface TraceOwner { home: string; uid?: number; gid?: number }
+
+/** Under `sudo`, $SUDO_USER's home from the password database; otherwise our own. */
+export function traceOwner(env: NodeJS.ProcessEnv = process.env, passwd = readPasswd()): TraceOwner {
+  const uid = Number(env.SUDO_UID);
+  const gid = Number(env.SUDO_GID);
+  if (process.getuid?.() === 0 && env.SUDO_USER && Number.isInteger(uid) && uid > 0 && Number.isInteger(gid)) {
+    const entry = passwd.split('\n').map((l) => l.split(':')).find((f) => f[0] === env.SUDO_USER && Number(f[2]) === uid);
+    if (entry?.[5]) return { home: entry[5], uid, gid };
+  }
+  return { home: homedir() };
+}
+
+function readPasswd(): string {
+  try { return readFileSync('/etc/passwd', 'utf8'); } catch { return ''; }
+}
+
+function defaultOutPath(cmd: string, env: NodeJS.ProcessEnv = process.env): { path: string; owner: TraceOwner } {
+  const owner = traceOwner(env);
+  // XDG_STATE_HOME is root's own under sudo: the invoking user's default is used instead.
+  const base = owner.uid === undefined && env.XDG_STATE_HOME ? env.XDG_STATE_HOME : join(owner.home, '.local/state');
   const dir = join(base, 'gostall/traces');
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  mkdirOwned(dir, owner);
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
   const safe = cmd.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 40) || 'cmd';
-  return join(dir, `${stamp}-${safe}.otlp.jsonl`);
+  return { path: join(dir, `${stamp}-${safe}.otlp.jsonl`), owner };
+}
+
+/** mkdir -p, each directory it creates owned by the trace's owner. */
+function mkdirOwned(dir: string, owner: TraceOwner): void {
+  const first = mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (first === undefined || owner.uid === undefined) return;
+  for (let d = dir; d.length >= first.length; d = dirname(d)) {
+    chownSync(d, owner.uid, owner.gid!);
+    if (d === first) break;
+  }
 }
 
 function signalNumber(name: NodeJS.Signals | null): number {
@@ -128,11 +159,15 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   for (const n of settings.notices) process.stderr.write(`gostall: ${n}\n`);
   // With no collector named (and export not switched off), the trace goes to a file.
   const wantsDefaultFile = settings.out === undefined && !settings.endpointConfigured && !settings.exportDisabled;
-  const outPath = wantsDefaultFile ? defaultOutPath(opts.command[0]!.split('/').pop()!) : settings.out;
+  const defaultOut = wantsDefaultFile ? defaultOutPath(opts.command[0]!.split('/').pop()!) : undefined;
+  const outPath = defaultOut?.path ?? settings.out;
   const created = await createSink({ ...settings, out: outPath }, { mode: 'memory', deadlineMillis: EXPORT_DEADLINE_MILLIS });
   if (!created.ok) {
     process.stderr.write(`gostall: ${created.error.message}; fix: choose another --out\n`);
     return { exitCode: 2 };
+  }
+  if (defaultOut?.owner.uid !== undefined && created.sink.filePath !== undefined) {
+    try { chownSync(created.sink.filePath, defaultOut.owner.uid, defaultOut.owner.gid!); } catch { /* written by the first span instead */ }
   }
   const sink: Sink = created.sink;
   let raw: RawCapture | undefined;
@@ -144,17 +179,12 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
     return { exitCode: 2 };
   }
 
-  // The shim: blocks on fd 3 until the tracer is attached, then becomes CMD. If gostall
-  // goes away first, the read fails and CMD never runs.
-  const shim = spawn('/bin/sh', ['-c', 'read _ <&3 || exit 125; exec 3<&-; exec "$@"', 'gostall-shim', ...opts.command], {
-    stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
-  });
-  const gate = shim.stdio[3] as NodeJS.WritableStream;
-  // A shim killed before its release (Ctrl-C while the probes attach) closes the gate.
-  gate.on('error', () => {});
-  const shimExit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
-    shim.once('exit', (code, signal) => res({ code, signal })));
-  const shimPid = shim.pid!;
+  // The shim (./shim): blocks on fd 3 until the tracer is attached, then becomes CMD,
+  // changing nothing. If gostall goes away first, the read fails and CMD never runs.
+  const shimProc = spawnShim(opts.command);
+  const shim = shimProc.child;
+  const shimExit = shimProc.exited;
+  const shimPid = shimProc.pid;
   const restoreSignals = forwardSignals(shim);
 
   // Everything from lines to spans is the pipeline's, as for agent and replay; the spans go
@@ -215,8 +245,7 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
     if (!stopping) tracerDied = `bpftrace exited while the command was running (${x.code !== undefined ? `code ${x.code}` : x.signal}): the trace ends there`;
   });
 
-  gate.write('go\n');
-  gate.end();
+  shimProc.release();
   const exit = await shimExit;
   const exitCode = exit.code ?? 128 + signalNumber(exit.signal);
 
@@ -249,7 +278,7 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
  * trace (bpftrace runs in its own process group, out of the terminal's reach). Termination
  * requests sent to gostall alone are passed on to CMD. Returns the undo.
  */
-function forwardSignals(shim: ReturnType<typeof spawn>): () => void {
+function forwardSignals(shim: ChildProcess): () => void {
   const forward = (sig: NodeJS.Signals) => () => { try { shim.kill(sig); } catch { /* already gone */ } };
   const onInt = () => {};
   const onTerm = forward('SIGTERM');
