@@ -17,7 +17,7 @@ import { createWallClock } from '../model/clock.js';
 import { checkTracingEnvironment, findBpftrace } from '../probe-runner/environment.js';
 import { perfPagesFromEnv, startTracer } from '../probe-runner/bpftrace.js';
 import { runContextCollector } from '../pipeline/context.js';
-import { createPipeline, type PublishedTrace } from '../pipeline/pipeline.js';
+import { createPipeline, type Pipeline, type PublishedTrace } from '../pipeline/pipeline.js';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { createResourceCache } from '../export/resource-cache.js';
 import { createSink, type Sink } from '../export/sink.js';
@@ -26,6 +26,7 @@ import { writeDiagnosisJson } from '../export/diagnosis-json.js';
 import { UsageError, parseDuration, splitCommand, EXPORT_FLAGS, exportSettingsOption } from './options.js';
 import { openRawCapture, type RawCapture } from './raw-capture.js';
 import { spawnShim } from './shim.js';
+import { askAgent, type AgentFollow } from './run-via-agent.js';
 
 export const RUN_USAGE = `usage: gostall run [options] -- CMD [ARGS…]
 
@@ -147,13 +148,6 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
     process.stdout.write(RUN_USAGE);
     return { exitCode: 0 };
   }
-  const problems = checkTracingEnvironment();
-  if (problems.length > 0) {
-    const p = problems[0]!;
-    process.stderr.write(`gostall: cannot trace: ${p.what}; fix: ${p.fix}\n`);
-    return { exitCode: 2 };
-  }
-  const bpftrace = findBpftrace()!;
   const clock = createWallClock();
   const settings = opts.exportSettings;
   for (const n of settings.notices) process.stderr.write(`gostall: ${n}\n`);
@@ -181,6 +175,7 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
 
   // The shim (./shim): blocks on fd 3 until the tracer is attached, then becomes CMD,
   // changing nothing. If gostall goes away first, the read fails and CMD never runs.
+  const startNs = clock.nowMonotonicNs();
   const shimProc = spawnShim(opts.command);
   const shim = shimProc.child;
   const shimExit = shimProc.exited;
@@ -205,29 +200,26 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
     onTreeComplete: () => treeComplete(),
   });
 
-  const kernelThreshold = Math.min(opts.thresholdNs, KERNEL_THRESHOLD_CAP_NS);
-  const tracer = startTracer({
-    bpftrace,
-    params: { rootPid: shimPid, syscallThresholdNs: kernelThreshold, offcpuThresholdNs: kernelThreshold },
-    perfPagesPerCpu: opts.perfPagesPerCpu,
-    maxLineBytes: MAX_LINE_LENGTH + 1,
-    onLine(line, stream) {
-      if (stream !== 'stdout') return;
-      raw?.line(line);
-      pipeline.feedLine(line);
-    },
-    onTooLong(stream) {
-      if (stream === 'stdout') pipeline.malformed('line too long');
-    },
+  const onLine = (line: string) => {
+    raw?.line(line);
+    pipeline.feedLine(line);
+  };
+  // A running agent follows the command if it will (./run-via-agent); else our own bpftrace.
+  const asked = await askAgent(shimPid, {
+    // the agent's probe has no R record for this root: run writes the one its own would print
+    onFollowing: (t) => onLine(`R\t${startNs}\t${shimPid}\t${t.syscallThresholdNs}\t${t.offcpuThresholdNs}`),
+    onLine,
   });
+  if (!asked.ok && asked.notice) process.stderr.write(`gostall: ${asked.notice}\n`);
+  const follower = asked.ok ? agentFollower(asked.follow) : startOwnTracer(shimPid, opts, pipeline, onLine);
   const startup = await Promise.race([
-    tracer.ready.then(() => ({ ready: true as const }), (err: Error) => ({ ready: false as const, err })),
+    follower.ready.then(() => ({ ready: true as const }), (err: Error) => ({ ready: false as const, err })),
     shimExit.then((x) => ({ ready: 'interrupted' as const, x })),
   ]);
   if (startup.ready !== true) {
     shim.kill('SIGKILL');
     const x = await shimExit;
-    await tracer.stop().catch(() => undefined);
+    await follower.stop();
     restoreSignals();
     await sink.shutdown(0);
     await raw?.close().catch(() => {});
@@ -235,14 +227,16 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
       process.stderr.write('gostall: interrupted while the probes were attaching; the command was not started\n');
       return { exitCode: x.code ?? 128 + signalNumber(x.signal) };
     }
-    process.stderr.write(`gostall: cannot trace: ${startup.err.message}; fix: run \`gostall doctor\` to see what is missing\n`);
+    process.stderr.write(`gostall: cannot trace: ${startup.err.message}\n`);
     return { exitCode: 2 };
   }
-  // bpftrace exiting on its own before it is stopped means the trace is cut short.
+  // The records ending before they are stopped means the trace is cut short.
   let stopping = false;
   let tracerDied: string | undefined;
-  void tracer.exited.then((x) => {
-    if (!stopping) tracerDied = `bpftrace exited while the command was running (${x.code !== undefined ? `code ${x.code}` : x.signal}): the trace ends there`;
+  void follower.died.then((why) => {
+    if (stopping) return;
+    tracerDied = why;
+    if (asked.ok) process.stderr.write(`gostall: ${why}\n`);
   });
 
   shimProc.release();
@@ -254,10 +248,10 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   await Promise.race([complete, new Promise((r) => { drainTimer = setTimeout(r, DRAIN_MILLIS); })]);
   clearTimeout(drainTimer);
   const endNs = clock.nowMonotonicNs();
-  await tracer.quiet(QUIET_MILLIS, QUIET_MAX_MILLIS);
+  await follower.quiet(QUIET_MILLIS, QUIET_MAX_MILLIS);
   stopping = true;
   // Everything is read: the probes' detach (about 0.7 s) need not be the user's wait.
-  tracer.abandon();
+  follower.abandon();
   restoreSignals();
   await pipeline.finish(endNs);
   const recorded = context.recorded();
@@ -271,6 +265,52 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
       ...(pipeline.stats.orphanRecords > 0 ? [`${pipeline.stats.orphanRecords} probe records named processes outside this trace and were left out`] : []),
     ] });
   return { exitCode };
+}
+
+/** Whoever follows the command's tree: our own bpftrace, or a running agent. */
+interface Follower {
+  /** rejects with the reason (and its fix) when the command cannot be traced */
+  ready: Promise<void>;
+  quiet(quietMillis: number, maxMillis: number): Promise<void>;
+  /** stop reading; nothing more is needed */
+  abandon(): void;
+  /** stop before the command ran */
+  stop(): Promise<void>;
+  /** resolves with why, if the records end on their own */
+  died: Promise<string>;
+}
+
+function agentFollower(f: AgentFollow): Follower {
+  return { ready: Promise.resolve(), quiet: f.quiet, abandon: f.close, stop: async () => f.close(), died: f.ended };
+}
+
+function startOwnTracer(shimPid: number, opts: { thresholdNs: number; perfPagesPerCpu: number | undefined }, pipeline: Pipeline, onLine: (line: string) => void): Follower {
+  const problems = checkTracingEnvironment();
+  if (problems.length > 0) {
+    const p = problems[0]!;
+    const never = new Promise<string>(() => {});
+    return { ready: Promise.reject(new Error(`${p.what}; fix: ${p.fix}`)), quiet: async () => {}, abandon() {}, stop: async () => {}, died: never };
+  }
+  const kernelThreshold = Math.min(opts.thresholdNs, KERNEL_THRESHOLD_CAP_NS);
+  const tracer = startTracer({
+    bpftrace: findBpftrace()!,
+    params: { rootPid: shimPid, syscallThresholdNs: kernelThreshold, offcpuThresholdNs: kernelThreshold },
+    perfPagesPerCpu: opts.perfPagesPerCpu,
+    maxLineBytes: MAX_LINE_LENGTH + 1,
+    onLine(line, stream) {
+      if (stream === 'stdout') onLine(line);
+    },
+    onTooLong(stream) {
+      if (stream === 'stdout') pipeline.malformed('line too long');
+    },
+  });
+  return {
+    ready: tracer.ready.catch((err: Error) => { throw new Error(`${err.message}; fix: run \`gostall doctor\` to see what is missing`); }),
+    quiet: (q, m) => tracer.quiet(q, m),
+    abandon: () => tracer.abandon(),
+    stop: () => tracer.stop().then(() => undefined, () => undefined),
+    died: tracer.exited.then((x) => `bpftrace exited while the command was running (${x.code !== undefined ? `code ${x.code}` : x.signal}): the trace ends there`),
+  };
 }
 
 /**
