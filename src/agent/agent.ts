@@ -137,7 +137,7 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
   const eventHistory: number[] = [];
   const metrics = (): MetricFamily[] => [
     ...agentMetrics({ core, supervisor, adoptOverflow, gapsTotalNs, eventHistory }),
-    { name: 'gostall_run_requests_total', help: 'gostall run requests answered (followed or refused)', type: 'counter', samples: [{ value: runServer?.stats.requests ?? 0 }] },
+    { name: 'gostall_run_requests_total', help: 'connections from gostall run, each answered (followed or refused)', type: 'counter', samples: [{ value: runServer?.stats.requests ?? 0 }] },
     { name: 'gostall_run_refused_total', help: 'gostall run requests refused (malformed, slow, not allowed, not a waiting shim)', type: 'counter', samples: [{ value: runServer?.stats.refused ?? 0 }] },
     { name: 'gostall_run_following', help: 'gostall run commands followed now', type: 'gauge', samples: [{ value: runServer?.stats.following ?? 0 }] },
     { name: 'gostall_run_records_total', help: 'probe records handed to gostall run commands (or dropped for shims nobody claimed)', type: 'counter', samples: [{ value: router.stats.linesRouted }] },

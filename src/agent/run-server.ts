@@ -89,6 +89,7 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
     handle(socket);
   });
   function handle(socket: Socket): void {
+    stats.requests++;
     let answered = false;
     let client: FollowClient | undefined;
     const reply = (r: RunReply) => { if (!socket.destroyed) socket.write(`${JSON.stringify(r)}\n`); };
@@ -111,7 +112,6 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
     async function onRequest(line: string): Promise<void> {
       if (answered) return;
       clearTimeout(deadline);
-      stats.requests++;
       let json: unknown;
       try { json = JSON.parse(line); } catch { return refuse('malformed request: not JSON'); }
       const parsed = requestSchema.safeParse(json);
