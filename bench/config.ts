@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { packageRoot } from '../src/paths.js';
 
-export const SECTIONS = ['build', 'probecost', 'hostcost', 'parse', 'agent', 'soak'] as const;
+export const SECTIONS = ['build', 'probecost', 'hostcost', 'parse', 'agent', 'runagent', 'soak'] as const;
 export type Section = (typeof SECTIONS)[number];
 /** What runs when BENCH_SECTIONS is not set: everything but the hour-long soak. */
 export const DEFAULT_SECTIONS: readonly Section[] = ['build', 'probecost', 'hostcost', 'parse', 'agent'];

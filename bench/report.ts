@@ -4,6 +4,7 @@ import type { ParseResults } from './parse-throughput.js';
 import type { AgentResults } from './agent.js';
 import type { ProbeCostResults } from './probe-cost.js';
 import type { HostCostResults } from './host-cost.js';
+import type { RunViaAgentResults } from './run-via-agent.js';
 import type { SoakResults } from './soak.js';
 
 function table(title: string, rows: [string, string, string?][]): string {
@@ -144,4 +145,14 @@ export function renderSoakCurve(k: SoakResults): string {
     `${int(s.spansProduced)}/${int(s.spansReceived)}`.padStart(24), `${int(s.runs)} (${int(s.runsFollowed)})`.padStart(17),
   ].join(' '));
   return [head, ...rows].join('\n') + '\n';
+}
+
+export function renderRunViaAgent(r: RunViaAgentResults): string {
+  const s = r.summary;
+  return table(`6. gostall run through a running agent: warm-cache go build of a small module, ${r.pairs} alternated pairs`, [
+    ['untraced / through the agent (median)', `${num(s.untracedMedianMs, 1)} / ${num(s.viaAgentMedianMs, 1)} ms`],
+    ['ratio (median of pairs)', num(s.ratioMedian, 3, '×'), 'target ≤ 1.10×'],
+    ['added time (median of pairs)', num(s.deltaMedianMs, 1, ' ms'), 'target ≤ +50 ms'],
+    ['runs that traced on their own / failed builds', `${int(r.fellBack)} / ${int(r.failed)}`],
+  ]);
 }
