@@ -8,7 +8,7 @@ import { packageRoot } from '../src/paths.js';
 export const SECTIONS = ['build', 'probecost', 'hostcost', 'parse', 'agent', 'runagent', 'soak'] as const;
 export type Section = (typeof SECTIONS)[number];
 /** What runs when BENCH_SECTIONS is not set: everything but the hour-long soak. */
-export const DEFAULT_SECTIONS: readonly Section[] = ['build', 'probecost', 'hostcost', 'parse', 'agent'];
+export const DEFAULT_SECTIONS: readonly Section[] = ['build', 'probecost', 'hostcost', 'parse', 'agent', 'runagent'];
 
 export interface BenchConfig {
   quick: boolean;
