@@ -1,76 +1,137 @@
 /**
- * What the probe costs processes gostall does NOT trace. Its syscall hooks sit on
- * raw_syscalls entry and exit, so every syscall on the machine runs them (one map lookup
- * drops the untraced ones); an always-on agent pays this host-wide. Workload: `dd bs=1`
- * from /dev/zero to /dev/null, two syscalls per byte, never traced. Each pair runs it once
- * with nothing attached and once while bpftrace has the probe attached (following a
- * sleeping process only), in alternating order; the difference per syscall is the cost.
+ * What the probe costs processes gostall does NOT trace, for each probe set: `run`'s
+ * (raw_syscalls: every syscall on the machine runs its hooks while a command is traced)
+ * and the always-on agent's (one tracepoint per syscall the rules need, none on read or
+ * write). Workloads, never traced: `dd bs=1` from /dev/zero to /dev/null (two syscalls per
+ * byte: the worst case) and `git status` in a generated 20,000-file repository (lstat of
+ * every file: the calls the agent does hook). Each pair measures a workload with nothing
+ * attached and with the set attached (following a sleeping process only), in alternating
+ * order; the cost shows in the workload's CPU time (user + system: the BPF programs run in
+ * its context), which a loaded shared machine disturbs less than wall time.
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchConfig } from './config.js';
 import { median, min, max, round } from './stats.js';
-import { runTimed } from './timed-command.js';
 import { findBpftrace } from '../src/probe-runner/environment.js';
-import { startTracer } from '../src/probe-runner/bpftrace.js';
+import { startTracer, type TracerParams } from '../src/probe-runner/bpftrace.js';
+import type { ProbeSet } from '../src/probe-runner/probe-text.js';
 
-export interface HostCostResults {
-  syscallsPerRun: number;
-  pairs: { untracedS: number; attachedS: number }[];
-  untracedNsPerSyscallMedian: number;
-  addedNsPerSyscallMedian: number;
-  addedNsPerSyscallMin: number;
-  addedNsPerSyscallMax: number;
+export interface WorkloadCost {
+  /** CPU seconds (user + system) per pair: nothing attached, and with the set attached */
+  pairs: { untracedCpuS: number; attachedCpuS: number }[];
   ratioMedian: number;
-  /** probe attach (spawn → BEGIN) and detach (SIGINT → exit), medians */
+  ratioMin: number;
+  ratioMax: number;
+}
+
+export interface ProbeSetCost {
+  set: ProbeSet;
+  dd: WorkloadCost;
+  git: WorkloadCost;
+  /** dd: added CPU ns per syscall (median) */
+  ddAddedNsPerSyscallMedian: number;
+  /** spawn → BEGIN, and SIGINT → exit (detach), medians */
   attachSecondsMedian: number;
   detachSecondsMedian: number;
+}
+
+export interface HostCostResults {
+  syscallsPerDd: number;
+  gitFiles: number;
+  untracedNsPerSyscallMedian: number;
+  sets: ProbeSetCost[];
+}
+
+const GIT_FILES = 20_000;
+
+/** CPU seconds (user + system) of one command, as its bash parent's `times` reports for children. */
+function cpuSeconds(cmd: string, cwd: string): number {
+  const out = execFileSync('bash', ['-c', `${cmd} >/dev/null 2>&1; times`], { cwd, encoding: 'utf8' });
+  const lines = out.trim().split('\n');
+  const m = [...lines[lines.length - 1]!.matchAll(/(\d+)m([\d.]+)s/g)].map((x) => Number(x[1]) * 60 + Number(x[2]));
+  if (m.length !== 2) throw new Error(`cannot read times output: ${out}`);
+  return m[0]! + m[1]!;
+}
+
+/** A git repository of GIT_FILES committed files in 200 directories (made once). */
+function gitTree(dir: string): void {
+  if (existsSync(join(dir, '.git'))) return;
+  mkdirSync(dir, { recursive: true });
+  for (let d = 0; d < 200; d++) {
+    mkdirSync(join(dir, `d${d}`), { recursive: true });
+    for (let f = 0; f < GIT_FILES / 200; f++) writeFileSync(join(dir, `d${d}`, `f${f}.txt`), `${d}/${f}\n`);
+  }
+  const git = (...a: string[]) => execFileSync('git', ['-c', 'user.name=bench', '-c', 'user.email=bench@localhost', ...a], { cwd: dir, stdio: 'ignore' });
+  git('init', '-q'); git('add', '-A'); git('commit', '-qm', 'tree');
+}
+
+function summarize(pairs: WorkloadCost['pairs']): WorkloadCost {
+  const ratios = pairs.map((p) => p.attachedCpuS / p.untracedCpuS);
+  return {
+    pairs: pairs.map((p) => ({ untracedCpuS: round(p.untracedCpuS, 3), attachedCpuS: round(p.attachedCpuS, 3) })),
+    ratioMedian: round(median(ratios), 3), ratioMin: round(min(ratios), 3), ratioMax: round(max(ratios), 3),
+  };
+}
+
+function paramsFor(set: ProbeSet, sleeperPid: number): TracerParams {
+  const t = { syscallThresholdNs: 10_000_000, offcpuThresholdNs: 10_000_000 };
+  return set === 'run'
+    ? { rootPid: sleeperPid, ...t }
+    : { rootPid: 0, ...t, agent: { executables: ['gostall-none'], cgroupId: 0, adoptPids: [sleeperPid] } };
 }
 
 export async function benchHostCost(cfg: BenchConfig, log: (line: string) => void): Promise<HostCostResults> {
   const bpftrace = findBpftrace();
   if (!bpftrace) throw new Error('bpftrace not found');
   const bytes = cfg.quick ? 200_000 : 1_000_000;
-  const logs = join(cfg.outDir, 'logs');
-  mkdirSync(logs, { recursive: true });
-  const dd = () => runTimed('dd', ['if=/dev/zero', 'of=/dev/null', 'bs=1', `count=${bytes}`], { cwd: cfg.outDir, env: process.env, logPath: join(logs, 'hostcost-dd.log') });
-  const pairs: HostCostResults['pairs'] = [];
-  const attachS: number[] = [];
-  const detachS: number[] = [];
-  log(`hostcost: ${cfg.pairs} pair(s) of dd bs=1 count=${bytes}, untraced, with and without the probe attached`);
-  for (let i = 0; i < cfg.pairs; i++) {
-    const sleeper = spawn('sleep', ['3600'], { stdio: 'ignore' });
-    try {
-      const untracedFirst = i % 2 === 0;
-      let untraced = untracedFirst ? await dd() : undefined;
-      const t0 = process.hrtime.bigint();
-      const tracer = startTracer({ bpftrace, params: { rootPid: sleeper.pid!, syscallThresholdNs: 10_000_000, offcpuThresholdNs: 10_000_000 }, onLine: () => {} });
-      await tracer.ready;
-      attachS.push(Number(process.hrtime.bigint() - t0) / 1e9);
-      const attached = await dd();
-      const t1 = process.hrtime.bigint();
-      await tracer.stop();
-      detachS.push(Number(process.hrtime.bigint() - t1) / 1e9);
-      untraced ??= await dd();
-      if (untraced.exitCode !== 0 || attached.exitCode !== 0) throw new Error('dd failed (see .bench/logs/hostcost-dd.log)');
-      pairs.push({ untracedS: untraced.wallNs / 1e9, attachedS: attached.wallNs / 1e9 });
-      log(`hostcost: pair ${i + 1}: untraced ${round(untraced.wallNs / 1e9, 3)} s, probe attached ${round(attached.wallNs / 1e9, 3)} s`);
-    } finally {
-      sleeper.kill('SIGKILL');
+  const repo = join(cfg.outDir, 'gittree');
+  log(`hostcost: making a ${GIT_FILES}-file git repository in ${repo} (once)`);
+  gitTree(repo);
+  const dd = `dd if=/dev/zero of=/dev/null bs=1 count=${bytes}`;
+  // five runs per measurement: one git status takes ~0.1 s
+  const gitStatus = 'for i in 1 2 3 4 5; do git status --porcelain; done';
+  const measure = () => ({ dd: cpuSeconds(dd, cfg.outDir), git: cpuSeconds(gitStatus, repo) });
+  measure(); // warm the page cache and git's index for every variant alike
+  const sets: ProbeSetCost[] = [];
+  const untracedDd: number[] = [];
+  for (const set of ['run', 'agent'] as const) {
+    const ddPairs: WorkloadCost['pairs'] = [];
+    const gitPairs: WorkloadCost['pairs'] = [];
+    const attachS: number[] = [];
+    const detachS: number[] = [];
+    for (let i = 0; i < cfg.pairs; i++) {
+      const sleeper = spawn('sleep', ['3600'], { stdio: 'ignore' });
+      try {
+        let untraced = i % 2 === 0 ? measure() : undefined;
+        const t0 = process.hrtime.bigint();
+        const tracer = startTracer({ bpftrace, params: paramsFor(set, sleeper.pid!), onLine: () => {} });
+        await tracer.ready;
+        attachS.push(Number(process.hrtime.bigint() - t0) / 1e9);
+        const attached = measure();
+        const t1 = process.hrtime.bigint();
+        await tracer.stop();
+        detachS.push(Number(process.hrtime.bigint() - t1) / 1e9);
+        untraced ??= measure();
+        ddPairs.push({ untracedCpuS: untraced.dd, attachedCpuS: attached.dd });
+        gitPairs.push({ untracedCpuS: untraced.git, attachedCpuS: attached.git });
+        untracedDd.push(untraced.dd);
+        log(`hostcost: ${set} pair ${i + 1}: dd ${round(untraced.dd, 3)} -> ${round(attached.dd, 3)} s CPU, git status ×5 ${round(untraced.git, 3)} -> ${round(attached.git, 3)} s CPU`);
+      } finally {
+        sleeper.kill('SIGKILL');
+      }
     }
+    const added = ddPairs.map((p) => ((p.attachedCpuS - p.untracedCpuS) * 1e9) / (2 * bytes));
+    sets.push({
+      set, dd: summarize(ddPairs), git: summarize(gitPairs),
+      ddAddedNsPerSyscallMedian: round(median(added), 0),
+      attachSecondsMedian: round(median(attachS), 2), detachSecondsMedian: round(median(detachS), 2),
+    });
   }
-  const syscalls = 2 * bytes;
-  const added = pairs.map((p) => ((p.attachedS - p.untracedS) * 1e9) / syscalls);
   return {
-    syscallsPerRun: syscalls,
-    pairs: pairs.map((p) => ({ untracedS: round(p.untracedS, 3), attachedS: round(p.attachedS, 3) })),
-    untracedNsPerSyscallMedian: round(median(pairs.map((p) => (p.untracedS * 1e9) / syscalls)), 0),
-    addedNsPerSyscallMedian: round(median(added), 0),
-    addedNsPerSyscallMin: round(min(added), 0),
-    addedNsPerSyscallMax: round(max(added), 0),
-    ratioMedian: round(median(pairs.map((p) => p.attachedS / p.untracedS)), 3),
-    attachSecondsMedian: round(median(attachS), 2),
-    detachSecondsMedian: round(median(detachS), 2),
+    syscallsPerDd: 2 * bytes, gitFiles: GIT_FILES,
+    untracedNsPerSyscallMedian: round(median(untracedDd.map((s) => (s * 1e9) / (2 * bytes))), 0),
+    sets,
   };
 }

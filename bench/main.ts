@@ -12,10 +12,11 @@ import { benchBuildOverhead, type BuildResults } from './build-overhead.js';
 import { ConfigError, readConfig } from './config.js';
 import { benchParseThroughput, type ParseResults } from './parse-throughput.js';
 import { benchHostCost, type HostCostResults } from './host-cost.js';
+import { benchFixedCost, type FixedCostResults } from './fixed-cost.js';
 import { benchSoak, type SoakResults } from './soak.js';
 import { benchRunViaAgent, type RunViaAgentResults } from './run-via-agent.js';
 import { benchProbeCost, type ProbeCostResults } from './probe-cost.js';
-import { renderAgent, renderBuild, renderHostCost, renderParse, renderProbeCost, renderSoak, renderRunViaAgent } from './report.js';
+import { renderAgent, renderBuild, renderFixedCost, renderHostCost, renderParse, renderProbeCost, renderSoak, renderRunViaAgent } from './report.js';
 
 const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 
@@ -36,7 +37,7 @@ async function main(): Promise<number> {
   const results: {
     startedAt: string; finishedAt?: string; quick: boolean; machine: Record<string, unknown>; config: Record<string, unknown>;
     loadAverageStart: number[]; loadAverageEnd?: number[];
-    build?: BuildResults; probecost?: ProbeCostResults; hostcost?: HostCostResults; parse?: ParseResults; agent?: AgentResults; runagent?: RunViaAgentResults; soak?: SoakResults; errors: Record<string, string>;
+    build?: BuildResults; probecost?: ProbeCostResults; hostcost?: HostCostResults; fixedcost?: FixedCostResults; parse?: ParseResults; agent?: AgentResults; runagent?: RunViaAgentResults; soak?: SoakResults; errors: Record<string, string>;
   } = {
     startedAt: started.toISOString(),
     quick: cfg.quick,
@@ -66,6 +67,7 @@ async function main(): Promise<number> {
   if (cfg.sections.has('build')) results.build = await section('build', () => benchBuildOverhead(cfg, log), renderBuild);
   if (cfg.sections.has('probecost')) results.probecost = await section('probecost', () => benchProbeCost(cfg, cpus().length, log), renderProbeCost);
   if (cfg.sections.has('hostcost')) results.hostcost = await section('hostcost', () => benchHostCost(cfg, log), renderHostCost);
+  if (cfg.sections.has('fixedcost')) results.fixedcost = await section('fixedcost', () => benchFixedCost(cfg, log), renderFixedCost);
   if (cfg.sections.has('parse')) results.parse = await section('parse', () => benchParseThroughput(cfg, log), renderParse);
   if (cfg.sections.has('agent')) results.agent = await section('agent', () => benchAgent(cfg, log), renderAgent);
   if (cfg.sections.has('runagent')) results.runagent = await section('runagent', () => benchRunViaAgent(cfg, log), renderRunViaAgent);

@@ -5,6 +5,7 @@ import type { AgentResults } from './agent.js';
 import type { ProbeCostResults } from './probe-cost.js';
 import type { HostCostResults } from './host-cost.js';
 import type { RunViaAgentResults } from './run-via-agent.js';
+import type { FixedCostResults } from './fixed-cost.js';
 import type { SoakResults } from './soak.js';
 
 function table(title: string, rows: [string, string, string?][]): string {
@@ -109,13 +110,30 @@ export function renderProbeCost(c: ProbeCostResults): string {
   return table('1b. probe cost (one extra traced build with kernel.bpf_stats_enabled=1; not part of the timed pairs)', rows);
 }
 
+export function renderFixedCost(f: FixedCostResults): string {
+  const rows: [string, string, string?][] = [
+    ['node start-up (node -e 0)', num(f.nodeStartMs, 0, ' ms')],
+    ['loading the run command\'s modules', num(f.runModulesMs, 0, ' ms'), 'before bpftrace is spawned'],
+    ['loading the export modules', num(f.exportModulesMs, 0, ' ms'), 'overlapped with the probe attach'],
+  ];
+  for (const p of f.probes) {
+    rows.push([`${p.label}: bpftrace compile / load+attach / detach`, `${num(p.compileMs, 0)} / ${num(p.attachMs, 0)} / ${num(p.detachMs, 0)} ms`, 'detach is not waited for by run (SIGKILL once quiet)']);
+  }
+  rows.push(['whole gostall run -- true', num(f.wholeRunTrueMs, 0, ' ms')]);
+  return table(`1d. fixed cost of one gostall run, by part (medians of ${f.reps})`, rows);
+}
+
 export function renderHostCost(h: HostCostResults): string {
-  return table(`1c. cost to untraced processes (dd bs=1, ${int(h.syscallsPerRun)} syscalls per run, ${h.pairs.length} pair(s))`, [
-    ['untraced syscall, nothing attached (median)', num(h.untracedNsPerSyscallMedian, 0, ' ns')],
-    ['added per syscall while the probe is attached (median)', num(h.addedNsPerSyscallMedian, 0, ' ns'), `range ${num(h.addedNsPerSyscallMin, 0)}–${num(h.addedNsPerSyscallMax, 0)}`],
-    ['ratio attached / nothing attached', num(h.ratioMedian, 3, '×'), 'a worst case: a process doing nothing but syscalls'],
-    ['probe attach / detach (median)', `${num(h.attachSecondsMedian, 2)} / ${num(h.detachSecondsMedian, 2)} s`, 'bpftrace spawn → BEGIN; SIGINT → exit'],
-  ]);
+  const rows: [string, string, string?][] = [['untraced syscall, nothing attached (median CPU)', num(h.untracedNsPerSyscallMedian, 0, ' ns')]];
+  for (const s of h.sets) {
+    const who = s.set === 'agent' ? 'agent set (always on)' : 'run set (while a command is traced)';
+    rows.push(
+      [`${who}: dd bs=1 CPU ratio`, num(s.dd.ratioMedian, 3, '×'), `range ${num(s.dd.ratioMin, 2)}–${num(s.dd.ratioMax, 2)}; +${num(s.ddAddedNsPerSyscallMedian, 0)} ns per syscall; a worst case`],
+      [`${who}: git status (${int(h.gitFiles)} files) CPU ratio`, num(s.git.ratioMedian, 3, '×'), `range ${num(s.git.ratioMin, 2)}–${num(s.git.ratioMax, 2)}`],
+      [`${who}: attach / detach (median)`, `${num(s.attachSecondsMedian, 2)} / ${num(s.detachSecondsMedian, 2)} s`, 'bpftrace spawn → BEGIN; SIGINT → exit'],
+    );
+  }
+  return table(`1c. cost to untraced processes (CPU time of never-traced workloads; ${h.sets[0]?.dd.pairs.length ?? 0} pair(s) per set)`, rows);
 }
 
 export function renderSoak(k: SoakResults): string {

@@ -74,5 +74,16 @@ export function renderSummary(x: SummaryInput): string {
   for (const w of integrity) lines.push(`  warning: ${w}`);
   for (const d of x.destinations) lines.push(`  ${x.spanCount} spans ${d}`);
   for (const p of x.exportProblems) lines.push(`  warning: ${p}`);
-  return `${lines.join('\n')}\n`;
+  // Each line may hold paths, command lines and Go's own words from the traced tree.
+  return `${lines.map(terminalSafe).join('\n')}\n`;
+}
+
+/**
+ * Text from a trace made safe for a terminal: control characters (an ESC sequence could rewrite
+ * the screen or the window title), newlines (a path could forge a line of the summary) and bidi
+ * overrides are shown as \u escapes. Callers pass one line at a time.
+ */
+export function terminalSafe(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

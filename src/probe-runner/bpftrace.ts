@@ -4,9 +4,13 @@
  * program text. Output is read line by line without buffering the whole stream.
  */
 import { execa, type ResultPromise } from 'execa';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { linuxProbeScript } from '../paths.js';
 import { findSetpriv } from './environment.js';
 import { createLineSplitter } from './line-splitter.js';
+import { probeProgram, type ProbeSet } from './probe-text.js';
 import { FIRST_SYSCALL_PARAM, syscallNumbers } from '../vocabulary/syscalls.js';
 
 export interface TracerParams {
@@ -46,6 +50,7 @@ export interface TracerOptions {
   onTooLong?: (stream: 'stdout' | 'stderr') => void;
   /** longest line read whole (default 64 KiB; record readers pass the record format's limit) */
   maxLineBytes?: number;
+  /** path of the probe source (default: the bundled probes/linux/gostall.bt) */
   script?: string;
   /** perf ring buffer pages per CPU (default DEFAULT_PERF_PAGES_PER_CPU) */
   perfPagesPerCpu?: number;
@@ -100,6 +105,16 @@ export function perfPagesFromEnv(env: NodeJS.ProcessEnv): number | undefined {
   return n;
 }
 
+/**
+ * The probe set a mode loads: the agent's hooks each syscall it needs on its own tracepoint
+ * and leaves out the hottest ones (what every untraced process would pay for as long as the
+ * agent runs); run's hooks raw_syscalls, which attaches in half the time.
+ */
+export function probeSetFor(p: TracerParams): ProbeSet {
+  return p.agent ? 'agent' : 'run';
+}
+
+/** bpftrace's arguments: the program file (already cut for its probe set), then the validated parameters. */
 export function tracerArgs(script: string, p: TracerParams, arch: string = process.arch): string[] {
   const numbers = syscallNumbers(arch);
   if (!numbers) throw new Error(`gostall has no syscall numbers for the ${arch} architecture`);
@@ -113,6 +128,19 @@ export function tracerArgs(script: string, p: TracerParams, arch: string = proce
   ];
   if (args.length - 3 !== FIRST_SYSCALL_PARAM - 1) throw new Error('tracer parameters out of place');
   return [...args, ...numbers.map(String)];
+}
+
+/**
+ * Writes the program of the mode's probe set to a private file (0600 in a 0700 directory:
+ * bpftrace reads it once at start) and returns its path and a remover. A file rather than
+ * `-e TEXT`: the 20 kB program stays out of every `ps` listing. Read and written as latin1,
+ * so the bytes of the source pass through unchanged.
+ */
+function writeProgram(source: string, p: TracerParams): { path: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'gostall-probe-'));
+  const path = join(dir, 'gostall.bt');
+  writeFileSync(path, probeProgram(readFileSync(source, 'latin1'), probeSetFor(p)), { encoding: 'latin1', mode: 0o600 });
+  return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 /** $4..$48 when not in agent mode: no names, any cgroup, nothing to adopt. */
@@ -133,7 +161,14 @@ function agentArgs(rootPid: number, a: AgentTracerParams): string[] {
 }
 
 export function startTracer(opts: TracerOptions): Tracer {
-  const args = tracerArgs(opts.script ?? linuxProbeScript(), opts.params);
+  const program = writeProgram(opts.script ?? linuxProbeScript(), opts.params);
+  let args: string[];
+  try {
+    args = tracerArgs(program.path, opts.params);
+  } catch (err) {
+    program.remove();
+    throw err;
+  }
   // SIGKILL when gostall dies, however it dies (the exit hook below does not run on SIGKILL
   // or an OOM kill, and an idle bpftrace would never notice its closed pipe).
   const setpriv = findSetpriv();
@@ -198,6 +233,7 @@ export function startTracer(opts: TracerOptions): Tracer {
   const exited: Promise<TracerExit> = (async () => {
     const result = await child;
     process.off('exit', killOnExit);
+    program.remove();
     await Promise.all(readDone);
     return { code: result.exitCode, signal: result.signal };
   })();
@@ -230,6 +266,7 @@ export function startTracer(opts: TracerOptions): Tracer {
       abandoned = true;
       process.off('exit', killOnExit);
       child.kill('SIGKILL');
+      program.remove();
       // nothing of it may keep gostall's event loop alive while the kernel tears it down
       child.stdout?.destroy();
       child.stderr?.destroy();

@@ -150,6 +150,20 @@ describe('the probe and the schema agree on ids and sizes', () => {
     for (const h of enterHooks) expect(SYSCALLS[h.id], `${h.name} uses id ${h.id}`).toBe(h.name);
   });
 
+  it('the agent set hooks each syscall on its own tracepoint with the id SYSCALLS names it by (all but the reads)', () => {
+    const hooks = [...text.matchAll(/tracepoint:syscalls:sys_enter_(\w+) \/@tracked\[pid\]\/ \{ @sc\[tid\] = (\d+); @arg\[tid\] = \(uint64\)(args->(\w+)|0);/g)]
+      .map((m) => ({ name: m[1]!, id: Number(m[2]), arg: m[4] }));
+    for (const h of hooks) expect(SYSCALLS[h.id], `${h.name} uses id ${h.id}`).toBe(h.name);
+    expect(hooks.map((h) => h.name).sort()).toEqual(Object.values(SYSCALLS).filter((n) => n !== 'read' && n !== 'pread64').sort());
+    for (const h of hooks) {
+      if (FD_SYSCALLS.has(h.id)) expect(h.arg, h.name).toBe('fd');
+      else if (h.arg !== undefined) expect(h.arg, h.name).toMatch(/^(filename|pathname|oldname)$/);
+    }
+    // every one of them has an exit in the shared exit block
+    for (const h of hooks) expect(text, h.name).toContain(`tracepoint:syscalls:sys_exit_${h.name}`);
+    expect(text).toMatch(/tracepoint:syscalls:sys_enter_close\s*\/@tracked\[pid\]\/\s*\{[^}]*delete\(@fdpathA\[pid, \$fd/);
+  });
+
   it('takes every number parameter it is given, and drops the fd names at close', () => {
     const used = [...text.matchAll(/\$id == \$(\d+)\)/g)].map((m) => Number(m[1]));
     expect(used).toEqual(PROBE_SYSCALLS.map((_, i) => FIRST_SYSCALL_PARAM + i));

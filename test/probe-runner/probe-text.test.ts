@@ -1,0 +1,59 @@
+// The two probe sets cut from probes/linux/gostall.bt: what each one hooks decides what an
+// always-on agent costs every other process on the machine, and what `run` waits for at start.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { probeProgram } from '../../src/probe-runner/probe-text.js';
+import { probeSetFor } from '../../src/probe-runner/bpftrace.js';
+
+const SOURCE = readFileSync(fileURLToPath(new URL('../../probes/linux/gostall.bt', import.meta.url)), 'utf8');
+
+/** Attach points of a program (comments removed). */
+function attachPoints(program: string): string[] {
+  const text = program.replace(/\/\*[\s\S]*?\*\//g, '');
+  return [...text.matchAll(/\b(tracepoint:[a-z_]+:[a-z0-9_]+)/g)].map((m) => m[1]!);
+}
+
+describe('probe sets', () => {
+  it('the agent hooks no raw_syscalls and no read: untraced processes pay only for the calls the rules need', () => {
+    const points = attachPoints(probeProgram(SOURCE, 'agent', 'x64'));
+    expect(points.some((p) => p.startsWith('tracepoint:raw_syscalls:'))).toBe(false);
+    expect(points.filter((p) => /sys_(enter|exit)_(read|pread64|write)$/.test(p))).toEqual([]);
+    expect(points).toContain('tracepoint:syscalls:sys_enter_newfstatat');
+    expect(points).toContain('tracepoint:syscalls:sys_exit_getdents64');
+    expect(points).toContain('tracepoint:syscalls:sys_enter_renameat');
+  });
+
+  it('run hooks raw_syscalls and no per-syscall tracepoint (half the attach time)', () => {
+    const points = attachPoints(probeProgram(SOURCE, 'run', 'x64'));
+    expect(points).toContain('tracepoint:raw_syscalls:sys_enter');
+    expect(points.some((p) => p.startsWith('tracepoint:syscalls:'))).toBe(false);
+  });
+
+  it('leaves out tracepoints an architecture does not have', () => {
+    const points = attachPoints(probeProgram(SOURCE, 'agent', 'arm64'));
+    expect(points).not.toContain('tracepoint:syscalls:sys_enter_renameat');
+    expect(points).toContain('tracepoint:syscalls:sys_enter_renameat2');
+  });
+
+  it('keeps the line numbers of the source, so bpftrace errors point into the file', () => {
+    for (const set of ['run', 'agent'] as const) {
+      const out = probeProgram(SOURCE, set, 'x64').split('\n');
+      const src = SOURCE.split('\n');
+      expect(out.length).toBe(src.length);
+      out.forEach((line, i) => { if (line !== '') expect(line).toBe(src[i]); });
+    }
+  });
+
+  it('refuses unknown or unbalanced sections instead of loading a half-cut program', () => {
+    expect(() => probeProgram('/* [bogus] */\n/* [end bogus] */', 'run')).toThrow(/unknown section/);
+    expect(() => probeProgram('/* [run-only] */\nx', 'agent')).toThrow(/not closed/);
+    expect(() => probeProgram('/* [end run-only] */', 'agent')).toThrow(/unbalanced/);
+  });
+
+  it('the mode picks the set: agent parameters load the agent program', () => {
+    const base = { rootPid: 0, syscallThresholdNs: 1, offcpuThresholdNs: 1 };
+    expect(probeSetFor({ ...base, agent: { executables: ['go'], cgroupId: 0, adoptPids: [] } })).toBe('agent');
+    expect(probeSetFor({ ...base, rootPid: 42 })).toBe('run');
+  });
+});
