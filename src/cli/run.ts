@@ -1,23 +1,21 @@
 /**
  * gostall run [--out FILE] [--endpoint URL] [--protocol P] [--threshold DUR] [--json FILE] [--html FILE] [--raw FILE] -- CMD ARGS…
  *
- * Order matters: CMD starts as a shim blocked on a pipe, the tracer is started with the
- * shim's pid as its root and attaches, then the shim is released and execs CMD, so CMD's
- * first instruction is already traced. CMD inherits stdin/stdout/stderr untouched; the
- * tracer's output never shares a descriptor with it.
+ * Order matters: CMD starts as a shim blocked on a pipe (./shim), a follower starts
+ * following the shim's pid — a running agent if one answers within 100 ms
+ * (./run-via-agent), else run's own tracer (./run-follower) — then the shim is released
+ * and execs CMD, so CMD's first instruction is already traced. CMD inherits
+ * stdin/stdout/stderr untouched; the tracer's output never shares a descriptor with it.
  */
 import type { ChildProcess } from 'node:child_process';
-import { chownSync, mkdirSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { chownSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { constants as osConstants } from 'node:os';
-import { MAX_LINE_LENGTH } from '../events/parse.js';
 import { createWallClock } from '../model/clock.js';
-import { checkTracingEnvironment, findBpftrace } from '../probe-runner/environment.js';
-import { perfPagesFromEnv, startTracer } from '../probe-runner/bpftrace.js';
+import { perfPagesFromEnv } from '../probe-runner/bpftrace.js';
 import { runContextCollector } from '../pipeline/context.js';
-import { createPipeline, type Pipeline, type PublishedTrace } from '../pipeline/pipeline.js';
+import { createPipeline, type PublishedTrace } from '../pipeline/pipeline.js';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { createResourceCache } from '../export/resource-cache.js';
 import { createSink, type Sink } from '../export/sink.js';
@@ -26,7 +24,9 @@ import { writeDiagnosisJson } from '../export/diagnosis-json.js';
 import { UsageError, parseDuration, splitCommand, EXPORT_FLAGS, exportSettingsOption } from './options.js';
 import { openRawCapture, type RawCapture } from './raw-capture.js';
 import { spawnShim } from './shim.js';
-import { askAgent, type AgentFollow } from './run-via-agent.js';
+import { askAgent } from './run-via-agent.js';
+import { agentFollower, startOwnTracer } from './run-follower.js';
+import { defaultOutPath } from './trace-owner.js';
 
 export const RUN_USAGE = `usage: gostall run [options] -- CMD [ARGS…]
 
@@ -49,8 +49,6 @@ options:
 /** Syscalls at or above this become evidence spans by default: cold reads from local disk were
  *  measured at up to ~10 ms on the reference VM, so 50 ms leaves a 5x margin against false evidence. */
 export const DEFAULT_THRESHOLD_NS = 50e6;
-/** The kernel prints records from this latency on (diagnosis uses them below the span threshold). */
-const KERNEL_THRESHOLD_CAP_NS = 1e6;
 /** How long the trace may take to reach a collector after CMD ends; a collector that is down costs no more. */
 const EXPORT_DEADLINE_MILLIS = 10_000;
 /** After CMD exits, how long to wait for the exit records of its descendants. */
@@ -66,45 +64,6 @@ const QUIET_MAX_MILLIS = 1000;
 const RUN_PIPELINE = { episodes: { minDurationNs: 0, mergeGapNs: 0, reportEveryNs: 0, stuckAfterNs: 0 }, windowNs: 0, longLivedNs: Infinity, maxOpenTrees: 1, maxQueuedTrees: 1 };
 
 export interface RunResult { exitCode: number }
-
-/** The user a default trace belongs to: under sudo, the invoking user (not root). */
-interface TraceOwner { home: string; uid?: number; gid?: number }
-
-/** Under `sudo`, $SUDO_USER's home from the password database; otherwise our own. */
-export function traceOwner(env: NodeJS.ProcessEnv = process.env, passwd = readPasswd()): TraceOwner {
-  const uid = Number(env.SUDO_UID);
-  const gid = Number(env.SUDO_GID);
-  if (process.getuid?.() === 0 && env.SUDO_USER && Number.isInteger(uid) && uid > 0 && Number.isInteger(gid)) {
-    const entry = passwd.split('\n').map((l) => l.split(':')).find((f) => f[0] === env.SUDO_USER && Number(f[2]) === uid);
-    if (entry?.[5]) return { home: entry[5], uid, gid };
-  }
-  return { home: homedir() };
-}
-
-function readPasswd(): string {
-  try { return readFileSync('/etc/passwd', 'utf8'); } catch { return ''; }
-}
-
-function defaultOutPath(cmd: string, env: NodeJS.ProcessEnv = process.env): { path: string; owner: TraceOwner } {
-  const owner = traceOwner(env);
-  // XDG_STATE_HOME is root's own under sudo: the invoking user's default is used instead.
-  const base = owner.uid === undefined && env.XDG_STATE_HOME ? env.XDG_STATE_HOME : join(owner.home, '.local/state');
-  const dir = join(base, 'gostall/traces');
-  mkdirOwned(dir, owner);
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
-  const safe = cmd.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 40) || 'cmd';
-  return { path: join(dir, `${stamp}-${safe}.otlp.jsonl`), owner };
-}
-
-/** mkdir -p, each directory it creates owned by the trace's owner. */
-function mkdirOwned(dir: string, owner: TraceOwner): void {
-  const first = mkdirSync(dir, { recursive: true, mode: 0o700 });
-  if (first === undefined || owner.uid === undefined) return;
-  for (let d = dir; d.length >= first.length; d = dirname(d)) {
-    chownSync(d, owner.uid, owner.gid!);
-    if (d === first) break;
-  }
-}
 
 function signalNumber(name: NodeJS.Signals | null): number {
   if (!name) return 0;
@@ -265,52 +224,6 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
       ...(pipeline.stats.orphanRecords > 0 ? [`${pipeline.stats.orphanRecords} probe records named processes outside this trace and were left out`] : []),
     ] });
   return { exitCode };
-}
-
-/** Whoever follows the command's tree: our own bpftrace, or a running agent. */
-interface Follower {
-  /** rejects with the reason (and its fix) when the command cannot be traced */
-  ready: Promise<void>;
-  quiet(quietMillis: number, maxMillis: number): Promise<void>;
-  /** stop reading; nothing more is needed */
-  abandon(): void;
-  /** stop before the command ran */
-  stop(): Promise<void>;
-  /** resolves with why, if the records end on their own */
-  died: Promise<string>;
-}
-
-function agentFollower(f: AgentFollow): Follower {
-  return { ready: Promise.resolve(), quiet: f.quiet, abandon: f.close, stop: async () => f.close(), died: f.ended };
-}
-
-function startOwnTracer(shimPid: number, opts: { thresholdNs: number; perfPagesPerCpu: number | undefined }, pipeline: Pipeline, onLine: (line: string) => void): Follower {
-  const problems = checkTracingEnvironment();
-  if (problems.length > 0) {
-    const p = problems[0]!;
-    const never = new Promise<string>(() => {});
-    return { ready: Promise.reject(new Error(`${p.what}; fix: ${p.fix}`)), quiet: async () => {}, abandon() {}, stop: async () => {}, died: never };
-  }
-  const kernelThreshold = Math.min(opts.thresholdNs, KERNEL_THRESHOLD_CAP_NS);
-  const tracer = startTracer({
-    bpftrace: findBpftrace()!,
-    params: { rootPid: shimPid, syscallThresholdNs: kernelThreshold, offcpuThresholdNs: kernelThreshold },
-    perfPagesPerCpu: opts.perfPagesPerCpu,
-    maxLineBytes: MAX_LINE_LENGTH + 1,
-    onLine(line, stream) {
-      if (stream === 'stdout') onLine(line);
-    },
-    onTooLong(stream) {
-      if (stream === 'stdout') pipeline.malformed('line too long');
-    },
-  });
-  return {
-    ready: tracer.ready.catch((err: Error) => { throw new Error(`${err.message}; fix: run \`gostall doctor\` to see what is missing`); }),
-    quiet: (q, m) => tracer.quiet(q, m),
-    abandon: () => tracer.abandon(),
-    stop: () => tracer.stop().then(() => undefined, () => undefined),
-    died: tracer.exited.then((x) => `bpftrace exited while the command was running (${x.code !== undefined ? `code ${x.code}` : x.signal}): the trace ends there`),
-  };
 }
 
 /**
