@@ -143,7 +143,7 @@ export function renderSoak(k: SoakResults): string {
     ['gopls edits / answers / failed requests', `${int(k.gopls.edits)} / ${int(k.gopls.answered)} / ${int(k.gopls.failedRequests)}`, k.gopls.stillRunningAtEnd ? 'gopls ran the whole soak' : 'GOPLS EXITED EARLY'],
     ['agent RSS after warm-up / at end / max sampled', `${num(k.agentRss.afterWarmupMiB, 1)} / ${num(k.agentRss.endMiB, 1)} / ${num(k.agentRss.maxMiB, 1)} MiB`, `VmHWM at exit ${num(k.agentRss.peakHwmMiB, 1)} MiB`],
     ['agent RSS trend over the second half', num(k.agentRss.slopeSecondHalfMiBPerHour, 1, ' MiB/h'), 'least-squares slope of the samples'],
-    ['gostall run -- go build through the agent: runs / failed / followed / refused', `${int(k.runsViaAgent.runs)} / ${int(k.runsViaAgent.failed)} / ${int(k.runsViaAgent.followed)} / ${int(k.runsViaAgent.refused)}`],
+    ['gostall run -- go build through the agent: runs / failed / followed / refused / broken traces', `${int(k.runsViaAgent.runs)} / ${int(k.runsViaAgent.failed)} / ${int(k.runsViaAgent.followed)} / ${int(k.runsViaAgent.refused)} / ${int(k.runsViaAgent.broken)}`],
     ['bpftrace RSS max / at end', `${num(k.bpftraceRss.maxMiB, 1)} / ${num(k.bpftraceRss.endMiB, 1)} MiB`],
     ['agent CPU per second', num(k.agentCpuPerSecond, 4, ' s/s')],
     ['events / lost / malformed', `${int(t.gostall_events_total)} / ${int(t.gostall_events_lost_total)} / ${int(t.gostall_records_malformed_total)}`],

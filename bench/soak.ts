@@ -52,7 +52,7 @@ export interface SoakResults {
   minutes: number;
   isolatedCgroup: string | undefined;
   builds: { runs: number; failed: number };
-  runsViaAgent: { runs: number; failed: number; followed: number; refused: number; spansReported: number };
+  runsViaAgent: { runs: number; failed: number; followed: number; refused: number; spansReported: number; broken: number };
   gopls: { edits: number; answered: number; failedRequests: number; stillRunningAtEnd: boolean };
   sink: { requests: number; bytes: number; spans: number };
   samples: SoakSample[];
@@ -196,7 +196,7 @@ export async function benchSoak(cfg: BenchConfig, log: (line: string) => void): 
       }
     })();
 
-    const runStats = { runs: 0, failed: 0, followed: 0, refused: 0, spansReported: 0 };
+    const runStats = { runs: 0, failed: 0, followed: 0, refused: 0, spansReported: 0, broken: 0 };
     const runner = (async () => {
       while (!stop) {
         const runLog = join(logs, 'soak-run.log');
@@ -208,6 +208,8 @@ export async function benchSoak(cfg: BenchConfig, log: (line: string) => void): 
         const sent = /(\d+) spans? sent to/.exec(text);
         if (sent) runStats.spansReported += Number(sent[1]);
         if (/tracing on its own/.test(text)) runStats.refused++;
+        // the command's tree not seen (a trace without its exec or exit)
+        if (/unknown was still running|was not seen|could not be finished/.test(text)) runStats.broken++;
         await sleep(2000);
       }
     })();

@@ -78,7 +78,13 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
       return [line];
     }
     const pid = Number(tag === 'V' ? fields[1] : fields[2]);
-    if (tag === 'G') { heldG = { pid, line }; return []; }
+    if (tag === 'G') {
+      // A followed process that execs a watched executable (`gostall run -- go build`) is
+      // already the run's: it is not a new root of the agent's.
+      if (byPid.has(pid)) return [];
+      heldG = { pid, line };
+      return [];
+    }
     if (tag === 'E' && heldG?.pid === pid) {
       const g = heldG.line;
       heldG = undefined;

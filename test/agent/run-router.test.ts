@@ -43,6 +43,19 @@ describe('run router', () => {
     now += 1;
   });
 
+  it('keeps a followed command that execs a watched executable (run -- go build) the run\'s', () => {
+    const r = createRunRouter();
+    r.route(G(25));
+    r.route(E(25, 'gostall-shim'));
+    const c = client();
+    r.claim(25, c);
+    // the probe roots the exec of go again (its parent, gostall, is not traced)
+    expect(r.route(G(25))).toEqual([]);
+    expect(r.route(E(25, 'go'))).toEqual([]);
+    expect(r.route(S(25))).toEqual([]);
+    expect(c.got).toEqual([E(25, 'go'), S(25)]);
+  });
+
   it('drops a shim nobody claims in time (a run tracing on its own): never exported by the agent', () => {
     let now = 0;
     const r = createRunRouter(() => now);

@@ -31,6 +31,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** pids of run trees that must not show up in the agent's own export */
+const goPids: number[] = [];
 const viaAgent = (extra: NodeJS.ProcessEnv = {}) => ({ ...process.env, GOSTALL_AGENT_SOCKET: socketPath, ...extra });
 const standalone = (extra: NodeJS.ProcessEnv = {}) => ({ ...process.env, GOSTALL_AGENT_SOCKET: join(dir, 'no-agent.sock'), ...extra });
 
@@ -68,6 +70,19 @@ describe('the same command traced both ways', () => {
     expect(shape(via.spans).length).toBe(4); // bash, ls, sh, cat
     expect(shape(via.spans)).toEqual(shape(own.spans));
     expect(via.run.stderr).toMatch(/bash exited 3/);
+  });
+});
+
+describe('a command that is one of the agent\'s own executables', () => {
+  it('is still the run\'s: same spans both ways, nothing of it in the agent\'s export', async () => {
+    const cmd = ['go', 'env', 'GOROOT'];
+    const own = await traced('go-own', standalone(), cmd);
+    const via = await traced('go-via', viaAgent(), cmd);
+    expect(via.run.code, via.run.stderr).toBe(0);
+    expect(via.run.stdout.toString()).toBe(own.run.stdout.toString());
+    expect(shape(via.spans)).toEqual(shape(own.spans));
+    expect(processSpans(via.spans)[0]!.name).toMatch(/^go/);
+    goPids.push(processSpans(via.spans)[0]!.attributes['process.pid'] as number);
   });
 });
 
@@ -142,7 +157,7 @@ describe('the agent\'s socket', () => {
     // the agent writes everything it has before it exits
     await agent.stop();
     const own = existsSync(join(dir, 'agent.otlp.jsonl')) ? decodeOtlpJsonLines(readFileSync(join(dir, 'agent.otlp.jsonl'), 'utf8')) : [];
-    expect(own.filter((s) => s.attributes['process.pid'] === pid)).toEqual([]);
+    expect(own.filter((s) => s.attributes['process.pid'] === pid || goPids.includes(s.attributes['process.pid'] as number))).toEqual([]);
   });
 });
 
