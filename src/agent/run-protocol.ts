@@ -4,7 +4,9 @@
  * validated with zod on both ends.
  *
  *   run → agent   {"v":1,"type":"follow","pid":P}     P: the shim run started (comm gostall-shim)
+ *   agent → run   {"v":1,"type":"accepted","pid":P}     the request is valid and allowed (at once)
  *   agent → run   {"v":1,"type":"following","pid":P,"syscallThresholdNs":N,"offcpuThresholdNs":N}
+ *                 once its tracer has seen P start (at most SHIM_WAIT_MILLIS later)
  *                 then {"v":1,"type":"lines","lines":[…]}… the probe records of P's tree
  *                 or {"v":1,"type":"error","message":"…"} and the agent closes the connection
  *   run closes the connection when it has what it needs; the agent then forgets the tree.
@@ -26,7 +28,11 @@ const pid = z.number().int().min(1).max(4_194_304);
 export const requestSchema = z.strictObject({ v: z.literal(RUN_PROTOCOL_VERSION), type: z.literal('follow'), pid });
 export type RunRequest = z.infer<typeof requestSchema>;
 
+/** How long the agent waits for its tracer to report the shim's exec before it gives up. */
+export const SHIM_WAIT_MILLIS = 1000;
+
 export const replySchema = z.discriminatedUnion('type', [
+  z.strictObject({ v: z.literal(RUN_PROTOCOL_VERSION), type: z.literal('accepted'), pid }),
   z.strictObject({
     v: z.literal(RUN_PROTOCOL_VERSION), type: z.literal('following'), pid,
     syscallThresholdNs: z.number().int().min(0), offcpuThresholdNs: z.number().int().min(0),

@@ -16,12 +16,10 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { RunRouter, FollowClient } from './run-router.js';
 import { SHIM_COMM } from './run-router.js';
-import { MAX_REQUEST_BYTES, REQUEST_DEADLINE_MILLIS, RUN_PROTOCOL_VERSION, lineReader, requestSchema, type RunReply } from './run-protocol.js';
+import { MAX_REQUEST_BYTES, REQUEST_DEADLINE_MILLIS, RUN_PROTOCOL_VERSION, SHIM_WAIT_MILLIS, lineReader, requestSchema, type RunReply } from './run-protocol.js';
 
 /** A run that stops reading this far behind is cut off rather than growing the agent. */
 const MAX_CLIENT_BACKLOG_BYTES = 64 * 1024 * 1024;
-/** How long a request waits for the probe to report the shim's exec. */
-const SHIM_WAIT_MILLIS = 1000;
 
 export interface RunServerOptions {
   path: string;
@@ -121,6 +119,8 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
       if (!who || who.comm !== SHIM_COMM) return refuse(`process ${pid} is not a gostall run waiting to start its command`);
       if (!mayAsk(who.uid, who.gid)) return refuse(`process ${pid} belongs to uid ${who.uid}, who may not ask this agent (root${opts.group ? ` and members of group ${opts.group.name}` : ''} may)`);
       answered = true;
+      // at once: run knows an agent is on it (and waits for `following`, not its 100 ms)
+      reply({ v: RUN_PROTOCOL_VERSION, type: 'accepted', pid });
       const seen = await opts.router.waitForShim(pid, SHIM_WAIT_MILLIS);
       if (socket.destroyed) return;
       // Records go out in batches: one message per turn of the event loop.

@@ -9,10 +9,12 @@
  * the records; run says so and still waits for the command.
  */
 import { connect, type Socket } from 'node:net';
-import { MAX_REPLY_BYTES, RUN_PROTOCOL_VERSION, lineReader, replySchema, runSocketPath } from '../agent/run-protocol.js';
+import { MAX_REPLY_BYTES, RUN_PROTOCOL_VERSION, SHIM_WAIT_MILLIS, lineReader, replySchema, runSocketPath } from '../agent/run-protocol.js';
 
-/** run must not wait for an agent that is busy or stuck: past this it traces on its own. */
+/** run must not wait for an agent that is busy or stuck: no `accepted` by then and it traces on its own. */
 export const ANSWER_MILLIS = 100;
+/** After `accepted`: the agent answers `following` or an error within SHIM_WAIT_MILLIS; this is its slack. */
+const FOLLOWING_MILLIS = SHIM_WAIT_MILLIS + 500;
 
 export interface AgentFollow {
   syscallThresholdNs: number;
@@ -47,7 +49,7 @@ export function askAgent(pid: number, handlers: { onFollowing(t: { syscallThresh
       if (!r.ok) socket.destroy();
       resolve(r);
     };
-    const timer = setTimeout(() => give({ ok: false, notice: undefined }), answerMillis);
+    let timer = setTimeout(() => give({ ok: false, notice: undefined }), answerMillis);
     socket.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'EACCES' || err.code === 'EPERM') {
         give({ ok: false, notice: `the agent at ${path} does not take requests from this user (root and members of its run.group may ask); tracing on its own` });
@@ -67,7 +69,10 @@ export function askAgent(pid: number, handlers: { onFollowing(t: { syscallThresh
         return;
       }
       const m = parsed.data;
-      if (m.type === 'error') {
+      if (m.type === 'accepted' && !settled) {
+        clearTimeout(timer);
+        timer = setTimeout(() => give({ ok: false, notice: `the agent at ${path} accepted but did not start following in time; tracing on its own` }), FOLLOWING_MILLIS);
+      } else if (m.type === 'error') {
         if (!settled) give({ ok: false, notice: `the agent at ${path} refused: ${m.message}; tracing on its own` });
         else endedWith(`the agent stopped following the command: ${m.message}`);
       } else if (m.type === 'following' && !settled) {
