@@ -8,8 +8,8 @@
  * stdin/stdout/stderr untouched; the tracer's output never shares a descriptor with it.
  */
 import type { ChildProcess } from 'node:child_process';
-import { chownSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { accessSync, chownSync, constants as fsConstants, existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { constants as osConstants } from 'node:os';
 import { createWallClock } from '../model/clock.js';
@@ -25,6 +25,8 @@ import { UsageError, parseDuration, splitCommand, EXPORT_FLAGS, exportSettingsOp
 import { openRawCapture, type RawCapture } from './raw-capture.js';
 import { spawnShim } from './shim.js';
 import { askAgent } from './run-via-agent.js';
+import { runSocketPath } from '../agent/run-protocol.js';
+import { checkTracingEnvironment } from '../probe-runner/environment.js';
 import { agentFollower, startOwnTracer } from './run-follower.js';
 import { defaultOutPath } from './trace-owner.js';
 
@@ -64,6 +66,11 @@ const QUIET_MAX_MILLIS = 1000;
 const RUN_PIPELINE = { episodes: { minDurationNs: 0, mergeGapNs: 0, reportEveryNs: 0, stuckAfterNs: 0 }, windowNs: 0, longLivedNs: Infinity, maxOpenTrees: 1, maxQueuedTrees: 1 };
 
 export interface RunResult { exitCode: number }
+
+/** Whether connect(2) could reach this socket: it needs write permission on the file. */
+function mayConnect(socket: string): boolean {
+  try { accessSync(socket, fsConstants.W_OK); return true; } catch { return false; }
+}
 
 function signalNumber(name: NodeJS.Signals | null): number {
   if (!name) return 0;
@@ -107,12 +114,28 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
     process.stdout.write(RUN_USAGE);
     return { exitCode: 0 };
   }
+  // Without privilege or tracer, only an agent can follow CMD: when its socket is not one
+  // we may connect to (the kernel's check, by our real uid), say what is missing now.
+  const problems = checkTracingEnvironment();
+  const socket = runSocketPath();
+  if (problems.length > 0 && !mayConnect(socket)) {
+    const p = problems[0]!;
+    const agent = existsSync(dirname(socket)) ? ` (or ask to be let into the run.group of the agent at ${socket})` : '';
+    process.stderr.write(`gostall: cannot trace: ${p.what}; fix: ${p.fix}${agent}\n`);
+    return { exitCode: 2 };
+  }
   const clock = createWallClock();
   const settings = opts.exportSettings;
   for (const n of settings.notices) process.stderr.write(`gostall: ${n}\n`);
   // With no collector named (and export not switched off), the trace goes to a file.
   const wantsDefaultFile = settings.out === undefined && !settings.endpointConfigured && !settings.exportDisabled;
-  const defaultOut = wantsDefaultFile ? defaultOutPath(opts.command[0]!.split('/').pop()!) : undefined;
+  let defaultOut: ReturnType<typeof defaultOutPath> | undefined;
+  try {
+    defaultOut = wantsDefaultFile ? defaultOutPath(opts.command[0]!.split('/').pop()!) : undefined;
+  } catch (err) {
+    process.stderr.write(`gostall: cannot create the default trace directory: ${(err as Error).message}; fix: give --out FILE\n`);
+    return { exitCode: 2 };
+  }
   const outPath = defaultOut?.path ?? settings.out;
   const created = await createSink({ ...settings, out: outPath }, { mode: 'memory', deadlineMillis: EXPORT_DEADLINE_MILLIS });
   if (!created.ok) {
