@@ -5,10 +5,10 @@
 import { join } from 'node:path';
 import { packageRoot } from '../src/paths.js';
 
-export const SECTIONS = ['build', 'probecost', 'hostcost', 'fixedcost', 'parse', 'agent', 'soak'] as const;
+export const SECTIONS = ['build', 'probecost', 'hostcost', 'fixedcost', 'parse', 'agent', 'runagent', 'soak'] as const;
 export type Section = (typeof SECTIONS)[number];
 /** What runs when BENCH_SECTIONS is not set: everything but the hour-long soak. */
-export const DEFAULT_SECTIONS: readonly Section[] = ['build', 'probecost', 'hostcost', 'fixedcost', 'parse', 'agent'];
+export const DEFAULT_SECTIONS: readonly Section[] = ['build', 'probecost', 'hostcost', 'fixedcost', 'parse', 'agent', 'runagent'];
 
 export interface BenchConfig {
   quick: boolean;

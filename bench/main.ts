@@ -14,8 +14,9 @@ import { benchParseThroughput, type ParseResults } from './parse-throughput.js';
 import { benchHostCost, type HostCostResults } from './host-cost.js';
 import { benchFixedCost, type FixedCostResults } from './fixed-cost.js';
 import { benchSoak, type SoakResults } from './soak.js';
+import { benchRunViaAgent, type RunViaAgentResults } from './run-via-agent.js';
 import { benchProbeCost, type ProbeCostResults } from './probe-cost.js';
-import { renderAgent, renderBuild, renderFixedCost, renderHostCost, renderParse, renderProbeCost, renderSoak } from './report.js';
+import { renderAgent, renderBuild, renderFixedCost, renderHostCost, renderParse, renderProbeCost, renderSoak, renderRunViaAgent } from './report.js';
 
 const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 
@@ -36,7 +37,7 @@ async function main(): Promise<number> {
   const results: {
     startedAt: string; finishedAt?: string; quick: boolean; machine: Record<string, unknown>; config: Record<string, unknown>;
     loadAverageStart: number[]; loadAverageEnd?: number[];
-    build?: BuildResults; probecost?: ProbeCostResults; hostcost?: HostCostResults; fixedcost?: FixedCostResults; parse?: ParseResults; agent?: AgentResults; soak?: SoakResults; errors: Record<string, string>;
+    build?: BuildResults; probecost?: ProbeCostResults; hostcost?: HostCostResults; fixedcost?: FixedCostResults; parse?: ParseResults; agent?: AgentResults; runagent?: RunViaAgentResults; soak?: SoakResults; errors: Record<string, string>;
   } = {
     startedAt: started.toISOString(),
     quick: cfg.quick,
@@ -69,6 +70,7 @@ async function main(): Promise<number> {
   if (cfg.sections.has('fixedcost')) results.fixedcost = await section('fixedcost', () => benchFixedCost(cfg, log), renderFixedCost);
   if (cfg.sections.has('parse')) results.parse = await section('parse', () => benchParseThroughput(cfg, log), renderParse);
   if (cfg.sections.has('agent')) results.agent = await section('agent', () => benchAgent(cfg, log), renderAgent);
+  if (cfg.sections.has('runagent')) results.runagent = await section('runagent', () => benchRunViaAgent(cfg, log), renderRunViaAgent);
   if (cfg.sections.has('soak')) results.soak = await section('soak', () => benchSoak(cfg, log), renderSoak);
 
   results.finishedAt = new Date().toISOString();

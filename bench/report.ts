@@ -4,6 +4,7 @@ import type { ParseResults } from './parse-throughput.js';
 import type { AgentResults } from './agent.js';
 import type { ProbeCostResults } from './probe-cost.js';
 import type { HostCostResults } from './host-cost.js';
+import type { RunViaAgentResults } from './run-via-agent.js';
 import type { FixedCostResults } from './fixed-cost.js';
 import type { SoakResults } from './soak.js';
 
@@ -141,12 +142,35 @@ export function renderSoak(k: SoakResults): string {
     ['builds (cold go build -a, go vet, go test) / failed', `${int(k.builds.runs)} / ${int(k.builds.failed)}`],
     ['gopls edits / answers / failed requests', `${int(k.gopls.edits)} / ${int(k.gopls.answered)} / ${int(k.gopls.failedRequests)}`, k.gopls.stillRunningAtEnd ? 'gopls ran the whole soak' : 'GOPLS EXITED EARLY'],
     ['agent RSS after warm-up / at end / max sampled', `${num(k.agentRss.afterWarmupMiB, 1)} / ${num(k.agentRss.endMiB, 1)} / ${num(k.agentRss.maxMiB, 1)} MiB`, `VmHWM at exit ${num(k.agentRss.peakHwmMiB, 1)} MiB`],
-    ['agent RSS trend over the second half', num(k.agentRss.slopeSecondHalfMiBPerHour, 1, ' MiB/h'), 'least-squares slope of 15 s samples'],
+    ['agent RSS trend over the second half', num(k.agentRss.slopeSecondHalfMiBPerHour, 1, ' MiB/h'), 'least-squares slope of the samples'],
+    ['gostall run -- go build through the agent: runs / failed / followed / refused / broken traces', `${int(k.runsViaAgent.runs)} / ${int(k.runsViaAgent.failed)} / ${int(k.runsViaAgent.followed)} / ${int(k.runsViaAgent.refused)} / ${int(k.runsViaAgent.broken)}`],
     ['bpftrace RSS max / at end', `${num(k.bpftraceRss.maxMiB, 1)} / ${num(k.bpftraceRss.endMiB, 1)} MiB`],
     ['agent CPU per second', num(k.agentCpuPerSecond, 4, ' s/s')],
     ['events / lost / malformed', `${int(t.gostall_events_total)} / ${int(t.gostall_events_lost_total)} / ${int(t.gostall_records_malformed_total)}`],
     ['roots / traces published / forced', `${int(t.gostall_roots_total)} / ${int(t.gostall_traces_published_total)} / ${int(t.gostall_traces_forced_total)}`],
     ['spans produced / exported / dropped', `${int(t.gostall_spans_produced_total)} / ${int(t.gostall_spans_exported_total)} / ${int(t.gostall_spans_dropped_total)}`, `sink got ${int(k.sink.requests)} requests`],
+    ['spans produced (agent + runs) / received by the sink', `${int((t.gostall_spans_produced_total ?? 0) + k.runsViaAgent.spansReported)} / ${int(k.sink.spans)}`],
     ['stall episodes / tracer restarts / trees dropped', `${int(t.gostall_episodes_total)} / ${int(t.gostall_tracer_restarts_total)} / ${int(t.gostall_trees_dropped_total)}`],
+  ]);
+}
+
+/** The soak's curve: one row per sample. */
+export function renderSoakCurve(k: SoakResults): string {
+  const head = 'min  agent RSS MiB  CPU %  bpftrace MiB  events  lost  spans produced/received  runs (via agent)';
+  const rows = k.samples.map((s) => [
+    (s.atSeconds / 60).toFixed(1).padStart(4), num(s.agentRssMiB, 1).padStart(13), num(s.agentCpuPercent, 2).padStart(6),
+    num(s.bpftraceRssMiB, 1).padStart(13), int(s.events).padStart(7), int(s.lostEvents).padStart(5),
+    `${int(s.spansProduced)}/${int(s.spansReceived)}`.padStart(24), `${int(s.runs)} (${int(s.runsFollowed)})`.padStart(17),
+  ].join(' '));
+  return [head, ...rows].join('\n') + '\n';
+}
+
+export function renderRunViaAgent(r: RunViaAgentResults): string {
+  const s = r.summary;
+  return table(`6. gostall run through a running agent: warm-cache go build of a small module, ${r.pairs} alternated pairs`, [
+    ['untraced / through the agent (median)', `${num(s.untracedMedianMs, 1)} / ${num(s.viaAgentMedianMs, 1)} ms`],
+    ['ratio (median of pairs)', num(s.ratioMedian, 3, '×'), 'target ≤ 1.10×'],
+    ['added time (median of pairs)', num(s.deltaMedianMs, 1, ' ms'), 'target ≤ +50 ms'],
+    ['runs that traced on their own / failed builds', `${int(r.fellBack)} / ${int(r.failed)}`],
   ]);
 }

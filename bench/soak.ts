@@ -7,8 +7,13 @@
  *   - one gopls serves that module for the whole soak, driven by a real LSP client that
  *     edits main.go and asks for its symbols every 5 s (a long-lived process: activity
  *     windows, in-flight tracking).
- * Every 15 s the bench samples the agent's and bpftrace's RSS and the agent's /metrics.
+ *   - `gostall run -- go build ./...` (warm cache) back to back through the agent's socket
+ *     (issue 9: run follows its command through a running agent), exporting to the same sink.
+ * Every minute (BENCH_SOAK_SAMPLE_SECONDS) the bench samples the agent's and bpftrace's RSS,
+ * the agent's CPU over that minute and its /metrics; the sink (OTLP/HTTP JSON) counts the
+ * spans it received, to set against the spans produced by the agent and by the runs.
  * Memory is judged on the trend after a warm-up: the RSS slope over the second half.
+ * `npm run soak -- --minutes N` runs only this (bench/soak-main.ts); it is not part of CI.
  */
 import { createServer, type Server } from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,14 +38,23 @@ export interface SoakSample {
   spansDropped: number;
   spoolSpans: number;
   treesOpen: number;
+  /** agent CPU over the interval since the previous sample, % of one core */
+  agentCpuPercent: number | undefined;
+  /** spans the agent produced plus spans the runs through it reported */
+  spansProduced: number;
+  /** spans the sink received (agent and runs) */
+  spansReceived: number;
+  runs: number;
+  runsFollowed: number;
 }
 
 export interface SoakResults {
   minutes: number;
   isolatedCgroup: string | undefined;
   builds: { runs: number; failed: number };
+  runsViaAgent: { runs: number; failed: number; followed: number; refused: number; spansReported: number; broken: number };
   gopls: { edits: number; answered: number; failedRequests: number; stillRunningAtEnd: boolean };
-  sink: { requests: number; bytes: number };
+  sink: { requests: number; bytes: number; spans: number };
   samples: SoakSample[];
   agentRss: { afterWarmupMiB: number | undefined; endMiB: number | undefined; maxMiB: number | undefined; peakHwmMiB: number | undefined; slopeSecondHalfMiBPerHour: number | undefined };
   bpftraceRss: { maxMiB: number | undefined; endMiB: number | undefined };
@@ -87,12 +101,22 @@ function mainGo(imports: string[], edit: number): string {
 }
 
 /** An OTLP/HTTP endpoint that accepts every export (the soak measures the agent, not a collector). */
-function startSink(): Promise<{ server: Server; port: number; stats: { requests: number; bytes: number } }> {
-  const stats = { requests: 0, bytes: 0 };
+/** Spans in an OTLP/HTTP JSON request, counted with plain JSON.parse. */
+function countJsonSpans(body: string): number {
+  try {
+    const req = JSON.parse(body) as { resourceSpans?: { scopeSpans?: { spans?: unknown[] }[] }[] };
+    return (req.resourceSpans ?? []).reduce((n, r) => n + (r.scopeSpans ?? []).reduce((m, sc) => m + (sc.spans?.length ?? 0), 0), 0);
+  } catch { return 0; }
+}
+
+function startSink(): Promise<{ server: Server; port: number; stats: { requests: number; bytes: number; spans: number } }> {
+  const stats = { requests: 0, bytes: 0, spans: 0 };
   const server = createServer((req, res) => {
-    req.on('data', (c: Buffer) => { stats.bytes += c.length; });
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => { stats.bytes += c.length; parts.push(c); });
     req.on('end', () => {
       stats.requests++;
+      stats.spans += countJsonSpans(Buffer.concat(parts).toString('utf8'));
       res.writeHead(200, { 'content-type': req.headers['content-type'] ?? 'application/x-protobuf' });
       res.end();
     });
@@ -110,13 +134,16 @@ export async function benchSoak(cfg: BenchConfig, log: (line: string) => void): 
   if (!cgroup) log('soak: no cgroup v2 available: the agent traces host-wide');
   const sink = await startSink();
   const configPath = join(stateDir, 'config.json');
+  const runSocket = join(stateDir, 'run/run.sock');
+  const sinkUrl = `http://127.0.0.1:${sink.port}/v1/traces`;
   writeFileSync(configPath, JSON.stringify({
     executables: ['go', 'gopls', 'compile', 'link', 'asm', 'cgo', 'vet'],
     ...(cgroup ? { cgroup: cgroup.path } : {}),
+    run: { socket: runSocket },
   }), { mode: 0o600 });
   const usageFile = join(logs, 'soak.usage.json');
   rmSync(usageFile, { force: true });
-  const agent = startAgentProcess(cfg, ['--config', configPath, '--endpoint', `http://127.0.0.1:${sink.port}/v1/traces`, '--state-dir', stateDir, '--metrics-listen', '127.0.0.1:0'], usageFile, join(logs, 'soak-agent.log'));
+  const agent = startAgentProcess(cfg, ['--config', configPath, '--endpoint', sinkUrl, '--protocol', 'http/json', '--state-dir', stateDir, '--metrics-listen', '127.0.0.1:0'], usageFile, join(logs, 'soak-agent.log'));
   const wrap = (file: string, args: string[]): [string, string[]] => (cgroup ? cgroup.wrap(file, args) : [file, args]);
   let gopls: GoplsSession | undefined;
   let stop = false;
@@ -169,10 +196,35 @@ export async function benchSoak(cfg: BenchConfig, log: (line: string) => void): 
       }
     })();
 
+    const runStats = { runs: 0, failed: 0, followed: 0, refused: 0, spansReported: 0, broken: 0 };
+    const runner = (async () => {
+      while (!stop) {
+        const runLog = join(logs, 'soak-run.log');
+        const [f, a] = wrap(process.execPath, [join(cfg.root, 'bin/gostall.js'), 'run', '--endpoint', sinkUrl, '--protocol', 'http/json', '--', 'go', 'build', './...']);
+        const r = await runTimed(f, a, { cwd: ws, env: { ...process.env, GOSTALL_AGENT_SOCKET: runSocket, GOCACHE: join(stateDir, 'gocache-run'), GOFLAGS: '' }, logPath: runLog });
+        runStats.runs++;
+        if (r.exitCode !== 0) runStats.failed++;
+        const text = readFileSync(runLog, 'utf8');
+        const sent = /(\d+) spans? sent to/.exec(text);
+        if (sent) runStats.spansReported += Number(sent[1]);
+        if (/tracing on its own/.test(text)) runStats.refused++;
+        // the command's tree not seen (a trace without its exec or exit)
+        if (/unknown was still running|was not seen|could not be finished/.test(text)) runStats.broken++;
+        await sleep(2000);
+      }
+    })();
+
     const samples: SoakSample[] = [];
+    let lastCpu = { at: Date.now(), cpu: cpu0 };
     const sample = async () => {
       const m = await scrape(port);
+      const cpuNow = readCpuSeconds(agent.pid);
+      const agentCpuPercent = cpuNow !== undefined && lastCpu.cpu !== undefined ? round((100 * (cpuNow - lastCpu.cpu)) / ((Date.now() - lastCpu.at) / 1000), 2) : undefined;
+      lastCpu = { at: Date.now(), cpu: cpuNow };
+      runStats.followed = m.get('gostall_run_requests_total') ?? 0;
       const s: SoakSample = {
+        agentCpuPercent, spansProduced: (m.get('gostall_spans_produced_total') ?? 0) + runStats.spansReported, spansReceived: sink.stats.spans,
+        runs: runStats.runs, runsFollowed: runStats.followed - (m.get('gostall_run_refused_total') ?? 0),
         atSeconds: round((Date.now() - t0) / 1000, 1),
         agentRssMiB: rssMiB(agent.pid), bpftraceRssMiB: rssMiB(m.get('gostall_tracer_pid')),
         events: m.get('gostall_events_total') ?? 0, lostEvents: m.get('gostall_events_lost_total') ?? 0,
@@ -182,17 +234,14 @@ export async function benchSoak(cfg: BenchConfig, log: (line: string) => void): 
       samples.push(s);
       return s;
     };
-    let lastLog = 0;
+    const sampleMillis = Number(process.env.BENCH_SOAK_SAMPLE_SECONDS ?? 60) * 1000;
     while (Date.now() < endAt) {
-      await sleep(Math.min(15_000, Math.max(0, endAt - Date.now())));
+      await sleep(Math.min(sampleMillis, Math.max(0, endAt - Date.now())));
       const s = await sample();
-      if (Date.now() - lastLog >= 300_000 || Date.now() >= endAt) {
-        lastLog = Date.now();
-        log(`soak: ${Math.round(s.atSeconds / 60)} min: agent RSS ${s.agentRssMiB} MiB, bpftrace ${s.bpftraceRssMiB} MiB, ${s.events} events, ${s.lostEvents} lost, ${s.spansExported} spans exported, ${buildStats.runs} builds, ${goplsStats.answered} gopls answers`);
-      }
+      log(`soak: ${Math.round(s.atSeconds / 60)} min: agent RSS ${s.agentRssMiB} MiB, CPU ${s.agentCpuPercent} %, bpftrace ${s.bpftraceRssMiB} MiB, ${s.events} events, ${s.lostEvents} lost, spans produced ${s.spansProduced} / received ${s.spansReceived}, ${buildStats.runs} builds, ${s.runs} runs (${s.runsFollowed} through the agent), ${goplsStats.answered} gopls answers`);
     }
     stop = true;
-    await Promise.all([builder, editor]);
+    await Promise.all([builder, editor, runner]);
     const stillRunning = gopls.proc.exitCode === null && gopls.proc.signalCode === null;
     await gopls.kill();
     gopls = undefined;
@@ -222,6 +271,7 @@ export async function benchSoak(cfg: BenchConfig, log: (line: string) => void): 
       minutes: cfg.soakMinutes,
       isolatedCgroup: cgroup?.path,
       builds: buildStats,
+      runsViaAgent: { ...runStats, followed: runStats.followed - (m.get('gostall_run_refused_total') ?? 0), refused: m.get('gostall_run_refused_total') ?? 0 },
       gopls: { ...goplsStats, stillRunningAtEnd: stillRunning },
       sink: { ...sink.stats },
       samples,

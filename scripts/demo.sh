@@ -29,14 +29,15 @@ func main() {
 GOSRC
 
 out="${GOSTALL_DEMO_OUT:-$root/gostall-demo.otlp.jsonl}"
-rm -f "$out"
+rm -f "$out" "${out%.otlp.jsonl}.html"
 cd "$work/app"
 # A cold build cache, so the build really compiles net/http and its dependencies.
 export GOCACHE="$work/gocache" GOMODCACHE="$work/gomodcache" GOPATH="$work/gopath" GOFLAGS=-mod=mod GOPROXY=off GOTOOLCHAIN=local
 echo "gostall demo: tracing a cold-cache 'go build' of a module importing net/http…" >&2
 set +e
-node "$root/bin/gostall.js" run --out "$out" -- go build -o "$work/app/demo" ./...
+node "$root/bin/gostall.js" run --out "$out" --html "${out%.otlp.jsonl}.html" -- go build -o "$work/app/demo" ./...
 rc=$?
 set -e
-echo "gostall demo: the trace is in $out (load it into an OpenTelemetry Collector's otlpjsonfile receiver, or see README.md)" >&2
+echo "gostall demo: the trace is in $out (load it into an OpenTelemetry Collector's otlpjsonfile receiver, or see README.md);" >&2
+echo "gostall demo: open ${out%.otlp.jsonl}.html in a browser for the process-tree waterfall" >&2
 exit $rc

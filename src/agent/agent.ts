@@ -28,6 +28,8 @@ import { createInflightPathResolver } from './inflight-paths.js';
 import { createInflightPoller } from './inflight-poll.js';
 import { createLivenessCheck, scanForAdoption } from '../vocabulary/procfs.js';
 import { createSupervisor, type Supervisor } from './supervisor.js';
+import { createRunRouter } from './run-router.js';
+import { lookupGroup, startRunServer, type RunServer } from './run-server.js';
 
 const RECONCILE_MILLIS = 30_000;
 const CLOCK_RESYNC_MILLIS = 300_000;
@@ -79,6 +81,8 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
     clock, context: liveContextCollector(createMountSource()), resourceFor: createResourceCache(env), emit: sink,
   });
 
+  // Trees of `gostall run` commands that asked this agent go to those runs, not to core.
+  const router = createRunRouter();
   let lastLineAt = Date.now();
   let stderrLines = 0;
   let adoptOverflow = 0;
@@ -98,7 +102,7 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
     },
     onLine(line, stream) {
       lastLineAt = Date.now();
-      if (stream === 'stdout') core.feedLine(line);
+      if (stream === 'stdout') for (const l of router.route(line)) core.feedLine(l);
       else if (!line.includes('RLIMIT_MEMLOCK') && stderrLines++ < 20) log(`bpftrace: ${line.slice(0, 300)}`);
     },
     onTooLong(stream) {
@@ -133,6 +137,10 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
   const eventHistory: number[] = [];
   const metrics = (): MetricFamily[] => [
     ...agentMetrics({ core, supervisor, adoptOverflow, gapsTotalNs, eventHistory }),
+    { name: 'gostall_run_requests_total', help: 'connections from gostall run, each answered (followed or refused)', type: 'counter', samples: [{ value: runServer?.stats.requests ?? 0 }] },
+    { name: 'gostall_run_refused_total', help: 'gostall run requests refused (malformed, slow, not allowed, not a waiting shim)', type: 'counter', samples: [{ value: runServer?.stats.refused ?? 0 }] },
+    { name: 'gostall_run_following', help: 'gostall run commands followed now', type: 'gauge', samples: [{ value: runServer?.stats.following ?? 0 }] },
+    { name: 'gostall_run_records_total', help: 'probe records handed to gostall run commands (or dropped for shims nobody claimed)', type: 'counter', samples: [{ value: router.stats.linesRouted }] },
     ...(exportSink.target ? exportMetrics(exportSink.stats()) : []),
   ];
 
@@ -150,9 +158,24 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
     }
   }
 
+  let runServer: RunServer | undefined;
+  if (config.run.socket !== undefined) {
+    const group = config.run.group !== undefined ? lookupGroup(config.run.group) : undefined;
+    if (config.run.group !== undefined && !group) log(`run.group: no group ${config.run.group}; only root may ask`);
+    try {
+      runServer = await startRunServer({
+        path: config.run.socket, group, router, log,
+        thresholds: { syscallThresholdNs: config.syscallThresholdNs, offcpuThresholdNs: config.offcpuThresholdNs },
+      });
+    } catch (err) {
+      log(`cannot listen on ${config.run.socket} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): gostall run will trace on its own`);
+    }
+  }
+
   try {
     await supervisor.start();
   } catch (err) {
+    await runServer?.close();
     await server?.close();
     await exportSink.shutdown(0);
     throw new AgentStartError(`cannot trace: ${(err as Error).message}; fix: run \`gostall doctor\` to see what is missing`);
@@ -169,6 +192,7 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
       if (eventHistory.length > 11) eventHistory.shift();
       // No output for a while (tracer down or a quiet host): time still passes for episodes.
       if (Date.now() - lastLineAt > 2 * IDLE_TICK_MILLIS) core.advance(clock.nowMonotonicNs());
+      router.tick(Date.now());
       // Calls that never return print nothing: look for them in /proc.
       void poller.poll(core.liveProcesses(), clock.nowMonotonicNs()).then((found) => {
         if (found) core.inflight(found, clock.nowMonotonicNs());
@@ -189,6 +213,7 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
     const left = (): number => Math.max(0, deadline - Date.now());
     for (const t of timers) clearInterval(t);
     log('stopping: draining the tracer and flushing spans');
+    await runServer?.close();
     await supervisor.stop(Math.min(3_000, left()));
     rmSync(pidFile, { force: true });
     await core.finish(clock.nowMonotonicNs());

@@ -23,6 +23,8 @@ export const MAX_EXECUTABLES = 12;
 /** comm is 16 bytes with its NUL; the probe compares whole comm values. */
 const EXECUTABLE_NAME = /^[A-Za-z0-9._+][A-Za-z0-9._+-]{0,14}$/;
 
+import { DEFAULT_RUN_SOCKET } from './run-protocol.js';
+
 export class ConfigError extends Error {}
 
 export interface AgentConfig {
@@ -46,6 +48,8 @@ export interface AgentConfig {
   shutdownDeadlineMillis: number;
   stateDir: string;
   limits: { maxOpenTrees: number; maxQueuedTrees: number };
+  /** the socket `gostall run` asks (undefined: off), and the group whose members may ask besides root */
+  run: { socket: string | undefined; group: string | undefined };
 }
 
 export interface ExportConfig {
@@ -173,6 +177,11 @@ export const fileSchema = z.strictObject({
   limits: z.strictObject({
     maxOpenTrees: z.number().int().min(10).max(10_000_000).optional(),
     maxQueuedTrees: z.number().int().min(10).max(10_000_000).optional(),
+  }).optional(),
+  run: z.strictObject({
+    enabled: z.boolean().optional(),
+    socket: absolutePath.optional(),
+    group: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a group name').optional(),
   }).optional(),
 });
 
@@ -313,6 +322,10 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
     shutdownDeadlineMillis: (file.shutdownDeadline ?? 10 * S) / MS,
     stateDir,
     limits: { maxOpenTrees: file.limits?.maxOpenTrees ?? 50_000, maxQueuedTrees: file.limits?.maxQueuedTrees ?? 20_000 },
+    run: {
+      socket: file.run?.enabled === false ? undefined : file.run?.socket ?? env.GOSTALL_AGENT_SOCKET ?? DEFAULT_RUN_SOCKET,
+      group: file.run?.group,
+    },
   };
   return config;
 }

@@ -1,21 +1,19 @@
 /**
  * gostall run [--out FILE] [--endpoint URL] [--protocol P] [--threshold DUR] [--json FILE] [--html FILE] [--raw FILE] -- CMD ARGS…
  *
- * Order matters: CMD starts as a shim blocked on a pipe, the tracer is started with the
- * shim's pid as its root and attaches, then the shim is released and execs CMD, so CMD's
- * first instruction is already traced. CMD inherits stdin/stdout/stderr untouched; the
- * tracer's output never shares a descriptor with it.
+ * Order matters: CMD starts as a shim blocked on a pipe (./shim), a follower starts
+ * following the shim's pid — a running agent if one answers within 100 ms
+ * (./run-via-agent), else run's own tracer (./run-follower) — then the shim is released
+ * and execs CMD, so CMD's first instruction is already traced. CMD inherits
+ * stdin/stdout/stderr untouched; the tracer's output never shares a descriptor with it.
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { accessSync, chownSync, constants as fsConstants, existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { constants as osConstants } from 'node:os';
-import { MAX_LINE_LENGTH } from '../events/parse.js';
 import { createWallClock } from '../model/clock.js';
-import { checkTracingEnvironment, findBpftrace } from '../probe-runner/environment.js';
-import { perfPagesFromEnv, startTracer } from '../probe-runner/bpftrace.js';
+import { perfPagesFromEnv } from '../probe-runner/bpftrace.js';
 import { runContextCollector } from '../pipeline/context.js';
 import { createPipeline, type PublishedTrace } from '../pipeline/pipeline.js';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
@@ -25,6 +23,12 @@ import { renderSummary } from '../export/summary.js';
 import { writeDiagnosisJson } from '../export/diagnosis-json.js';
 import { UsageError, parseDuration, splitCommand, EXPORT_FLAGS, exportSettingsOption } from './options.js';
 import { openRawCapture, type RawCapture } from './raw-capture.js';
+import { spawnShim } from './shim.js';
+import { askAgent } from './run-via-agent.js';
+import { runSocketPath } from '../agent/run-protocol.js';
+import { checkTracingEnvironment } from '../probe-runner/environment.js';
+import { agentFollower, startOwnTracer } from './run-follower.js';
+import { defaultOutPath } from './trace-owner.js';
 
 export const RUN_USAGE = `usage: gostall run [options] -- CMD [ARGS…]
 
@@ -47,8 +51,6 @@ options:
 /** Syscalls at or above this become evidence spans by default: cold reads from local disk were
  *  measured at up to ~10 ms on the reference VM, so 50 ms leaves a 5x margin against false evidence. */
 export const DEFAULT_THRESHOLD_NS = 50e6;
-/** The kernel prints records from this latency on (diagnosis uses them below the span threshold). */
-const KERNEL_THRESHOLD_CAP_NS = 1e6;
 /** How long the trace may take to reach a collector after CMD ends; a collector that is down costs no more. */
 const EXPORT_DEADLINE_MILLIS = 10_000;
 /** After CMD exits, how long to wait for the exit records of its descendants. */
@@ -65,13 +67,9 @@ const RUN_PIPELINE = { episodes: { minDurationNs: 0, mergeGapNs: 0, reportEveryN
 
 export interface RunResult { exitCode: number }
 
-function defaultOutPath(cmd: string): string {
-  const base = process.env.XDG_STATE_HOME || join(homedir(), '.local/state');
-  const dir = join(base, 'gostall/traces');
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
-  const safe = cmd.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 40) || 'cmd';
-  return join(dir, `${stamp}-${safe}.otlp.jsonl`);
+/** Whether connect(2) could reach this socket: it needs write permission on the file. */
+function mayConnect(socket: string): boolean {
+  try { accessSync(socket, fsConstants.W_OK); return true; } catch { return false; }
 }
 
 function signalNumber(name: NodeJS.Signals | null): number {
@@ -116,23 +114,36 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
     process.stdout.write(RUN_USAGE);
     return { exitCode: 0 };
   }
+  // Without privilege or tracer, only an agent can follow CMD: when its socket is not one
+  // we may connect to (the kernel's check, by our real uid), say what is missing now.
   const problems = checkTracingEnvironment();
-  if (problems.length > 0) {
+  const socket = runSocketPath();
+  if (problems.length > 0 && !mayConnect(socket)) {
     const p = problems[0]!;
-    process.stderr.write(`gostall: cannot trace: ${p.what}; fix: ${p.fix}\n`);
+    const agent = existsSync(dirname(socket)) ? ` (or ask to be let into the run.group of the agent at ${socket})` : '';
+    process.stderr.write(`gostall: cannot trace: ${p.what}; fix: ${p.fix}${agent}\n`);
     return { exitCode: 2 };
   }
-  const bpftrace = findBpftrace()!;
   const clock = createWallClock();
   const settings = opts.exportSettings;
   for (const n of settings.notices) process.stderr.write(`gostall: ${n}\n`);
   // With no collector named (and export not switched off), the trace goes to a file.
   const wantsDefaultFile = settings.out === undefined && !settings.endpointConfigured && !settings.exportDisabled;
-  const outPath = wantsDefaultFile ? defaultOutPath(opts.command[0]!.split('/').pop()!) : settings.out;
+  let defaultOut: ReturnType<typeof defaultOutPath> | undefined;
+  try {
+    defaultOut = wantsDefaultFile ? defaultOutPath(opts.command[0]!.split('/').pop()!) : undefined;
+  } catch (err) {
+    process.stderr.write(`gostall: cannot create the default trace directory: ${(err as Error).message}; fix: give --out FILE\n`);
+    return { exitCode: 2 };
+  }
+  const outPath = defaultOut?.path ?? settings.out;
   const created = await createSink({ ...settings, out: outPath }, { mode: 'memory', deadlineMillis: EXPORT_DEADLINE_MILLIS });
   if (!created.ok) {
     process.stderr.write(`gostall: ${created.error.message}; fix: choose another --out\n`);
     return { exitCode: 2 };
+  }
+  if (defaultOut?.owner.uid !== undefined && created.sink.filePath !== undefined) {
+    try { chownSync(created.sink.filePath, defaultOut.owner.uid, defaultOut.owner.gid!); } catch { /* written by the first span instead */ }
   }
   const sink: Sink = created.sink;
   let raw: RawCapture | undefined;
@@ -144,17 +155,13 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
     return { exitCode: 2 };
   }
 
-  // The shim: blocks on fd 3 until the tracer is attached, then becomes CMD. If gostall
-  // goes away first, the read fails and CMD never runs.
-  const shim = spawn('/bin/sh', ['-c', 'read _ <&3 || exit 125; exec 3<&-; exec "$@"', 'gostall-shim', ...opts.command], {
-    stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
-  });
-  const gate = shim.stdio[3] as NodeJS.WritableStream;
-  // A shim killed before its release (Ctrl-C while the probes attach) closes the gate.
-  gate.on('error', () => {});
-  const shimExit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
-    shim.once('exit', (code, signal) => res({ code, signal })));
-  const shimPid = shim.pid!;
+  // The shim (./shim): blocks on fd 3 until the tracer is attached, then becomes CMD,
+  // changing nothing. If gostall goes away first, the read fails and CMD never runs.
+  const startNs = clock.nowMonotonicNs();
+  const shimProc = spawnShim(opts.command);
+  const shim = shimProc.child;
+  const shimExit = shimProc.exited;
+  const shimPid = shimProc.pid;
   const restoreSignals = forwardSignals(shim);
 
   // Everything from lines to spans is the pipeline's, as for agent and replay; the spans go
@@ -175,29 +182,26 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
     onTreeComplete: () => treeComplete(),
   });
 
-  const kernelThreshold = Math.min(opts.thresholdNs, KERNEL_THRESHOLD_CAP_NS);
-  const tracer = startTracer({
-    bpftrace,
-    params: { rootPid: shimPid, syscallThresholdNs: kernelThreshold, offcpuThresholdNs: kernelThreshold },
-    perfPagesPerCpu: opts.perfPagesPerCpu,
-    maxLineBytes: MAX_LINE_LENGTH + 1,
-    onLine(line, stream) {
-      if (stream !== 'stdout') return;
-      raw?.line(line);
-      pipeline.feedLine(line);
-    },
-    onTooLong(stream) {
-      if (stream === 'stdout') pipeline.malformed('line too long');
-    },
+  const onLine = (line: string) => {
+    raw?.line(line);
+    pipeline.feedLine(line);
+  };
+  // A running agent follows the command if it will (./run-via-agent); else our own bpftrace.
+  const asked = await askAgent(shimPid, {
+    // the agent's probe has no R record for this root: run writes the one its own would print
+    onFollowing: (t) => onLine(`R\t${startNs}\t${shimPid}\t${t.syscallThresholdNs}\t${t.offcpuThresholdNs}`),
+    onLine,
   });
+  if (!asked.ok && asked.notice) process.stderr.write(`gostall: ${asked.notice}\n`);
+  const follower = asked.ok ? agentFollower(asked.follow) : startOwnTracer(shimPid, opts, pipeline, onLine);
   const startup = await Promise.race([
-    tracer.ready.then(() => ({ ready: true as const }), (err: Error) => ({ ready: false as const, err })),
+    follower.ready.then(() => ({ ready: true as const }), (err: Error) => ({ ready: false as const, err })),
     shimExit.then((x) => ({ ready: 'interrupted' as const, x })),
   ]);
   if (startup.ready !== true) {
     shim.kill('SIGKILL');
     const x = await shimExit;
-    await tracer.stop().catch(() => undefined);
+    await follower.stop();
     restoreSignals();
     await sink.shutdown(0);
     await raw?.close().catch(() => {});
@@ -205,18 +209,19 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
       process.stderr.write('gostall: interrupted while the probes were attaching; the command was not started\n');
       return { exitCode: x.code ?? 128 + signalNumber(x.signal) };
     }
-    process.stderr.write(`gostall: cannot trace: ${startup.err.message}; fix: run \`gostall doctor\` to see what is missing\n`);
+    process.stderr.write(`gostall: cannot trace: ${startup.err.message}\n`);
     return { exitCode: 2 };
   }
-  // bpftrace exiting on its own before it is stopped means the trace is cut short.
+  // The records ending before they are stopped means the trace is cut short.
   let stopping = false;
   let tracerDied: string | undefined;
-  void tracer.exited.then((x) => {
-    if (!stopping) tracerDied = `bpftrace exited while the command was running (${x.code !== undefined ? `code ${x.code}` : x.signal}): the trace ends there`;
+  void follower.died.then((why) => {
+    if (stopping) return;
+    tracerDied = why;
+    if (asked.ok) process.stderr.write(`gostall: ${why}\n`);
   });
 
-  gate.write('go\n');
-  gate.end();
+  shimProc.release();
   const exit = await shimExit;
   const exitCode = exit.code ?? 128 + signalNumber(exit.signal);
 
@@ -225,10 +230,10 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   await Promise.race([complete, new Promise((r) => { drainTimer = setTimeout(r, DRAIN_MILLIS); })]);
   clearTimeout(drainTimer);
   const endNs = clock.nowMonotonicNs();
-  await tracer.quiet(QUIET_MILLIS, QUIET_MAX_MILLIS);
+  await follower.quiet(QUIET_MILLIS, QUIET_MAX_MILLIS);
   stopping = true;
   // Everything is read: the probes' detach (about 0.7 s) need not be the user's wait.
-  tracer.abandon();
+  follower.abandon();
   restoreSignals();
   await pipeline.finish(endNs);
   const recorded = context.recorded();
@@ -249,7 +254,7 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
  * trace (bpftrace runs in its own process group, out of the terminal's reach). Termination
  * requests sent to gostall alone are passed on to CMD. Returns the undo.
  */
-function forwardSignals(shim: ReturnType<typeof spawn>): () => void {
+function forwardSignals(shim: ChildProcess): () => void {
   const forward = (sig: NodeJS.Signals) => () => { try { shim.kill(sig); } catch { /* already gone */ } };
   const onInt = () => {};
   const onTerm = forward('SIGTERM');

@@ -17,9 +17,12 @@ export function diagnose(root: ProcessNode, ctx: DiagnosisContext, rules: Rule[]
       process.stderr.write(`gostall: a cause rule failed and was skipped: ${(err as Error).message}\n`);
     }
   }
+  const superseded = new Map<ProcessNode, string>();
+  for (const c of found) for (const p of c.supersedes ?? []) superseded.set(p, c.id);
+  const kept = found.filter((c) => { const by = superseded.get(c.process); return by === undefined || by === c.id; });
   const failed = exitedWithFailure(root);
   const first = (c: Cause): number => (failed && c.explainsFailure ? 1 : 0);
-  return found.sort((a, b) => first(b) - first(a) || b.weightNs - a.weightNs);
+  return kept.sort((a, b) => first(b) - first(a) || b.weightNs - a.weightNs);
 }
 
 /** Cause ids in rank order, each once. */

@@ -19,6 +19,11 @@ export interface Cause {
    * command failed, these rank first, so the primary cause is the one behind the failure
    */
   explainsFailure?: boolean;
+  /**
+   * processes whose other causes this one explains (slow stamping explains the slow mount
+   * its git commands hit): causes of other ids on them are dropped
+   */
+  supersedes?: ProcessNode[];
 }
 
 /** What a path is to a Go tool; the most specific match wins (GOCACHE inside HOME is gocache). */

@@ -2,6 +2,7 @@
 import type { Cause } from '../diagnose/types.js';
 import { decodeWaitStatus, displayName as defaultName, type ProcessNode } from '../model/process.js';
 import { walk } from '../model/tree.js';
+import { buildActionsOf, summarizeBuild, type BuildActionTiming, type BuildInsight } from '../model/build-insight.js';
 import { slowestOperations, type SlowOperation } from '../pipeline/slowest.js';
 import { formatDuration } from '../vocabulary/units.js';
 
@@ -22,6 +23,8 @@ export interface SummaryInput {
   nameOf?: (p: ProcessNode) => string;
   /** the slowest operations, when known already (`report` reads them from the root span) */
   slowest?: SlowOperation[];
+  /** the Go build actions, when known already (`report` reads them from the spans' go.* attributes) */
+  buildActions?: BuildActionTiming[];
 }
 
 export { SLOWEST_DEFAULT, slowestOperations, type SlowOperation } from '../pipeline/slowest.js';
@@ -47,6 +50,9 @@ export function renderSummary(x: SummaryInput): string {
     lines.push('  slowest operations:');
     for (const e of top) lines.push(`    ${formatDuration(e.ns).padStart(9)}  ${e.text}`);
   }
+
+  const build = summarizeBuild(x.buildActions ?? buildActionsOf(x.root, x.endNs));
+  if (build) lines.push(...buildSection(build));
 
   if (x.causes.length === 0) {
     lines.push('  no cause found: nothing in this run points at a known reason for slowness or failure ' +
@@ -74,5 +80,29 @@ export function renderSummary(x: SummaryInput): string {
   for (const w of integrity) lines.push(`  warning: ${w}`);
   for (const d of x.destinations) lines.push(`  ${x.spanCount} spans ${d}`);
   for (const p of x.exportProblems) lines.push(`  warning: ${p}`);
-  return `${lines.join('\n')}\n`;
+  // Each line may hold paths, command lines and Go's own words from the traced tree.
+  return `${lines.map(terminalSafe).join('\n')}\n`;
+}
+
+/**
+ * Text from a trace made safe for a terminal: control characters (an ESC sequence could rewrite
+ * the screen or the window title), newlines (a path could forge a line of the summary) and bidi
+ * overrides are shown as \u escapes. Callers pass one line at a time.
+ */
+export function terminalSafe(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** "Go build actions: 12 actions, 9 compiles (4.10 s summed, at most 2 at once) · VCS stamping 12 ms (2 commands)" and the slowest packages. */
+function buildSection(b: BuildInsight): string[] {
+  const parts = [`${b.actions} action${b.actions === 1 ? '' : 's'}`];
+  if (b.compiles > 0) parts.push(`${b.compiles} compile${b.compiles === 1 ? '' : 's'} (${formatDuration(b.compileNs)} summed, at most ${b.maxParallelCompiles} at once)`);
+  const stamping = b.stampingCommands > 0 ? ` · VCS stamping ${formatDuration(b.stampingNs)} (${b.stampingCommands} command${b.stampingCommands === 1 ? '' : 's'})` : '';
+  const lines = [`  Go build actions: ${parts.join(', ')}${stamping}`];
+  if (b.slowest.length > 0) {
+    lines.push('  slowest packages:');
+    for (const a of b.slowest) lines.push(`    ${formatDuration(a.endNs - a.startNs).padStart(9)}  ${a.kind} ${a.label ?? '(package not known)'}`);
+  }
+  return lines;
 }

@@ -4,6 +4,8 @@ import { SYSCALL_CLASSES, type SyscallClass } from '../events/schema.js';
 import { bytesToText } from '../events/unescape.js';
 import { createSlowCalls, type SlowCalls } from './slow-sample.js';
 import { createStderrCapture, type StderrCapture } from './stderr.js';
+// go-action.ts imports this module too; only functions cross, called after both loaded.
+import { goActionOf, packageLabel } from './go-action.js';
 
 export interface SyscallSums {
   count: number;
@@ -110,10 +112,17 @@ export function executableName(p: ProcessNode): string {
 
 const GO_FLAGS_WITH_VALUE = new Set(['-C']);
 
-/** Span name: the executable, plus the subcommand for go ("go build"). */
+/**
+ * Span name: the executable, plus the subcommand for go ("go build"), plus for a toolchain
+ * tool the package its action builds ("compile net/http", "link ./cmd/app").
+ */
 export function displayName(p: ProcessNode): string {
   const exe = executableName(p);
-  if (exe !== 'go') return exe;
+  if (exe !== 'go') {
+    const action = goActionOf(p);
+    const label = action && packageLabel(p, action);
+    return label === undefined ? exe : `${exe} ${label}`;
+  }
   const { argv } = argvOf(p);
   for (let i = 1; i < argv.length; i++) {
     const a = argv[i]!;

@@ -13,6 +13,9 @@ import type { Cause } from '../diagnose/types.js';
 import { SYSCALL_CLASSES } from '../events/schema.js';
 import type { WallClock } from '../model/clock.js';
 import { argvOf, decodeWaitStatus, displayName, executableName, type ProcessNode } from '../model/process.js';
+import { goActionOf, packageLabel } from '../model/go-action.js';
+import { buildActionsOf, summarizeBuild } from '../model/build-insight.js';
+import { vcsStampingTool } from '../model/go-vcs.js';
 import { walk } from '../model/tree.js';
 import { stderrText } from '../model/stderr.js';
 import { errnoName } from '../vocabulary/errno.js';
@@ -59,6 +62,15 @@ export function processAttributes(p: ProcessNode): Attributes {
     const { argv, truncated } = argvOf(p);
     a['process.command_args'] = argv;
     if (truncated) a['gostall.process.command_args_truncated'] = true;
+    const action = goActionOf(p);
+    if (action) {
+      a['go.action'] = action.kind;
+      const label = packageLabel(p, action);
+      if (label !== undefined) a['go.package'] = label;
+      if (action.packageDir !== undefined) a['go.package.dir'] = action.packageDir;
+    }
+    const vcs = vcsStampingTool(p);
+    if (vcs) { a['go.action'] = 'vcs_stamping'; a['go.vcs'] = vcs; }
   }
   if (p.uid !== undefined) a['process.user.id'] = p.uid;
   if (p.status !== undefined) {
@@ -127,6 +139,20 @@ export function causeAttributes(causes: Cause[]): Attributes {
   };
 }
 
+/** A Go build's account on its root span: actions, compile time and parallelism, stamping, slowest packages. */
+function buildAttributes(root: ProcessNode, endNs: number): Attributes {
+  const b = summarizeBuild(buildActionsOf(root, endNs));
+  if (!b) return {};
+  const a: Attributes = {
+    'gostall.go.actions': b.actions, 'gostall.go.compiles': b.compiles, 'gostall.go.compile_ns': b.compileNs,
+    'gostall.go.max_parallel_compiles': b.maxParallelCompiles,
+    'gostall.go.slowest_packages': b.slowest.map((s) => `${s.kind} ${s.label ?? '?'}`),
+    'gostall.go.slowest_packages_ns': b.slowest.map((s) => s.endNs - s.startNs),
+  };
+  if (b.stampingCommands > 0) a['gostall.go.vcs_stamping_ns'] = b.stampingNs;
+  return a;
+}
+
 /** The attributes of one process span. */
 function processSpanAttributes(p: ProcessNode, x: TreeSpansInput, isTraceRoot: boolean, own: Cause[] | undefined): Attributes {
   const attrs = processAttributes(p);
@@ -136,6 +162,7 @@ function processSpanAttributes(p: ProcessNode, x: TreeSpansInput, isTraceRoot: b
     const slowest = slowestOperations(p);
     attrs['gostall.summary.slowest'] = slowest.map((o) => o.text);
     attrs['gostall.summary.slowest_ns'] = slowest.map((o) => o.ns);
+    Object.assign(attrs, buildAttributes(p, x.endNs));
   }
   if (own && own.length > 0) Object.assign(attrs, causeAttributes(own));
   const extra = x.processExtras?.(p);

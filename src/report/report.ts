@@ -11,6 +11,8 @@ import { summaryOfTrace } from './summary.js';
 import { pageTrace, type PageData } from './page-data.js';
 import { writeHtml } from './html.js';
 
+export { terminalSafe } from '../export/summary.js';
+
 export interface Report { read: ReadResult; traces: ReportTrace[] }
 
 export async function loadReport(sources: { name: string; stream?: Readable }[]): Promise<Report> {
@@ -27,17 +29,8 @@ export function inputProblems(r: Report): string[] {
   return out;
 }
 
-/**
- * Control characters (ESC sequences could rewrite the terminal) and bidi overrides in text
- * from a trace, shown as \u escapes; newlines are the summary's own.
- */
-export function terminalSafe(text: string): string {
-  return text.replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
 export function reportText(r: Report, source?: string): string {
-  return terminalSafe(r.traces.map((t) => summaryOfTrace(t, { source })).join('\n'));
+  return r.traces.map((t) => summaryOfTrace(t, { source })).join('\n');
 }
 
 /** --json: per trace what `run --json` writes, plus the input's problems. */

@@ -7,6 +7,7 @@ import { ERRNO_NAMES, SYSCALLS } from '../events/schema.js';
 import type { Cause } from '../diagnose/types.js';
 import { createProcess, type ProcessNode } from '../model/process.js';
 import { renderSummary } from '../export/summary.js';
+import type { BuildActionTiming } from '../model/build-insight.js';
 import { num, text, type ReportProcess, type ReportTrace } from './model.js';
 
 const SYSCALL_NUMBER = new Map(Object.entries(SYSCALLS).map(([n, name]) => [name, Number(n)]));
@@ -81,6 +82,18 @@ export function summaryOfTrace(trace: ReportTrace, opts: { source?: string } = {
     lostEvents: num(ra.get('gostall.lost_events')) ?? 0, malformedRecords: num(ra.get('gostall.malformed_records')) ?? 0,
     spanCount: trace.spanCount, destinations: opts.source !== undefined ? [`read from ${opts.source}`] : [], exportProblems: [],
     traceProblems: unattributed > 0 ? [`${unattributed} probe records named processes outside this trace and were left out`] : [],
-    nameOf: (p) => names.get(p) ?? '?', slowest,
+    nameOf: (p) => names.get(p) ?? '?', slowest, buildActions: buildActionsOfTrace(trace),
   });
+}
+
+/** The build actions as the spans recorded them (go.action, go.package; go.vcs for stamping). */
+export function buildActionsOfTrace(trace: ReportTrace): BuildActionTiming[] {
+  const out: BuildActionTiming[] = [];
+  for (const rp of trace.processes) {
+    const a = rp.span.attributes;
+    const kind = text(a.get('go.action'));
+    if (kind === undefined) continue;
+    out.push({ kind, label: text(a.get(kind === 'vcs_stamping' ? 'go.vcs' : 'go.package')), startNs: rp.startNs, endNs: rp.endNs });
+  }
+  return out;
 }

@@ -86,8 +86,8 @@ describe('tracer supervision', () => {
     expect(root.attributes['process.exit.code']).toBe(0);
     const trace = receiver.spans.filter((s) => s.traceId === root.traceId);
     const processes = trace.filter((s) => s.attributes['process.pid'] !== undefined);
-    expect(processes.filter((s) => s.name === 'compile').length).toBeGreaterThan(5);
-    expect(processes.some((s) => s.name === 'link')).toBe(true);
+    expect(processes.filter((s) => s.attributes['process.executable.name'] === 'compile').length).toBeGreaterThan(5);
+    expect(processes.some((s) => s.attributes['process.executable.name'] === 'link')).toBe(true);
     for (const p of processes) {
       expect(p.attributes['process.exit.code']).toBe(0);
       expect(p.attributes['gostall.process.still_running']).toBeUndefined();

@@ -114,7 +114,7 @@ describe('a hostile tracer stream read through the real runner', () => {
 
     const [compile] = root.children;
     expect(compile).toBeDefined();
-    expect(displayName(compile!)).toBe('compile');
+    expect(displayName(compile!)).toBe('compile main');
     expect(argvOf(compile!).argv).toEqual(['compile', '-p', 'main']);
     expect(compile!.sums.stat).toMatchObject({ count: 10, errors: 1 });
     expect(decodeWaitStatus(compile!.status!)).toEqual({ code: 0, signal: undefined });

@@ -44,7 +44,7 @@ function checkBuildTrace(spans: DecodedSpan[], rootPid?: number): DecodedSpan {
   const byId = new Map(trace.map((s) => [s.spanId, s]));
   // Every span but the root has its parent in the same trace.
   for (const s of trace) if (s !== root) expect(byId.has(s.parentSpanId!), s.name).toBe(true);
-  const compile = trace.find((s) => s.name === 'compile');
+  const compile = trace.find((s) => s.attributes['process.executable.name'] === 'compile');
   expect(compile).toBeDefined();
   expect(compile!.attributes['process.executable.name']).toBe('compile');
   // compile's process parent is the go command

@@ -34,6 +34,16 @@ function input(over: Partial<SummaryInput> = {}): SummaryInput {
 }
 
 describe('renderSummary', () => {
+  it('shows escape sequences, newlines and bidi overrides from the traced tree as text, never as terminal control', () => {
+    const root = tree();
+    const evidence = 'mkdirat "/ws/\u001b]0;pwned\u0007x" failed\n    2. forged.cause — fake (pid 1)\u202e';
+    const text = renderSummary(input({ root, causes: [{ id: 'fs.permission_denied', process: root, evidence, hint: 'chown \u001b[2J', weightNs: 1 }] }));
+    expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
+    expect(text).toContain('mkdirat "/ws/\\u001b]0;pwned\\u0007x" failed\\u000a    2. forged.cause');
+    expect(text.split('\n').filter((l) => /^ {4}2\. /.test(l))).toEqual([]);
+    expect(text).toContain('fix: chown \\u001b[2J');
+  });
+
   it('starts with the command, how it ended, how long, how many processes and the trace id', () => {
     const first = renderSummary(input()).split('\n')[0];
     expect(first).toBe(`gostall: go build exited 0 after 100 ms — 2 processes, trace ${'a'.repeat(32)}`);

@@ -92,8 +92,8 @@ describe('a cold go build, traced', () => {
     expect(root.name).toBe('go build');
     expect(argsOf(root).slice(0, 2)).toEqual(['go', 'build']);
     const kids = childrenOf(ok.received, root);
-    const compileMain = kids.find((s) => s.name === 'compile' && argsOf(s).includes('main'));
-    const linkOut = kids.find((s) => s.name === 'link' && argsOf(s).includes('-o'));
+    const compileMain = kids.find((s) => s.attributes['process.executable.name'] === 'compile' && argsOf(s).includes('main'));
+    const linkOut = kids.find((s) => s.attributes['process.executable.name'] === 'link' && argsOf(s).includes('-o'));
     expect(compileMain, kids.map((s) => `${s.name} ${argsOf(s).join(' ')}`).join('\n')).toBeDefined();
     expect(linkOut).toBeDefined();
     expect(compileMain!.attributes['process.executable.path']).toMatch(/\/pkg\/tool\/linux_amd64\/compile$/);
@@ -196,7 +196,7 @@ describe('a go build that fails to compile, traced', () => {
   });
 
   it('marks the failing compile ERROR too', () => {
-    const compiles = processSpans(failing.received).filter((s) => s.name === 'compile' && argsOf(s).includes('main'));
+    const compiles = processSpans(failing.received).filter((s) => s.attributes['process.executable.name'] === 'compile' && argsOf(s).includes('main'));
     expect(compiles.length).toBeGreaterThanOrEqual(1);
     expect(compiles.some((s) => s.status.code === STATUS_CODE.ERROR && s.attributes['process.exit.code'] !== 0)).toBe(true);
   });

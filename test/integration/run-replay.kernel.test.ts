@@ -94,7 +94,7 @@ describe('a run capture replayed', () => {
 
   it('gives the spans run gave for a whole go build: every process, parented alike, with the same attributes and causes', () => {
     expect(goBuild.runCode).toBe(0);
-    expect(goBuild.runSpans.filter((s) => s.name === 'compile').length).toBeGreaterThan(0);
+    expect(goBuild.runSpans.filter((s) => s.attributes['process.executable.name'] === 'compile').length).toBeGreaterThan(0);
     expect(comparable(goBuild.replaySpans)).toEqual(comparable(goBuild.runSpans));
     expect(goBuild.replayStderr).not.toMatch(/malformed/);
   });

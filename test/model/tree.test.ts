@@ -51,7 +51,7 @@ describe('fork, exec and exit in order', () => {
     const [child] = root.children;
     expect(child).toMatchObject({ pid: 101, parent: root, startNs: 10, endNs: 50 });
     expect(displayName(root)).toBe('go build');
-    expect(displayName(child!)).toBe('compile');
+    expect(displayName(child!)).toBe('compile main');
     expect(argvOf(child!).argv).toEqual(['compile', '-p', 'main']);
     expect(decodeWaitStatus(root.status!)).toEqual({ code: 2, signal: undefined });
   });

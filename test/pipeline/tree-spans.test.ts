@@ -76,7 +76,7 @@ describe('process spans', () => {
   it('one per process, in one trace, parented like the process tree', async () => {
     const { built, spans } = await build(recordedTree());
     const processSpans = spans.filter((s) => s.attributes['process.pid'] !== undefined);
-    expect(processSpans.map((s) => s.name).sort()).toEqual(['compile', 'go build', 'link', 'sleep']);
+    expect(processSpans.map((s) => s.name).sort()).toEqual(['compile main', 'go build', 'link', 'sleep']);
     expect(new Set(spans.map((s) => s.spanContext().traceId))).toEqual(new Set([built.traceId]));
     const root = one(spans, 'go build');
     expect(parentOf(root)).toBeUndefined();
@@ -89,13 +89,14 @@ describe('process spans', () => {
 
   it('carries the process.* attributes of the semantic conventions', async () => {
     const { spans } = await build(recordedTree());
-    expect(one(spans, 'compile').attributes).toMatchObject({
+    expect(one(spans, 'compile main').attributes).toMatchObject({
       'process.pid': 101,
       'process.parent_pid': 100,
       'process.executable.name': 'compile',
       'process.executable.path': '/usr/lib/go/pkg/tool/linux_amd64/compile',
       'process.command_args': ['compile', '-p', 'main', 'my file.go'],
       'process.exit.code': 0,
+      'go.action': 'compile', 'go.package': 'main', 'go.package.dir': '.',
     });
     expect(one(spans, 'go build').attributes['process.parent_pid']).toBeUndefined();
   });
@@ -107,7 +108,7 @@ describe('process spans', () => {
     const link = one(spans, 'link');
     expect(link.status).toEqual({ code: SpanStatusCode.ERROR, message: 'killed by signal 9' });
     expect(link.attributes).toMatchObject({ 'process.exit.code': 137, 'gostall.process.signal': 9 });
-    expect(one(spans, 'compile').status.code).toBe(SpanStatusCode.UNSET);
+    expect(one(spans, 'compile main').status.code).toBe(SpanStatusCode.UNSET);
   });
 
   it('a process still running when tracing stopped ends at the end of the trace and says so', async () => {
@@ -120,7 +121,7 @@ describe('process spans', () => {
 
   it('starts at fork and ends at exit, converted exactly', async () => {
     const { spans } = await build(recordedTree());
-    const compile = one(spans, 'compile');
+    const compile = one(spans, 'compile main');
     expect([ns(compile, 'startTime'), ns(compile, 'endTime')]).toEqual([10 * MS, 100 * MS]);
     const root = one(spans, 'go build');
     expect([ns(root, 'startTime'), ns(root, 'endTime')]).toEqual([1 * MS, 300 * MS]);
@@ -128,7 +129,7 @@ describe('process spans', () => {
 
   it('carries the per-process aggregates', async () => {
     const { spans } = await build(recordedTree());
-    expect(one(spans, 'compile').attributes).toMatchObject({
+    expect(one(spans, 'compile main').attributes).toMatchObject({
       'gostall.stat.count': 3, 'gostall.stat.blocked_ns': 72 * MS, 'gostall.stat.max_ns': 70 * MS,
       'gostall.stat.latency_buckets': [1, 0, 1, 1], 'gostall.errno.EACCES': 1,
     });
@@ -138,7 +139,7 @@ describe('process spans', () => {
 describe('evidence spans', () => {
   it('a syscall blocked at least the threshold is a child span named after the call, with file.path and thread.id', async () => {
     const { spans } = await build(recordedTree());
-    const compile = one(spans, 'compile');
+    const compile = one(spans, 'compile main');
     const stats = byName(spans, 'newfstatat');
     expect(stats).toHaveLength(1); // the 2 ms one stays below the 50 ms threshold
     const stat = stats[0]!;
@@ -191,7 +192,7 @@ describe('causes and the root span', () => {
       'gostall.cause.primary': 'fs.slow_metadata',
       'gostall.lost_events': 5,
     });
-    expect(one(spans, 'compile').attributes).toMatchObject({
+    expect(one(spans, 'compile main').attributes).toMatchObject({
       'gostall.cause': 'fs.slow_metadata', 'gostall.cause.evidence': 'p50 newfstatat 70 ms on fuse /ws', 'gostall.cause.hint': 'move the module',
     });
   });

@@ -40,4 +40,8 @@ it('a cold go build in a 0.2-CPU cgroup is blamed on cpu.throttled, with the quo
   expect(cause.evidence).toContain(`GOMAXPROCS=${availableParallelism()}`);
   expect(cause.attributes['gostall.cause.cpu_quota']).toBeCloseTo(0.2);
   expect(cause.hint).toContain('GOMAXPROCS=1');
+  // go build -p follows GOMAXPROCS: as many compiles ran at once as there are CPUs, not as the quota allows
+  const parallel = cause.attributes['gostall.cause.max_parallel_compiles'];
+  expect(parallel).toBe(availableParallelism());
+  expect(cause.evidence).toContain(`up to ${parallel} compiles ran at once against the quota's 0.2 CPUs`);
 });

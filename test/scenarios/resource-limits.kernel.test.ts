@@ -53,7 +53,7 @@ it('a compile of 200 files under RLIMIT_NOFILE 16 is blamed on fs.fd_exhaustion,
   const run = await traced(['prlimit', '--nofile=16:16', 'go', 'build', '-o', '/dev/null', './...'], { cwd: join(workDir, 'wide'), env: coldEnv() });
   logOutcome('RLIMIT_NOFILE 16', run);
   expect(run.exitCode).not.toBe(0);
-  const c = expectSoleCause(run, 'fs.fd_exhaustion', 'compile');
+  const c = expectSoleCause(run, 'fs.fd_exhaustion', 'compile example.com/wide/p');
   expect(c.evidence).toContain('openat failed with EMFILE');
   expect(c.evidence).toContain('RLIMIT_NOFILE 16 soft / 16 hard, as the process started');
   expect(c.evidence).toContain(join(workDir, 'wide/p/'));
@@ -66,7 +66,7 @@ it('a compile killed in a 48 MiB memory cgroup is blamed on proc.oom_killed', as
     const run = await traced([argv.file, ...argv.args], { cwd: join(workDir, 'heavy'), env: coldEnv() });
     logOutcome('48 MiB memory cgroup', run);
     expect(run.exitCode).not.toBe(0);
-    const c = expectSoleCause(run, 'proc.oom_killed', 'compile');
+    const c = expectSoleCause(run, 'proc.oom_killed', 'compile example.com/heavy/big');
     expect(c.evidence).toContain("killed by the kernel's out-of-memory killer");
     expect(c.evidence).toContain(`its memory cgroup ${cg.dir.slice('/sys/fs/cgroup/memory'.length)} (v1) is limited to 48 MiB`);
     const span = run.spans.find((s) => s.attributes['process.pid'] === c.pid)!;

@@ -22,7 +22,7 @@ export default function kernelPreflight(): void {
   const problems: string[] = [];
   if (process.geteuid?.() !== 0) problems.push('the kernel tests must run as root (sudo npm test)');
   for (const p of checkTracingEnvironment()) problems.push(`${p.what}: ${p.fix}`);
-  const tools = missingTools(['go', 'gopls', 'fusermount3', 'strace', 'git', 'openssl', 'podman', 'runc', 'debootstrap', 'systemd-analyze', 'capsh', 'chromium']);
+  const tools = missingTools(['go', 'gopls', 'fusermount3', 'strace', 'git', 'openssl', 'podman', 'runc', 'debootstrap', 'systemd-analyze', 'capsh', 'chromium', 'tmux', 'perl']);
   if (tools.length > 0) problems.push(`missing tools: ${tools.join(', ')} (run sudo bash scripts/setup.sh)`);
   if (problems.length > 0) {
     throw new Error(`the kernel test project cannot run on this machine:\n- ${problems.join('\n- ')}`);

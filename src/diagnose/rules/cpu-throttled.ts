@@ -7,6 +7,7 @@
 import type { Cause, Rule } from '../types.js';
 import { wallNs } from '../evidence.js';
 import { formatDuration } from '../format.js';
+import { buildActionsOf, maxOverlap } from '../../model/build-insight.js';
 
 export const ID = 'cpu.throttled';
 
@@ -49,10 +50,13 @@ export const rule: Rule = (root, ctx) => {
   const procs = go
     ? `${overQuota ? 'but' : 'and'} Go ran with GOMAXPROCS=${go.GOMAXPROCS}${go.GOMAXPROCS_SET ? '' : ' (its default: the CPU count, ignoring the quota)'}`
     : '';
+  const fit = Math.max(1, Math.ceil(cg.quotaCpus));
+  // how many compiles the go command ran at once: its -p, which follows GOMAXPROCS, not the quota
+  const parallel = maxOverlap(buildActionsOf(root, ctx.endNs).filter((a) => a.kind === 'compile'));
+  const parallelText = parallel > fit ? `; up to ${parallel} compiles ran at once against the quota's ${cpus(cg.quotaCpus)}` : '';
   const evidence = `cgroup ${cg.path} (v${cg.version}) allows ${quotaText} ${procs}; ` +
     `throttled in ${cg.throttledPeriods} of ${cg.periods} periods, held back ${formatDuration(cg.throttledNs)}` +
-    `${cg.throttledNs > wall ? ' (summed over CPUs)' : ''} during the ${formatDuration(wall)} run`;
-  const fit = Math.max(1, Math.ceil(cg.quotaCpus));
+    `${cg.throttledNs > wall ? ' (summed over CPUs)' : ''} during the ${formatDuration(wall)} run${parallelText}`;
   const hint = overQuota
     ? `match Go's parallelism to the quota: GOMAXPROCS=${fit} (and go build -p ${fit}), or use Go ≥ 1.25, which sizes GOMAXPROCS by the CPU limit; or raise the container's CPU limit`
     : 'the run needs more CPU than the quota gives: raise the container\'s CPU limit, or lower build parallelism (go build -p 1)';
@@ -61,6 +65,7 @@ export const rule: Rule = (root, ctx) => {
     attributes: {
       'gostall.cause.cgroup': cg.path, 'gostall.cause.cpu_quota': cg.quotaCpus,
       ...(go ? { 'gostall.cause.gomaxprocs': go.GOMAXPROCS } : {}),
+      ...(parallel > 0 ? { 'gostall.cause.max_parallel_compiles': parallel } : {}),
     },
   };
   return [cause];

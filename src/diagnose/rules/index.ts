@@ -23,11 +23,12 @@ import * as goToolchainMismatch from './go-toolchain-mismatch.js';
 import * as netDnsFailed from './net-dns-failed.js';
 import * as netModuleFetchFailed from './net-module-fetch-failed.js';
 import * as lspStall from './lsp-stall.js';
+import * as goVcsStamping from './go-vcs-stamping.js';
 
 export const RULE_MODULES = [
   fsSlowMetadata, fsSlowIo, fsOversizedWalk, fsSymlinkLoop, fsPermissionDenied, fsWatchLimit, fsFdExhaustion,
   schedUninterruptible, cpuThrottled, cpuContention, netSlowConnect, netConnectFailed, execFailed, procOomKilled,
-  goGorootInvalid, goToolNotFound, goToolchainMismatch, netDnsFailed, netModuleFetchFailed, lspStall,
+  goGorootInvalid, goToolNotFound, goToolchainMismatch, netDnsFailed, netModuleFetchFailed, lspStall, goVcsStamping,
 ] as const;
 
 /** Every public cause id, in the order of the documentation. */

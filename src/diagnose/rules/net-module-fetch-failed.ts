@@ -8,6 +8,7 @@
  */
 import type { ProcessNode } from '../../model/process.js';
 import { executableName } from '../../model/process.js';
+import { vcsStampingTool } from '../../model/go-vcs.js';
 import { walk } from '../../model/tree.js';
 import type { Cause, DiagnosisContext, Rule } from '../types.js';
 import { exitText, exitedWithFailure, isGoCommand, perProcess, processLabel, stderrLine, wallNs } from '../evidence.js';
@@ -71,7 +72,8 @@ function proxyHttpError(g: ProcessNode, ctx: DiagnosisContext): Finding | undefi
 }
 
 function vcsFailure(g: ProcessNode, ctx: DiagnosisContext): Finding | undefined {
-  const failedVcs = [...walk(g)].filter((q) => q !== g && q.exec && VCS.has(executableName(q)) && exitedWithFailure(q));
+  // git status run to stamp the binary is go.vcs_stamping, not a download
+  const failedVcs = [...walk(g)].filter((q) => q !== g && q.exec && VCS.has(executableName(q)) && exitedWithFailure(q) && !vcsStampingTool(q));
   const noGit = stderrLine(g, /exec: "(git|hg|svn|bzr|fossil)": executable file not found in \$PATH/);
   if (failedVcs.length === 0 && !noGit) return undefined;
   const goSaid = stderrLine(g, /ls-remote|fatal:|exit status|unknown revision|terminal prompts disabled|repository not found|Permission denied/);

@@ -23,6 +23,17 @@ describe('cpu.throttled', () => {
     expect(c!.attributes).toEqual({ 'gostall.cause.cgroup': '/kubepods/pod1', 'gostall.cause.cpu_quota': 0.2, 'gostall.cause.gomaxprocs': 8 });
   });
 
+  it('says how many compiles the go command ran at once against the quota', () => {
+    const root = proc({ wallNs: 2.82 * S, args: ['go', 'build', './...'] });
+    for (let i = 0; i < 4; i++) {
+      const c = proc({ parent: root, name: 'compile', args: ['compile', '-o', `/tmp/go-build1/b00${i}/_pkg_.a`, '-p', `example.org/p${i}`], wallNs: 2 * S });
+      c.exec!.filename = '/usr/lib/go-1.19/pkg/tool/linux_amd64/compile';
+    }
+    const [c] = rule(root, context({ cgroupCpu: usage(), go: devGoEnv({ GOMAXPROCS: 8 }) }));
+    expect(c!.evidence).toMatch(/during the 2\.82 s run; up to 4 compiles ran at once against the quota's 0\.2 CPUs$/);
+    expect(c!.attributes!['gostall.cause.max_parallel_compiles']).toBe(4);
+  });
+
   it('suggests more CPU, not GOMAXPROCS, when GOMAXPROCS already fits the quota', () => {
     const root = proc({ wallNs: 10 * S });
     const [c] = rule(root, context({ cgroupCpu: usage({ quotaCpus: 2, quotaUs: 200_000, throttledNs: 5 * S }), go: devGoEnv({ GOMAXPROCS: 2, GOMAXPROCS_SET: true }) }));

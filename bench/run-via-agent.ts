@@ -1,0 +1,78 @@
+/**
+ * Issue 9: `gostall run` through a running agent on what developers run all day, a
+ * warm-cache `go build` of a small module (target ≤ 1.10× and ≤ +50 ms over untraced).
+ * An agent runs for the whole section (its socket in a temp dir); untraced and traced builds
+ * alternate within pairs (AB, BA, …), ratios and differences are taken within a pair, then
+ * the median. The cache is warmed first, so every build only checks it and links nothing new.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BenchConfig } from './config.js';
+import { sleep, startAgentProcess, waitHealthy } from './agent-process.js';
+import { median, round } from './stats.js';
+import { runTimed } from './timed-command.js';
+
+export interface RunViaAgentResults {
+  pairs: number;
+  untracedMs: number[];
+  viaAgentMs: number[];
+  /** runs whose summary shows they traced on their own (the agent did not answer in time) */
+  fellBack: number;
+  failed: number;
+  summary: { untracedMedianMs: number; viaAgentMedianMs: number; ratioMedian: number; deltaMedianMs: number };
+}
+
+function writeModule(dir: string): void {
+  writeFileSync(join(dir, 'go.mod'), 'module bench.example/small\n\ngo 1.19\n');
+  writeFileSync(join(dir, 'main.go'), 'package main\n\nimport (\n\t"fmt"\n\t"strings"\n)\n\nfunc main() { fmt.Println(strings.ToUpper("small")) }\n');
+}
+
+export async function benchRunViaAgent(cfg: BenchConfig, log: (line: string) => void): Promise<RunViaAgentResults> {
+  const logs = join(cfg.outDir, 'logs');
+  mkdirSync(logs, { recursive: true });
+  const work = mkdtempSync(join(cfg.outDir, 'runagent-'));
+  const ws = join(work, 'ws');
+  mkdirSync(ws);
+  writeModule(ws);
+  const socket = join(work, 'agent/run.sock');
+  const configPath = join(work, 'agent.json');
+  writeFileSync(configPath, JSON.stringify({ executables: ['gopls'], run: { socket }, metrics: { enabled: true } }), { mode: 0o600 });
+  const agent = startAgentProcess(cfg, ['--config', configPath, '--out', join(work, 'agent.otlp.jsonl'), '--state-dir', join(work, 'state'), '--metrics-listen', '127.0.0.1:0'],
+    join(logs, 'runagent.usage.json'), join(logs, 'runagent-agent.log'));
+  const env = { ...process.env, GOCACHE: join(work, 'gocache'), GOFLAGS: '', GOSTALL_AGENT_SOCKET: socket };
+  const build = ['go', ['build', '-o', join(work, 'small'), '.']] as const;
+  try {
+    await waitHealthy(await Promise.race([agent.port, sleep(60_000).then(() => { throw new Error('the agent did not start in time'); })]), 90_000);
+    await runTimed(build[0], [...build[1]], { cwd: ws, env, logPath: join(logs, 'runagent-warm.log') });
+    const untracedMs: number[] = [];
+    const viaAgentMs: number[] = [];
+    let fellBack = 0;
+    let failed = 0;
+    const pairs = Math.max(cfg.pairs, 5) * 2;
+    for (let p = 0; p < pairs; p++) {
+      const order = p % 2 === 0 ? ['untraced', 'agent'] : ['agent', 'untraced'];
+      for (const v of order) {
+        const runLog = join(logs, `runagent-${v}.log`);
+        const [f, a] = v === 'untraced' ? [build[0], [...build[1]]] : [process.execPath, [join(cfg.root, 'bin/gostall.js'), 'run', '--out', join(work, 'trace.otlp.jsonl'), '--', build[0], ...build[1]]];
+        const r = await runTimed(f, a, { cwd: ws, env, logPath: runLog });
+        if (r.exitCode !== 0) failed++;
+        if (v === 'untraced') untracedMs.push(r.wallNs / 1e6);
+        else {
+          viaAgentMs.push(r.wallNs / 1e6);
+          if (/Attaching|tracing on its own/.test(readFileSync(runLog, 'utf8'))) fellBack++;
+        }
+      }
+    }
+    const ratios = untracedMs.map((u, i) => viaAgentMs[i]! / u);
+    const deltas = untracedMs.map((u, i) => viaAgentMs[i]! - u);
+    const summary = {
+      untracedMedianMs: round(median(untracedMs), 1), viaAgentMedianMs: round(median(viaAgentMs), 1),
+      ratioMedian: round(median(ratios), 3), deltaMedianMs: round(median(deltas), 1),
+    };
+    log(`runagent: warm go build ${summary.untracedMedianMs} ms untraced, ${summary.viaAgentMedianMs} ms through the agent (${summary.ratioMedian}×, +${summary.deltaMedianMs} ms)`);
+    return { pairs, untracedMs, viaAgentMs, fellBack, failed, summary };
+  } finally {
+    try { process.kill(agent.pid, 'SIGTERM'); await Promise.race([agent.exited, sleep(30_000)]); } catch { /* gone */ }
+    rmSync(work, { recursive: true, force: true });
+  }
+}

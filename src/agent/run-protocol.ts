@@ -1,0 +1,71 @@
+/**
+ * The protocol between `gostall run` and a running agent (docs/agent.md, "run through the
+ * agent"): newline-delimited JSON on a Unix stream socket, every message versioned and
+ * validated with zod on both ends.
+ *
+ *   run → agent   {"v":1,"type":"follow","pid":P}     P: the shim run started (comm gostall-shim)
+ *   agent → run   {"v":1,"type":"accepted","pid":P}     the request is valid and allowed (at once)
+ *   agent → run   {"v":1,"type":"following","pid":P,"syscallThresholdNs":N,"offcpuThresholdNs":N}
+ *                 once its tracer has seen P start (at most SHIM_WAIT_MILLIS later)
+ *                 then {"v":1,"type":"lines","lines":[…]}… the probe records of P's tree
+ *                 or {"v":1,"type":"error","message":"…"} and the agent closes the connection
+ *   run closes the connection when it has what it needs; the agent then forgets the tree.
+ */
+import { z } from 'zod';
+
+export const RUN_PROTOCOL_VERSION = 1;
+/** Where run looks for the agent unless GOSTALL_AGENT_SOCKET names another path. */
+export const DEFAULT_RUN_SOCKET = '/run/gostall/run.sock';
+/** A request is one short line: anything longer is refused before it is parsed. */
+export const MAX_REQUEST_BYTES = 1024;
+/** A client that has not sent its request by then is answered with an error. */
+export const REQUEST_DEADLINE_MILLIS = 2000;
+/** A reply line: a batch of probe records (each at most MAX_LINE_LENGTH) stays under this. */
+export const MAX_REPLY_BYTES = 4 * 1024 * 1024;
+
+const pid = z.number().int().min(1).max(4_194_304);
+
+export const requestSchema = z.strictObject({ v: z.literal(RUN_PROTOCOL_VERSION), type: z.literal('follow'), pid });
+export type RunRequest = z.infer<typeof requestSchema>;
+
+/** How long the agent waits for its tracer to report the shim's exec before it gives up. */
+export const SHIM_WAIT_MILLIS = 1000;
+
+export const replySchema = z.discriminatedUnion('type', [
+  z.strictObject({ v: z.literal(RUN_PROTOCOL_VERSION), type: z.literal('accepted'), pid }),
+  z.strictObject({
+    v: z.literal(RUN_PROTOCOL_VERSION), type: z.literal('following'), pid,
+    syscallThresholdNs: z.number().int().min(0), offcpuThresholdNs: z.number().int().min(0),
+  }),
+  z.strictObject({ v: z.literal(RUN_PROTOCOL_VERSION), type: z.literal('lines'), lines: z.array(z.string()) }),
+  z.strictObject({ v: z.literal(RUN_PROTOCOL_VERSION), type: z.literal('error'), message: z.string().max(1000) }),
+]);
+export type RunReply = z.infer<typeof replySchema>;
+
+export function runSocketPath(env: NodeJS.ProcessEnv = process.env): string {
+  return env.GOSTALL_AGENT_SOCKET || DEFAULT_RUN_SOCKET;
+}
+
+/**
+ * Splits a byte stream into lines of at most maxBytes; onTooLong fires once for a longer
+ * line (its rest is skipped). Used by both ends.
+ */
+export function lineReader(maxBytes: number, onLine: (line: string) => void, onTooLong: () => void): (chunk: Buffer) => void {
+  let parts: Buffer[] = [];
+  let size = 0;
+  let skipping = false;
+  return (chunk) => {
+    let start = 0;
+    for (let nl = chunk.indexOf(10, start); ; nl = chunk.indexOf(10, start)) {
+      const end = nl < 0 ? chunk.length : nl;
+      if (!skipping) {
+        size += end - start;
+        if (size > maxBytes) { skipping = true; parts = []; onTooLong(); } else parts.push(chunk.subarray(start, end));
+      }
+      if (nl < 0) return;
+      if (!skipping) onLine(Buffer.concat(parts).toString('utf8'));
+      parts = []; size = 0; skipping = false;
+      start = nl + 1;
+    }
+  };
+}

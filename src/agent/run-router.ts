@@ -1,0 +1,151 @@
+/**
+ * Which of the agent's probe records belong to a `gostall run` that asked the agent to
+ * follow its command (src/agent/run-server.ts), and which to the agent's own pipeline.
+ *
+ * The probe makes every exec of gostall-shim (run's first process) a root: a G record
+ * followed by that process's E record. Such a tree never reaches the agent's pipeline, so
+ * it is exported once, by the run that owns it: its records are kept (bounded) until that
+ * run claims the pid, then handed to it as they come. A shim nobody claims within
+ * UNCLAIMED_MILLIS (a run that traces on its own, or any process named gostall-shim) is
+ * dropped, records and all. Records are routed by the pid field; forks extend a tree.
+ */
+
+/** run asks within ~100 ms of starting its shim; this leaves room for a loaded machine. */
+export const UNCLAIMED_MILLIS = 5000;
+/** records kept for a shim not yet claimed (it is blocked on its gate: a handful at most) */
+const MAX_BUFFERED_LINES = 10_000;
+export const SHIM_COMM = 'gostall-shim';
+
+export interface FollowClient {
+  send(lines: string[]): void;
+  /** the tree can no longer be followed (the tracer restarted) */
+  fail(message: string): void;
+}
+
+interface Followed { rootPid: number; execd: boolean; pids: Set<number>; client: FollowClient | undefined; buffer: string[]; createdMillis: number; dropped: boolean }
+
+export interface RunRouter {
+  /** the lines the agent's own pipeline gets now (none, this one, or a held G and this one) */
+  route(line: string): string[];
+  /** resolves true once a shim with this pid has started (false after timeoutMillis) */
+  waitForShim(pid: number, timeoutMillis: number): Promise<boolean>;
+  /** hand pid's tree to client; false when it is not an unclaimed shim */
+  claim(pid: number, client: FollowClient): boolean;
+  /** the client is gone: the rest of its tree is dropped */
+  release(client: FollowClient): void;
+  /** drop shims nobody claimed in time */
+  tick(nowMillis: number): void;
+  readonly stats: { shims: number; claimed: number; unclaimed: number; linesRouted: number };
+}
+
+export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
+  const byPid = new Map<number, Followed>();
+  const waiters = new Map<number, Array<() => void>>();
+  let heldG: { pid: number; line: string } | undefined;
+  const stats = { shims: 0, claimed: 0, unclaimed: 0, linesRouted: 0 };
+
+  const deliver = (f: Followed, line: string) => {
+    stats.linesRouted++;
+    if (f.dropped) return;
+    if (f.client) f.client.send([line]);
+    else if (f.buffer.length < MAX_BUFFERED_LINES) f.buffer.push(line);
+  };
+  const forget = (pid: number) => {
+    const f = byPid.get(pid);
+    if (!f) return;
+    byPid.delete(pid);
+    f.pids.delete(pid);
+  };
+  const startShim = (pid: number) => {
+    const f: Followed = { rootPid: pid, execd: false, pids: new Set([pid]), client: undefined, buffer: [], createdMillis: nowMillis(), dropped: false };
+    byPid.set(pid, f);
+    stats.shims++;
+    for (const w of waiters.get(pid) ?? []) w();
+    waiters.delete(pid);
+  };
+
+  function routeOne(line: string): string[] {
+    if (line.startsWith('Lost ')) {
+      for (const f of new Set(byPid.values())) if (f.client) f.client.send([line]);
+      return [line];
+    }
+    const fields = line.split('\t', 8);
+    const tag = fields[0];
+    if (tag === 'R') {
+      // A (re)started tracer no longer follows the trees it was following.
+      for (const f of new Set(byPid.values())) f.client?.fail('the agent\'s tracer restarted: the trace ends here');
+      byPid.clear();
+      return [line];
+    }
+    const pid = Number(tag === 'V' ? fields[1] : fields[2]);
+    if (tag === 'G') {
+      // A followed process that execs a watched executable (`gostall run -- go build`) is
+      // already the run's: it is not a new root of the agent's.
+      if (byPid.has(pid)) return [];
+      heldG = { pid, line };
+      return [];
+    }
+    if (tag === 'E' && heldG?.pid === pid) {
+      const g = heldG.line;
+      heldG = undefined;
+      // comm is printed with %r: its 16 bytes, the NUL padding escaped
+      if (fields[7]?.replace(/(\\x00)+$/, '') === SHIM_COMM) { startShim(pid); return []; }
+      return [g, line];
+    }
+    const f = byPid.get(pid);
+    if (!f) return [line];
+    // Before it execs CMD the shim only waits: run's own tracer, attaching while the shim
+    // waits, sees nothing of it either.
+    if (pid === f.rootPid && !f.execd) {
+      if (tag !== 'E') return [];
+      f.execd = true;
+    }
+    if (tag === 'F') {
+      const child = Number(fields[4]);
+      if (Number.isInteger(child) && child > 0) { f.pids.add(child); byPid.set(child, f); }
+    }
+    deliver(f, line);
+    if (tag === 'X' && fields[3] === fields[2]) forget(pid);
+    return [];
+  }
+
+  return {
+    stats,
+    route(line) {
+      const before = heldG && !line.startsWith('E\t') ? [heldG.line] : [];
+      if (before.length > 0) heldG = undefined;
+      return [...before, ...routeOne(line)];
+    },
+    waitForShim(pid, timeoutMillis) {
+      if (byPid.get(pid)?.rootPid === pid) return Promise.resolve(true);
+      return new Promise((resolve) => {
+        const list = waiters.get(pid) ?? [];
+        const done = () => { clearTimeout(timer); resolve(true); };
+        const timer = setTimeout(() => {
+          const rest = (waiters.get(pid) ?? []).filter((w) => w !== done);
+          if (rest.length > 0) waiters.set(pid, rest); else waiters.delete(pid);
+          resolve(false);
+        }, timeoutMillis);
+        list.push(done);
+        waiters.set(pid, list);
+      });
+    },
+    claim(pid, client) {
+      const f = byPid.get(pid);
+      if (!f || f.rootPid !== pid || f.client || f.dropped) return false;
+      f.client = client;
+      stats.claimed++;
+      if (f.buffer.length > 0) client.send(f.buffer);
+      f.buffer = [];
+      return true;
+    },
+    release(client) {
+      for (const f of byPid.values()) if (f.client === client) { f.client = undefined; f.dropped = true; }
+    },
+    tick(now) {
+      for (const f of new Set(byPid.values())) {
+        if (!f.client && !f.dropped && now - f.createdMillis > UNCLAIMED_MILLIS) { f.dropped = true; f.buffer = []; stats.unclaimed++; }
+      }
+    },
+  };
+}

@@ -1,0 +1,166 @@
+/**
+ * The agent's socket for `gostall run` (protocol: ./run-protocol.ts; records: ./run-router.ts).
+ *
+ * Who may ask: the kernel checks it. connect(2) on a Unix socket needs write permission on
+ * the socket file, so the socket is 0660 root:<run.group> (0600 without a group) in a
+ * directory of its own (0750 / 0700): root and the group's members connect, anyone else
+ * gets EACCES from the kernel before a byte is read. Node has no getsockopt(SO_PEERCRED),
+ * and the npm modules that expose it are unmaintained native add-ons; a uid the client
+ * writes in its request would be a claim, so none is asked for. The agent also checks the
+ * process it is asked to follow in /proc: it must be a gostall-shim whose real uid may ask.
+ * Every request is one line of at most MAX_REQUEST_BYTES within REQUEST_DEADLINE_MILLIS;
+ * anything else is answered with an error and the connection closed; the agent goes on.
+ */
+import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { dirname } from 'node:path';
+import type { RunRouter, FollowClient } from './run-router.js';
+import { SHIM_COMM } from './run-router.js';
+import { MAX_REQUEST_BYTES, REQUEST_DEADLINE_MILLIS, RUN_PROTOCOL_VERSION, SHIM_WAIT_MILLIS, lineReader, requestSchema, type RunReply } from './run-protocol.js';
+
+/** A run that stops reading this far behind is cut off rather than growing the agent. */
+const MAX_CLIENT_BACKLOG_BYTES = 64 * 1024 * 1024;
+
+export interface RunServerOptions {
+  path: string;
+  /** members of this group may ask too (besides root) */
+  group: { name: string; gid: number; members: string[] } | undefined;
+  router: RunRouter;
+  thresholds: { syscallThresholdNs: number; offcpuThresholdNs: number };
+  log: (line: string) => void;
+}
+
+export interface RunServer {
+  close(): Promise<void>;
+  readonly stats: { requests: number; refused: number; following: number };
+}
+
+/** Group by name from /etc/group (members) — the agent's configuration names it. */
+export function lookupGroup(name: string, groupFile = '/etc/group'): { name: string; gid: number; members: string[] } | undefined {
+  let text = '';
+  try { text = readFileSync(groupFile, 'utf8'); } catch { return undefined; }
+  for (const line of text.split('\n')) {
+    const f = line.split(':');
+    if (f[0] === name && f.length >= 4) return { name, gid: Number(f[2]), members: f[3]!.split(',').filter(Boolean) };
+  }
+  return undefined;
+}
+
+/** Real uid and gid of a process, its comm; undefined when it is gone. */
+function procIdentity(pid: number): { uid: number; gid: number; comm: string } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
+    const gid = Number(/^Gid:\s+(\d+)/m.exec(status)?.[1]);
+    return { uid, gid, comm: readFileSync(`/proc/${pid}/comm`, 'utf8').trim() };
+  } catch { return undefined; }
+}
+
+function userName(uid: number): string | undefined {
+  try {
+    return readFileSync('/etc/passwd', 'utf8').split('\n').map((l) => l.split(':')).find((f) => Number(f[2]) === uid)?.[0];
+  } catch { return undefined; }
+}
+
+export async function startRunServer(opts: RunServerOptions): Promise<RunServer> {
+  const stats = { requests: 0, refused: 0, following: 0 };
+  const dir = dirname(opts.path);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, opts.group ? 0o750 : 0o700);
+  if (opts.group) chownSync(dir, 0, opts.group.gid);
+  try {
+    if (lstatSync(opts.path).isSocket()) unlinkSync(opts.path); // a previous agent's
+  } catch { /* none */ }
+
+  const mayAsk = (uid: number, gid: number): boolean => {
+    if (uid === 0) return true;
+    if (!opts.group) return false;
+    if (gid === opts.group.gid) return true;
+    const name = userName(uid);
+    return name !== undefined && opts.group.members.includes(name);
+  };
+
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    handle(socket);
+  });
+  function handle(socket: Socket): void {
+    stats.requests++;
+    let answered = false;
+    let client: FollowClient | undefined;
+    const reply = (r: RunReply) => { if (!socket.destroyed) socket.write(`${JSON.stringify(r)}\n`); };
+    const refuse = (message: string) => {
+      if (answered) return;
+      answered = true;
+      stats.refused++;
+      reply({ v: RUN_PROTOCOL_VERSION, type: 'error', message });
+      socket.end();
+    };
+    const deadline = setTimeout(() => refuse(`no request within ${REQUEST_DEADLINE_MILLIS} ms`), REQUEST_DEADLINE_MILLIS);
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearTimeout(deadline);
+      if (client) { opts.router.release(client); stats.following--; }
+    });
+    const read = lineReader(MAX_REQUEST_BYTES, (line) => void onRequest(line), () => refuse(`request longer than ${MAX_REQUEST_BYTES} bytes`));
+    socket.on('data', (chunk: Buffer) => { if (!answered) read(chunk); });
+
+    async function onRequest(line: string): Promise<void> {
+      if (answered) return;
+      clearTimeout(deadline);
+      let json: unknown;
+      try { json = JSON.parse(line); } catch { return refuse('malformed request: not JSON'); }
+      const parsed = requestSchema.safeParse(json);
+      if (!parsed.success) return refuse(`malformed request: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`).join('; ')}`);
+      const { pid } = parsed.data;
+      const who = procIdentity(pid);
+      if (!who || who.comm !== SHIM_COMM) return refuse(`process ${pid} is not a gostall run waiting to start its command`);
+      if (!mayAsk(who.uid, who.gid)) return refuse(`process ${pid} belongs to uid ${who.uid}, who may not ask this agent (root${opts.group ? ` and members of group ${opts.group.name}` : ''} may)`);
+      answered = true;
+      // at once: run knows an agent is on it (and waits for `following`, not its 100 ms)
+      reply({ v: RUN_PROTOCOL_VERSION, type: 'accepted', pid });
+      const seen = await opts.router.waitForShim(pid, SHIM_WAIT_MILLIS);
+      if (socket.destroyed) return;
+      // Records go out in batches: one message per turn of the event loop.
+      let batch: string[] = [];
+      const flush = () => {
+        const lines = batch;
+        batch = [];
+        if (socket.writableLength > MAX_CLIENT_BACKLOG_BYTES) { c.fail('the run fell too far behind reading its records'); return; }
+        reply({ v: RUN_PROTOCOL_VERSION, type: 'lines', lines });
+      };
+      const c: FollowClient = {
+        send(lines) {
+          if (batch.length === 0) setImmediate(flush);
+          for (const l of lines) batch.push(l);
+        },
+        fail(message) { reply({ v: RUN_PROTOCOL_VERSION, type: 'error', message }); socket.end(); },
+      };
+      if (!seen || !opts.router.claim(pid, c)) {
+        answered = false;
+        return refuse(`the agent's tracer did not see process ${pid} start, or another run claimed it`);
+      }
+      client = c;
+      stats.following++;
+      reply({ v: RUN_PROTOCOL_VERSION, type: 'following', pid, ...opts.thresholds });
+    }
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.path, () => { server.off('error', reject); resolve(); });
+  });
+  chmodSync(opts.path, opts.group ? 0o660 : 0o600);
+  if (opts.group) chownSync(opts.path, 0, opts.group.gid);
+  opts.log(`gostall run requests on ${opts.path} (root${opts.group ? ` and group ${opts.group.name}` : ''})`);
+  return {
+    stats,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const s of sockets) s.destroy();
+      try { unlinkSync(opts.path); } catch { /* gone */ }
+    }),
+  };
+}

@@ -1,0 +1,98 @@
+/**
+ * Which probe records go to a `gostall run` that asked the agent, and which to the agent's
+ * own pipeline (src/agent/run-router.ts): a shim's tree goes only to the run that claims it.
+ */
+import { describe, expect, it } from 'vitest';
+import { createRunRouter, type FollowClient } from '../../src/agent/run-router.js';
+
+const pad = (comm: string) => comm + '\\x00'.repeat(16 - comm.length);
+const G = (pid: number) => `G\t100\t${pid}\t1`;
+const E = (pid: number, comm: string) => `E\t101\t${pid}\t${pid}\t1\t0\t1\t${pad(comm)}\t/usr/bin/${comm}`;
+const F = (pid: number, child: number) => `F\t102\t${pid}\t${pid}\t${child}`;
+const X = (pid: number) => `X\t103\t${pid}\t${pid}\t0`;
+const S = (pid: number) => `S\t104\t${pid}\t${pid}\t4\t60000000\t0\t0\t-1\t/x`;
+
+function client(): FollowClient & { got: string[]; failed: string[] } {
+  const c = { got: [] as string[], failed: [] as string[], send(lines: string[]) { c.got.push(...lines); }, fail(m: string) { c.failed.push(m); } };
+  return c;
+}
+
+describe('run router', () => {
+  it('passes the agent\'s own roots through, G before E', () => {
+    const r = createRunRouter();
+    expect(r.route(G(10))).toEqual([]);
+    expect(r.route(E(10, 'go'))).toEqual([G(10), E(10, 'go')]);
+    expect(r.route(S(10))).toEqual([S(10)]);
+  });
+
+  it('hands a claimed shim\'s tree (children included) to its run and nothing of it to the agent', async () => {
+    let now = 0;
+    const r = createRunRouter(() => now);
+    expect(r.route(G(20))).toEqual([]);
+    expect(r.route(E(20, 'gostall-shim'))).toEqual([]);
+    expect(await r.waitForShim(20, 10)).toBe(true);
+    // while it waits, the shim's own records are nobody's (run's own tracer would not see them either)
+    expect(r.route(S(20))).toEqual([]);
+    const c = client();
+    expect(r.claim(20, c)).toBe(true);
+    expect(r.claim(20, client())).toBe(false);
+    for (const l of [E(20, 'bash'), F(20, 21), E(21, 'ls'), S(21), X(21), X(20)]) expect(r.route(l)).toEqual([]);
+    expect(c.got).toEqual([E(20, 'bash'), F(20, 21), E(21, 'ls'), S(21), X(21), X(20)]);
+    // after the exits, the pids are the agent's again
+    expect(r.route(S(21))).toEqual([S(21)]);
+    now += 1;
+  });
+
+  it('keeps a followed command that execs a watched executable (run -- go build) the run\'s', () => {
+    const r = createRunRouter();
+    r.route(G(25));
+    r.route(E(25, 'gostall-shim'));
+    const c = client();
+    r.claim(25, c);
+    // the probe roots the exec of go again (its parent, gostall, is not traced)
+    expect(r.route(G(25))).toEqual([]);
+    expect(r.route(E(25, 'go'))).toEqual([]);
+    expect(r.route(S(25))).toEqual([]);
+    expect(c.got).toEqual([E(25, 'go'), S(25)]);
+  });
+
+  it('drops a shim nobody claims in time (a run tracing on its own): never exported by the agent', () => {
+    let now = 0;
+    const r = createRunRouter(() => now);
+    r.route(G(30));
+    r.route(E(30, 'gostall-shim'));
+    now = 10_000;
+    r.tick(now);
+    expect(r.claim(30, client())).toBe(false);
+    expect(r.route(E(30, 'make'))).toEqual([]);
+    expect(r.stats.unclaimed).toBe(1);
+  });
+
+  it('a run that goes away leaves the rest of its tree to nobody', () => {
+    const r = createRunRouter();
+    r.route(G(40));
+    r.route(E(40, 'gostall-shim'));
+    const c = client();
+    r.claim(40, c);
+    r.route(E(40, 'sleep'));
+    r.release(c);
+    expect(r.route(S(40))).toEqual([]);
+    expect(c.got).toEqual([E(40, 'sleep')]);
+  });
+
+  it('tells every run when the tracer restarts, and gives lost-event notices to all', () => {
+    const r = createRunRouter();
+    r.route(G(50));
+    r.route(E(50, 'gostall-shim'));
+    const c = client();
+    r.claim(50, c);
+    expect(r.route('Lost 3 events')).toEqual(['Lost 3 events']);
+    expect(c.got).toEqual(['Lost 3 events']);
+    expect(r.route('R\t1\t0\t1\t1')).toEqual(['R\t1\t0\t1\t1']);
+    expect(c.failed[0]).toMatch(/tracer restarted/);
+  });
+
+  it('a shim never seen is not waited for forever', async () => {
+    expect(await createRunRouter().waitForShim(60, 20)).toBe(false);
+  });
+});

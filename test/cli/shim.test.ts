@@ -1,0 +1,44 @@
+/**
+ * What the shim is told to exec (src/cli/shim.ts): argv and environment as the raw bytes
+ * gostall was given, and the sudo user's home for the default trace (src/cli/run.ts).
+ */
+import { describe, expect, it } from 'vitest';
+import { rawArgv, rawEnvironment } from '../../src/cli/shim.js';
+import { lineReader } from '../../src/agent/run-protocol.js';
+
+describe('the shim\'s argv and environment', () => {
+  it('keeps bytes that are not UTF-8 when they are what gostall was given', () => {
+    const odd = Buffer.from([0x61, 0xff, 0x62]);
+    const cmdline = [Buffer.from('node'), Buffer.from('gostall'), Buffer.from('run'), Buffer.from('--'), Buffer.from('echo'), odd];
+    const argv = rawArgv(['echo', odd.toString('utf8')], cmdline);
+    expect(argv[1]).toEqual(odd);
+  });
+
+  it('falls back to the decoded command when the cmdline does not end with it', () => {
+    expect(rawArgv(['echo', 'x'], [Buffer.from('node'), Buffer.from('other')]).map(String)).toEqual(['echo', 'x']);
+  });
+
+  it('passes every variable, names that are not shell identifiers included, byte for byte', () => {
+    const environ = [Buffer.from('odd.name=1'), Buffer.from('BASH_FUNC_f%%=() {  echo hi\n}'), Buffer.concat([Buffer.from('V=a'), Buffer.from([0xff])])];
+    const env = { 'odd.name': '1', 'BASH_FUNC_f%%': '() {  echo hi\n}', V: Buffer.concat([Buffer.from('a'), Buffer.from([0xff])]).toString('utf8') };
+    expect(rawEnvironment(env, environ)).toEqual(environ);
+  });
+
+  it('uses process.env when an in-process caller changed it', () => {
+    const out = rawEnvironment({ A: '2' }, [Buffer.from('A=1')]).map(String);
+    expect(out).toEqual(['A=2']);
+  });
+});
+
+describe('the protocol\'s line reader', () => {
+  it('splits lines across chunks and refuses a line over the limit once', () => {
+    const lines: string[] = [];
+    let tooLong = 0;
+    const read = lineReader(8, (l) => lines.push(l), () => tooLong++);
+    read(Buffer.from('abc\nde'));
+    read(Buffer.from('f\n0123456789'));
+    read(Buffer.from('abc\nok\n'));
+    expect(lines).toEqual(['abc', 'def', 'ok']);
+    expect(tooLong).toBe(1);
+  });
+});

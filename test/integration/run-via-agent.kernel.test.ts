@@ -1,0 +1,187 @@
+/**
+ * `gostall run` through a running agent (docs/agent.md, "gostall run through the agent"):
+ * the same spans as standalone, the command's environment and stdin untouched in both modes,
+ * exported once, the socket's refusals, bad requests that leave the agent running, many
+ * runs at once, and an agent that dies mid-command.
+ */
+import { createConnection } from 'node:net';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep, startAgentProcess, type RunningAgent } from '../agent/support.js';
+import { decodeOtlpJsonLines, type DecodedSpan } from '../support/otlp-decode.js';
+import { processSpans, readTraceFile, runGostall, type GostallRun } from './harness.js';
+
+let agent: RunningAgent;
+let dir: string;
+let socketPath: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'gostall-run-agent-'));
+  await chmod(dir, 0o755);
+  socketPath = join(dir, 'agent/run.sock');
+  agent = await startAgentProcess({ executables: ['go'], run: { socket: socketPath }, export: { out: join(dir, 'agent.otlp.jsonl'), batch: { delay: '100ms' } } });
+  await agent.waitHealthy();
+}, 120_000);
+
+afterAll(async () => {
+  await agent?.cleanup();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** pids of run trees that must not show up in the agent's own export */
+const goPids: number[] = [];
+const viaAgent = (extra: NodeJS.ProcessEnv = {}) => ({ ...process.env, GOSTALL_AGENT_SOCKET: socketPath, ...extra });
+const standalone = (extra: NodeJS.ProcessEnv = {}) => ({ ...process.env, GOSTALL_AGENT_SOCKET: join(dir, 'no-agent.sock'), ...extra });
+
+async function requests(): Promise<{ answered: number; refused: number }> {
+  const m = await agent.metrics();
+  return { answered: m.get('gostall_run_requests_total') ?? 0, refused: m.get('gostall_run_refused_total') ?? 0 };
+}
+
+/** What must not differ between the two modes: each process, its parent, its exit, the causes. */
+function shape(spans: DecodedSpan[]): string[] {
+  const procs = processSpans(spans);
+  const byId = new Map(procs.map((s) => [s.spanId, s]));
+  return procs.map((s) => {
+    const parent = s.parentSpanId ? byId.get(s.parentSpanId)?.name ?? '?' : '-';
+    const args = JSON.stringify(s.attributes['process.command_args'] ?? []);
+    return `${s.name} ${args} <- ${parent} exit=${String(s.attributes['process.exit.code'] ?? '')} causes=${JSON.stringify(s.attributes['gostall.causes'] ?? [])}`;
+  }).sort();
+}
+
+async function traced(name: string, env: NodeJS.ProcessEnv, command: string[], input?: string): Promise<{ run: GostallRun; spans: DecodedSpan[] }> {
+  const out = join(dir, `${name}.otlp.jsonl`);
+  const run = await runGostall(['run', '--out', out, '--', ...command], { env, input });
+  return { run, spans: existsSync(out) ? await readTraceFile(out) : [] };
+}
+
+describe('the same command traced both ways', () => {
+  it('gives the same process spans, parents, exit codes and causes, and exits with the command\'s code', async () => {
+    const cmd = ['bash', '-c', 'ls / >/dev/null; sh -c "cat /nonexistent-gostall 2>/dev/null; exit 3"; exit $?'];
+    const before = await requests();
+    const own = await traced('own', standalone(), cmd);
+    const via = await traced('via', viaAgent(), cmd);
+    expect(own.run.code).toBe(3);
+    expect(via.run.code).toBe(3);
+    expect((await requests()).answered).toBe(before.answered + 1);
+    expect(shape(via.spans).length).toBe(4); // bash, ls, sh, cat
+    expect(shape(via.spans)).toEqual(shape(own.spans));
+    expect(via.run.stderr).toMatch(/bash exited 3/);
+  });
+});
+
+describe('a command that is one of the agent\'s own executables', () => {
+  it('is still the run\'s: same spans both ways, nothing of it in the agent\'s export', async () => {
+    const cmd = ['go', 'env', 'GOROOT'];
+    const own = await traced('go-own', standalone(), cmd);
+    const via = await traced('go-via', viaAgent(), cmd);
+    expect(via.run.code, via.run.stderr).toBe(0);
+    expect(via.run.stdout.toString()).toBe(own.run.stdout.toString());
+    expect(shape(via.spans)).toEqual(shape(own.spans));
+    expect(processSpans(via.spans)[0]!.name).toMatch(/^go/);
+    goPids.push(processSpans(via.spans)[0]!.attributes['process.pid'] as number);
+  });
+});
+
+describe('the command exactly as untraced', () => {
+  const script = 'f; printenv odd.name; cat';
+  const env = { 'odd.name': '1', 'BASH_FUNC_f%%': '() {  echo from-an-exported-function\n}' };
+  for (const [mode, mk] of [['standalone', standalone], ['through the agent', viaAgent]] as const) {
+    it(`${mode}: an exported bash function and odd.name=1 reach CMD, and so does stdin`, async () => {
+      const { run } = await traced(`env-${mode.replace(/ /g, '-')}`, mk(env), ['bash', '-c', script], 'stdin reaches the command\n');
+      expect(run.code).toBe(0);
+      expect(run.stdout.toString('utf8')).toBe('from-an-exported-function\n1\nstdin reaches the command\n');
+    });
+  }
+});
+
+describe('the agent\'s socket', () => {
+  it('refuses another user with a clear line', async () => {
+    const theirs = join(dir, 'nobody');
+    await mkdir(theirs, { mode: 0o777 });
+    await chmod(theirs, 0o777);
+    const out = join(theirs, 'nobody.otlp.jsonl');
+    const run = await runGostall(['run', '--out', out, '--', 'true'], {
+      env: viaAgent(), setpriv: ['--reuid=65534', '--regid=65534', '--clear-groups'], cwd: theirs,
+    });
+    // nobody may not connect (the kernel says so) and may not trace on its own either
+    expect(run.stderr).toMatch(/^gostall: cannot trace: .*as root.*run\.group of the agent at /);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.code).toBe(2);
+  });
+
+  const ask = (payload: string | undefined): Promise<string> => new Promise((resolve, reject) => {
+    const s = createConnection(socketPath);
+    let got = '';
+    s.on('error', reject);
+    s.on('data', (d: Buffer) => { got += d.toString('utf8'); });
+    s.on('close', () => resolve(got));
+    if (payload !== undefined) s.write(payload);
+  });
+
+  it('answers malformed, oversized and slow requests with an error and keeps running', async () => {
+    const before = await requests();
+    expect(await ask('this is not json\n')).toMatch(/"type":"error".*not JSON/);
+    expect(await ask('{"v":1,"type":"follow","pid":"1"}\n')).toMatch(/"type":"error".*malformed request: pid/);
+    expect(await ask('{"v":2,"type":"follow","pid":1}\n')).toMatch(/"type":"error".*malformed request: v/);
+    expect(await ask(`{"v":1,"pad":"${'x'.repeat(5000)}"}\n`)).toMatch(/"type":"error".*longer than/);
+    expect(await ask('{"v":1,"type":"follow","pid":1}\n')).toMatch(/"type":"error".*not a gostall run waiting/);
+    expect(await ask(undefined)).toMatch(/"type":"error".*no request within/);
+    expect((await requests()).refused).toBe(before.refused + 6);
+    // still there, and still following runs
+    const { run, spans } = await traced('after-bad', viaAgent(), ['sh', '-c', 'exit 5']);
+    expect(run.code).toBe(5);
+    expect(processSpans(spans)).toHaveLength(1);
+    expect((await requests()).answered).toBe(before.answered + 7); // every connection gets an answer
+  });
+
+  it('follows many concurrent runs, each traced once, into its own trace', async () => {
+    const before = await requests();
+    const runs = await Promise.all(Array.from({ length: 6 }, (_, i) => traced(`many-${i}`, viaAgent(), ['sh', '-c', `echo ${i} >/dev/null; exit ${10 + i}`])));
+    runs.forEach(({ run, spans }, i) => {
+      expect(run.code).toBe(10 + i);
+      const procs = processSpans(spans);
+      expect(procs).toHaveLength(1);
+      expect(procs[0]!.attributes['process.exit.code']).toBe(10 + i);
+    });
+    const after = await requests();
+    expect(after.answered - before.answered).toBe(6);
+    expect(after.refused).toBe(before.refused);
+  });
+
+  it('exports a run\'s tree once: the agent\'s own export never has it', async () => {
+    const { run, spans } = await traced('once', viaAgent(), ['sh', '-c', 'exit 0']);
+    expect(run.code).toBe(0);
+    const pid = processSpans(spans)[0]!.attributes['process.pid'];
+    // the agent writes everything it has before it exits
+    await agent.stop();
+    const own = existsSync(join(dir, 'agent.otlp.jsonl')) ? decodeOtlpJsonLines(readFileSync(join(dir, 'agent.otlp.jsonl'), 'utf8')) : [];
+    expect(own.filter((s) => s.attributes['process.pid'] === pid || goPids.includes(s.attributes['process.pid'] as number))).toEqual([]);
+  });
+});
+
+describe('an agent that dies while the command runs', () => {
+  it('run says so, still waits for the command and exits with its code', { timeout: 120_000 }, async () => {
+    const sock = join(dir, 'dying/run.sock');
+    const dying = await startAgentProcess({ executables: ['go'], run: { socket: sock }, export: { out: join(dir, 'dying-agent.otlp.jsonl') } });
+    try {
+      await dying.waitHealthy();
+      const ready = join(dir, 'dying-ready');
+      const release = join(dir, 'dying-release');
+      const running = runGostall(['run', '--out', join(dir, 'dying.otlp.jsonl'), '--', 'sh', '-c',
+        `touch ${ready}; while [ ! -e ${release} ]; do sleep 0.05; done; exit 4`], { env: { ...process.env, GOSTALL_AGENT_SOCKET: sock } });
+      while (!existsSync(ready)) await sleep(50); // (the test's timeout bounds this)
+      dying.proc.kill('SIGKILL');
+      await dying.stop();
+      writeFileSync(release, '');
+      const run = await running;
+      expect(run.code).toBe(4);
+      expect(run.stderr).toMatch(/the agent stopped following the command/);
+    } finally {
+      await dying.cleanup();
+    }
+  });
+});
