@@ -12,6 +12,7 @@ import { findSetpriv } from './environment.js';
 import { createLineSplitter } from './line-splitter.js';
 import { probeProgram, type ProbeSet } from './probe-text.js';
 import { FIRST_SYSCALL_PARAM, syscallNumbers } from '../vocabulary/syscalls.js';
+import { ownPidNamespaceParam } from './pid-namespace.js';
 
 export interface TracerParams {
   /** root tgid to follow with its descendants; 0 for none */
@@ -22,6 +23,11 @@ export interface TracerParams {
   offcpuThresholdNs: number;
   /** agent mode (rootPid 0): which execs make roots, and what to follow from the start */
   agent?: AgentTracerParams;
+  /**
+   * inode of the PID namespace pids are given and reported in; 0 = the initial one (the
+   * host). Default: gostall's own (see pid-namespace.ts). rootPid and adoptPids are in it.
+   */
+  pidNamespace?: number;
 }
 
 /** Agent-mode parameters ($4..$48 of the probe; see the header of probes/linux/gostall.bt). */
@@ -114,7 +120,9 @@ export function tracerArgs(script: string, p: TracerParams, arch: string = proce
     ...(p.agent ? agentArgs(p.rootPid, p.agent) : unusedAgentArgs()),
   ];
   if (args.length - 3 !== FIRST_SYSCALL_PARAM - 1) throw new Error('tracer parameters out of place');
-  return [...args, ...numbers.map(String)];
+  // $69, after the syscall numbers: the PID namespace records are in (0: the host's)
+  const pidNs = validInt('pidNamespace', p.pidNamespace ?? ownPidNamespaceParam(), 0xffffffff);
+  return [...args, ...numbers.map(String), pidNs];
 }
 
 /**
@@ -126,7 +134,8 @@ export function tracerArgs(script: string, p: TracerParams, arch: string = proce
 function writeProgram(source: string, p: TracerParams): { path: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'gostall-probe-'));
   const path = join(dir, 'gostall.bt');
-  writeFileSync(path, probeProgram(readFileSync(source, 'latin1'), probeSetFor(p)), { encoding: 'latin1', mode: 0o600 });
+  const text = probeProgram(readFileSync(source, 'latin1'), probeSetFor(p), process.arch, { pidNamespace: (p.pidNamespace ?? 0) !== 0 });
+  writeFileSync(path, text, { encoding: 'latin1', mode: 0o600 });
   return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
@@ -148,10 +157,12 @@ function agentArgs(rootPid: number, a: AgentTracerParams): string[] {
 }
 
 export function startTracer(opts: TracerOptions): Tracer {
-  const program = writeProgram(opts.script ?? linuxProbeScript(), opts.params);
+  // pids given and reported in gostall's own PID namespace unless the caller says otherwise
+  const params: TracerParams = { ...opts.params, pidNamespace: opts.params.pidNamespace ?? ownPidNamespaceParam() };
+  const program = writeProgram(opts.script ?? linuxProbeScript(), params);
   let args: string[];
   try {
-    args = tracerArgs(program.path, opts.params);
+    args = tracerArgs(program.path, params);
   } catch (err) {
     program.remove();
     throw err;
