@@ -2,7 +2,7 @@
 # Overhead of the Go build cache probe block (issue 13): paired, alternated cold `go build -a`
 # runs of a small module through `gostall run`, with the block on (the default) and off (a
 # bpftrace wrapper that loads the program without the block and its openat entry hook, and
-# passes an empty GOCACHE prefix). Prints each pair and the median ratio
+# passes an empty GOCACHE prefix, $70/$71 = '' 0). Prints each pair and the median ratio
 # on/off of the wall time. Needs root, bpftrace and go; writes only under a temp directory.
 #   PAIRS=5 sh bench/gocache-overhead.sh
 set -eu
@@ -21,7 +21,7 @@ cat > "$work/bpftrace-off" <<W
 [ "\$1" = -B ] && [ "\$2" = line ] || exec $bt "\$@"
 src=\$3; shift 3
 sed -e '/---- Go build cache (issue 13)/,/---- end Go build cache ----/s/.*//' \\
-    -e 's/ if (\$70 > 0 && comm == "go") { @gcWrite\[tid\] = (args->args\[2\] & 0x43) != 0; }//' \\
+    -e 's/ if (\$71 > 0 && comm == "go") { @gcWrite\[tid\] = (args->args\[2\] & 0x43) != 0; }//' \\
     -e '/@gcWrite\[tid\] = (args->flags/s/.*//' "\$src" > "$work/off.bt"
 n=\$#; i=0
 for a in "\$@"; do i=\$((i+1)); shift; if [ \$i -le \$((n-2)) ]; then set -- "\$@" "\$a"; fi; done

@@ -3,7 +3,7 @@
  *
  * Order matters: CMD starts as a shim blocked on a pipe (./shim), a follower starts
  * following the shim's pid — a running agent if one answers within 100 ms
- * (./run-via-agent), else run's own tracer (./run-follower) — then the shim is released
+ * (./run-via-agent), else run's own tracer (./run-own-tracer) — then the shim is released
  * and execs CMD, so CMD's first instruction is already traced. CMD inherits
  * stdin/stdout/stderr untouched; the tracer's output never shares a descriptor with it.
  */
@@ -13,22 +13,31 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { constants as osConstants } from 'node:os';
 import { createWallClock } from '../model/clock.js';
-import { perfPagesFromEnv } from '../probe-runner/bpftrace.js';
-import { runContextCollector } from '../pipeline/context.js';
-import { createPipeline, type PublishedTrace } from '../pipeline/pipeline.js';
+import { perfPagesFromEnv } from '../probe-runner/perf-pages.js';
+import type { Pipeline, PublishedTrace } from '../pipeline/pipeline.js';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { createResourceCache } from '../export/resource-cache.js';
 import { createSink, type Sink } from '../export/sink.js';
-import { renderSummary } from '../export/summary.js';
-import { writeDiagnosisJson } from '../export/diagnosis-json.js';
 import { UsageError, parseDuration, splitCommand, EXPORT_FLAGS, exportSettingsOption } from './options.js';
 import { openRawCapture, type RawCapture } from './raw-capture.js';
 import { spawnShim } from './shim.js';
 import { askAgent } from './run-via-agent.js';
 import { runSocketPath } from '../agent/run-protocol.js';
 import { checkTracingEnvironment } from '../probe-runner/environment.js';
-import { agentFollower, startOwnTracer } from './run-follower.js';
 import { defaultOutPath } from './trace-owner.js';
+import { agentFollower } from './run-follower.js';
+
+/**
+ * What turns records into spans and the summary, loaded while the shim starts and the agent
+ * answers: through an agent, CMD is released before they are loaded (~0.2–0.3 s of module
+ * loading that was the user's wait), and the records that arrive meanwhile wait in a buffer.
+ */
+function loadPipelineModules() {
+  return Promise.all([
+    import('../pipeline/pipeline.js'), import('../pipeline/context.js'), import('../export/resource-cache.js'),
+    import('../export/summary.js'), import('../export/diagnosis-json.js'),
+  ]).then(([pipeline, context, resources, summary, diagnosisJson]) => ({ pipeline, context, resources, summary, diagnosisJson }));
+}
+type PipelineModules = Awaited<ReturnType<typeof loadPipelineModules>>;
 
 export const RUN_USAGE = `usage: gostall run [options] -- CMD [ARGS…]
 
@@ -114,6 +123,8 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
     process.stdout.write(RUN_USAGE);
     return { exitCode: 0 };
   }
+  const modules = loadPipelineModules();
+  modules.catch(() => {}); // awaited below; a failure to load is reported there
   // Without privilege or tracer, only an agent can follow CMD: when its socket is not one
   // we may connect to (the kernel's check, by our real uid), say what is missing now.
   const problems = checkTracingEnvironment();
@@ -158,6 +169,11 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   // The shim (./shim): blocks on fd 3 until the tracer is attached, then becomes CMD,
   // changing nothing. If gostall goes away first, the read fails and CMD never runs.
   const startNs = clock.nowMonotonicNs();
+  // Node makes stdin non-blocking the first time anything looks at process.stdin (execa does,
+  // when it is loaded), and a pipe's flags are shared with CMD, whose reads would then fail
+  // with EAGAIN. Looking now, before the spawn, lets libuv hand CMD a blocking stdin; later
+  // looks (the own tracer's modules load after the spawn) find the stream made already.
+  void process.stdin;
   const shimProc = spawnShim(opts.command);
   const shim = shimProc.child;
   const shimExit = shimProc.exited;
@@ -165,26 +181,38 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   const restoreSignals = forwardSignals(shim);
 
   // Everything from lines to spans is the pipeline's, as for agent and replay; the spans go
-  // to the sink as they are made (kept for --html too).
+  // to the sink as they are made (kept for --html too). Until the pipeline is loaded, lines
+  // wait in order (only an agent can send any that early: our own tracer starts after it).
   const spans: ReadableSpan[] = [];
   let published: PublishedTrace | undefined;
   let treeComplete!: () => void;
   const complete = new Promise<void>((r) => { treeComplete = r; });
-  const context = runContextCollector(shimPid, process.env);
-  const pipeline = createPipeline({
-    settings: { ...RUN_PIPELINE, evidenceThresholdNs: opts.thresholdNs },
-    clock, context, resourceFor: createResourceCache(process.env),
-    emit: (s) => {
-      sink.submit(s);
-      if (opts.html !== undefined) for (const span of s) spans.push(span);
-    },
-    onTracePublished: (t) => { if (t.root.pid === shimPid) published = t; },
-    onTreeComplete: () => treeComplete(),
-  });
-
+  let pipeline: Pipeline | undefined;
+  let runContext: ReturnType<PipelineModules['context']['runContextCollector']> | undefined;
+  const early: string[] = [];
+  const startPipeline = async (): Promise<Pipeline> => {
+    if (pipeline) return pipeline;
+    const mods = await modules;
+    if (pipeline) return pipeline; // another caller finished first
+    runContext = mods.context.runContextCollector(shimPid, process.env);
+    pipeline = mods.pipeline.createPipeline({
+      settings: { ...RUN_PIPELINE, evidenceThresholdNs: opts.thresholdNs },
+      clock, context: runContext, resourceFor: mods.resources.createResourceCache(process.env),
+      emit: (s) => {
+        sink.submit(s);
+        if (opts.html !== undefined) for (const span of s) spans.push(span);
+      },
+      onTracePublished: (t) => { if (t.root.pid === shimPid) published = t; },
+      onTreeComplete: () => treeComplete(),
+    });
+    for (const line of early) pipeline.feedLine(line);
+    early.length = 0;
+    return pipeline;
+  };
   const onLine = (line: string) => {
     raw?.line(line);
-    pipeline.feedLine(line);
+    if (pipeline) pipeline.feedLine(line);
+    else early.push(line);
   };
   // A running agent follows the command if it will (./run-via-agent); else our own bpftrace.
   const asked = await askAgent(shimPid, {
@@ -193,7 +221,11 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
     onLine,
   });
   if (!asked.ok && asked.notice) process.stderr.write(`gostall: ${asked.notice}\n`);
-  const follower = asked.ok ? agentFollower(asked.follow) : startOwnTracer(shimPid, opts, pipeline, onLine);
+  // Through an agent the pipeline is started after CMD is released; our own tracer needs it
+  // first (its ~1.5 s compile hides the module loading anyway).
+  const follower = asked.ok
+    ? agentFollower(asked.follow)
+    : (await import('./run-own-tracer.js')).startOwnTracer(shimPid, opts, await startPipeline(), onLine);
   const startup = await Promise.race([
     follower.ready.then(() => ({ ready: true as const }), (err: Error) => ({ ready: false as const, err })),
     shimExit.then((x) => ({ ready: 'interrupted' as const, x })),
@@ -222,6 +254,7 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   });
 
   shimProc.release();
+  const started = await startPipeline();
   const exit = await shimExit;
   const exitCode = exit.code ?? 128 + signalNumber(exit.signal);
 
@@ -235,16 +268,16 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   // Everything is read: the probes' detach (about 0.7 s) need not be the user's wait.
   follower.abandon();
   restoreSignals();
-  await pipeline.finish(endNs);
-  const recorded = context.recorded();
+  await started.finish(endNs);
+  const recorded = runContext?.recorded();
   if (recorded) raw?.context(shimPid, recorded);
   const rawProblem = raw ? await raw.close().then(() => undefined, (err: Error) => `could not write the raw probe stream to ${raw!.path}: ${err.message}`) : undefined;
 
-  await deliver({ opts, sink, spans, published, endNs, rawPath: rawProblem ? undefined : raw?.path, stats: pipeline.stats,
+  await deliver({ opts, sink, modules: await modules, spans, published, endNs, rawPath: rawProblem ? undefined : raw?.path, stats: started.stats,
     traceProblems: [
       ...(tracerDied ? [tracerDied] : []),
       ...(rawProblem ? [rawProblem] : []),
-      ...(pipeline.stats.orphanRecords > 0 ? [`${pipeline.stats.orphanRecords} probe records named processes outside this trace and were left out`] : []),
+      ...(started.stats.orphanRecords > 0 ? [`${started.stats.orphanRecords} probe records named processes outside this trace and were left out`] : []),
     ] });
   return { exitCode };
 }
@@ -271,7 +304,7 @@ function forwardSignals(shim: ChildProcess): () => void {
 
 /** Deliver the spans (the sink's deadline), then the summary, --json and --html. Never throws: the command's exit code stands. */
 async function deliver(x: {
-  opts: ReturnType<typeof parseRunOptions> & { help: false }; sink: Sink; spans: ReadableSpan[];
+  opts: ReturnType<typeof parseRunOptions> & { help: false }; sink: Sink; modules: PipelineModules; spans: ReadableSpan[];
   published: PublishedTrace | undefined; endNs: number; rawPath: string | undefined;
   stats: { lostEvents: number; malformed: number }; traceProblems: string[];
 }): Promise<void> {
@@ -293,12 +326,12 @@ async function deliver(x: {
       } else destinations.push(`sent to ${sink.target}`);
     }
     const { root, traceId, causes, spanCount } = x.published;
-    process.stderr.write(renderSummary({
+    process.stderr.write(x.modules.summary.renderSummary({
       root, traceId, endNs: x.endNs, causes, lostEvents: x.stats.lostEvents, malformedRecords: x.stats.malformed,
       spanCount, destinations, exportProblems, traceProblems: x.traceProblems,
     }));
     if (x.rawPath) process.stderr.write(`  raw probe stream saved to ${x.rawPath} (gostall replay turns it into these spans)\n`);
-    if (opts.json !== undefined) await writeDiagnosisJson(opts.json, root, x.published, x.endNs);
+    if (opts.json !== undefined) await x.modules.diagnosisJson.writeDiagnosisJson(opts.json, root, x.published, x.endNs);
     if (opts.html !== undefined) await (await import('../report/report.js')).writeHtmlReport(opts.html, x.spans);
   } catch (err) {
     process.stderr.write(`gostall: the trace could not be finished: ${(err as Error).message}\n`);

@@ -14,7 +14,7 @@ import { watchCpuCgroup } from '../diagnose/context-cgroup.js';
 import { readProcessEnviron, resolveGoEnv } from '../diagnose/context-go-env.js';
 import { readLimits, readProcStat } from '../diagnose/context-system.js';
 import { createMountTable, readMountTable, type MountTable } from '../diagnose/mounts.js';
-import { recordedProcessEnvs, type ProcessEnvs } from '../diagnose/context-process-env.js';
+import { createProcessEnvs, recordedProcessEnvs, type ProcessEnvs } from '../diagnose/context-process-env.js';
 import { walk } from '../model/tree.js';
 import type { CpuTimes, DiagnosisContext, GoEnv } from '../diagnose/types.js';
 import type { SlowSyscallEvent } from '../events/types.js';
@@ -76,7 +76,7 @@ function rootMountSource(pid: number, fallback: () => MountTable, refreshMillis 
 }
 
 /** Read what the rules need about a live root, right after it appeared. */
-function captureLiveRootContext(pid: number, fallbackMounts: () => MountTable): RootContext {
+function captureLiveRootContext(pid: number, fallbackMounts: () => MountTable, processEnvs?: ProcessEnvs): RootContext {
   const mounts = rootMountSource(pid, fallbackMounts);
   const workspace = readCwd(pid);
   const environ = readProcessEnviron(pid);
@@ -101,15 +101,22 @@ function captureLiveRootContext(pid: number, fallbackMounts: () => MountTable): 
           busyNs: Math.max(0, stat.busyNs - firstStat.busyNs), stealNs: Math.max(0, stat.stealNs - firstStat.stealNs),
         };
       }
-      return createDiagnosisContext({ endNs, mounts: mounts(), root, workspace, go, cgroupCpu: cgroup.finish(), cpuTimes, limits });
+      return createDiagnosisContext({ endNs, mounts: mounts(), root, workspace, go, cgroupCpu: cgroup.finish(), cpuTimes, limits, processEnvs });
     },
   };
 }
 
-/** A host agent's collector: every root read from /proc when it appears. */
+/**
+ * A host agent's collector: every root read from /proc when it appears, and every traced
+ * process's own environment, limits and cgroup read at its exec (as run does), so a go run
+ * through runuser or a script that exports GOCACHE is judged by its own HOME and caches.
+ * One reader for all roots: its readings hang off the process nodes and go with them.
+ */
 export function liveContextCollector(mounts: () => MountTable): ContextCollector {
+  const processEnvs = createProcessEnvs('/proc');
   return {
-    root: (pid) => captureLiveRootContext(pid, mounts),
+    root: (pid) => captureLiveRootContext(pid, mounts, processEnvs),
+    noteExec: (p) => processEnvs.noteExec(p),
     containerId: readContainerId,
     resolveFd: (e) => resolveFdPath(e),
     procSample: readProcSample,

@@ -14,6 +14,7 @@ import { createProcess } from '../model/process.js';
 import { addSlowCall } from '../model/slow-sample.js';
 import type { EpisodeReport } from './episodes.js';
 import { causeAttributes } from './tree-spans.js';
+import { episodeStall, ID as LSP_STALL } from '../diagnose/rules/lsp-stall.js';
 
 function topEntries(m: Map<string, number>, n: number): string[] {
   return [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k]) => k);
@@ -45,7 +46,23 @@ export function diagnoseEpisode(r: EpisodeReport, ctx: DiagnosisContext): Cause[
   stand.slowSyscalls = [...ep.slowest, ...inflight];
   stand.offCpu = ep.offCpu.slice();
   stand.connects = ep.connects.slice();
-  return diagnose(stand, ctx).filter((c) => c.process === stand);
+  const causes = diagnose(stand, ctx).filter((c) => c.process === stand);
+  // an editor tool waiting on this process: only the real tree knows (the stand-in has no parent)
+  if (!causes.some((c) => c.id === LSP_STALL)) {
+    const stall = episodeStall(real, { nowNs: stand.endNs, blockedNs: r.blockedNs, blockedText: blockedText(r) });
+    if (stall) causes.push({ ...stall, process: stand });
+  }
+  // after the episode's own causes: a child blocked on a slow mount is first of all that
+  return causes;
+}
+
+/** What the episode's process is blocked on, in words: `12 s in openat of /x/fifo (still in flight)`. */
+function blockedText(r: EpisodeReport): string {
+  const ep = r.episode;
+  const inflight = [...ep.ongoing.values()].sort((a, b) => a.startNs - b.startNs)[0];
+  const name = inflight ? probeSyscallName(inflight.sc) : topEntries(ep.syscalls, 1)[0] ?? ep.kind;
+  const path = inflight?.path ?? topEntries(ep.paths, 1)[0];
+  return `${formatDuration(r.blockedNs)} in ${name}${path ? ` of ${path}` : ''}${inflight ? ' (still in flight)' : ''}`;
 }
 
 /** Attributes of an episode span, its evidence text included. */

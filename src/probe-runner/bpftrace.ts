@@ -13,6 +13,7 @@ import { createLineSplitter } from './line-splitter.js';
 import { probeProgram, type ProbeSet } from './probe-text.js';
 import { goCacheDirFromEnv, goCacheProbeArgs } from './gocache.js';
 import { FIRST_SYSCALL_PARAM, syscallNumbers } from '../vocabulary/syscalls.js';
+import { ownPidNamespaceParam } from './pid-namespace.js';
 
 export interface TracerParams {
   /** root tgid to follow with its descendants; 0 for none */
@@ -23,6 +24,11 @@ export interface TracerParams {
   offcpuThresholdNs: number;
   /** agent mode (rootPid 0): which execs make roots, and what to follow from the start */
   agent?: AgentTracerParams;
+  /**
+   * inode of the PID namespace pids are given and reported in; 0 = the initial one (the
+   * host). Default: gostall's own (see pid-namespace.ts). rootPid and adoptPids are in it.
+   */
+  pidNamespace?: number;
   /** Go build cache directory whose entry lookups the probe reports (issue 13); default: from
    *  gostall's own environment (src/probe-runner/gocache.ts); null = off */
   goCacheDir?: string | null;
@@ -92,22 +98,9 @@ function validInt(name: string, v: number, max: number): string {
   return String(v);
 }
 
-/** Perf ring buffer pages per CPU when nothing says otherwise: 1024 (4 MiB/CPU) lost nothing on a cold go build -a. */
-export const DEFAULT_PERF_PAGES_PER_CPU = 1024;
+import { DEFAULT_PERF_PAGES_PER_CPU } from './perf-pages.js';
 
-/**
- * Pages per CPU from bpftrace's own BPFTRACE_PERF_RB_PAGES, so a user who sizes the buffer
- * for bpftrace sizes it for gostall too; undefined when unset. The kernel wants a power of two.
- */
-export function perfPagesFromEnv(env: NodeJS.ProcessEnv): number | undefined {
-  const raw = env.BPFTRACE_PERF_RB_PAGES;
-  if (raw === undefined || raw === '') return undefined;
-  const n = /^\d{1,6}$/.test(raw) ? Number(raw) : NaN;
-  if (!(n >= 1 && n <= 65_536 && (n & (n - 1)) === 0)) {
-    throw new Error(`BPFTRACE_PERF_RB_PAGES must be a power of two between 1 and 65536 (pages per CPU), got ${JSON.stringify(raw.slice(0, 20))}`);
-  }
-  return n;
-}
+export { DEFAULT_PERF_PAGES_PER_CPU, perfPagesFromEnv } from './perf-pages.js';
 
 /**
  * The probe set a mode loads: the agent's hooks each syscall it needs on its own tracepoint
@@ -131,8 +124,11 @@ export function tracerArgs(script: string, p: TracerParams, arch: string = proce
     ...(p.agent ? agentArgs(p.rootPid, p.agent) : unusedAgentArgs()),
   ];
   if (args.length - 3 !== FIRST_SYSCALL_PARAM - 1) throw new Error('tracer parameters out of place');
+  // $69, after the syscall numbers: the PID namespace records are in (0: the host's);
+  // $70, $71: the Go build cache directory the probe watches and its length (gocache.ts)
+  const pidNs = validInt('pidNamespace', p.pidNamespace ?? ownPidNamespaceParam(), 0xffffffff);
   const goCache = goCacheProbeArgs(p.goCacheDir === undefined ? goCacheDirFromEnv(process.env) : p.goCacheDir ?? undefined);
-  return [...args, ...numbers.map(String), ...goCache];
+  return [...args, ...numbers.map(String), pidNs, ...goCache];
 }
 
 /**
@@ -144,7 +140,8 @@ export function tracerArgs(script: string, p: TracerParams, arch: string = proce
 function writeProgram(source: string, p: TracerParams): { path: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'gostall-probe-'));
   const path = join(dir, 'gostall.bt');
-  writeFileSync(path, probeProgram(readFileSync(source, 'latin1'), probeSetFor(p)), { encoding: 'latin1', mode: 0o600 });
+  const text = probeProgram(readFileSync(source, 'latin1'), probeSetFor(p), process.arch, { pidNamespace: (p.pidNamespace ?? 0) !== 0 });
+  writeFileSync(path, text, { encoding: 'latin1', mode: 0o600 });
   return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
@@ -166,10 +163,12 @@ function agentArgs(rootPid: number, a: AgentTracerParams): string[] {
 }
 
 export function startTracer(opts: TracerOptions): Tracer {
-  const program = writeProgram(opts.script ?? linuxProbeScript(), opts.params);
+  // pids given and reported in gostall's own PID namespace unless the caller says otherwise
+  const params: TracerParams = { ...opts.params, pidNamespace: opts.params.pidNamespace ?? ownPidNamespaceParam() };
+  const program = writeProgram(opts.script ?? linuxProbeScript(), params);
   let args: string[];
   try {
-    args = tracerArgs(program.path, opts.params);
+    args = tracerArgs(program.path, params);
   } catch (err) {
     program.remove();
     throw err;

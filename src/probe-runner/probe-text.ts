@@ -5,40 +5,56 @@
  * are marked in the source by comment lines `[NAME]` … `[end NAME]`; a left-out section
  * becomes empty lines, so bpftrace's error line numbers stay those of the file. Only
  * these fixed sections are cut: nothing from outside ever enters the program text.
+ * Sections may nest (a [pidns-only] part inside an [agent-only] one).
  */
 
 export type ProbeSet = 'run' | 'agent';
 
+export interface ProbeVariant {
+  /**
+   * gostall runs in a PID namespace other than the initial one: the [pidns-only] parts
+   * (selection by namespace, ids as gostall sees them) are loaded. On the host they are
+   * left out, so the host's programs are exactly those without namespace support.
+   */
+  pidNamespace?: boolean;
+}
+
 /** Section names the source may use, and when each is left out. */
-const SECTIONS: Readonly<Record<string, (set: ProbeSet, arch: string) => boolean>> = {
+const SECTIONS: Readonly<Record<string, (set: ProbeSet, arch: string, v: ProbeVariant) => boolean>> = {
   'run-only': (set) => set !== 'run',
   'agent-only': (set) => set !== 'agent',
   // renameat: arm64 (and other generic-table architectures) have only renameat2, and a
   // tracepoint that does not exist fails the attach (the run set passes 65535 instead)
   'agent-x64-only': (set, arch) => set !== 'agent' || arch !== 'x64',
+  'pidns-only': (_set, _arch, v) => !v.pidNamespace,
+  'host-only': (_set, _arch, v) => v.pidNamespace === true,
 };
 
 const MARKER = /^\s*\/\* \[(end )?([a-z0-9-]+)\] \*\/\s*$/;
 
 /** The program text of one probe set for an architecture (Node's process.arch names). */
-export function probeProgram(source: string, set: ProbeSet, arch: string = process.arch): string {
+export function probeProgram(source: string, set: ProbeSet, arch: string = process.arch, variant: ProbeVariant = {}): string {
   const out: string[] = [];
-  let open: string | undefined;
-  let dropping = false;
+  // open sections, innermost last, each with whether it is left out
+  const open: { name: string; drop: boolean }[] = [];
   source.split('\n').forEach((line, i) => {
     const m = MARKER.exec(line);
     if (m) {
       const [, end, name] = m as unknown as [string, string | undefined, string];
       const leaveOut = SECTIONS[name];
       if (!leaveOut) throw new Error(`probe line ${i + 1}: unknown section [${name}]`);
-      if (end ? open !== name : open !== undefined) throw new Error(`probe line ${i + 1}: unbalanced section [${end ?? ''}${name}]`);
-      open = end ? undefined : name;
-      dropping = !end && leaveOut(set, arch);
+      if (end) {
+        if (open.at(-1)?.name !== name) throw new Error(`probe line ${i + 1}: unbalanced section [end ${name}]`);
+        open.pop();
+      } else {
+        if (open.some((o) => o.name === name)) throw new Error(`probe line ${i + 1}: unbalanced section [${name}]`);
+        open.push({ name, drop: leaveOut(set, arch, variant) });
+      }
       out.push('');
       return;
     }
-    out.push(dropping ? '' : line);
+    out.push(open.some((o) => o.drop) ? '' : line);
   });
-  if (open !== undefined) throw new Error(`probe section [${open}] is not closed`);
+  if (open.length > 0) throw new Error(`probe section [${open.at(-1)!.name}] is not closed`);
   return out.join('\n');
 }

@@ -51,6 +51,30 @@ describe('probe sets', () => {
     expect(() => probeProgram('/* [end run-only] */', 'agent')).toThrow(/unbalanced/);
   });
 
+  it('on the host no PID-namespace code is loaded; in a namespace no host-only code, for either set', () => {
+    for (const set of ['run', 'agent'] as const) {
+      const code = (t: string): string => t.replace(/\/\*[\s\S]*?\*\//g, '');
+      const host = code(probeProgram(SOURCE, set, 'x64'));
+      const inNs = code(probeProgram(SOURCE, set, 'x64', { pidNamespace: true }));
+      expect(host).not.toMatch(/struct upid|@nsl|@eP\b|@pfAt/);
+      expect(inNs).toMatch(/struct upid/);
+      // the host's root is taken in BEGIN by its kernel pid; in a namespace only at its exec
+      expect(host).toMatch(/if \(\$1 > 0\) \{ @tracked\[\$1\] = nsecs; \}/);
+      expect(inNs).not.toMatch(/if \(\$1 > 0\) \{ @tracked\[\$1\] = nsecs; \}/);
+      // one G record per root either way
+      expect(inNs.match(/printf\("G/g)?.length ?? 0).toBe(set === 'agent' ? 1 : 0);
+      expect(host.match(/printf\("G/g)?.length ?? 0).toBe(set === 'agent' ? 1 : 0);
+    }
+  });
+
+  it('sections nest, and an inner section is cut with its outer one', () => {
+    const src = '/* [agent-only] */\na\n/* [pidns-only] */\nb\n/* [end pidns-only] */\n/* [end agent-only] */';
+    expect(probeProgram(src, 'agent', 'x64', { pidNamespace: true }).split('\n').filter(Boolean)).toEqual(['a', 'b']);
+    expect(probeProgram(src, 'agent', 'x64').split('\n').filter(Boolean)).toEqual(['a']);
+    expect(probeProgram(src, 'run', 'x64', { pidNamespace: true }).split('\n').filter(Boolean)).toEqual([]);
+    expect(() => probeProgram('/* [agent-only] */\n/* [end pidns-only] */', 'agent')).toThrow(/unbalanced/);
+  });
+
   it('the mode picks the set: agent parameters load the agent program', () => {
     const base = { rootPid: 0, syscallThresholdNs: 1, offcpuThresholdNs: 1 };
     expect(probeSetFor({ ...base, agent: { executables: ['go'], cgroupId: 0, adoptPids: [] } })).toBe('agent');

@@ -5,7 +5,8 @@
  * the network. Names the child, how long the tool waited, and what the child waited on.
  *
  * This rule reads the finished process tree (run, replay, and the agent's published trees).
- * Live reporting while gopls still hangs goes through the agent's stall episodes.
+ * Live reporting while gopls still hangs goes through the agent's stall episodes: see
+ * episodeStall, asked about each episode of a process below a long-lived tool.
  */
 import type { ProcessNode } from '../../model/process.js';
 import { argvOf, executableName } from '../../model/process.js';
@@ -93,6 +94,38 @@ function stalledChildren(tool: ProcessNode, ctx: DiagnosisContext): Cause[] {
     });
   }
   return out;
+}
+
+/** The tool's child on the way from a long-lived tool down to p (p itself when its parent is the tool). */
+function childOfTool(p: ProcessNode): { tool: ProcessNode; child: ProcessNode } | undefined {
+  for (let c: ProcessNode = p; c.parent; c = c.parent) {
+    const t = c.parent;
+    if (t.exec && LONG_LIVED.has(executableName(t))) return { tool: t, child: c };
+  }
+  return undefined;
+}
+
+/**
+ * Live (the agent's stall episodes): a process below a long-lived tool has been blocked for
+ * blockedNs, as of nowNs, on what `blockedText` says. When the tool's child on the way has
+ * kept it waiting past the same thresholds as the rule's, and the blocked time covers the
+ * same share of that wait, this is the tool stalling on it — said while it still hangs.
+ */
+export function episodeStall(p: ProcessNode, x: { nowNs: number; blockedNs: number; blockedText: string }): Omit<Cause, 'process'> | undefined {
+  const found = childOfTool(p);
+  if (!found) return undefined;
+  const { tool, child } = found;
+  const waitNs = x.nowNs - child.startNs;
+  if (waitNs < THRESHOLDS.minChildWaitNs || x.blockedNs < THRESHOLDS.minBlockedShare * waitNs) return undefined;
+  const { argv } = argvOf(child);
+  const cmd = argv.length > 0 ? ` (\`${argv.join(' ').slice(0, 120)}\`)` : '';
+  const who = p === child ? 'it' : processLabel(p);
+  return {
+    id: ID,
+    evidence: `${processLabel(tool)} has waited ${formatDuration(waitNs)} for its child ${processLabel(child)}${cmd}; ${who} is blocked ${x.blockedText}`,
+    hint: HINT, weightNs: waitNs,
+    attributes: { 'gostall.cause.child_pid': child.pid, 'gostall.cause.wait_ns': waitNs },
+  };
 }
 
 export const rule: Rule = (root, ctx) => {
