@@ -3,7 +3,7 @@
  * becomes a typed event, is recognised as bpftrace's own chatter, or is reported malformed
  * with a reason (the caller counts it and moves on; one bad line never costs its neighbours).
  */
-import { FIELDS, PROBE_STRLEN, STDERR_BYTES_PER_WRITE, STDERR_CHUNK_OFFSETS, STDERR_WRITES_PER_PROCESS, type RecordTag } from './schema.js';
+import { FIELDS, GOCACHE_ENTRY_BYTES, PROBE_STRLEN, STDERR_BYTES_PER_WRITE, STDERR_CHUNK_OFFSETS, STDERR_WRITES_PER_PROCESS, type RecordTag } from './schema.js';
 import type { ProbeEvent } from './types.js';
 import { unescapeBytes, unescapeCString } from './unescape.js';
 
@@ -150,6 +150,8 @@ function toEvent(tag: RecordTag, f: string[]): ProbeEvent {
       return { kind: 'root', ts: uint(f[1], 'ts'), pid: pid(f[2], 'pid'), ppid: pid(f[3], 'ppid') };
     case 'W':
       return stderrEvent(f);
+    case 'H':
+      return goCacheEvent(f);
   }
 }
 
@@ -164,6 +166,16 @@ function stderrEvent(f: string[]): ProbeEvent {
   const room = Math.min(len, STDERR_BYTES_PER_WRITE) - offset;
   if (bytes.length > Math.max(0, room) || (offset > 0 && room <= 0)) throw new Malformed('chunk longer than the write');
   return { kind: 'stderr', ts: uint(f[1], 'ts'), pid: pid(f[2], 'pid'), tid: pid(f[3], 'tid'), n, len, offset, bytes };
+}
+
+/** An H record: only the two results the probe prints (a fd, or ENOENT), and an entry path that fits its read. */
+function goCacheEvent(f: string[]): ProbeEvent {
+  const ret = int(f[3], 'ret');
+  if (ret < -2 || ret === -1) throw new Malformed('ret out of range');
+  if (f[4] !== '0' && f[4] !== '1') throw new Malformed('bad write');
+  const entry = unescapeCString(escaped(f[5]!, 'path'), GOCACHE_ENTRY_BYTES);
+  if (entry.value.length === 0 || entry.value.length > GOCACHE_ENTRY_BYTES) throw new Malformed('bad entry length');
+  return { kind: 'gocache', ts: uint(f[1], 'ts'), pid: pid(f[2], 'pid'), ret, write: f[4] === '1', entry: entry.value };
 }
 
 function classId(text: string | undefined): number {

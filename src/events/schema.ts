@@ -36,6 +36,10 @@ export const FIELDS = {
   /** stderr: bytes from offset of the process's write number n (0-based) to fd 2 of len bytes
    *  (the probe prints at most STDERR_WRITES_PER_PROCESS writes, STDERR_BYTES_PER_WRITE bytes of each) */
   W: ['ts', 'pid', 'tid', 'n', 'len', 'offset', 'chunk'],
+  /** a go process opened a path under its build cache (GOCACHE): ret is the raw return
+   *  (a fd, or -2 for ENOENT); write is 1 when the flags could write (O_WRONLY, O_RDWR,
+   *  O_CREAT); path is the path after the GOCACHE prefix (at most GOCACHE_ENTRY_BYTES) */
+  H: ['ts', 'pid', 'ret', 'write', 'path'],
 } as const;
 
 export type RecordTag = keyof typeof FIELDS;
@@ -71,6 +75,9 @@ export const STDERR_CHUNK_OFFSETS = [0, 128] as const;
 
 /** Bytes the probe reads of a path (BPFTRACE_STRLEN); a path this long minus the NUL may be cut. */
 export const PROBE_STRLEN = 128;
+
+/** Bytes of a build cache path the probe prints after the GOCACHE prefix (H records). */
+export const GOCACHE_ENTRY_BYTES = 80;
 
 /** Linux errno names (the table is src/vocabulary/errno.ts). */
 export { ERRNO_NAMES, errnoName } from '../vocabulary/errno.js';

@@ -29,9 +29,11 @@ export interface ConnectEvent {
 export interface RootEvent { kind: 'root'; ts: number; pid: number; ppid: number }
 /** A chunk of one of a process's first writes to fd 2 (n: which write; len: bytes the write asked for). */
 export interface StderrEvent { kind: 'stderr'; ts: number; pid: number; tid: number; n: number; len: number; offset: number; bytes: Buffer }
+/** A go process opened a path under its build cache: ret is a fd, or -2 (ENOENT); write: the open could write; entry is the path after GOCACHE. */
+export interface GoCacheOpenEvent { kind: 'gocache'; ts: number; pid: number; ret: number; write: boolean; entry: string }
 /** bpftrace's own "Lost N events" line: the perf buffer overflowed. */
 export interface LostEvent { kind: 'lost'; count: number }
 
 export type ProbeEvent =
   | ReadyEvent | ForkEvent | ExecEvent | ArgvChunkEvent | SyscallSumEvent | SchedSumEvent | ExitEvent | OomEvent
-  | SlowSyscallEvent | OffCpuEvent | ConnectEvent | LostEvent | RootEvent | StderrEvent;
+  | SlowSyscallEvent | OffCpuEvent | ConnectEvent | LostEvent | RootEvent | StderrEvent | GoCacheOpenEvent;

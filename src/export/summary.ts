@@ -1,4 +1,5 @@
 /** The terminal summary printed to stderr when a trace is finished. */
+import { sumGoCache, type GoCacheTotals } from '../model/gocache.js';
 import type { Cause } from '../diagnose/types.js';
 import { decodeWaitStatus, displayName as defaultName, type ProcessNode } from '../model/process.js';
 import { walk } from '../model/tree.js';
@@ -25,6 +26,8 @@ export interface SummaryInput {
   slowest?: SlowOperation[];
   /** the Go build actions, when known already (`report` reads them from the spans' go.* attributes) */
   buildActions?: BuildActionTiming[];
+  /** the build cache's lookups, when known already (`report` reads them from the root span) */
+  goCache?: GoCacheTotals;
 }
 
 export { SLOWEST_DEFAULT, slowestOperations, type SlowOperation } from '../pipeline/slowest.js';
@@ -53,6 +56,8 @@ export function renderSummary(x: SummaryInput): string {
 
   const build = summarizeBuild(x.buildActions ?? buildActionsOf(x.root, x.endNs));
   if (build) lines.push(...buildSection(build));
+  const cache = x.goCache ?? sumGoCache((function* () { for (const p of procs) yield p.gocache; })());
+  if (cache) lines.push(goCacheLine(cache));
 
   if (x.causes.length === 0) {
     lines.push('  no cause found: nothing in this run points at a known reason for slowness or failure ' +
@@ -92,6 +97,13 @@ export function renderSummary(x: SummaryInput): string {
 export function terminalSafe(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** "Go build cache: 48 hits, 2 misses (96% hits) · 12 entries written" (issue 13; from the go command's opens of GOCACHE). */
+export function goCacheLine(c: GoCacheTotals): string {
+  const ratio = c.hitRatio === undefined ? 'nothing looked up' : `${Math.round(c.hitRatio * 100)}% hits`;
+  const written = c.writes > 0 ? ` · ${c.writes} entr${c.writes === 1 ? 'y' : 'ies'} written` : '';
+  return `  Go build cache: ${c.hits} hit${c.hits === 1 ? '' : 's'}, ${c.misses} miss${c.misses === 1 ? '' : 'es'} (${ratio})${written}`;
 }
 
 /** "Go build actions: 12 actions, 9 compiles (4.10 s summed, at most 2 at once) · VCS stamping 12 ms (2 commands)" and the slowest packages. */

@@ -1,4 +1,5 @@
 /** What gostall knows about one traced process. */
+import type { GoCacheLookups } from './gocache.js';
 import type { ConnectEvent, OffCpuEvent, SlowSyscallEvent } from '../events/types.js';
 import { SYSCALL_CLASSES, type SyscallClass } from '../events/schema.js';
 import { bytesToText } from '../events/unescape.js';
@@ -65,6 +66,8 @@ export interface ProcessNode {
   evidenceDropped: number;
   /** the first bytes of its first writes to fd 2 (read them with stderrText) */
   stderr: StderrCapture;
+  /** a go process's lookups of its build cache's action entries (H records; src/model/gocache.ts) */
+  gocache?: GoCacheLookups;
 }
 
 export function emptySums(): SyscallSums {

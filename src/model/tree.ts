@@ -17,6 +17,7 @@
  * (Over 300 lines on purpose: the event switch and the tree's bookkeeping share private
  * state per tree; split apart, that state would be passed around on the per-event hot path.)
  */
+import { addGoCacheOpen, emptyGoCacheLookups } from './gocache.js';
 import type { ProbeEvent, SlowSyscallEvent } from '../events/types.js';
 import { SYSCALL_CLASSES, errnoName } from '../events/schema.js';
 import { createProcess, type ProcessNode } from './process.js';
@@ -367,6 +368,12 @@ export function createProcessTree(opts: ProcessTreeOptions = {}): ProcessTree {
         if (!p) { unplaced(e, e.pid); return; }
         if (p.connects.length < MAX_EVIDENCE_PER_PROCESS) p.connects.push(e);
         else p.evidenceDropped++;
+        return;
+      }
+      case 'gocache': {
+        const p = processFor(e.pid);
+        if (!p) { unplaced(e, e.pid); return; }
+        addGoCacheOpen(p.gocache ??= emptyGoCacheLookups(), e);
         return;
       }
     }

@@ -15,6 +15,7 @@ import type { WallClock } from '../model/clock.js';
 import { argvOf, decodeWaitStatus, displayName, executableName, type ProcessNode } from '../model/process.js';
 import { goActionOf, packageLabel } from '../model/go-action.js';
 import { buildActionsOf, summarizeBuild } from '../model/build-insight.js';
+import { sumGoCache } from '../model/gocache.js';
 import { vcsStampingTool } from '../model/go-vcs.js';
 import { walk } from '../model/tree.js';
 import { stderrText } from '../model/stderr.js';
@@ -68,6 +69,8 @@ export function processAttributes(p: ProcessNode): Attributes {
       const label = packageLabel(p, action);
       if (label !== undefined) a['go.package'] = label;
       if (action.packageDir !== undefined) a['go.package.dir'] = action.packageDir;
+      // a tool process that ran is an action the go command did not find in its cache (hits run nothing)
+      if (action.kind !== 'link' && action.kind !== 'vet') a['go.cache_hit'] = false;
     }
     const vcs = vcsStampingTool(p);
     if (vcs) { a['go.action'] = 'vcs_stamping'; a['go.vcs'] = vcs; }
@@ -142,14 +145,28 @@ export function causeAttributes(causes: Cause[]): Attributes {
 /** A Go build's account on its root span: actions, compile time and parallelism, stamping, slowest packages. */
 function buildAttributes(root: ProcessNode, endNs: number): Attributes {
   const b = summarizeBuild(buildActionsOf(root, endNs));
-  if (!b) return {};
+  const cache = goCacheAttributes(root, b?.compileNs ?? 0);
+  if (!b) return cache;
   const a: Attributes = {
+    ...cache,
     'gostall.go.actions': b.actions, 'gostall.go.compiles': b.compiles, 'gostall.go.compile_ns': b.compileNs,
     'gostall.go.max_parallel_compiles': b.maxParallelCompiles,
     'gostall.go.slowest_packages': b.slowest.map((s) => `${s.kind} ${s.label ?? '?'}`),
     'gostall.go.slowest_packages_ns': b.slowest.map((s) => s.endNs - s.startNs),
   };
   if (b.stampingCommands > 0) a['gostall.go.vcs_stamping_ns'] = b.stampingNs;
+  return a;
+}
+
+/** The build cache's account (issue 13): the go processes' first lookups of action entries; compiles ran for misses. */
+function goCacheAttributes(root: ProcessNode, compileNs: number): Attributes {
+  const t = sumGoCache((function* () { for (const p of walk(root)) yield p.gocache; })());
+  if (!t) return {};
+  const a: Attributes = {
+    'gostall.gocache.hits': t.hits, 'gostall.gocache.misses': t.misses, 'gostall.gocache.writes': t.writes,
+    'gostall.gocache.miss_compile_ns': compileNs,
+  };
+  if (t.hitRatio !== undefined) a['gostall.gocache.hit_ratio'] = t.hitRatio;
   return a;
 }
 

@@ -11,6 +11,7 @@ import { linuxProbeScript } from '../paths.js';
 import { findSetpriv } from './environment.js';
 import { createLineSplitter } from './line-splitter.js';
 import { probeProgram, type ProbeSet } from './probe-text.js';
+import { goCacheDirFromEnv, goCacheProbeArgs } from './gocache.js';
 import { FIRST_SYSCALL_PARAM, syscallNumbers } from '../vocabulary/syscalls.js';
 import { ownPidNamespaceParam } from './pid-namespace.js';
 
@@ -28,6 +29,9 @@ export interface TracerParams {
    * host). Default: gostall's own (see pid-namespace.ts). rootPid and adoptPids are in it.
    */
   pidNamespace?: number;
+  /** Go build cache directory whose entry lookups the probe reports (issue 13); default: from
+   *  gostall's own environment (src/probe-runner/gocache.ts); null = off */
+  goCacheDir?: string | null;
 }
 
 /** Agent-mode parameters ($4..$48 of the probe; see the header of probes/linux/gostall.bt). */
@@ -120,9 +124,11 @@ export function tracerArgs(script: string, p: TracerParams, arch: string = proce
     ...(p.agent ? agentArgs(p.rootPid, p.agent) : unusedAgentArgs()),
   ];
   if (args.length - 3 !== FIRST_SYSCALL_PARAM - 1) throw new Error('tracer parameters out of place');
-  // $69, after the syscall numbers: the PID namespace records are in (0: the host's)
+  // $69, after the syscall numbers: the PID namespace records are in (0: the host's);
+  // $70, $71: the Go build cache directory the probe watches and its length (gocache.ts)
   const pidNs = validInt('pidNamespace', p.pidNamespace ?? ownPidNamespaceParam(), 0xffffffff);
-  return [...args, ...numbers.map(String), pidNs];
+  const goCache = goCacheProbeArgs(p.goCacheDir === undefined ? goCacheDirFromEnv(process.env) : p.goCacheDir ?? undefined);
+  return [...args, ...numbers.map(String), pidNs, ...goCache];
 }
 
 /**

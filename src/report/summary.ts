@@ -3,6 +3,8 @@
  * `run` summarised (the aggregates, the evidence, the causes, the slowest operations from the
  * root span) and printed by the same renderSummary, so `gostall report` says what `run` said.
  */
+import type { GoCacheTotals } from '../model/gocache.js';
+import type { AttrValue } from './read.js';
 import { ERRNO_NAMES, SYSCALLS } from '../events/schema.js';
 import type { Cause } from '../diagnose/types.js';
 import { createProcess, type ProcessNode } from '../model/process.js';
@@ -82,8 +84,16 @@ export function summaryOfTrace(trace: ReportTrace, opts: { source?: string } = {
     lostEvents: num(ra.get('gostall.lost_events')) ?? 0, malformedRecords: num(ra.get('gostall.malformed_records')) ?? 0,
     spanCount: trace.spanCount, destinations: opts.source !== undefined ? [`read from ${opts.source}`] : [], exportProblems: [],
     traceProblems: unattributed > 0 ? [`${unattributed} probe records named processes outside this trace and were left out`] : [],
-    nameOf: (p) => names.get(p) ?? '?', slowest, buildActions: buildActionsOfTrace(trace),
+    nameOf: (p) => names.get(p) ?? '?', slowest, buildActions: buildActionsOfTrace(trace), goCache: goCacheOfRoot(ra),
   });
+}
+
+/** The build cache's account as run wrote it on the root span (gostall.gocache.*). */
+function goCacheOfRoot(ra: ReadonlyMap<string, AttrValue>): GoCacheTotals | undefined {
+  const hits = num(ra.get('gostall.gocache.hits'));
+  const misses = num(ra.get('gostall.gocache.misses'));
+  if (hits === undefined || misses === undefined) return undefined;
+  return { hits, misses, writes: num(ra.get('gostall.gocache.writes')) ?? 0, hitRatio: num(ra.get('gostall.gocache.hit_ratio')) };
 }
 
 /** The build actions as the spans recorded them (go.action, go.package; go.vcs for stamping). */

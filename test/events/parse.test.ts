@@ -123,13 +123,17 @@ describe('parseLine: every record type', () => {
 
   it('covers every tag of the schema', () => {
     // Keeps this file honest when a record type is added to FIELDS.
-    const tested = ['R', 'F', 'E', 'V', 'A', 'Q', 'X', 'K', 'S', 'O', 'C', 'G', 'M', 'W'];
+    const tested = ['R', 'F', 'E', 'V', 'A', 'Q', 'X', 'K', 'S', 'O', 'C', 'G', 'M', 'W', 'H'];
     for (const tag of Object.keys(FIELDS)) expect(tested, `add a test for ${tag}`).toContain(tag);
   });
 
   it('G and M (agent mode records) parse to their kinds', () => {
     if ('G' in FIELDS) expect(event(line('G', 9, 20, 1))).toMatchObject({ kind: 'root', pid: 20 });
     if ('M' in FIELDS) expect(event(line('M', 9, 1, 0))).toMatchObject({ kind: 'snapshot', snapshot: 1, phase: 0 });
+  });
+
+  it('H (build cache opens; more in test/model/gocache.test.ts) parses to its kind', () => {
+    expect(event(line('H', 9, 20, -2, 0, 'ab/cd-a\\x00\\x00'))).toEqual({ kind: 'gocache', ts: 9, pid: 20, ret: -2, write: false, entry: 'ab/cd-a' });
   });
 
   it('W (stderr; more in stderr-record.test.ts) parses to its kind', () => {

@@ -44,9 +44,11 @@ describe('syscall numbers passed to the probe', () => {
     expect(run.slice(first, first + syscallNumbers('x64')!.length)).toEqual(syscallNumbers('x64')!.map(String));
     expect(agent.slice(first, first + syscallNumbers('arm64')!.length)).toEqual(syscallNumbers('arm64')!.map(String));
     expect(agent[3 + 16]).toBe('7');
-    // the PID namespace comes last ($69)
-    expect(tracerArgs('p.bt', { ...base, pidNamespace: 4026532175 }, 'x64').at(-1)).toBe('4026532175');
-    expect(tracerArgs('p.bt', { ...base, pidNamespace: 0 }, 'x64').at(-1)).toBe('0');
+    // the PID namespace comes next ($69), then the Go build cache directory and its length ($70, $71)
+    expect(tracerArgs('p.bt', { ...base, pidNamespace: 4026532175 }, 'x64').at(-3)).toBe('4026532175');
+    expect(tracerArgs('p.bt', { ...base, pidNamespace: 0 }, 'x64').at(-3)).toBe('0');
+    expect(tracerArgs('p.bt', { ...base, pidNamespace: 0, goCacheDir: '/tmp/gc' }, 'x64').slice(-2)).toEqual(['/tmp/gc/', '8']);
+    expect(tracerArgs('p.bt', { ...base, pidNamespace: 0, goCacheDir: null }, 'x64').slice(-2)).toEqual(['', '0']);
   });
 
   it('refuse an architecture gostall has no table for', () => {
