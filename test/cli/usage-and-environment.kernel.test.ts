@@ -1,14 +1,12 @@
 // When gostall cannot do its job it says so in one line that names the fix, exits 2, and never
 // starts the command: a usage error, no bpftrace, or no privilege to load eBPF programs. The
 // command here would create a marker file; the marker must not exist afterwards.
-import { existsSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { linesOf, runGostall, type GostallRun } from '../integration/harness.js';
+import { linesOf, runGostall, withCheckoutReachableByOthers, type GostallRun } from '../integration/harness.js';
 
 let work: string;
 let marker: string;
@@ -91,22 +89,10 @@ describe('an environment where tracing cannot work', () => {
   });
 
   it('no privilege (running as nobody): exit 2, one line saying to run as root', async () => {
-    // A checkout made with mktemp -d is 0700: let nobody reach gostall's own files for this
-    // case only, and put every mode back afterwards.
-    const restored: [string, number][] = [];
-    for (let dir = fileURLToPath(new URL('../..', import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
-      const mode = statSync(dir).mode & 0o7777;
-      if ((mode & 0o005) !== 0o005) { restored.push([dir, mode]); await chmod(dir, mode | 0o005); }
-    }
-    let run: GostallRun;
-    try {
-      run = await runGostall(['run', ...touchMarker], {
-        setpriv: ['--reuid=65534', '--regid=65534', '--clear-groups'],
-        env: { ...process.env, HOME: '/nonexistent' },
-      });
-    } finally {
-      for (const [dir, mode] of restored) await chmod(dir, mode);
-    }
+    const run = await withCheckoutReachableByOthers(() => runGostall(['run', ...touchMarker], {
+      setpriv: ['--reuid=65534', '--regid=65534', '--clear-groups'],
+      env: { ...process.env, HOME: '/nonexistent' },
+    }));
     expectRefusal(run, /^gostall: cannot trace: no privilege to load eBPF programs: gostall runs as uid 65534; it lacks CAP_SYS_ADMIN.*, and bpftrace 0.17 runs only as root \(uid 0\); fix: run gostall as root \(sudo gostall …\)/);
   });
 });

@@ -3,7 +3,9 @@
  * what it wrote. Shared by the integration tests; nothing here is imported by src/.
  */
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { chmod, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeOtlpJsonLines, type DecodedSpan } from '../support/otlp-decode.js';
 
@@ -33,6 +35,24 @@ export interface RunOptions {
   onSpawn?: (pid: number) => void;
   /** start gostall in a new process group (so a test can signal the group like a terminal) */
   detached?: boolean;
+}
+
+/**
+ * Runs `fn` while other users can reach gostall's own files: a checkout made with mktemp -d (as
+ * CI's is) is 0700, and a test that runs gostall as nobody must not fail on that instead of on
+ * what it checks. Every mode is put back afterwards, even when `fn` throws.
+ */
+export async function withCheckoutReachableByOthers<T>(fn: () => Promise<T>): Promise<T> {
+  const restored: [string, number][] = [];
+  for (let dir = fileURLToPath(new URL('../..', import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
+    const mode = statSync(dir).mode & 0o7777;
+    if ((mode & 0o005) !== 0o005) { restored.push([dir, mode]); await chmod(dir, mode | 0o005); }
+  }
+  try {
+    return await fn();
+  } finally {
+    for (const [dir, mode] of restored) await chmod(dir, mode);
+  }
 }
 
 /** Runs `gostall ARGS…` to its exit. Resolves on exit, not on pipe close: a background child of the

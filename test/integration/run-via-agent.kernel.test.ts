@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep, startAgentProcess, type RunningAgent } from '../agent/support.js';
 import { decodeOtlpJsonLines, type DecodedSpan } from '../support/otlp-decode.js';
-import { processSpans, readTraceFile, runGostall, type GostallRun } from './harness.js';
+import { processSpans, readTraceFile, runGostall, withCheckoutReachableByOthers, type GostallRun } from './harness.js';
 
 let agent: RunningAgent;
 let dir: string;
@@ -104,9 +104,9 @@ describe('the agent\'s socket', () => {
     await mkdir(theirs, { mode: 0o777 });
     await chmod(theirs, 0o777);
     const out = join(theirs, 'nobody.otlp.jsonl');
-    const run = await runGostall(['run', '--out', out, '--', 'true'], {
+    const run = await withCheckoutReachableByOthers(() => runGostall(['run', '--out', out, '--', 'true'], {
       env: viaAgent(), setpriv: ['--reuid=65534', '--regid=65534', '--clear-groups'], cwd: theirs,
-    });
+    }));
     // nobody may not connect (the kernel says so) and may not trace on its own either
     expect(run.stderr).toMatch(/^gostall: cannot trace: .*as root.*run\.group of the agent at /);
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
