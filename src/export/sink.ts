@@ -15,7 +15,7 @@
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { openOtlpJsonFile, type OtlpJsonFile } from './file.js';
 import { redactUrl } from './endpoint.js';
-import type { ReliableExporter } from './reliable.js';
+import type { ExportStats, ReliableExporter } from './reliable.js';
 import { SettingsError, type ExportSettings, type OtlpTarget } from './settings.js';
 import type { Spool } from './spool.js';
 import type { Transport } from './transport.js';
@@ -50,17 +50,11 @@ export interface SinkOptions {
   stdout?: NodeJS.WritableStream;
 }
 
-export interface SinkStats {
+/** The reliable exporter's counters (read-only here; grpc_* reasons too), plus what the sink itself holds. */
+export interface SinkStats extends Omit<ExportStats, 'accepted' | 'dropped' | 'failures'> {
   submitted: number;
-  /** spans the collector acknowledged */
-  exported: number;
-  spooled: number;
-  /** spans lost, by reason (http_400, grpc_invalid_argument, spool_full, …) */
   dropped: ReadonlyMap<string, number>;
-  /** failed attempts, by reason (http_503, grpc_unavailable, econnrefused, …) */
   failures: ReadonlyMap<string, number>;
-  retries: number;
-  backingOff: boolean;
   memorySpans: number;
   memoryBytes: number;
   spoolSpans: number;
