@@ -8,22 +8,16 @@
 //   namespace (--pid=container:NAME) traces a `go build` run in the dev container.
 // Go is Debian's, bind-mounted read-only from the host; the node Feature the gostall Feature
 // depends on is stood in for by this machine's node and npm.
-import { existsSync } from 'node:fs';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, readFile, writeFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeOtlpJsonLines } from '../support/otlp-decode.js';
-import { buildImage, capabilityFlags, containerName, KERNEL_MOUNTS, podman, podmanLogs, podmanQuiet, ulimitFlags } from './podman.js';
+import { BASE_IMAGE, buildImage, capabilityFlags, containerName, createCleanups, GO_MOUNT, KERNEL_MOUNTS, podman, podmanLogs, podmanQuiet, ulimitFlags } from './podman.js';
 import { PROJECT_ROOT } from './support.js';
 
-const GO_ROOT = dirname(dirname(execFileSync('readlink', ['-f', '/usr/bin/go'], { encoding: 'utf8' }).trim()));
-// Debian's GOROOT links src/ and api/ into /usr/share/go-1.X: mount both trees.
-const GO_SHARE = GO_ROOT.replace('/usr/lib/', '/usr/share/');
-const GO_MOUNT = ['-v', `${GO_ROOT}:${GO_ROOT}:ro`, ...(existsSync(GO_SHARE) ? ['-v', `${GO_SHARE}:${GO_SHARE}:ro`] : []), '-e', `PATH=${GO_ROOT}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`];
-const BASE = 'localhost/gostall-base:bookworm';
-const cleanups: (() => Promise<void>)[] = [];
+const cleanups = createCleanups();
+const tempDir = cleanups.tempDir;
 let gostallImage: string;
 
 beforeAll(() => {
@@ -31,16 +25,7 @@ beforeAll(() => {
   gostallImage = buildImage();
 }, 25 * 60_000);
 
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
-
-/** A fresh host directory, removed after the tests; mounted into containers for traces. */
-async function tempDir(what: string): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), `gostall-${what}-`));
-  cleanups.push(() => rm(d, { recursive: true, force: true }));
-  return d;
-}
+afterAll(() => cleanups.runAll());
 
 /** Waits until a file on the host contains `text`; fails with `log()` when it does not. */
 async function waitForText(file: string, text: string, timeoutMs: number, log: () => Promise<string>): Promise<string> {
@@ -82,7 +67,7 @@ describe('the Dev Container Feature', () => {
     // (node here is told with NODE_EXTRA_CA_CERTS): install.sh's npm gets the same bundle.
     await cp('/etc/ssl/certs/ca-certificates.crt', join(ctx, 'host-ca.crt'));
     await writeFile(join(ctx, 'Containerfile'), [
-      `FROM ${BASE}`,
+      `FROM ${BASE_IMAGE}`,
       'COPY node /usr/local/bin/node',
       'COPY npm /usr/local/lib/node_modules/npm',
       'RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm',
@@ -95,12 +80,12 @@ describe('the Dev Container Feature', () => {
     ].join('\n'));
     const image = `localhost/gostall-feature-test:${process.pid}`;
     await podman(['build', '--network=host', ...ulimitFlags(), '-t', image, ctx], 15 * 60_000);
-    cleanups.push(() => podmanQuiet(['rmi', '-f', image]));
+    cleanups.add(() => podmanQuiet(['rmi', '-f', image]));
 
     const traces = await tempDir('feature-traces');
     const name = containerName('feature');
     await podman(['run', '-d', '--name', name, ...capabilityFlags(), ...ulimitFlags(), ...KERNEL_MOUNTS, ...GO_MOUNT, '-v', `${traces}:/traces`, image]);
-    cleanups.push(() => podmanQuiet(['rm', '-f', '-t', '20', name]));
+    cleanups.add(() => podmanQuiet(['rm', '-f', '-t', '20', name]));
     const log = () => readFile(join(traces, 'agent.log'), 'utf8').catch((e: Error) => e.message);
     // The agent says "tracing … host-wide" once its probes are attached.
     await waitForText(join(traces, 'agent.log'), 'gostall agent: tracing go', 120_000, log);
@@ -113,14 +98,14 @@ describe('the Dev Container Feature', () => {
 describe('the sidecar', () => {
   it('shares the dev container\'s PID namespace and traces a go build run there', async () => {
     const dev = containerName('dev');
-    await podman(['run', '-d', '--name', dev, ...ulimitFlags(), ...GO_MOUNT, BASE, 'sleep', 'infinity']);
-    cleanups.push(() => podmanQuiet(['rm', '-f', '-t', '5', dev]));
+    await podman(['run', '-d', '--name', dev, ...ulimitFlags(), ...GO_MOUNT, BASE_IMAGE, 'sleep', 'infinity']);
+    cleanups.add(() => podmanQuiet(['rm', '-f', '-t', '5', dev]));
 
     const traces = await tempDir('sidecar-traces');
     const sidecar = containerName('sidecar');
     await podman(['run', '-d', '--name', sidecar, `--pid=container:${dev}`, '--read-only', ...capabilityFlags(), ...ulimitFlags(), ...KERNEL_MOUNTS,
       '-v', `${traces}:/traces`, gostallImage, 'agent', '--out', '/traces/agent.otlp.jsonl']);
-    cleanups.push(() => podmanQuiet(['rm', '-f', '-t', '20', sidecar]));
+    cleanups.add(() => podmanQuiet(['rm', '-f', '-t', '20', sidecar]));
 
     // One PID namespace: the dev container's first process is pid 1 in the sidecar too.
     expect((await podman(['exec', sidecar, 'cat', '/proc/1/cmdline'])).split('\0')[0]).toBe('sleep');

@@ -6,36 +6,23 @@
 //   processes by their pids there, reads their /proc (the container id from the process's
 //   cgroup is the dev container's), and does not trace a `go` started on the host.
 // Real podman (runc), the image scripts/image.sh builds, the documented capability list.
-import { existsSync } from 'node:fs';
-import { execFile, execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeOtlpJsonLines, type DecodedSpan } from '../support/otlp-decode.js';
-import { buildImage, capabilityFlags, containerName, KERNEL_MOUNTS, podman, podmanLogs, podmanQuiet, ulimitFlags } from './podman.js';
+import { BASE_IMAGE, buildImage, capabilityFlags, containerName, createCleanups, GO_MOUNT, KERNEL_MOUNTS, podman, podmanLogs, podmanQuiet, ulimitFlags } from './podman.js';
 
-const GO_ROOT = dirname(dirname(execFileSync('readlink', ['-f', '/usr/bin/go'], { encoding: 'utf8' }).trim()));
-const GO_SHARE = GO_ROOT.replace('/usr/lib/', '/usr/share/');
-const GO_MOUNT = ['-v', `${GO_ROOT}:${GO_ROOT}:ro`, ...(existsSync(GO_SHARE) ? ['-v', `${GO_SHARE}:${GO_SHARE}:ro`] : []), '-e', `PATH=${GO_ROOT}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`];
-const BASE = 'localhost/gostall-base:bookworm';
-const cleanups: (() => Promise<void>)[] = [];
+const cleanups = createCleanups();
+const tempDir = cleanups.tempDir;
 let image: string;
 
 beforeAll(() => {
   image = buildImage();
 }, 25 * 60_000);
 
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
-
-async function tempDir(what: string): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), `gostall-${what}-`));
-  cleanups.push(() => rm(d, { recursive: true, force: true }));
-  return d;
-}
+afterAll(() => cleanups.runAll());
 
 /**
  * Shell text that writes a module of its own under /tmp/UNIQUE, records the pid of the shell
@@ -75,7 +62,7 @@ describe('gostall run in a container with its own PID namespace', () => {
     const traces = await tempDir('pidns-run');
     const unique = uniqueName('pidnsrun');
     const name = containerName('pidns-run');
-    cleanups.push(() => podmanQuiet(['rm', '-f', '-t', '5', name]));
+    cleanups.add(() => podmanQuiet(['rm', '-f', '-t', '5', name]));
     await podman(['run', '--name', name, ...capabilityFlags(), ...ulimitFlags(), ...KERNEL_MOUNTS, ...GO_MOUNT, '-v', `${traces}:/traces`,
       '--entrypoint', 'gostall', image, 'run', '--out', '/traces/run.jsonl', '--', 'sh', '-c', goBuildScript(unique, '/traces/go.pid')], 300_000);
     const goPid = Number((await readFile(join(traces, 'go.pid'), 'utf8')).trim());
@@ -92,15 +79,15 @@ describe('the sidecar agent in the dev container\'s PID namespace', () => {
   it('names and reads the dev container\'s processes as they are there, and leaves the host\'s go alone', async () => {
     const shared = await tempDir('pidns-dev');
     const dev = containerName('pidns-dev');
-    await podman(['run', '-d', '--name', dev, ...ulimitFlags(), ...GO_MOUNT, '-v', `${shared}:/shared`, BASE, 'sleep', 'infinity']);
-    cleanups.push(() => podmanQuiet(['rm', '-f', '-t', '5', dev]));
+    await podman(['run', '-d', '--name', dev, ...ulimitFlags(), ...GO_MOUNT, '-v', `${shared}:/shared`, BASE_IMAGE, 'sleep', 'infinity']);
+    cleanups.add(() => podmanQuiet(['rm', '-f', '-t', '5', dev]));
     const devId = (await podman(['inspect', '--format', '{{.Id}}', dev])).trim();
 
     const traces = await tempDir('pidns-sidecar');
     const sidecar = containerName('pidns-sidecar');
     await podman(['run', '-d', '--name', sidecar, `--pid=container:${dev}`, '--read-only', ...capabilityFlags(), ...ulimitFlags(), ...KERNEL_MOUNTS,
       '-v', `${traces}:/traces`, image, 'agent', '--out', '/traces/agent.otlp.jsonl']);
-    cleanups.push(() => podmanQuiet(['rm', '-f', '-t', '20', sidecar]));
+    cleanups.add(() => podmanQuiet(['rm', '-f', '-t', '20', sidecar]));
     const logs = () => podmanLogs(sidecar);
     const deadline = Date.now() + 120_000;
     while (!(await logs()).includes('gostall agent: tracing go')) {

@@ -3,8 +3,10 @@
  * with gostall's capability list taken from the code, so a test runs exactly what the docs say.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { capabilityNames } from '../../src/probe-runner/capabilities.js';
 import { PROJECT_ROOT } from './support.js';
@@ -55,4 +57,30 @@ export function buildImage(): string {
 /** A container name of this test run: never another helper's or user's container. */
 export function containerName(what: string): string {
   return `gostall-test-${what}-${process.pid}-${Date.now().toString(36)}`;
+}
+
+/** The debootstrap base the image and the dev-container tests start from (scripts/image.sh makes it). */
+export const BASE_IMAGE = 'localhost/gostall-base:bookworm';
+
+const GO_ROOT = dirname(dirname(execFileSync('readlink', ['-f', '/usr/bin/go'], { encoding: 'utf8' }).trim()));
+// Debian's GOROOT links src/ and api/ into /usr/share/go-1.X: mount both trees.
+const GO_SHARE = GO_ROOT.replace('/usr/lib/', '/usr/share/');
+/** podman flags that lend the host's Go toolchain to a container, read-only, on its PATH. */
+export const GO_MOUNT = ['-v', `${GO_ROOT}:${GO_ROOT}:ro`, ...(existsSync(GO_SHARE) ? ['-v', `${GO_SHARE}:${GO_SHARE}:ro`] : []), '-e', `PATH=${GO_ROOT}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`];
+
+/** Undo steps a test file registers (containers, directories), run in reverse by `runAll`. */
+export function createCleanups() {
+  const steps: (() => Promise<void>)[] = [];
+  return {
+    add: (step: () => Promise<void>) => { steps.push(step); },
+    /** A fresh host directory, removed with the rest; mounted into containers for traces. */
+    async tempDir(what: string): Promise<string> {
+      const d = await mkdtemp(join(tmpdir(), `gostall-${what}-`));
+      steps.push(() => rm(d, { recursive: true, force: true }));
+      return d;
+    },
+    async runAll(): Promise<void> {
+      for (const step of steps.reverse()) await step();
+    },
+  };
 }
