@@ -8,7 +8,8 @@ import { parseLine } from '../events/parse.js';
 import type { ProbeEvent } from '../events/types.js';
 
 const MAX_REASONS = 32;
-const NOT_PRINTABLE = /[^\t\x20-\x7e]/;
+/** Any byte the probe never prints (it escapes everything but printable ASCII and TAB). */
+export const NOT_PRINTABLE = /[^\t\x20-\x7e]/;
 
 export interface RecordCounts {
   lines: number;

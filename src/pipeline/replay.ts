@@ -18,6 +18,7 @@ import type { ProcessNode } from '../model/process.js';
 import { recordedContextCollector } from './context.js';
 import { CLOCK_OFFSET_HEADER, MAX_RECORDING_LINE_BYTES, isContextLine, parseContextLine } from './recording.js';
 import { createLineSplitter } from '../probe-runner/line-splitter.js';
+import { NOT_PRINTABLE } from './records.js';
 import { createPipeline, type Pipeline, type PipelineSettings, type PipelineStats } from './pipeline.js';
 
 export { CLOCK_OFFSET_HEADER };
@@ -59,6 +60,11 @@ export async function replayStream(input: Readable, opts: ReplayOptions): Promis
       const found = parseContextLine(text);
       if (found) context.record(found.rootPid, found.ctx);
       else (core ?? start()).malformed('invalid #gostall context line');
+      return;
+    }
+    // Binary garbage can start with '#' too: it is counted like any other damaged line, not taken for a comment.
+    if (NOT_PRINTABLE.test(text)) {
+      (core ?? start()).malformed('non-ASCII or control bytes');
       return;
     }
     const m = core ? undefined : CLOCK_OFFSET_HEADER.exec(text);

@@ -106,6 +106,7 @@ describe('gostall replay', () => {
       '@ts[1234]: 5', // bpftrace's own map dump at exit: ignored, not counted
       '\u0000\u0000\u0000',
       'G\t1\t0x10\t1', // hex pid
+      Buffer.from([0x23, 0x00, 0xff, 0x1b, 0x5b]), // garbage that starts like a comment ('#')
     ];
     // Interleave: a bad line after every valid one, and CRLF on a valid line.
     const lines: Buffer[] = [];
