@@ -171,6 +171,7 @@ export function renderRunViaAgent(r: RunViaAgentResults): string {
     ['untraced / through the agent (median)', `${num(s.untracedMedianMs, 1)} / ${num(s.viaAgentMedianMs, 1)} ms`],
     ['ratio (median of pairs)', num(s.ratioMedian, 3, '×'), 'target ≤ 1.10×'],
     ['added time (median of pairs)', num(s.deltaMedianMs, 1, ' ms'), 'target ≤ +50 ms'],
+    ['through the agent: startup / command / after its exit (medians)', `${num(r.splitMedian.startupMs, 1)} / ${num(r.splitMedian.commandMs, 1)} / ${num(r.splitMedian.afterExitMs, 1)} ms`, 'gostall start → exec of CMD → CMD exit → gostall exit'],
     ['runs that traced on their own / failed builds', `${int(r.fellBack)} / ${int(r.failed)}`],
   ]);
 }

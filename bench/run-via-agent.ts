@@ -20,6 +20,30 @@ export interface RunViaAgentResults {
   fellBack: number;
   failed: number;
   summary: { untracedMedianMs: number; viaAgentMedianMs: number; ratioMedian: number; deltaMedianMs: number };
+  /**
+   * Where a run through the agent spends its time, per run, from the trace it wrote (the
+   * command's root span) and the bench's own clock: startup = gostall started → CMD's exec,
+   * command = CMD's exec → CMD's exit, afterExit = CMD's exit → gostall exited.
+   */
+  split: { startupMs: number[]; commandMs: number[]; afterExitMs: number[] };
+  splitMedian: { startupMs: number; commandMs: number; afterExitMs: number };
+}
+
+/** Wall clock in epoch ns with sub-millisecond resolution. */
+function epochNowNs(): number {
+  return (performance.timeOrigin + performance.now()) * 1e6;
+}
+
+/** The root span's start and end (epoch ns) in an OTLP JSON lines file, if there is one. */
+export function rootSpanWindow(text: string): { startNs: number; endNs: number } | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    const doc = JSON.parse(line) as { resourceSpans?: Array<{ scopeSpans?: Array<{ spans?: Array<{ parentSpanId?: string; startTimeUnixNano: string; endTimeUnixNano: string }> }> }> };
+    for (const rs of doc.resourceSpans ?? []) for (const ss of rs.scopeSpans ?? []) for (const span of ss.spans ?? []) {
+      if (!span.parentSpanId) return { startNs: Number(span.startTimeUnixNano), endNs: Number(span.endTimeUnixNano) };
+    }
+  }
+  return undefined;
 }
 
 function writeModule(dir: string): void {
@@ -48,13 +72,27 @@ export async function benchRunViaAgent(cfg: BenchConfig, log: (line: string) => 
     const viaAgentMs: number[] = [];
     let fellBack = 0;
     let failed = 0;
+    const split = { startupMs: [] as number[], commandMs: [] as number[], afterExitMs: [] as number[] };
+    const tracePath = join(work, 'trace.otlp.jsonl');
     const pairs = Math.max(cfg.pairs, 5) * 2;
     for (let p = 0; p < pairs; p++) {
       const order = p % 2 === 0 ? ['untraced', 'agent'] : ['agent', 'untraced'];
       for (const v of order) {
         const runLog = join(logs, `runagent-${v}.log`);
-        const [f, a] = v === 'untraced' ? [build[0], [...build[1]]] : [process.execPath, [join(cfg.root, 'bin/gostall.js'), 'run', '--out', join(work, 'trace.otlp.jsonl'), '--', build[0], ...build[1]]];
+        const [f, a] = v === 'untraced' ? [build[0], [...build[1]]] : [process.execPath, [join(cfg.root, 'bin/gostall.js'), 'run', '--out', tracePath, '--', build[0], ...build[1]]];
+        rmSync(tracePath, { force: true });
+        const startedNs = epochNowNs();
         const r = await runTimed(f, a, { cwd: ws, env, logPath: runLog });
+        const endedNs = startedNs + r.wallNs;
+        if (v === 'agent') {
+          let root: ReturnType<typeof rootSpanWindow>;
+          try { root = rootSpanWindow(readFileSync(tracePath, 'utf8')); } catch { root = undefined; }
+          if (root) {
+            split.startupMs.push((root.startNs - startedNs) / 1e6);
+            split.commandMs.push((root.endNs - root.startNs) / 1e6);
+            split.afterExitMs.push((endedNs - root.endNs) / 1e6);
+          }
+        }
         if (r.exitCode !== 0) failed++;
         if (v === 'untraced') untracedMs.push(r.wallNs / 1e6);
         else {
@@ -69,8 +107,10 @@ export async function benchRunViaAgent(cfg: BenchConfig, log: (line: string) => 
       untracedMedianMs: round(median(untracedMs), 1), viaAgentMedianMs: round(median(viaAgentMs), 1),
       ratioMedian: round(median(ratios), 3), deltaMedianMs: round(median(deltas), 1),
     };
-    log(`runagent: warm go build ${summary.untracedMedianMs} ms untraced, ${summary.viaAgentMedianMs} ms through the agent (${summary.ratioMedian}×, +${summary.deltaMedianMs} ms)`);
-    return { pairs, untracedMs, viaAgentMs, fellBack, failed, summary };
+    const splitMedian = { startupMs: round(median(split.startupMs), 1), commandMs: round(median(split.commandMs), 1), afterExitMs: round(median(split.afterExitMs), 1) };
+    log(`runagent: warm go build ${summary.untracedMedianMs} ms untraced, ${summary.viaAgentMedianMs} ms through the agent (${summary.ratioMedian}×, +${summary.deltaMedianMs} ms); `
+      + `through the agent: startup ${splitMedian.startupMs} ms, command ${splitMedian.commandMs} ms, after its exit ${splitMedian.afterExitMs} ms`);
+    return { pairs, untracedMs, viaAgentMs, fellBack, failed, summary, split, splitMedian };
   } finally {
     try { process.kill(agent.pid, 'SIGTERM'); await Promise.race([agent.exited, sleep(30_000)]); } catch { /* gone */ }
     rmSync(work, { recursive: true, force: true });
