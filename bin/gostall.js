@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { main } from '../dist/src/cli/main.js';
+// the bundle of dist/src (rolldown.config.mjs): the same code, a fraction of the loading time
+import { main } from '../dist/bundle/main.js';
 
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },

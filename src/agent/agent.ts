@@ -29,6 +29,7 @@ import { createInflightPoller } from './inflight-poll.js';
 import { createLivenessCheck, scanForAdoption } from '../vocabulary/procfs.js';
 import { createSupervisor, type Supervisor } from './supervisor.js';
 import { createRunRouter } from './run-router.js';
+import { waitTracerDrained } from './tracer-drain.js';
 import { lookupGroup, startRunServer, type RunServer } from './run-server.js';
 
 const RECONCILE_MILLIS = 30_000;
@@ -166,6 +167,7 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
       runServer = await startRunServer({
         path: config.run.socket, group, router, log,
         thresholds: { syscallThresholdNs: config.syscallThresholdNs, offcpuThresholdNs: config.offcpuThresholdNs },
+        tracerDrained: (cancelled) => waitTracerDrained({ pid: () => supervisor.pid, lastLineAt: () => lastLineAt, cancelled }).then(() => undefined),
       });
     } catch (err) {
       log(`cannot listen on ${config.run.socket} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): gostall run will trace on its own`);

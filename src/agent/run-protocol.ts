@@ -9,7 +9,14 @@
  *                 once its tracer has seen P start (at most SHIM_WAIT_MILLIS later)
  *                 then {"v":1,"type":"lines","lines":[…]}… the probe records of P's tree
  *                 or {"v":1,"type":"error","message":"…"} and the agent closes the connection
+ *   run → agent   {"v":1,"type":"flush"}   (once following) CMD's tree has ended
+ *   agent → run   {"v":1,"type":"flushed"}  every record its tracer had produced when the
+ *                 flush arrived has been sent before this (see ./tracer-drain.ts)
  *   run closes the connection when it has what it needs; the agent then forgets the tree.
+ *
+ * flush/flushed came later within v1: an agent from before ignores the flush (it reads
+ * nothing after the request) and run then waits for its records to go quiet, as it did
+ * before; a run from before never sends one.
  */
 import { z } from 'zod';
 
@@ -27,6 +34,8 @@ const pid = z.number().int().min(1).max(4_194_304);
 
 export const requestSchema = z.strictObject({ v: z.literal(RUN_PROTOCOL_VERSION), type: z.literal('follow'), pid });
 export type RunRequest = z.infer<typeof requestSchema>;
+/** What run may send once the agent follows its command. */
+export const laterRequestSchema = z.strictObject({ v: z.literal(RUN_PROTOCOL_VERSION), type: z.literal('flush') });
 
 /** How long the agent waits for its tracer to report the shim's exec before it gives up. */
 export const SHIM_WAIT_MILLIS = 1000;
@@ -39,6 +48,7 @@ export const replySchema = z.discriminatedUnion('type', [
   }),
   z.strictObject({ v: z.literal(RUN_PROTOCOL_VERSION), type: z.literal('lines'), lines: z.array(z.string()) }),
   z.strictObject({ v: z.literal(RUN_PROTOCOL_VERSION), type: z.literal('error'), message: z.string().max(1000) }),
+  z.strictObject({ v: z.literal(RUN_PROTOCOL_VERSION), type: z.literal('flushed') }),
 ]);
 export type RunReply = z.infer<typeof replySchema>;
 

@@ -10,16 +10,20 @@
  * process it is asked to follow in /proc: it must be a gostall-shim whose real uid may ask.
  * Every request is one line of at most MAX_REQUEST_BYTES within REQUEST_DEADLINE_MILLIS;
  * anything else is answered with an error and the connection closed; the agent goes on.
+ * Once following, the only request is `flush` (the same limits): answered with `flushed`
+ * when the tracer's records up to then are sent (tracerDrained), or with an error.
  */
 import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { RunRouter, FollowClient } from './run-router.js';
 import { SHIM_COMM } from './run-router.js';
-import { MAX_REQUEST_BYTES, REQUEST_DEADLINE_MILLIS, RUN_PROTOCOL_VERSION, SHIM_WAIT_MILLIS, lineReader, requestSchema, type RunReply } from './run-protocol.js';
+import { MAX_REQUEST_BYTES, REQUEST_DEADLINE_MILLIS, RUN_PROTOCOL_VERSION, SHIM_WAIT_MILLIS, laterRequestSchema, lineReader, requestSchema, type RunReply } from './run-protocol.js';
 
 /** A run that stops reading this far behind is cut off rather than growing the agent. */
 const MAX_CLIENT_BACKLOG_BYTES = 64 * 1024 * 1024;
+/** run sends one flush; more than this many unanswered is not a run. */
+const MAX_PENDING_FLUSHES = 4;
 
 export interface RunServerOptions {
   path: string;
@@ -27,6 +31,8 @@ export interface RunServerOptions {
   group: { name: string; gid: number; members: string[] } | undefined;
   router: RunRouter;
   thresholds: { syscallThresholdNs: number; offcpuThresholdNs: number };
+  /** resolves once every record the tracer had produced when called has reached the router (or cancelled() says stop) */
+  tracerDrained: (cancelled: () => boolean) => Promise<void>;
   log: (line: string) => void;
 }
 
@@ -105,7 +111,34 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
       if (client) { opts.router.release(client); stats.following--; }
     });
     const read = lineReader(MAX_REQUEST_BYTES, (line) => void onRequest(line), () => refuse(`request longer than ${MAX_REQUEST_BYTES} bytes`));
-    socket.on('data', (chunk: Buffer) => { if (!answered) read(chunk); });
+    const readLater = lineReader(MAX_REQUEST_BYTES, (line) => onLater(line), () => refuseLater(`request longer than ${MAX_REQUEST_BYTES} bytes`));
+    // before `following` nothing more is read; after it, only flushes
+    socket.on('data', (chunk: Buffer) => { if (!answered) read(chunk); else if (client && !laterRefused) readLater(chunk); });
+    let laterRefused = false;
+    let pendingFlushes = 0;
+    let flushes = Promise.resolve();
+    function refuseLater(message: string): void {
+      if (laterRefused) return;
+      laterRefused = true;
+      stats.refused++;
+      client?.fail(message);
+    }
+    function onLater(line: string): void {
+      if (laterRefused) return;
+      let json: unknown;
+      try { json = JSON.parse(line); } catch { return refuseLater('malformed request: not JSON'); }
+      const parsed = laterRequestSchema.safeParse(json);
+      if (!parsed.success) return refuseLater(`malformed request: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`).join('; ')}`);
+      if (++pendingFlushes > MAX_PENDING_FLUSHES) return refuseLater(`more than ${MAX_PENDING_FLUSHES} flush requests unanswered`);
+      // in order: each answer covers the records produced before its own request
+      flushes = flushes.then(() => opts.tracerDrained(() => socket.destroyed)).then(() => {
+        pendingFlushes--;
+        if (socket.destroyed || laterRefused) return;
+        sendBatch?.();
+        reply({ v: RUN_PROTOCOL_VERSION, type: 'flushed' });
+      }, () => {});
+    }
+    let sendBatch: (() => void) | undefined;
 
     async function onRequest(line: string): Promise<void> {
       if (answered) return;
@@ -126,6 +159,7 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
       // Records go out in batches: one message per turn of the event loop.
       let batch: string[] = [];
       const flush = () => {
+        if (batch.length === 0) return; // sent already, before a `flushed`
         const lines = batch;
         batch = [];
         if (socket.writableLength > MAX_CLIENT_BACKLOG_BYTES) { c.fail('the run fell too far behind reading its records'); return; }
@@ -143,6 +177,7 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
         return refuse(`the agent's tracer did not see process ${pid} start, or another run claimed it`);
       }
       client = c;
+      sendBatch = flush;
       stats.following++;
       reply({ v: RUN_PROTOCOL_VERSION, type: 'following', pid, ...opts.thresholds });
     }

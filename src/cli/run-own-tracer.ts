@@ -1,6 +1,5 @@
 /** run's own bpftrace following the command's tree, when no agent does. */
 import { MAX_LINE_LENGTH } from '../events/parse.js';
-import type { Pipeline } from '../pipeline/pipeline.js';
 import { startTracer } from '../probe-runner/bpftrace.js';
 import { checkTracingEnvironment, findBpftrace } from '../probe-runner/environment.js';
 import type { Follower } from './run-follower.js';
@@ -8,7 +7,7 @@ import type { Follower } from './run-follower.js';
 /** The kernel prints records from this latency on (diagnosis uses them below the span threshold). */
 const KERNEL_THRESHOLD_CAP_NS = 1e6;
 
-export function startOwnTracer(shimPid: number, opts: { thresholdNs: number; perfPagesPerCpu: number | undefined }, pipeline: Pipeline, onLine: (line: string) => void): Follower {
+export function startOwnTracer(shimPid: number, opts: { thresholdNs: number; perfPagesPerCpu: number | undefined }, malformed: (reason: string) => void, onLine: (line: string) => void): Follower {
   const problems = checkTracingEnvironment();
   if (problems.length > 0) {
     const p = problems[0]!;
@@ -25,7 +24,7 @@ export function startOwnTracer(shimPid: number, opts: { thresholdNs: number; per
       if (stream === 'stdout') onLine(line);
     },
     onTooLong(stream) {
-      if (stream === 'stdout') pipeline.malformed('line too long');
+      if (stream === 'stdout') malformed('line too long');
     },
   });
   return {

@@ -21,7 +21,11 @@ export interface AgentFollow {
   offcpuThresholdNs: number;
   /** resolves with why the records stopped, when they stop before close() */
   ended: Promise<string>;
-  /** resolves once no record has come for quietMillis (at most maxMillis from now) */
+  /**
+   * CMD's tree has ended: resolves once the agent says every record up to now is sent
+   * (`flushed`), or no record has come for quietMillis (an agent from before flush), at
+   * most maxMillis from now
+   */
   quiet(quietMillis: number, maxMillis: number): Promise<void>;
   close(): void;
 }
@@ -39,6 +43,7 @@ export function askAgent(pid: number, handlers: { onFollowing(t: { syscallThresh
     let settled = false;
     let closing = false;
     let lastLineAt = Date.now();
+    let onFlushed: Array<() => void> = [];
     let endedWith!: (why: string) => void;
     const ended = new Promise<string>((r) => { endedWith = r; });
     const socket: Socket = connect(path);
@@ -80,15 +85,29 @@ export function askAgent(pid: number, handlers: { onFollowing(t: { syscallThresh
         give({ ok: true, follow: {
           syscallThresholdNs: m.syscallThresholdNs, offcpuThresholdNs: m.offcpuThresholdNs, ended,
           quiet: (quietMillis, maxMillis) => new Promise((done) => {
+            let timer: NodeJS.Timeout | undefined;
+            let finished = false;
+            const finish = () => {
+              if (finished) return;
+              finished = true;
+              clearTimeout(timer);
+              done();
+            };
+            onFlushed.push(finish);
+            if (!socket.destroyed) socket.write(`${JSON.stringify({ v: RUN_PROTOCOL_VERSION, type: 'flush' })}\n`);
             const until = Date.now() + maxMillis;
             const check = () => {
-              if (Date.now() - lastLineAt >= quietMillis || Date.now() >= until) done();
-              else setTimeout(check, Math.min(quietMillis, 20));
+              if (Date.now() - lastLineAt >= quietMillis || Date.now() >= until) finish();
+              else timer = setTimeout(check, Math.min(quietMillis, 20));
             };
             check();
           }),
           close() { closing = true; socket.destroy(); },
         } });
+      } else if (m.type === 'flushed' && settled) {
+        const waiting = onFlushed;
+        onFlushed = [];
+        for (const w of waiting) w();
       } else if (m.type === 'lines' && settled) {
         lastLineAt = Date.now();
         for (const l of m.lines) handlers.onLine(l);

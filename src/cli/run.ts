@@ -7,7 +7,6 @@
  * and execs CMD, so CMD's first instruction is already traced. CMD inherits
  * stdin/stdout/stderr untouched; the tracer's output never shares a descriptor with it.
  */
-import type { ChildProcess } from 'node:child_process';
 import { accessSync, chownSync, constants as fsConstants, existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,19 +24,9 @@ import { runSocketPath } from '../agent/run-protocol.js';
 import { checkTracingEnvironment } from '../probe-runner/environment.js';
 import { defaultOutPath } from './trace-owner.js';
 import { agentFollower } from './run-follower.js';
-
-/**
- * What turns records into spans and the summary, loaded while the shim starts and the agent
- * answers: through an agent, CMD is released before they are loaded (~0.2–0.3 s of module
- * loading that was the user's wait), and the records that arrive meanwhile wait in a buffer.
- */
-function loadPipelineModules() {
-  return Promise.all([
-    import('../pipeline/pipeline.js'), import('../pipeline/context.js'), import('../export/resource-cache.js'),
-    import('../export/summary.js'), import('../export/diagnosis-json.js'),
-  ]).then(([pipeline, context, resources, summary, diagnosisJson]) => ({ pipeline, context, resources, summary, diagnosisJson }));
-}
-type PipelineModules = Awaited<ReturnType<typeof loadPipelineModules>>;
+import { deliver, forwardSignals } from './run-finish.js';
+import { loadLiveModules, loadPipelineModules, type PipelineModules } from './run-modules.js';
+import type { ContextCollection } from '../diagnose/context.js';
 
 export const RUN_USAGE = `usage: gostall run [options] -- CMD [ARGS…]
 
@@ -67,7 +56,8 @@ const DRAIN_MILLIS = 1500;
 /**
  * Then the tracer is ended once its output has been quiet this long: records printed on
  * other CPUs just before the last exit, and "Lost N events" notices, are read by then
- * (bpftrace reads each CPU's buffer as soon as it has data).
+ * (bpftrace reads each CPU's buffer as soon as it has data). Through an agent, its
+ * `flushed` answer usually ends this wait within milliseconds (src/agent/tracer-drain.ts).
  */
 const QUIET_MILLIS = 100;
 const QUIET_MAX_MILLIS = 1000;
@@ -123,12 +113,17 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
     process.stdout.write(RUN_USAGE);
     return { exitCode: 0 };
   }
-  const modules = loadPipelineModules();
-  modules.catch(() => {}); // awaited below; a failure to load is reported there
+  // Loaded while the agent answers: only needed through an agent, and light (~20 ms).
+  const liveModules = loadLiveModules();
+  liveModules.catch(() => {}); // awaited below; a failure to load is reported there
+  let pipelineModules: Promise<PipelineModules> | undefined;
+  const modules = () => (pipelineModules ??= loadPipelineModules());
   // Without privilege or tracer, only an agent can follow CMD: when its socket is not one
   // we may connect to (the kernel's check, by our real uid), say what is missing now.
   const problems = checkTracingEnvironment();
   const socket = runSocketPath();
+  // No agent to ask: our own tracer will need the pipeline; it loads while the shim starts.
+  if (!existsSync(socket)) modules().catch(() => {});
   if (problems.length > 0 && !mayConnect(socket)) {
     const p = problems[0]!;
     const agent = existsSync(dirname(socket)) ? ` (or ask to be let into the run.group of the agent at ${socket})` : '';
@@ -181,20 +176,23 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   const restoreSignals = forwardSignals(shim);
 
   // Everything from lines to spans is the pipeline's, as for agent and replay; the spans go
-  // to the sink as they are made (kept for --html too). Until the pipeline is loaded, lines
-  // wait in order (only an agent can send any that early: our own tracer starts after it).
+  // to the sink as they are made (kept for --html too). Until the pipeline is built, lines
+  // wait in order: through an agent it is built only after CMD exits (its module loading and
+  // processing would compete with CMD for the CPU), and what must be read from /proc while
+  // CMD lives is read by ./run-live meanwhile; our own tracer starts after it is built.
   const spans: ReadableSpan[] = [];
   let published: PublishedTrace | undefined;
   let treeComplete!: () => void;
   const complete = new Promise<void>((r) => { treeComplete = r; });
   let pipeline: Pipeline | undefined;
   let runContext: ReturnType<PipelineModules['context']['runContextCollector']> | undefined;
+  let live: { collection: ContextCollection; line(text: string): void } | undefined;
   const early: string[] = [];
   const startPipeline = async (): Promise<Pipeline> => {
     if (pipeline) return pipeline;
-    const mods = await modules;
+    const mods = await modules();
     if (pipeline) return pipeline; // another caller finished first
-    runContext = mods.context.runContextCollector(shimPid, process.env);
+    runContext = mods.context.runContextCollector(shimPid, process.env, live?.collection);
     pipeline = mods.pipeline.createPipeline({
       settings: { ...RUN_PIPELINE, evidenceThresholdNs: opts.thresholdNs },
       clock, context: runContext, resourceFor: mods.resources.createResourceCache(process.env),
@@ -212,7 +210,10 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   const onLine = (line: string) => {
     raw?.line(line);
     if (pipeline) pipeline.feedLine(line);
-    else early.push(line);
+    else {
+      early.push(line);
+      live?.line(line);
+    }
   };
   // A running agent follows the command if it will (./run-via-agent); else our own bpftrace.
   const asked = await askAgent(shimPid, {
@@ -223,9 +224,11 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   if (!asked.ok && asked.notice) process.stderr.write(`gostall: ${asked.notice}\n`);
   // Through an agent the pipeline is started after CMD is released; our own tracer needs it
   // first (its ~1.5 s compile hides the module loading anyway).
+  // Our own tracer is started first: the pipeline loads while bpftrace compiles its probes.
   const follower = asked.ok
     ? agentFollower(asked.follow)
-    : (await import('./run-own-tracer.js')).startOwnTracer(shimPid, opts, await startPipeline(), onLine);
+    : (await import('./run-own-tracer.js')).startOwnTracer(shimPid, opts, (why) => void startPipeline().then((p) => p.malformed(why)), onLine);
+  if (!asked.ok) await startPipeline();
   const startup = await Promise.race([
     follower.ready.then(() => ({ ready: true as const }), (err: Error) => ({ ready: false as const, err })),
     shimExit.then((x) => ({ ready: 'interrupted' as const, x })),
@@ -253,9 +256,14 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
     if (asked.ok) process.stderr.write(`gostall: ${why}\n`);
   });
 
+  if (asked.ok) {
+    // The root's context is read from the shim before it becomes CMD, as the live pipeline did.
+    live = (await liveModules).watchWhileCommandRuns(shimPid, process.env);
+    for (const line of early) live.line(line);
+  }
   shimProc.release();
-  const started = await startPipeline();
   const exit = await shimExit;
+  const started = await startPipeline();
   const exitCode = exit.code ?? 128 + signalNumber(exit.signal);
 
   // (the timer is cleared: a pending one would keep gostall alive for the rest of it)
@@ -273,69 +281,11 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   if (recorded) raw?.context(shimPid, recorded);
   const rawProblem = raw ? await raw.close().then(() => undefined, (err: Error) => `could not write the raw probe stream to ${raw!.path}: ${err.message}`) : undefined;
 
-  await deliver({ opts, sink, modules: await modules, spans, published, endNs, rawPath: rawProblem ? undefined : raw?.path, stats: started.stats,
+  await deliver({ opts, sink, modules: await modules(), spans, published, endNs, rawPath: rawProblem ? undefined : raw?.path, stats: started.stats,
     traceProblems: [
       ...(tracerDied ? [tracerDied] : []),
       ...(rawProblem ? [rawProblem] : []),
       ...(started.stats.orphanRecords > 0 ? [`${started.stats.orphanRecords} probe records named processes outside this trace and were left out`] : []),
     ] });
   return { exitCode };
-}
-
-/**
- * Ctrl-C reaches CMD through the terminal's process group; gostall stays to flush the
- * trace (bpftrace runs in its own process group, out of the terminal's reach). Termination
- * requests sent to gostall alone are passed on to CMD. Returns the undo.
- */
-function forwardSignals(shim: ChildProcess): () => void {
-  const forward = (sig: NodeJS.Signals) => () => { try { shim.kill(sig); } catch { /* already gone */ } };
-  const onInt = () => {};
-  const onTerm = forward('SIGTERM');
-  const onHup = forward('SIGHUP');
-  process.on('SIGINT', onInt);
-  process.on('SIGTERM', onTerm);
-  process.on('SIGHUP', onHup);
-  return () => {
-    process.off('SIGINT', onInt);
-    process.off('SIGTERM', onTerm);
-    process.off('SIGHUP', onHup);
-  };
-}
-
-/** Deliver the spans (the sink's deadline), then the summary, --json and --html. Never throws: the command's exit code stands. */
-async function deliver(x: {
-  opts: ReturnType<typeof parseRunOptions> & { help: false }; sink: Sink; modules: PipelineModules; spans: ReadableSpan[];
-  published: PublishedTrace | undefined; endNs: number; rawPath: string | undefined;
-  stats: { lostEvents: number; malformed: number }; traceProblems: string[];
-}): Promise<void> {
-  const { opts, sink } = x;
-  const destinations: string[] = [];
-  const exportProblems: string[] = [];
-  let sinkClosed = false;
-  try {
-    if (!x.published) throw new Error('the command\'s process tree was not seen');
-    const report = await sink.shutdown();
-    sinkClosed = true;
-    if (sink.filePath !== undefined) {
-      if (report.fileError) exportProblems.push(`could not write ${sink.filePath}: ${report.fileError}`);
-      else destinations.push(`written to ${sink.filePath}`);
-    }
-    if (sink.target) {
-      if (report.undelivered > 0) {
-        exportProblems.push(`could not send the trace to ${sink.target}: ${report.reasons.join(', ')}${sink.filePath && !report.fileError ? ` (the file ${sink.filePath} is complete)` : ''}`);
-      } else destinations.push(`sent to ${sink.target}`);
-    }
-    const { root, traceId, causes, spanCount } = x.published;
-    process.stderr.write(x.modules.summary.renderSummary({
-      root, traceId, endNs: x.endNs, causes, lostEvents: x.stats.lostEvents, malformedRecords: x.stats.malformed,
-      spanCount, destinations, exportProblems, traceProblems: x.traceProblems,
-    }));
-    if (x.rawPath) process.stderr.write(`  raw probe stream saved to ${x.rawPath} (gostall replay turns it into these spans)\n`);
-    if (opts.json !== undefined) await x.modules.diagnosisJson.writeDiagnosisJson(opts.json, root, x.published, x.endNs);
-    if (opts.html !== undefined) await (await import('../report/report.js')).writeHtmlReport(opts.html, x.spans);
-  } catch (err) {
-    process.stderr.write(`gostall: the trace could not be finished: ${(err as Error).message}\n`);
-  } finally {
-    if (!sinkClosed) await sink.shutdown(0).catch(() => {});
-  }
 }

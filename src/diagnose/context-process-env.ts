@@ -51,7 +51,7 @@ export interface RecordedProcessEnv {
 export interface RecordedProcessEnvs { launch?: Record<string, string>; processes: RecordedProcessEnv[] }
 
 /** What a process's exec tells about it; from /proc (live) or from a recording (replay). */
-interface ExecReadings {
+export interface ExecReadings {
   env?: NodeJS.ProcessEnv;
   resolvers?: string[];
   nofile?: { soft: number | undefined; hard: number | undefined };
@@ -107,8 +107,31 @@ export function keptVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 
 /** Read at exec from /proc, while the process lives. */
 function readAtExec(procRoot: string, p: ProcessNode): ExecReadings {
+  return readAtExecOf(procRoot, p.pid, executableName(p));
+}
+
+/**
+ * Exec readings taken from /proc as the exec records arrive, kept for a pipeline built
+ * later (`gostall run` through an agent builds its pipeline only after CMD exits, so its
+ * CPU does not slow CMD down; the processes are gone by then). read() gives what was taken
+ * at that process's exec (pid and exec time), else reads /proc as usual.
+ */
+export function createExecReadingCache(procRoot = '/proc'): { take(pid: number, execTs: number, filename: string): void; read(p: ProcessNode): ExecReadings } {
+  const byKey = new Map<string, ExecReadings>();
+  return {
+    take(pid, execTs, filename) {
+      byKey.set(`${pid}:${execTs}`, readAtExecOf(procRoot, pid, filename.slice(filename.lastIndexOf('/') + 1)));
+    },
+    read(p) {
+      return (p.exec && byKey.get(`${p.pid}:${p.exec.ts}`)) ?? readAtExec(procRoot, p);
+    },
+  };
+}
+
+function readAtExecOf(procRoot: string, pid: number, exe: string): ExecReadings {
+  const p = { pid };
   const r: ExecReadings = {};
-  if (RESOLVING.has(executableName(p))) {
+  if (RESOLVING.has(exe)) {
     // gone, or no resolv.conf (glibc then asks 127.0.0.1): nothing is recorded
     const conf = readProcBytes(`${procRoot}/${p.pid}/root/etc/resolv.conf`);
     if (conf) r.resolvers = parseNameservers(conf.subarray(0, MAX_RESOLV_CONF_BYTES).toString('utf8'));

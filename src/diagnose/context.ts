@@ -14,7 +14,7 @@ import { watchCpuCgroup } from './context-cgroup.js';
 import { gorootOfExecutable, readProcessEnviron, resolveGoEnv } from './context-go-env.js';
 import { findHeavyDirectories, ownerOfPath, pathStillLoops, roleBases, roleOfPath } from './context-paths.js';
 import { readLimits, readOwnCpuNs, readProcStat, type ProcStatReading } from './context-system.js';
-import { createProcessEnvs, userNameOf, type ProcessEnvs, type RecordedProcessEnvs } from './context-process-env.js';
+import { createProcessEnvs, userNameOf, type ExecReadings, type ProcessEnvs, type RecordedProcessEnvs } from './context-process-env.js';
 import { memoryLimitOf } from './context-memory.js';
 import { findExecutableIn, findGoModule, inspectGoroot } from './context-go-files.js';
 import { readMountTable, type MountEntry, type MountTable } from './mounts.js';
@@ -75,7 +75,11 @@ function goExecutableOf(root: ProcessNode, workspace: string | undefined): strin
  * Start collecting context for a traced tree rooted at rootPid. env: the environment gostall
  * launched the command with (run); without it (agent) the root's /proc/PID/environ is read.
  */
-export function startContextCollection(x: { rootPid: number; env?: NodeJS.ProcessEnv; procRoot?: string }): ContextCollection {
+export function startContextCollection(x: {
+  rootPid: number; env?: NodeJS.ProcessEnv; procRoot?: string;
+  /** what each exec read (default: /proc at the exec record; see createExecReadingCache) */
+  readExec?: (p: ProcessNode) => ExecReadings;
+}): ContextCollection {
   const procRoot = x.procRoot ?? '/proc';
   const pid = x.rootPid;
   let mounts = readMountTable(pid);
@@ -89,7 +93,7 @@ export function startContextCollection(x: { rootPid: number; env?: NodeJS.Proces
   const firstStat = readProcStat(procRoot);
   const firstSelfNs = readOwnCpuNs(pid, procRoot);
   const startNs = monotonicNs();
-  const processEnvs = createProcessEnvs(procRoot, { launchEnv: launchEnv ?? environ });
+  const processEnvs = createProcessEnvs(procRoot, { launchEnv: launchEnv ?? environ, ...(x.readExec ? { read: x.readExec } : {}) });
   let lastStat: TimedProcStat | undefined;
   let recorded: RecordedContext | undefined;
   cgroup.sample();

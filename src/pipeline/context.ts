@@ -159,12 +159,13 @@ export function recordedContextCollector(mounts: () => MountTable): RecordedCont
  * collection, with the environment gostall launched it with. Fds are never resolved from
  * /proc: run traces CMD from its first instruction, so the probe names every fd.
  */
-export function runContextCollector(rootPid: number, env: NodeJS.ProcessEnv): ContextCollector & { recorded(): RecordedContext | undefined } {
-  let collection: ContextCollection | undefined;
+export function runContextCollector(rootPid: number, env: NodeJS.ProcessEnv, started?: ContextCollection): ContextCollector & { recorded(): RecordedContext | undefined } {
+  let collection: ContextCollection | undefined = started;
   return {
     root(pid) {
       if (pid !== rootPid) return recordedContextCollector(() => readMountTable('self')).root(pid);
-      const c = startContextCollection({ rootPid: pid, env });
+      // `gostall run` through an agent starts the root's collection itself, before CMD runs
+      const c = started ?? startContextCollection({ rootPid: pid, env });
       collection = c;
       let finished: DiagnosisContext | undefined;
       return { at: (endNs, root) => (finished ??= c.finish({ endNs, root })) };

@@ -1,0 +1,15 @@
+// `npm run build`, second step: one ESM bundle of the compiled CLI (dist/src → dist/bundle),
+// which bin/gostall.js runs. Loading ~300 small modules was half of `gostall run`'s fixed
+// cost through an agent (issue 9: the run command's modules ~65 → ~35 ms before CMD starts,
+// the pipeline's ~100 → ~45 ms after it); each command and each lazily loaded part stays
+// its own chunk. gostall finds its files (probes/, shim/, package.json) from the package
+// root (src/paths.ts walks up from any file), never relative to a module, so they work
+// from the bundle too. dist/src stays: tests and the bench import single modules from it.
+import { build } from 'rolldown';
+
+await build({
+  input: 'dist/src/cli/main.js',
+  platform: 'node',
+  logLevel: 'warn',
+  output: { dir: 'dist/bundle', format: 'esm', cleanDir: true, keepNames: true },
+});
