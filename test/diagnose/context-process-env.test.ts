@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createProcessEnvs, parseNameservers, passwdHomes, recordedProcessEnvs } from '../../src/diagnose/context-process-env.js';
+import { createExecReadingCache, createProcessEnvs, parseNameservers, passwdHomes, recordedProcessEnvs } from '../../src/diagnose/context-process-env.js';
 import { walk } from '../../src/model/tree.js';
 import { proc } from './fixtures.js';
 
@@ -80,6 +80,29 @@ describe('a process\'s own environment', () => {
     }
     expect(replayed.envOf(git)?.HOME).toBe('/home/u');
     expect(replayed.resolversOf(git)).toEqual(['10.1.2.3']);
+  });
+
+  it('taken as exec records arrive, is what a pipeline built after the processes are gone sees (run through an agent)', () => {
+    const go = proc({ args: ['go', 'build'] });
+    const git = proc({ name: 'git', parent: go, args: ['git', 'status'] });
+    fakeProc(go.pid, { HOME: '/home/u', GOFLAGS: '-mod=mod' }, { resolv: 'nameserver 10.9.9.9\n' });
+    fakeProc(git.pid, { HOME: '/home/g' });
+    const procRoot = join(root, 'proc');
+    const taken = createExecReadingCache(procRoot);
+    taken.take(go.pid, go.exec!.ts, go.exec!.filename);
+    // a live pipeline would have read these now
+    const live = createProcessEnvs(procRoot, { passwdPath: passwd });
+    for (const p of walk(go)) live.noteExec(p);
+    // both exit; the pipeline is built afterwards: git's exec was never taken, go's was
+    rmSync(join(procRoot, String(go.pid)), { recursive: true });
+    rmSync(join(procRoot, String(git.pid)), { recursive: true });
+    const later = createProcessEnvs(procRoot, { passwdPath: passwd, read: (p) => taken.read(p) });
+    for (const p of walk(go)) later.noteExec(p);
+    expect(later.envOf(go)).toEqual(live.envOf(go));
+    expect(later.resolversOf(go)).toEqual(['10.9.9.9']);
+    expect(later.envOf(git)).toEqual({ HOME: '/home/u', GOFLAGS: '-mod=mod' }); // gone before it was read: its parent's
+    // a second exec of the same pid is another reading
+    expect(taken.read({ ...go, exec: { ...go.exec!, ts: go.exec!.ts + 1 } })).toEqual({});
   });
 
   it('parses passwd and resolv.conf defensively', () => {

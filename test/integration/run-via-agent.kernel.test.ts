@@ -1,7 +1,8 @@
 /**
  * `gostall run` through a running agent (docs/agent.md, "gostall run through the agent"):
  * the same spans as standalone, the command's environment and stdin untouched in both modes,
- * exported once, the socket's refusals, bad requests that leave the agent running, many
+ * exported once, the socket's refusals, bad requests (also after the agent follows: flush)
+ * that leave the agent running, many
  * runs at once, and an agent that dies mid-command.
  */
 import { createConnection } from 'node:net';
@@ -13,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep, startAgentProcess, type RunningAgent } from '../agent/support.js';
 import { decodeOtlpJsonLines, type DecodedSpan } from '../support/otlp-decode.js';
 import { processSpans, readTraceFile, runGostall, withCheckoutReachableByOthers, type GostallRun } from './harness.js';
+import { spawnShim } from '../../src/cli/shim.js';
 
 let agent: RunningAgent;
 let dir: string;
@@ -136,6 +138,36 @@ describe('the agent\'s socket', () => {
     expect(run.code).toBe(5);
     expect(processSpans(spans)).toHaveLength(1);
     expect((await requests()).answered).toBe(before.answered + 7); // every connection gets an answer
+  });
+
+  /** Asks the agent to follow a waiting shim of our own, sends `later` once it follows; all the agent said until it closed (or flushed). */
+  const followThen = (later: string): Promise<string> => new Promise((resolve, reject) => {
+    const shim = spawnShim(['true']);
+    const s = createConnection(socketPath);
+    let got = '';
+    let sent = false;
+    s.on('error', reject);
+    s.on('data', (d: Buffer) => {
+      got += d.toString('utf8');
+      if (!sent && got.includes('"type":"following"')) { sent = true; s.write(later); }
+      if (got.includes('"type":"flushed"')) s.end();
+    });
+    s.on('close', () => { shim.child.kill('SIGKILL'); resolve(got); });
+    s.write(`${JSON.stringify({ v: 1, type: 'follow', pid: shim.pid })}\n`);
+  });
+
+  it('once following, answers flush with flushed, and anything else with an error, and keeps running', async () => {
+    const before = await requests();
+    expect(await followThen('{"v":1,"type":"flush"}\n')).toMatch(/"type":"following".*\n.*"type":"flushed"/s);
+    expect(await followThen('not json\n')).toMatch(/"type":"error".*not JSON/);
+    expect(await followThen('{"v":1,"type":"flush","pid":1}\n')).toMatch(/"type":"error".*malformed request/);
+    expect(await followThen('{"v":1,"type":"follow","pid":1}\n')).toMatch(/"type":"error".*malformed request: type/);
+    expect(await followThen(`{"v":1,"pad":"${'x'.repeat(5000)}"}\n`)).toMatch(/"type":"error".*longer than/);
+    expect(await followThen('{"v":1,"type":"flush"}\n'.repeat(20))).toMatch(/"type":"error".*flush requests unanswered/);
+    expect((await requests()).refused).toBe(before.refused + 5);
+    const { run, spans } = await traced('after-bad-flush', viaAgent(), ['sh', '-c', 'exit 6']);
+    expect(run.code).toBe(6);
+    expect(processSpans(spans)).toHaveLength(1);
   });
 
   it('follows many concurrent runs, each traced once, into its own trace', async () => {
