@@ -2,8 +2,7 @@
  * `gostall run` through a running agent (docs/agent.md, "gostall run through the agent"):
  * the same spans as standalone, the command's environment and stdin untouched in both modes,
  * exported once, the socket's refusals, bad requests (also after the agent follows: flush)
- * that leave the agent running, many
- * runs at once, and an agent that dies mid-command.
+ * that leave the agent running, many runs at once, and an agent that dies mid-command.
  */
 import { createConnection } from 'node:net';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
