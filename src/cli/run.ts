@@ -143,7 +143,11 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
     return { exitCode: 2 };
   }
   const outPath = defaultOut?.path ?? settings.out;
-  const created = await createSink({ ...settings, out: outPath }, { mode: 'memory', deadlineMillis: EXPORT_DEADLINE_MILLIS });
+  // The collector's exporter loads once CMD has exited when an agent follows it (no span
+  // exists before), at once when our own tracer does (its compile hides the loading).
+  let exporterMayLoad!: () => void;
+  const exporterAfter = new Promise<void>((r) => { exporterMayLoad = r; });
+  const created = await createSink({ ...settings, out: outPath }, { mode: 'memory', deadlineMillis: EXPORT_DEADLINE_MILLIS, exporterAfter });
   if (!created.ok) {
     process.stderr.write(`gostall: ${created.error.message}; fix: choose another --out\n`);
     return { exitCode: 2 };
@@ -156,6 +160,7 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   try {
     if (opts.raw !== undefined) raw = await openRawCapture(resolve(opts.raw), clock.toEpochNs(0));
   } catch (err) {
+    exporterMayLoad();
     await sink.shutdown(0);
     process.stderr.write(`gostall: cannot write ${opts.raw}: ${(err as Error).message}; fix: choose another --raw\n`);
     return { exitCode: 2 };
@@ -222,6 +227,7 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
     onLine,
   });
   if (!asked.ok && asked.notice) process.stderr.write(`gostall: ${asked.notice}\n`);
+  if (!asked.ok) exporterMayLoad();
   // Through an agent the pipeline is started after CMD is released; our own tracer needs it
   // first (its ~1.5 s compile hides the module loading anyway).
   // Our own tracer is started first: the pipeline loads while bpftrace compiles its probes.
@@ -238,6 +244,7 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
     const x = await shimExit;
     await follower.stop();
     restoreSignals();
+    exporterMayLoad();
     await sink.shutdown(0);
     await raw?.close().catch(() => {});
     if (startup.ready === 'interrupted') {
@@ -263,6 +270,7 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   }
   shimProc.release();
   const exit = await shimExit;
+  exporterMayLoad();
   const started = await startPipeline();
   const exitCode = exit.code ?? 128 + signalNumber(exit.signal);
 

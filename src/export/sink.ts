@@ -48,6 +48,11 @@ export interface SinkOptions {
   log?: (line: string) => void;
   /** where `--out -` writes (default process.stdout) */
   stdout?: NodeJS.WritableStream;
+  /**
+   * build the exporter (~40 ms of module loading) only once this resolves: `gostall run`
+   * through an agent has no spans before CMD exits, and CMD should not share the CPU with it
+   */
+  exporterAfter?: Promise<void>;
 }
 
 /** The reliable exporter's counters (read-only here; grpc_* reasons too), plus what the sink itself holds. */
@@ -152,7 +157,7 @@ export async function createSink(settings: ExportSettings, opts: SinkOptions): P
       return { ok: false, error: new SettingsError(opts.spool.source ?? 'export.spool.dir', `cannot use ${opts.spool.dir}: ${(err as Error).message}`) };
     }
   }
-  const exporter = t ? buildExporter(t, opts, spool) : undefined;
+  const exporter = t ? (opts.exporterAfter ?? Promise.resolve()).then(() => buildExporter(t, opts, spool)) : undefined;
   return { ok: true, sink: assembleSink(settings, opts, file, exporter, spool) };
 }
 
