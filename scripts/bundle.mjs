@@ -10,6 +10,10 @@ import { build } from 'rolldown';
 await build({
   input: 'dist/src/cli/main.js',
   platform: 'node',
+  // gRPC stays in node_modules, one copy: src/export/grpc-send.ts loads the OTLP gRPC
+  // transport with require() (the package does not export it), and credentials or metadata
+  // made by a bundled copy of grpc-js are not the ones that transport's grpc-js accepts.
+  external: [/^@grpc\/grpc-js(\/|$)/, /^@opentelemetry\/otlp-grpc-exporter-base(\/|$)/],
   logLevel: 'warn',
   output: { dir: 'dist/bundle', format: 'esm', cleanDir: true, keepNames: true },
 });
