@@ -7,7 +7,6 @@
  */
 import { createWriteStream, chmodSync } from 'node:fs';
 import type { RecordedContext } from '../diagnose/context.js';
-import { formatClockOffsetHeader, formatContextLine } from '../pipeline/recording.js';
 
 export interface RawCapture {
   path: string;
@@ -18,6 +17,8 @@ export interface RawCapture {
 
 /** Open FILE for the capture (truncating it); rejects when it cannot be created. */
 export async function openRawCapture(path: string, clockOffsetNs: number): Promise<RawCapture> {
+  // loaded only for --raw: the recording format brings zod's parser for replay
+  const { formatClockOffsetHeader, formatContextLine } = await import('../pipeline/recording.js');
   const out = createWriteStream(path, { flags: 'w', mode: 0o600 });
   await new Promise<void>((res, rej) => out.once('open', () => res()).once('error', rej));
   // An existing file keeps its mode on open(); make sure it is private too.
