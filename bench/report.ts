@@ -173,5 +173,7 @@ export function renderRunViaAgent(r: RunViaAgentResults): string {
     ['added time (median of pairs)', num(s.deltaMedianMs, 1, ' ms'), 'target ≤ +50 ms'],
     ['through the agent: startup / command / after its exit (medians)', `${num(r.splitMedian.startupMs, 1)} / ${num(r.splitMedian.commandMs, 1)} / ${num(r.splitMedian.afterExitMs, 1)} ms`, 'gostall start → exec of CMD → CMD exit → gostall exit'],
     ['runs that traced on their own / failed builds', `${int(r.fellBack)} / ${int(r.failed)}`],
+    [`cold go build -a ${r.cold.pkgs.join(' ')}: untraced / through the agent (${r.cold.pairs} pairs)`, `${num(r.cold.untracedMedianMs / 1000, 2)} / ${num(r.cold.viaAgentMedianMs / 1000, 2)} s`],
+    ['  ratio / added time (medians of pairs)', `${num(r.cold.ratioMedian, 3, '×')} / ${num(r.cold.deltaMedianMs, 0, ' ms')}`, `target ≤ 1.03×${r.cold.failed > 0 ? `; ${int(r.cold.failed)} FAILED` : ''}`],
   ]);
 }

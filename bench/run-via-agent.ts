@@ -27,7 +27,12 @@ export interface RunViaAgentResults {
    */
   split: { startupMs: number[]; commandMs: number[]; afterExitMs: number[] };
   splitMedian: { startupMs: number; commandMs: number; afterExitMs: number };
+  /** cold `go build -a` of COLD_PKGS (a fresh GOCACHE each build), untraced vs through the agent (target ≤ 1.03×) */
+  cold: { pairs: number; pkgs: string[]; untracedMs: number[]; viaAgentMs: number[]; failed: number; untracedMedianMs: number; viaAgentMedianMs: number; ratioMedian: number; deltaMedianMs: number };
 }
+
+/** A few std packages: ~5–10 s untraced here, long enough for the ratio, short enough for pairs. */
+const COLD_PKGS = ['fmt', 'net/url', 'encoding/json'];
 
 /** Wall clock in epoch ns with sub-millisecond resolution. */
 function epochNowNs(): number {
@@ -107,12 +112,42 @@ export async function benchRunViaAgent(cfg: BenchConfig, log: (line: string) => 
       untracedMedianMs: round(median(untracedMs), 1), viaAgentMedianMs: round(median(viaAgentMs), 1),
       ratioMedian: round(median(ratios), 3), deltaMedianMs: round(median(deltas), 1),
     };
+    const cold = await coldPairs(cfg, ws, env, logs, work);
     const splitMedian = { startupMs: round(median(split.startupMs), 1), commandMs: round(median(split.commandMs), 1), afterExitMs: round(median(split.afterExitMs), 1) };
     log(`runagent: warm go build ${summary.untracedMedianMs} ms untraced, ${summary.viaAgentMedianMs} ms through the agent (${summary.ratioMedian}×, +${summary.deltaMedianMs} ms); `
       + `through the agent: startup ${splitMedian.startupMs} ms, command ${splitMedian.commandMs} ms, after its exit ${splitMedian.afterExitMs} ms`);
-    return { pairs, untracedMs, viaAgentMs, fellBack, failed, summary, split, splitMedian };
+    log(`runagent: cold go build -a ${cold.pkgs.join(' ')} ${cold.untracedMedianMs} ms untraced, ${cold.viaAgentMedianMs} ms through the agent (${cold.ratioMedian}×, +${cold.deltaMedianMs} ms)`);
+    return { pairs, untracedMs, viaAgentMs, fellBack, failed, summary, split, splitMedian, cold };
   } finally {
     try { process.kill(agent.pid, 'SIGTERM'); await Promise.race([agent.exited, sleep(30_000)]); } catch { /* gone */ }
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** Cold `go build -a` pairs (alternated), each build with an empty GOCACHE. */
+async function coldPairs(cfg: BenchConfig, ws: string, baseEnv: NodeJS.ProcessEnv, logs: string, work: string): Promise<RunViaAgentResults['cold']> {
+  const pairs = cfg.quick ? 1 : 3;
+  const untracedMs: number[] = [];
+  const viaAgentMs: number[] = [];
+  let failed = 0;
+  const gocache = join(work, 'gocache-cold');
+  const args = ['build', '-a', ...COLD_PKGS];
+  for (let p = 0; p < pairs; p++) {
+    for (const v of p % 2 === 0 ? ['untraced', 'agent'] : ['agent', 'untraced']) {
+      rmSync(gocache, { recursive: true, force: true });
+      const env = { ...baseEnv, GOCACHE: gocache };
+      const [f, a] = v === 'untraced' ? ['go', args] : [process.execPath, [join(cfg.root, 'bin/gostall.js'), 'run', '--out', join(work, 'cold.otlp.jsonl'), '--', 'go', ...args]];
+      rmSync(join(work, 'cold.otlp.jsonl'), { force: true });
+      const r = await runTimed(f, a, { cwd: ws, env, logPath: join(logs, `runagent-cold-${v}.log`) });
+      if (r.exitCode !== 0) failed++;
+      (v === 'untraced' ? untracedMs : viaAgentMs).push(r.wallNs / 1e6);
+    }
+  }
+  rmSync(gocache, { recursive: true, force: true });
+  return {
+    pairs, pkgs: COLD_PKGS, untracedMs, viaAgentMs, failed,
+    untracedMedianMs: round(median(untracedMs), 1), viaAgentMedianMs: round(median(viaAgentMs), 1),
+    ratioMedian: round(median(untracedMs.map((u, i) => viaAgentMs[i]! / u)), 3),
+    deltaMedianMs: round(median(untracedMs.map((u, i) => viaAgentMs[i]! - u)), 1),
+  };
 }
