@@ -20,6 +20,7 @@ import { checkTracingEnvironment, findBpftrace } from '../probe-runner/environme
 import { AGENT_ADOPT_SLOTS } from '../probe-runner/bpftrace.js';
 import type { AgentConfig } from './config.js';
 import { createPipeline, type Pipeline } from '../pipeline/pipeline.js';
+import { createBuildHistory } from '../pipeline/build-history.js';
 import { createMountSource, liveContextCollector } from '../pipeline/context.js';
 import { createResourceCache } from '../export/resource-cache.js';
 import { startMetricsServer, type MetricFamily, type MetricsServer } from './metrics.js';
@@ -79,6 +80,7 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
       maxQueuedTrees: config.limits.maxQueuedTrees,
     },
     clock, context: liveContextCollector(createMountSource()), resourceFor: createResourceCache(env), emit: sink,
+    buildHistory: createBuildHistory({ dir: join(config.stateDir, 'builds') }),
   });
 
   // Trees of `gostall run` commands that asked this agent go to those runs, not to core.

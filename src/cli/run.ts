@@ -23,7 +23,7 @@ import { spawnShim } from './shim.js';
 import { askAgent } from './run-via-agent.js';
 import { runSocketPath } from '../agent/run-protocol.js';
 import { checkTracingEnvironment } from '../probe-runner/environment.js';
-import { defaultOutPath } from './trace-owner.js';
+import { buildHistoryDir, defaultOutPath } from './trace-owner.js';
 import { agentFollower } from './run-follower.js';
 
 /**
@@ -34,8 +34,8 @@ import { agentFollower } from './run-follower.js';
 function loadPipelineModules() {
   return Promise.all([
     import('../pipeline/pipeline.js'), import('../pipeline/context.js'), import('../export/resource-cache.js'),
-    import('../export/summary.js'), import('../export/diagnosis-json.js'),
-  ]).then(([pipeline, context, resources, summary, diagnosisJson]) => ({ pipeline, context, resources, summary, diagnosisJson }));
+    import('../export/summary.js'), import('../export/diagnosis-json.js'), import('../pipeline/build-history.js'),
+  ]).then(([pipeline, context, resources, summary, diagnosisJson, history]) => ({ pipeline, context, resources, summary, diagnosisJson, history }));
 }
 type PipelineModules = Awaited<ReturnType<typeof loadPipelineModules>>;
 
@@ -54,6 +54,8 @@ options:
   --json FILE        also write the diagnosis (causes, evidence, hints) as JSON ("-" for stdout)
   --html FILE        also write the trace as one self-contained page (waterfall, evidence, causes)
   --raw FILE         also save the raw probe stream; \`gostall replay FILE\` turns it into the same spans
+  --no-history       do not compare Go builds with, nor record them in, the build history
+                     (~/.local/state/gostall/builds) that says why a build rebuilt
   -h, --help         this text
 `;
 
@@ -97,6 +99,7 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv = process
       json: { type: 'string' },
       html: { type: 'string' },
       raw: { type: 'string' },
+      'no-history': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -114,7 +117,7 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv = process
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  return { help: false as const, command, thresholdNs, exportSettings, json: values.json, html: values.html, raw: values.raw, perfPagesPerCpu };
+  return { help: false as const, command, thresholdNs, exportSettings, json: values.json, html: values.html, raw: values.raw, perfPagesPerCpu, history: values['no-history'] !== true };
 }
 
 export async function runCommand(argv: string[]): Promise<RunResult> {
@@ -195,7 +198,11 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
     const mods = await modules;
     if (pipeline) return pipeline; // another caller finished first
     runContext = mods.context.runContextCollector(shimPid, process.env);
+    const historyAt = opts.history ? buildHistoryDir() : undefined;
     pipeline = mods.pipeline.createPipeline({
+      buildHistory: historyAt && mods.history.createBuildHistory({
+        dir: historyAt.dir, owner: historyAt.owner.uid === undefined ? undefined : { uid: historyAt.owner.uid, gid: historyAt.owner.gid! },
+      }),
       settings: { ...RUN_PIPELINE, evidenceThresholdNs: opts.thresholdNs },
       clock, context: runContext, resourceFor: mods.resources.createResourceCache(process.env),
       emit: (s) => {
@@ -325,9 +332,9 @@ async function deliver(x: {
         exportProblems.push(`could not send the trace to ${sink.target}: ${report.reasons.join(', ')}${sink.filePath && !report.fileError ? ` (the file ${sink.filePath} is complete)` : ''}`);
       } else destinations.push(`sent to ${sink.target}`);
     }
-    const { root, traceId, causes, spanCount } = x.published;
+    const { root, traceId, causes, spanCount, rebuilds } = x.published;
     process.stderr.write(x.modules.summary.renderSummary({
-      root, traceId, endNs: x.endNs, causes, lostEvents: x.stats.lostEvents, malformedRecords: x.stats.malformed,
+      root, traceId, endNs: x.endNs, causes, rebuilds: x.modules.summary.rebuildSummaries(rebuilds), lostEvents: x.stats.lostEvents, malformedRecords: x.stats.malformed,
       spanCount, destinations, exportProblems, traceProblems: x.traceProblems,
     }));
     if (x.rawPath) process.stderr.write(`  raw probe stream saved to ${x.rawPath} (gostall replay turns it into these spans)\n`);

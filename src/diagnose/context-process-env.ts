@@ -18,8 +18,8 @@ import { parseEnviron } from './context-go-env.js';
 import { parseNofile } from './context-system.js';
 import { parseMemoryCgroup, type MemoryCgroupPaths } from './context-memory.js';
 
-/** What is kept of an environment: Go's variables, where it looks for things, and proxies. */
-const KEPT = /^(GO[A-Z0-9_]*|CGO_ENABLED|HOME|PATH|XDG_CACHE_HOME|XDG_CONFIG_HOME|USER|HTTPS?_PROXY|https?_proxy|NO_PROXY|no_proxy)$/;
+/** What is kept of an environment: Go's variables (cgo's compilers and flags too: they enter the build cache keys), where it looks for things, and proxies. */
+const KEPT = /^(GO[A-Z0-9_]*|CGO_[A-Z]+|CC|CXX|HOME|PATH|XDG_CACHE_HOME|XDG_CONFIG_HOME|USER|HTTPS?_PROXY|https?_proxy|NO_PROXY|no_proxy)$/;
 /** Larger environments are cut here: enough for every variable above in any real setup. */
 const MAX_ENVIRON_BYTES = 256 * 1024;
 

@@ -1,5 +1,6 @@
 /** Causes: the public contract of the diagnose stage (ids never change once published). */
 import type { ProcessNode } from '../model/process.js';
+import type { RebuildFindings } from './rebuild-diff.js';
 
 export interface Cause {
   /** public id, e.g. fs.slow_metadata (see docs/root-causes.md) */
@@ -154,6 +155,11 @@ export interface DiagnosisContext {
   goModuleOf?(dir: string): GoModule | undefined;
   /** the first of dirs holding an executable name (looked at on demand) */
   findExecutable?(name: string, dirs: string[]): string | undefined;
+  /**
+   * What changed since the last recorded build of the same packages, for a building go
+   * command (issue 13; run and agent keep a history, replay has none: undefined)
+   */
+  rebuildOf?(go: ProcessNode): RebuildFindings | undefined;
 }
 
 /** One cause rule: looks at a whole tree, returns what it can prove. */

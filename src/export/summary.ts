@@ -6,6 +6,7 @@ import { walk } from '../model/tree.js';
 import { buildActionsOf, summarizeBuild, type BuildActionTiming, type BuildInsight } from '../model/build-insight.js';
 import { slowestOperations, type SlowOperation } from '../pipeline/slowest.js';
 import { formatDuration } from '../vocabulary/units.js';
+import { rebuildLines, type RebuildSummary } from './rebuild-summary.js';
 
 export interface SummaryInput {
   root: ProcessNode;
@@ -28,10 +29,13 @@ export interface SummaryInput {
   buildActions?: BuildActionTiming[];
   /** the build cache's lookups, when known already (`report` reads them from the root span) */
   goCache?: GoCacheTotals;
+  /** why each building go command rebuilt, when a build history was compared (./rebuild-summary) */
+  rebuilds?: RebuildSummary[];
 }
 
 export { SLOWEST_DEFAULT, slowestOperations, type SlowOperation } from '../pipeline/slowest.js';
 export { formatDuration } from '../vocabulary/units.js';
+export { rebuildSummaries, type RebuildSummary } from './rebuild-summary.js';
 
 export function renderSummary(x: SummaryInput): string {
   const displayName = x.nameOf ?? defaultName;
@@ -58,6 +62,7 @@ export function renderSummary(x: SummaryInput): string {
   if (build) lines.push(...buildSection(build));
   const cache = x.goCache ?? sumGoCache((function* () { for (const p of procs) yield p.gocache; })());
   if (cache) lines.push(goCacheLine(cache));
+  lines.push(...rebuildLines(x.rebuilds ?? []));
 
   if (x.causes.length === 0) {
     lines.push('  no cause found: nothing in this run points at a known reason for slowness or failure ' +

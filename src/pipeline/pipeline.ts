@@ -109,16 +109,22 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     if (!info) return;
     const detached = job.node === root ? info.detachedFrom : undefined;
     try {
-      const causes = diagnose(job.node, info.ctx.at(job.endNs, root));
+      const ctx = info.ctx.at(job.endNs, root);
+      // a whole trace's builds are compared with the history (a subtree published early is not a build yet)
+      const rebuild = job.isRoot && !detached ? opts.buildHistory?.compare(root, ctx) : undefined;
+      const byGo = new Map(rebuild?.findings.map((f) => [f.go, f]));
+      const causes = diagnose(job.node, rebuild ? { ...ctx, rebuildOf: (p) => byGo.get(p) } : ctx);
       const spans = await buildTreeSpans({
         node: job.node, parentContext: detached?.parentSpan, ids, clock, thresholdNs: settings.evidenceThresholdNs, endNs: job.endNs,
         causes, resource: resourceOf(root, info), rootAttributes: rootAttributes(info),
-        earlierCauseIds: [...info.causeIds], processExtras: (p) => processExtras(p, job.endNs),
+        earlierCauseIds: [...info.causeIds], processExtras: (p) => processExtras(p, job.endNs), rebuilds: rebuild?.findings,
       });
+      rebuild?.commit();
+      for (const n of opts.buildHistory?.takeNotices() ?? []) process.stderr.write(`gostall: ${n}\n`);
       for (const c of causes) info.causeIds.add(c.id);
       emit(spans);
       if (job.isRoot && !detached) {
-        opts.onTracePublished?.({ root, traceId: ids.of(root).traceId, causes, spanCount: spans.length, endNs: job.endNs });
+        opts.onTracePublished?.({ root, traceId: ids.of(root).traceId, causes, spanCount: spans.length, endNs: job.endNs, rebuilds: rebuild?.findings });
       }
     } catch (err) {
       process.stderr.write(`gostall: could not build the spans of pid ${job.node.pid}: ${(err as Error).message}\n`);

@@ -24,6 +24,8 @@ import { probeSyscallName } from '../vocabulary/syscalls.js';
 import { newSpanId, spanContextOf, type IdRegistry } from './span-ids.js';
 import { slowestOperations } from './slowest.js';
 import { makeSpan } from './spans.js';
+import { rebuildAttributesOf } from './rebuild-attributes.js';
+import type { RebuildFindings } from '../diagnose/rebuild-diff.js';
 
 export interface TreeSpansInput {
   /** the tree's root, or the top of a finished subtree */
@@ -47,6 +49,8 @@ export interface TreeSpansInput {
   earlierCauseIds?: string[];
   /** extra attributes per process span (tracer gaps, adoption) */
   processExtras?: (p: ProcessNode) => Attributes | undefined;
+  /** what changed since the last recorded build, per building go command (./rebuild-attributes) */
+  rebuilds?: RebuildFindings[];
   /** yield to the event loop every this many spans so exports and I/O keep flowing */
   yieldEvery?: number;
 }
@@ -171,7 +175,8 @@ function goCacheAttributes(root: ProcessNode, compileNs: number): Attributes {
 }
 
 /** The attributes of one process span. */
-function processSpanAttributes(p: ProcessNode, x: TreeSpansInput, isTraceRoot: boolean, own: Cause[] | undefined): Attributes {
+function processSpanAttributes(p: ProcessNode, x: TreeSpansInput, isTraceRoot: boolean, own: Cause[] | undefined,
+  rebuild: (p: ProcessNode) => Attributes | undefined): Attributes {
   const attrs = processAttributes(p);
   if (isTraceRoot) {
     Object.assign(attrs, x.rootAttributes ?? {}, rootCauseAttributes(x.causes, x.earlierCauseIds ?? []));
@@ -181,6 +186,8 @@ function processSpanAttributes(p: ProcessNode, x: TreeSpansInput, isTraceRoot: b
     attrs['gostall.summary.slowest_ns'] = slowest.map((o) => o.ns);
     Object.assign(attrs, buildAttributes(p, x.endNs));
   }
+  const why = rebuild(p);
+  if (why) Object.assign(attrs, why);
   if (own && own.length > 0) Object.assign(attrs, causeAttributes(own));
   const extra = x.processExtras?.(p);
   if (extra) Object.assign(attrs, extra);
@@ -197,6 +204,7 @@ export async function buildTreeSpans(x: TreeSpansInput): Promise<ReadableSpan[]>
     list.push(c);
     causesByProcess.set(c.process, list);
   }
+  const rebuild = rebuildAttributesOf(x.node, x.rebuilds);
   const topParent = x.parentContext ?? (x.node.parent ? x.ids.of(x.node.parent) : undefined);
   const out: ReadableSpan[] = [];
   let sinceYield = 0;
@@ -210,7 +218,7 @@ export async function buildTreeSpans(x: TreeSpansInput): Promise<ReadableSpan[]>
     await push(makeSpan({
       name: displayName(p), context, parent: p === x.node ? topParent : x.ids.of(p.parent!),
       startNs: p.startNs, endNs: p.endNs ?? x.endNs, status: statusOf(p),
-      attributes: processSpanAttributes(p, x, isTraceRoot && p === x.node, causesByProcess.get(p)),
+      attributes: processSpanAttributes(p, x, isTraceRoot && p === x.node, causesByProcess.get(p), rebuild),
       events: causeEvents(p, causesByProcess.get(p) ?? [], x.causes),
       resource: x.resource, clock: x.clock,
     }));

@@ -8,7 +8,7 @@ import type { AttrValue } from './read.js';
 import { ERRNO_NAMES, SYSCALLS } from '../events/schema.js';
 import type { Cause } from '../diagnose/types.js';
 import { createProcess, type ProcessNode } from '../model/process.js';
-import { renderSummary } from '../export/summary.js';
+import { renderSummary, type RebuildSummary } from '../export/summary.js';
 import type { BuildActionTiming } from '../model/build-insight.js';
 import { num, text, type ReportProcess, type ReportTrace } from './model.js';
 
@@ -85,7 +85,25 @@ export function summaryOfTrace(trace: ReportTrace, opts: { source?: string } = {
     spanCount: trace.spanCount, destinations: opts.source !== undefined ? [`read from ${opts.source}`] : [], exportProblems: [],
     traceProblems: unattributed > 0 ? [`${unattributed} probe records named processes outside this trace and were left out`] : [],
     nameOf: (p) => names.get(p) ?? '?', slowest, buildActions: buildActionsOfTrace(trace), goCache: goCacheOfRoot(ra),
+    rebuilds: rebuildsOfTrace(trace, goCacheOfRoot(ra)),
   });
+}
+
+/** Why each go command rebuilt, as run wrote it on the go command spans (go.rebuild.*). */
+function rebuildsOfTrace(trace: ReportTrace, rootCache: GoCacheTotals | undefined): RebuildSummary[] {
+  const out: RebuildSummary[] = [];
+  const gos = trace.processes.filter((rp) => text(rp.span.attributes.get('go.rebuild.build')) !== undefined);
+  for (const rp of gos) {
+    const a = rp.span.attributes;
+    const changes = a.get('go.rebuild.changes');
+    out.push({
+      build: text(a.get('go.rebuild.build'))!, previousBuild: text(a.get('go.rebuild.previous_build')),
+      changes: Array.isArray(changes) ? changes.map(String) : [], moreChanges: num(a.get('go.rebuild.more_changes')) ?? 0,
+      // the root's totals are this go command's when it is the only one
+      lookups: gos.length === 1 && rootCache ? { hits: rootCache.hits, misses: rootCache.misses } : undefined,
+    });
+  }
+  return out;
 }
 
 /** The build cache's account as run wrote it on the root span (gostall.gocache.*). */
