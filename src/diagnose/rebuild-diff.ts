@@ -58,7 +58,9 @@ export function shownValue(v: string): string {
 function changeOf(id: string, before: string, after: string, inKeys: boolean, name = NAMES[id] ?? id.replace(/^env:/, '')): ChangedInput {
   const kind: ChangeKind = id.startsWith('env:') ? 'env' : id === 'go.flags' ? 'flags' : id === 'go.version' ? 'version'
     : id.startsWith('file:') ? 'file' : id.startsWith('compile_flags:') ? 'compile_flags' : 'path';
-  const note = id === 'gocache' ? ' (another cache: it starts cold)' : inKeys ? '' : ' (not part of the cache keys)';
+  // measured: Go 1.19's module index entries (one per package directory) are keyed by the module root and the files' mtimes, -trimpath or not
+  const note = id === 'gocache' ? ' (another cache: it starts cold)' : inKeys ? ''
+    : id === 'module.dir' ? ' (not in the compile keys with -trimpath; only the module index is looked up anew)' : ' (not part of the cache keys)';
   return { id, kind, name, before, after, inKeys, text: `${name} changed: ${shownValue(before)} → ${shownValue(after)}${note}` };
 }
 

@@ -15,6 +15,8 @@ export interface RebuildSummary {
   /** "GOFLAGS changed: '' → '-tags=foo'" … */
   changes: string[];
   moreChanges: number;
+  /** what changed without being part of the compile keys (the module's directory under -trimpath), when known */
+  unkeyed?: string[];
   /** this go command's lookups, when known */
   lookups?: { hits: number; misses: number };
 }
@@ -30,6 +32,7 @@ export function rebuildSummaries(findings: RebuildFindings[] | undefined): Rebui
     previousBuild: f.previousAtMs === undefined ? undefined : new Date(f.previousAtMs).toISOString(),
     changes: f.changed.filter((c) => c.inKeys || c.id === 'gocache').map((c) => c.text),
     moreChanges: f.moreChanges,
+    unkeyed: f.changed.filter((c) => !c.inKeys && c.id !== 'gocache').map((c) => c.text),
     lookups: f.go.gocache ? { hits: f.go.gocache.hits, misses: f.go.gocache.misses } : undefined,
   }));
 }
@@ -49,6 +52,8 @@ export function rebuildLines(list: RebuildSummary[]): string[] {
     if (r.changes.length > 0) {
       const more = r.changes.length - MAX_SHOWN + r.moreChanges;
       out.push(`  ${r.build} rebuilt because ${r.changes.slice(0, MAX_SHOWN).join('; ')}${more > 0 ? `; and ${more} more` : ''} (${since})`);
+    } else if (r.unkeyed && r.unkeyed.length > 0) {
+      out.push(`  ${r.build}: no input of the compile keys changed ${since}; ${r.unkeyed.slice(0, MAX_SHOWN).join('; ')}`);
     } else if (mostlyMissed(r.lookups)) {
       out.push(`  ${r.build}: no build input changed ${since}, yet ${r.lookups!.misses} of ${r.lookups!.hits + r.lookups!.misses} lookups missed: the cache was emptied or trimmed since (go clean -cache, a restored CI cache)`);
     } else {

@@ -1,0 +1,128 @@
+// Why it rebuilt (issue 13), on real builds with Debian's Go 1.19 through `gostall run`: a
+// module of 12 library packages is built cold, again unchanged, with another GOFLAGS, back,
+// from another directory, and with one file edited. Each rebuild names the input that changed
+// (on the go span, each compiled package's span and in the summary); go.cache_churn is blamed
+// only when most lookups missed because a build-wide input changed; the rest stay cause-free.
+// The build history lives in a state directory of the test's own (XDG_STATE_HOME).
+import { cp, mkdir, mkdtemp, readdir, rm, stat, writeFile, appendFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GO_DIRECTIVE, goEnv } from '../support/faults/goModule.js';
+import type { DecodedSpan } from '../support/otlp-decode.js';
+import { cleanEnv, ensureBuilt, expectNoCause, expectSoleCause, logOutcome, traced, type TracedRun } from './harness.js';
+
+const PACKAGES = 12;
+let workDir: string;
+
+function build(dir: string, goflags = '-mod=mod'): Promise<TracedRun> {
+  const env = cleanEnv({
+    ...goEnv({ gocache: join(workDir, 'gocache'), gomodcache: join(workDir, 'gomodcache'), home: workDir }),
+    GOFLAGS: goflags, XDG_STATE_HOME: join(workDir, 'state'),
+  });
+  return traced(['go', 'build', './...'], { cwd: dir, env });
+}
+
+const goSpan = (run: TracedRun): DecodedSpan => run.spans.find((s) => s.parentSpanId === undefined)!;
+const compiles = (run: TracedRun): DecodedSpan[] => run.spans.filter((s) => s.attributes['go.action'] === 'compile');
+
+beforeAll(async () => {
+  ensureBuilt();
+  workDir = await mkdtemp(join(tmpdir(), 'gostall-churn-'));
+  const mod = join(workDir, 'a/mod');
+  await mkdir(mod, { recursive: true });
+  await writeFile(join(mod, 'go.mod'), `module example.org/churn\n\ngo ${GO_DIRECTIVE}\n`);
+  for (let i = 1; i <= PACKAGES; i++) {
+    await mkdir(join(mod, `p${i}`));
+    await writeFile(join(mod, `p${i}/p.go`), `package p${i}\n\nfunc F(x int) int { return x + ${i} }\n`);
+  }
+});
+
+afterAll(async () => {
+  if (workDir) await rm(workDir, { recursive: true, force: true });
+});
+
+describe('why a real go build rebuilt', () => {
+  it('a cold build has nothing to compare with; the same build again names no changed input; neither has a cause', async () => {
+    const cold = await build(join(workDir, 'a/mod'));
+    logOutcome('rebuild, cold', cold);
+    expect(cold.exitCode).toBe(0);
+    expectNoCause(cold);
+    expect(goSpan(cold).attributes['go.rebuild.changed']).toBeUndefined();
+    expect(cold.stderr).toContain('go build ./... (example.org/churn): the cache was cold (no earlier build of it recorded to compare with)');
+
+    const again = await build(join(workDir, 'a/mod'));
+    logOutcome('rebuild, unchanged', again);
+    expectNoCause(again);
+    expect(goSpan(again).attributes['go.rebuild.changed']).toEqual([]);
+    expect(compiles(again)).toEqual([]);
+    expect(again.stderr).toMatch(/go build \.\/\.\.\. \(example\.org\/churn\): no build input changed since the build of /);
+    // the history is the user's own: 0700 directory, 0600 file
+    const dir = join(workDir, 'state/gostall/builds');
+    expect((await stat(dir)).mode & 0o777).toBe(0o700);
+    for (const f of await readdir(dir)) expect((await stat(join(dir, f))).mode & 0o777).toBe(0o600);
+  });
+
+  it('another GOFLAGS that changes every package\'s key is go.cache_churn, naming GOFLAGS with both values', async () => {
+    const run = await build(join(workDir, 'a/mod'), '-mod=mod -gcflags=-N');
+    logOutcome('rebuild, GOFLAGS changed', run);
+    expect(run.exitCode).toBe(0);
+    const c = expectSoleCause(run, 'go.cache_churn', 'go build');
+    const change = "GOFLAGS changed: '-mod=mod' → '-mod=mod -gcflags=-N'";
+    expect(c.evidence).toContain(change);
+    expect(goSpan(run).attributes['go.rebuild.changed']).toEqual(['GOFLAGS']);
+    expect(goSpan(run).attributes['gostall.cause.hint']).toMatch(/keep GOFLAGS the same/);
+    expect(compiles(run)).toHaveLength(PACKAGES);
+    for (const s of compiles(run)) expect(s.attributes['go.rebuild.reason'], s.name).toBe(change);
+    expect(run.stderr).toContain(`go build ./... (example.org/churn) rebuilt because ${change}`);
+  });
+
+  it('going back to the old GOFLAGS names the change, but the cache still had those entries: no cause', async () => {
+    const run = await build(join(workDir, 'a/mod'));
+    logOutcome('rebuild, GOFLAGS back', run);
+    expectNoCause(run);
+    expect(goSpan(run).attributes['go.rebuild.changed']).toEqual(['GOFLAGS']);
+    expect(compiles(run)).toEqual([]);
+  });
+
+  it('the module moved to another directory (no -trimpath) is go.cache_churn naming the directory, with -trimpath as the fix', async () => {
+    await cp(join(workDir, 'a'), join(workDir, 'b'), { recursive: true, preserveTimestamps: true });
+    const run = await build(join(workDir, 'b/mod'));
+    logOutcome('rebuild, module moved', run);
+    const c = expectSoleCause(run, 'go.cache_churn', 'go build');
+    const change = `module directory changed: '${join(workDir, 'a/mod')}' → '${join(workDir, 'b/mod')}'`;
+    expect(c.evidence).toContain(change);
+    expect(goSpan(run).attributes['go.rebuild.changed']).toEqual(['module directory']);
+    expect(goSpan(run).attributes['gostall.cause.hint']).toMatch(/-trimpath/);
+    expect(compiles(run)).toHaveLength(PACKAGES);
+  });
+
+  it('one edited file names that file of its package, and is no cause', async () => {
+    await appendFile(join(workDir, 'b/mod/p3/p.go'), '\nconst Edited = true\n');
+    const run = await build(join(workDir, 'b/mod'));
+    logOutcome('rebuild, one file edited', run);
+    expectNoCause(run);
+    expect(goSpan(run).attributes['go.rebuild.changed']).toEqual(['p.go of example.org/churn/p3']);
+    expect(compiles(run).map((s) => [s.name, s.attributes['go.rebuild.reason']])).toEqual([
+      ['compile example.org/churn/p3', 'p.go of example.org/churn/p3 changed (content)'],
+    ]);
+    expect(run.stderr).toContain('go build ./... (example.org/churn) rebuilt because p.go of example.org/churn/p3 changed (content)');
+  });
+});
+
+describe('with -trimpath the module\'s directory is not part of the keys', () => {
+  it('a module moved after a -trimpath build hits, and its directory is not named', async () => {
+    const first = await build(join(workDir, 'b/mod'), '-mod=mod -trimpath');
+    logOutcome('rebuild, -trimpath turned on', first);
+    // turning -trimpath on changes every key (Go hashes "trimpath"): churn, with GOFLAGS named
+    expectSoleCause(first, 'go.cache_churn', 'go build');
+    await cp(join(workDir, 'b'), join(workDir, 'c'), { recursive: true, preserveTimestamps: true });
+    const run = await build(join(workDir, 'c/mod'), '-mod=mod -trimpath');
+    logOutcome('rebuild, moved with -trimpath', run);
+    expectNoCause(run);
+    expect(goSpan(run).attributes['go.rebuild.changed']).toEqual([]);
+    expect(compiles(run)).toEqual([]);
+    expect(run.stderr).toContain(`go build ./... (example.org/churn): no input of the compile keys changed since the build of `);
+    expect(run.stderr).toContain(`module directory changed: '${join(workDir, 'b/mod')}' → '${join(workDir, 'c/mod')}' (not in the compile keys with -trimpath`);
+  });
+});
