@@ -24,6 +24,7 @@ import { askAgent } from './run-via-agent.js';
 import { runSocketPath } from '../agent/run-protocol.js';
 import { checkTracingEnvironment } from '../probe-runner/environment.js';
 import { buildHistoryDir, defaultOutPath } from './trace-owner.js';
+import { recordRebuilds } from '../diagnose/rebuild-diff.js';
 import { agentFollower } from './run-follower.js';
 
 /**
@@ -277,7 +278,9 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   restoreSignals();
   await started.finish(endNs);
   const recorded = runContext?.recorded();
-  if (recorded) raw?.context(shimPid, recorded);
+  // with what the build history said, so that a replay of the capture says it too
+  const rebuilds = published?.rebuilds?.length ? { rebuilds: recordRebuilds(published.rebuilds) } : {};
+  if (recorded) raw?.context(shimPid, { ...recorded, ...rebuilds });
   const rawProblem = raw ? await raw.close().then(() => undefined, (err: Error) => `could not write the raw probe stream to ${raw!.path}: ${err.message}`) : undefined;
 
   await deliver({ opts, sink, modules: await modules, spans, published, endNs, rawPath: rawProblem ? undefined : raw?.path, stats: started.stats,

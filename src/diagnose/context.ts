@@ -19,6 +19,7 @@ import { memoryLimitOf } from './context-memory.js';
 import { findExecutableIn, findGoModule, inspectGoroot } from './context-go-files.js';
 import { readMountTable, type MountEntry, type MountTable } from './mounts.js';
 import { readCwd, readStat } from '../vocabulary/procfs.js';
+import type { RecordedRebuild } from './rebuild-diff.js';
 import type { CgroupCpuUsage, CpuTimes, DiagnosisContext, GoEnv, Limits } from './types.js';
 
 /**
@@ -51,6 +52,8 @@ export interface RecordedContext {
   cpuTimes?: CpuTimes;
   limits?: Limits;
   processEnvs?: RecordedProcessEnvs;
+  /** why each go command rebuilt, as run found it with its build history (a replay has none of its own) */
+  rebuilds?: RecordedRebuild[];
 }
 
 interface TimedProcStat { atNs: number; reading: ProcStatReading; selfNs: number }

@@ -7,6 +7,7 @@
  */
 import { redactUrlsInText } from '../model/redact.js';
 import type { ProcessNode } from '../model/process.js';
+import { walk } from '../model/tree.js';
 import type { BuildRecord, FileFingerprint, PackageFingerprint } from './build-record.js';
 
 export type ChangeKind = 'env' | 'path' | 'flags' | 'version' | 'file' | 'compile_flags';
@@ -147,4 +148,24 @@ export function diffBuilds(go: ProcessNode, prev: BuildRecord | undefined, cur: 
   findings.changed = all.slice(0, MAX_CHANGES);
   findings.moreChanges = all.length - findings.changed.length;
   return findings;
+}
+
+/** Findings as a run capture carries them (the go command by pid and start), so a replay says what run said. */
+export interface RecordedRebuild extends Omit<RebuildFindings, 'go' | 'packages'> { pid: number; startNs: number; packages: [string, string][] }
+
+export function recordRebuilds(findings: RebuildFindings[]): RecordedRebuild[] {
+  return findings.map(({ go, packages, ...rest }) => ({ ...rest, pid: go.pid, startNs: go.startNs, packages: [...packages] }));
+}
+
+/** The recorded findings of a tree's go commands (those whose process is in the tree). */
+export function rebuildsFromRecording(recorded: RecordedRebuild[], root: ProcessNode): Map<ProcessNode, RebuildFindings> {
+  const byKey = new Map(recorded.map((r) => [`${r.pid}:${r.startNs}`, r]));
+  const out = new Map<ProcessNode, RebuildFindings>();
+  for (const p of walk(root)) {
+    const r = byKey.get(`${p.pid}:${p.startNs}`);
+    if (!r) continue;
+    const { pid: _pid, startNs: _start, packages, ...rest } = r;
+    out.set(p, { ...rest, go: p, packages: new Map(packages) });
+  }
+  return out;
 }

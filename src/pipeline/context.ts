@@ -19,6 +19,7 @@ import { walk } from '../model/tree.js';
 import type { CpuTimes, DiagnosisContext, GoEnv } from '../diagnose/types.js';
 import type { SlowSyscallEvent } from '../events/types.js';
 import { resolveFdPath } from '../model/fd-path.js';
+import { rebuildsFromRecording } from '../diagnose/rebuild-diff.js';
 import type { ProcessNode } from '../model/process.js';
 import { readContainerId, readCwd, readProcSample, type ProcSample } from '../vocabulary/procfs.js';
 
@@ -137,13 +138,16 @@ export function recordedContextCollector(mounts: () => MountTable): RecordedCont
       at(endNs, root) {
         const r = recorded.get(pid);
         if (!r) return createDiagnosisContext({ endNs, mounts: mounts(), root });
-        const { processEnvs: envs, ...readings } = r;
+        const { processEnvs: envs, rebuilds, ...readings } = r;
         let processEnvs: ProcessEnvs | undefined;
         if (envs) {
           processEnvs = recordedProcessEnvs(envs);
           for (const p of walk(root)) processEnvs.noteExec(p);
         }
-        return createDiagnosisContext({ endNs, root, ...readings, mounts: createMountTable(r.mounts), processEnvs });
+        const ctx = createDiagnosisContext({ endNs, root, ...readings, mounts: createMountTable(r.mounts), processEnvs });
+        if (!rebuilds) return ctx;
+        const found = rebuildsFromRecording(rebuilds, root);
+        return { ...ctx, rebuildOf: (p) => found.get(p) };
       },
     }),
     containerId: () => undefined,

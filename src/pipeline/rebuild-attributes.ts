@@ -2,7 +2,7 @@
  * "Why it rebuilt" on the spans (issue 13; docs/attributes.md): on each building go command
  * that was compared with an earlier build, what changed; on each package it compiled, why
  * that package's key changed; on the trace's root (when it is not that go command), all of
- * them. Nothing when no earlier build was recorded.
+ * them. With no earlier build recorded, only the go command's go.rebuild.build.
  */
 import type { Attributes } from '@opentelemetry/api';
 import type { RebuildFindings } from '../diagnose/rebuild-diff.js';
@@ -14,13 +14,17 @@ const named = (f: RebuildFindings) => f.changed.filter((c) => c.inKeys || c.id =
 
 /** The go command span's attributes. */
 function goAttributes(f: RebuildFindings): Attributes {
+  // no earlier build: only which build this was (the report's summary says the cache was cold)
+  if (f.previousAtMs === undefined) return { 'go.rebuild.build': f.label };
   const changes = named(f);
+  const other = f.changed.filter((c) => !c.inKeys && c.id !== 'gocache');
   const a: Attributes = {
     'go.rebuild.build': f.label,
     'go.rebuild.previous_build': new Date(f.previousAtMs!).toISOString(),
     'go.rebuild.changed': changes.map((c) => c.name),
     'go.rebuild.changes': changes.map((c) => c.text),
   };
+  if (other.length > 0) a['go.rebuild.other_changes'] = other.map((c) => c.text);
   if (f.moreChanges > 0) a['go.rebuild.more_changes'] = f.moreChanges;
   if (f.cacheChanged) a['go.rebuild.cache_changed'] = true;
   return a;
@@ -28,14 +32,15 @@ function goAttributes(f: RebuildFindings): Attributes {
 
 /** Per process: the rebuild attributes its span gets, or undefined. */
 export function rebuildAttributesOf(root: ProcessNode, findings: RebuildFindings[] | undefined): (p: ProcessNode) => Attributes | undefined {
-  const compared = (findings ?? []).filter((f) => f.previousAtMs !== undefined);
-  if (compared.length === 0) return () => undefined;
-  const byGo = new Map(compared.map((f) => [f.go, f]));
+  const all = findings ?? [];
+  if (all.length === 0) return () => undefined;
+  const compared = all.filter((f) => f.previousAtMs !== undefined);
+  const byGo = new Map(all.map((f) => [f.go, f]));
   const rootHasOwn = byGo.has(root);
   return (p) => {
     const own = byGo.get(p);
     if (own) return goAttributes(own);
-    if (p === root && !rootHasOwn) {
+    if (p === root && !rootHasOwn && compared.length > 0) {
       const all = compared.flatMap(named);
       return { 'go.rebuild.changed': [...new Set(all.map((c) => c.name))], 'go.rebuild.changes': [...new Set(all.map((c) => c.text))] };
     }

@@ -96,9 +96,11 @@ function rebuildsOfTrace(trace: ReportTrace, rootCache: GoCacheTotals | undefine
   for (const rp of gos) {
     const a = rp.span.attributes;
     const changes = a.get('go.rebuild.changes');
+    const other = a.get('go.rebuild.other_changes');
     out.push({
       build: text(a.get('go.rebuild.build'))!, previousBuild: text(a.get('go.rebuild.previous_build')),
       changes: Array.isArray(changes) ? changes.map(String) : [], moreChanges: num(a.get('go.rebuild.more_changes')) ?? 0,
+      unkeyed: Array.isArray(other) ? other.map(String) : [],
       // the root's totals are this go command's when it is the only one
       lookups: gos.length === 1 && rootCache ? { hits: rootCache.hits, misses: rootCache.misses } : undefined,
     });

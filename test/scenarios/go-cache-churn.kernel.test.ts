@@ -19,6 +19,9 @@ function build(dir: string, goflags = '-mod=mod'): Promise<TracedRun> {
   const env = cleanEnv({
     ...goEnv({ gocache: join(workDir, 'gocache'), gomodcache: join(workDir, 'gomodcache'), home: workDir }),
     GOFLAGS: goflags, XDG_STATE_HOME: join(workDir, 'state'),
+    // run's own tracer: through an agent that may be running on the machine, the build cache
+    // watched is the agent's own GOCACHE (docs/attributes.md), and misses would not be seen
+    GOSTALL_AGENT_SOCKET: join(workDir, 'no-agent.sock'),
   });
   return traced(['go', 'build', './...'], { cwd: dir, env });
 }
