@@ -115,7 +115,8 @@ export function compileInputsOf(p: ProcessNode): CompileInputs | undefined {
 
 /** How a build record names a compiled package: its import path; a main package by the directory of its sources. */
 export function packageKeyOf(c: CompileInputs): string {
-  if (c.packagePath !== 'main') return c.packagePath;
+  // `go test` compiles a package twice under one -p: as built, and with its _test.go files
+  if (c.packagePath !== 'main') return c.files.some((f) => f.endsWith('_test.go')) ? `${c.packagePath} [test]` : c.packagePath;
   const f = c.files[0];
   return `main ${f === undefined ? '?' : f.includes('/') ? f.slice(0, f.lastIndexOf('/')) : '.'}`;
 }

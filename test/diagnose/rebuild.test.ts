@@ -2,7 +2,7 @@
 // cache keys' inputs, what changed between two records of the same build, and when that is
 // go.cache_churn (misses dominate and a build-wide input changed) and when it is not.
 import { describe, expect, it } from 'vitest';
-import { compileInputsOf, parseGoCommandLine, trimpathOn } from '../../src/model/go-build-inputs.js';
+import { compileInputsOf, packageKeyOf, parseGoCommandLine, trimpathOn } from '../../src/model/go-build-inputs.js';
 import { createProcess, type ProcessNode } from '../../src/model/process.js';
 import { emptyGoCacheLookups } from '../../src/model/gocache.js';
 import { diffBuilds, type RebuildFindings } from '../../src/diagnose/rebuild-diff.js';
@@ -139,5 +139,13 @@ describe('go.cache_churn', () => {
       '  go build ./... (example.org/churn): no build input changed since the build of 2026-12-06T05:00:00Z, yet 20 of 20 lookups missed: the cache was emptied or trimmed since (go clean -cache, a restored CI cache)',
       '  go build ./... (example.org/churn): the cache was cold (no earlier build of it recorded to compare with)',
     ]);
+  });
+});
+
+describe('packages as a build record names them', () => {
+  it('go test\'s second compile of a package (with its _test.go files) is another package than the package itself', () => {
+    expect(packageKeyOf({ packagePath: 'example.org/x', flags: [], files: ['./x.go'], goVersion: undefined })).toBe('example.org/x');
+    expect(packageKeyOf({ packagePath: 'example.org/x', flags: [], files: ['./x.go', './x_test.go'], goVersion: undefined })).toBe('example.org/x [test]');
+    expect(packageKeyOf({ packagePath: 'main', flags: [], files: ['./cmd/app/main.go'], goVersion: undefined })).toBe('main ./cmd/app');
   });
 });
