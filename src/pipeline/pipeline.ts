@@ -15,6 +15,7 @@ import type { Attributes } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { diagnose } from '../diagnose/diagnose.js';
+import { buildParallelism, buildParallelismAttributes } from '../diagnose/build-parallelism.js';
 import type { ProbeEvent } from '../events/types.js';
 import type { ProcessNode } from '../model/process.js';
 import { createProcessTree, walk } from '../model/tree.js';
@@ -109,16 +110,18 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     if (!info) return;
     const detached = job.node === root ? info.detachedFrom : undefined;
     try {
-      const causes = diagnose(job.node, info.ctx.at(job.endNs, root));
+      const ctx = info.ctx.at(job.endNs, root);
+      const causes = diagnose(job.node, ctx);
+      const parallelism = job.node === root ? buildParallelism(root, ctx) : undefined;
       const spans = await buildTreeSpans({
         node: job.node, parentContext: detached?.parentSpan, ids, clock, thresholdNs: settings.evidenceThresholdNs, endNs: job.endNs,
-        causes, resource: resourceOf(root, info), rootAttributes: rootAttributes(info),
+        causes, resource: resourceOf(root, info), rootAttributes: { ...rootAttributes(info), ...buildParallelismAttributes(parallelism) },
         earlierCauseIds: [...info.causeIds], processExtras: (p) => processExtras(p, job.endNs),
       });
       for (const c of causes) info.causeIds.add(c.id);
       emit(spans);
       if (job.isRoot && !detached) {
-        opts.onTracePublished?.({ root, traceId: ids.of(root).traceId, causes, spanCount: spans.length, endNs: job.endNs });
+        opts.onTracePublished?.({ root, traceId: ids.of(root).traceId, causes, spanCount: spans.length, endNs: job.endNs, parallelism });
       }
     } catch (err) {
       process.stderr.write(`gostall: could not build the spans of pid ${job.node.pid}: ${(err as Error).message}\n`);

@@ -151,6 +151,8 @@ function buildAttributes(root: ProcessNode, endNs: number): Attributes {
     ...cache,
     'gostall.go.actions': b.actions, 'gostall.go.compiles': b.compiles, 'gostall.go.compile_ns': b.compileNs,
     'gostall.go.max_parallel_compiles': b.maxParallelCompiles,
+    'gostall.go.compiles_running_ns': b.compilesRunningNs,
+    'gostall.go.compile_runq_ns': b.compileRunqNs,
     'gostall.go.slowest_packages': b.slowest.map((s) => `${s.kind} ${s.label ?? '?'}`),
     'gostall.go.slowest_packages_ns': b.slowest.map((s) => s.endNs - s.startNs),
   };
