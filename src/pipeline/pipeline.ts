@@ -116,7 +116,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       const spans = await buildTreeSpans({
         node: job.node, parentContext: detached?.parentSpan, ids, clock, thresholdNs: settings.evidenceThresholdNs, endNs: job.endNs,
         causes, resource: resourceOf(root, info), rootAttributes: { ...rootAttributes(info), ...buildParallelismAttributes(parallelism) },
-        earlierCauseIds: [...info.causeIds], processExtras: (p) => processExtras(p, job.endNs),
+        earlierCauseIds: [...info.causeIds], processExtras: (p) => processExtras(p, job.endNs), goPhasesOf: ctx.goDebugTraceOf,
       });
       for (const c of causes) info.causeIds.add(c.id);
       emit(spans);

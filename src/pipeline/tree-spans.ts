@@ -24,6 +24,8 @@ import { probeSyscallName } from '../vocabulary/syscalls.js';
 import { newSpanId, spanContextOf, type IdRegistry } from './span-ids.js';
 import { slowestOperations } from './slowest.js';
 import { makeSpan } from './spans.js';
+import { goPhaseCounts, goPhaseSpans } from './go-phase-spans.js';
+import type { GoPhases } from '../model/go-phases.js';
 
 export interface TreeSpansInput {
   /** the tree's root, or the top of a finished subtree */
@@ -47,6 +49,8 @@ export interface TreeSpansInput {
   earlierCauseIds?: string[];
   /** extra attributes per process span (tracer gaps, adoption) */
   processExtras?: (p: ProcessNode) => Attributes | undefined;
+  /** a go process's own phases (its -debug-trace), joined under its span */
+  goPhasesOf?: (p: ProcessNode) => GoPhases | undefined;
   /** yield to the event loop every this many spans so exports and I/O keep flowing */
   yieldEvery?: number;
 }
@@ -209,10 +213,14 @@ export async function buildTreeSpans(x: TreeSpansInput): Promise<ReadableSpan[]>
   for (const p of walk(x.node)) {
     const context = x.ids.of(p);
     for (const s of evidenceSpans(p, context, x)) await push(s);
+    const phases = x.goPhasesOf?.(p);
+    if (phases) for (const s of goPhaseSpans({ go: p, phases, parent: context, endNs: x.endNs, clock: x.clock, resource: x.resource })) await push(s);
+    const attributes = processSpanAttributes(p, x, isTraceRoot && p === x.node, causesByProcess.get(p));
+    if (phases) Object.assign(attributes, goPhaseCounts(phases));
     await push(makeSpan({
       name: displayName(p), context, parent: p === x.node ? topParent : x.ids.of(p.parent!),
       startNs: p.startNs, endNs: p.endNs ?? x.endNs, status: statusOf(p),
-      attributes: processSpanAttributes(p, x, isTraceRoot && p === x.node, causesByProcess.get(p)),
+      attributes,
       events: causeEvents(p, causesByProcess.get(p) ?? [], x.causes),
       resource: x.resource, clock: x.clock,
     }));
