@@ -3,8 +3,9 @@
  * begin/end pairs matched per worker, then the ones a person reads a build by — the command
  * itself, package loading, the builder, and every action a worker executed (cache hits
  * included: an action that found its result in GOCACHE runs no compile, so only the go
- * command's trace shows it). The hundreds of per-import loading steps are folded into a
- * count. Bounded: at most MAX_PHASES are kept, the rest counted.
+ * command's trace shows it), and when each action became ready (its last dependency done),
+ * so the wait for a free worker slot shows. The hundreds of per-import loading steps are
+ * folded into a count. Bounded: at most MAX_PHASES are kept, the rest counted.
  */
 import type { GoTraceEvent } from '../events/go-debug-trace.js';
 
@@ -22,6 +23,11 @@ export interface GoPhase {
   worker: number;
   /** "Executing action (build net/http)": the action's mode and what it acted on */
   action?: { mode: string; target: string };
+  /**
+   * actions with dependencies: when the last of them finished (the action could start from
+   * then on); the time until it started is the wait for a free worker (-p) slot
+   */
+  readyEpochNs?: number;
 }
 
 export interface GoPhases {
@@ -36,7 +42,17 @@ export function goPhasesOf(events: GoTraceEvent[]): GoPhases {
   const open = new Map<number, { name: string; startEpochNs: number }[]>();
   const phases: GoPhase[] = [];
   let folded = 0, unmatched = 0;
+  // "A -> B" flows start when A finished: B was ready once its last dependency had
+  const readyAt = new Map<string, number>();
   for (const e of events) {
+    if (e.ph !== 's') continue;
+    const arrow = e.name.lastIndexOf(' -> ');
+    if (arrow < 0) continue;
+    const to = e.name.slice(arrow + 4);
+    readyAt.set(to, Math.max(readyAt.get(to) ?? 0, Math.round(e.tsMicros * 1000)));
+  }
+  for (const e of events) {
+    if (e.ph === 's') continue;
     const stack = open.get(e.tid) ?? [];
     open.set(e.tid, stack);
     const atNs = Math.round(e.tsMicros * 1000);
@@ -53,6 +69,7 @@ export function goPhasesOf(events: GoTraceEvent[]): GoPhases {
     phases.push({
       name: e.name, startEpochNs: begun!.startEpochNs, endEpochNs: Math.max(begun!.startEpochNs, atNs), worker: e.tid,
       ...(m ? { action: { mode: m[1]!, target: m[2]! } } : {}),
+      ...(m && readyAt.has(e.name) ? { readyEpochNs: readyAt.get(e.name)! } : {}),
     });
   }
   for (const stack of open.values()) unmatched += stack.length;

@@ -4,7 +4,9 @@
  * net/http` per action a worker executed, nested by time under the main goroutine's phase
  * that contains it. Joined with what the kernel saw: an action whose package was compiled by
  * a compile process during it says `go.action.compiled = true`; one that ran no compile
- * (found in GOCACHE, or an up-to-date package in GOROOT/pkg) says false.
+ * (found in GOCACHE, or an up-to-date package in GOROOT/pkg) says false. An action that
+ * waited for a free worker after its dependencies were done says how long (the go command's
+ * -p at work: what more parallelism, or fewer CPUs taken by other work, would change).
  */
 import type { Attributes, SpanContext } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
@@ -19,7 +21,12 @@ import { makeSpan } from './spans.js';
 
 /** Attributes the go process span gets when its phases joined the trace. */
 export function goPhaseCounts(phases: GoPhases): Attributes {
-  return { 'go.debug_trace.phases': phases.phases.length, 'go.debug_trace.folded': phases.folded, 'go.debug_trace.unmatched': phases.unmatched };
+  let slotWaitNs = 0;
+  for (const p of phases.phases) if (p.readyEpochNs !== undefined) slotWaitNs += Math.max(0, p.startEpochNs - p.readyEpochNs);
+  return {
+    'go.debug_trace.phases': phases.phases.length, 'go.debug_trace.folded': phases.folded, 'go.debug_trace.unmatched': phases.unmatched,
+    'go.debug_trace.slot_wait_ns': slotWaitNs,
+  };
 }
 
 /** Compile processes under the go process, by package, as monotonic intervals. */
@@ -60,6 +67,7 @@ export function goPhaseSpans(x: {
     if (phase.action) {
       attributes['go.action.mode'] = phase.action.mode;
       attributes['go.action.target'] = phase.action.target;
+      if (phase.readyEpochNs !== undefined) attributes['go.action.slot_wait_ns'] = Math.max(0, phase.startEpochNs - phase.readyEpochNs);
       if (phase.action.mode === 'build') {
         attributes['go.package'] = phase.action.target;
         attributes['go.action.compiled'] = (compiles.get(phase.action.target) ?? []).some((c) => c.startNs < endNs && c.endNs > startNs);

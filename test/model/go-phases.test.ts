@@ -23,6 +23,8 @@ const BUILD = [
   ev('Executing action (build internal/goarch)', 'E', 150, 1),
   { name: 'Executing action (build internal/goarch) -> Executing action (link-install ex.org/dt)', ph: 's', ts: T + 150, pid: 0, tid: 1, id: 1, cat: 'flow' },
   ev('Executing action (build ex.org/dt)', 'E', 400, 2),
+  { name: 'Executing action (build ex.org/dt) -> Executing action (link-install ex.org/dt)', ph: 's', ts: T + 400, pid: 0, tid: 2, id: 2, cat: 'flow' },
+  { name: 'Executing action (build ex.org/dt) -> Executing action (link-install ex.org/dt)', ph: 'f', ts: T + 401, pid: 0, tid: 1, id: 2, cat: 'flow', bp: 'e' },
   ev('Executing action (link-install ex.org/dt)', 'B', 401, 1),
   ev('Executing action (link-install ex.org/dt)', 'E', 900, 1),
   ev('exec.Builder.Do (link-install /tmp/out)', 'E', 901),
@@ -32,7 +34,7 @@ const BUILD = [
 describe('go -debug-trace phases', () => {
   it('keeps the command, loading, the builder and every action; folds the per-import steps', () => {
     const events = parseGoDebugTrace(JSON.stringify(BUILD))!;
-    expect(events).toHaveLength(16); // the flow event is dropped
+    expect(events).toHaveLength(18); // the flows' ends ("f") are dropped: they repeat the dependent's start
     const { phases, folded, unmatched } = goPhasesOf(events);
     expect(phases.map((p) => p.name)).toEqual([
       'Running build command', 'load.PackagesAndErrors', 'exec.Builder.Do (link-install /tmp/out)',
@@ -42,6 +44,12 @@ describe('go -debug-trace phases', () => {
     expect(unmatched).toBe(0);
     const dt = phases.find((p) => p.action?.target === 'ex.org/dt')!;
     expect(dt).toMatchObject({ worker: 2, action: { mode: 'build', target: 'ex.org/dt' }, startEpochNs: (T + 112) * 1000, endEpochNs: (T + 400) * 1000 });
+    expect(dt.readyEpochNs).toBeUndefined(); // no dependency flows into it
+    // the link was ready when the last of its dependencies finished (ex.org/dt at +400 µs, not goarch at +150)
+    const link = phases.find((p) => p.action?.mode === 'link-install')!;
+    expect(link.readyEpochNs).toBe((T + 400) * 1000);
+    // epoch ns as doubles are exact to 256 ns: 1 µs of wait, within that
+    expect(Math.abs(link.startEpochNs - link.readyEpochNs! - 1000)).toBeLessThanOrEqual(256);
   });
 
   it('reads the file of a build that was killed (the array never closed), counting what never ended', () => {

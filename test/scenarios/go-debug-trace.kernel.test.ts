@@ -55,6 +55,10 @@ describe('the go command\'s own phases (-debug-trace)', () => {
     expect(own.every((s) => s.attributes['go.action.compiled'] === true)).toBe(true);
     expect(go.attributes['go.debug_trace.phases']).toBe(cold.spans.filter((s) => s.attributes['go.phase'] !== undefined).length);
     expect(go.attributes['go.debug_trace.unmatched']).toBe(0);
+    // the link waited for its dependencies, then (maybe) for a free worker: the wait is measured from the last one done
+    const link = actions.find((s) => s.attributes['go.action.mode'] === 'link')!;
+    expect(link.attributes['go.action.slot_wait_ns']).toBeGreaterThanOrEqual(0);
+    expect(Number(go.attributes['go.debug_trace.slot_wait_ns'])).toBeGreaterThanOrEqual(Number(link.attributes['go.action.slot_wait_ns']));
     // the trace file is the user's, untouched
     expect(JSON.parse(await readFile(join(workDir, 'app', 'cold.json'), 'utf8'))).toBeInstanceOf(Array);
 
