@@ -170,7 +170,7 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
         thresholds: { syscallThresholdNs: config.syscallThresholdNs, offcpuThresholdNs: config.offcpuThresholdNs },
       });
     } catch (err) {
-      log(`cannot listen on ${config.run.socket} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): gostall run will trace on its own`);
+      log(`not serving gostall run requests on ${config.run.socket}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (gostall run asks whichever agent listens there, else traces on its own)`);
     }
   }
 

@@ -17,6 +17,7 @@ import { readLimits, readOwnCpuNs, readProcStat, type ProcStatReading } from './
 import { createProcessEnvs, userNameOf, type ProcessEnvs, type RecordedProcessEnvs } from './context-process-env.js';
 import { memoryLimitOf } from './context-memory.js';
 import { findExecutableIn, findGoModule, inspectGoroot } from './context-go-files.js';
+import { goDebugTraceOf } from './context-go-debug-trace.js';
 import { readMountTable, type MountEntry, type MountTable } from './mounts.js';
 import { readCwd, readStat } from '../vocabulary/procfs.js';
 import type { RecordedRebuild } from './rebuild-diff.js';
@@ -136,7 +137,9 @@ export function startContextCollection(x: { rootPid: number; env?: NodeJS.Proces
       }
       const readings = { workspace, go, cgroupCpu: cgroup.finish(), cpuTimes, limits };
       recorded = { mounts: mounts.entries, ...readings, processEnvs: processEnvs.recorded(root) };
-      return createDiagnosisContext({ endNs, root, ...readings, mounts, processEnvs });
+      const ctx = createDiagnosisContext({ endNs, root, ...readings, mounts, processEnvs });
+      ctx.goDebugTraceOf = (p) => goDebugTraceOf(p, workspace);
+      return ctx;
     },
     recorded: () => recorded,
   };

@@ -1,4 +1,5 @@
 /** Causes: the public contract of the diagnose stage (ids never change once published). */
+import type { GoPhases } from '../model/go-phases.js';
 import type { ProcessNode } from '../model/process.js';
 import type { RebuildFindings } from './rebuild-diff.js';
 
@@ -139,6 +140,8 @@ export interface DiagnosisContext {
   nofileOf?(p: ProcessNode): { soft: number | undefined; hard: number | undefined } | undefined;
   /** the memory limit of the cgroup the process exec'd in (looked at on demand) */
   memoryLimitOf?(p: ProcessNode): MemoryLimit | undefined;
+  /** a go process's own phases, from the -debug-trace file it was asked to write (live only) */
+  goDebugTraceOf?(p: ProcessNode): GoPhases | undefined;
   /** nameservers of the resolv.conf the process saw (read at exec for go and VCS tools) */
   resolversOf?(p: ProcessNode): string[] | undefined;
   /** The Go environment of that process (its own HOME, GOCACHE, GOMODCACHE, GOPATH); else `go`. */

@@ -10,6 +10,7 @@
 import { availableParallelism } from 'node:os';
 import { isAbsolute } from 'node:path';
 import { createDiagnosisContext, startContextCollection, type ContextCollection, type RecordedContext } from '../diagnose/context.js';
+import { goDebugTraceOf } from '../diagnose/context-go-debug-trace.js';
 import { watchCpuCgroup } from '../diagnose/context-cgroup.js';
 import { readProcessEnviron, resolveGoEnv } from '../diagnose/context-go-env.js';
 import { readLimits, readProcStat } from '../diagnose/context-system.js';
@@ -102,7 +103,9 @@ function captureLiveRootContext(pid: number, fallbackMounts: () => MountTable, p
           busyNs: Math.max(0, stat.busyNs - firstStat.busyNs), stealNs: Math.max(0, stat.stealNs - firstStat.stealNs),
         };
       }
-      return createDiagnosisContext({ endNs, mounts: mounts(), root, workspace, go, cgroupCpu: cgroup.finish(), cpuTimes, limits, processEnvs });
+      const ctx = createDiagnosisContext({ endNs, mounts: mounts(), root, workspace, go, cgroupCpu: cgroup.finish(), cpuTimes, limits, processEnvs });
+      ctx.goDebugTraceOf = (p) => goDebugTraceOf(p, workspace);
+      return ctx;
     },
   };
 }

@@ -1,6 +1,7 @@
 /** The pipeline's contract: its settings, what it is given, what it counts, what it offers. */
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { BuildParallelism } from '../diagnose/build-parallelism.js';
 import type { Cause } from '../diagnose/types.js';
 import type { RebuildFindings } from '../diagnose/rebuild-diff.js';
 import type { BuildHistory } from './build-history.js';
@@ -29,6 +30,8 @@ export interface PipelineSettings {
 /** A trace whose root has been published (run's summary and --json read it). */
 export interface PublishedTrace {
   root: ProcessNode; traceId: string; causes: Cause[]; spanCount: number; endNs: number;
+  /** a Go build's parallelism against its CPUs (undefined: no compile, or CPUs unknown) */
+  parallelism?: BuildParallelism;
   /** what changed since the last recorded build, per building go command (with a build history) */
   rebuilds?: RebuildFindings[];
 }

@@ -9,6 +9,7 @@ import { ERRNO_NAMES, SYSCALLS } from '../events/schema.js';
 import type { Cause } from '../diagnose/types.js';
 import { createProcess, type ProcessNode } from '../model/process.js';
 import { renderSummary, type RebuildSummary } from '../export/summary.js';
+import type { BuildParallelism } from '../diagnose/build-parallelism.js';
 import type { BuildActionTiming } from '../model/build-insight.js';
 import { num, text, type ReportProcess, type ReportTrace } from './model.js';
 
@@ -85,6 +86,7 @@ export function summaryOfTrace(trace: ReportTrace, opts: { source?: string } = {
     spanCount: trace.spanCount, destinations: opts.source !== undefined ? [`read from ${opts.source}`] : [], exportProblems: [],
     traceProblems: unattributed > 0 ? [`${unattributed} probe records named processes outside this trace and were left out`] : [],
     nameOf: (p) => names.get(p) ?? '?', slowest, buildActions: buildActionsOfTrace(trace), goCache: goCacheOfRoot(ra),
+    parallelism: parallelismOfRoot(ra),
     rebuilds: rebuildsOfTrace(trace, goCacheOfRoot(ra)),
   });
 }
@@ -108,6 +110,20 @@ function rebuildsOfTrace(trace: ReportTrace, rootCache: GoCacheTotals | undefine
   return out;
 }
 
+/** The parallelism verdict as run wrote it on the root span (gostall.go.parallelism_*, gostall.go.cpus_available). */
+function parallelismOfRoot(ra: ReadonlyMap<string, AttrValue>): BuildParallelism | undefined {
+  const verdict = text(ra.get('gostall.go.parallelism_verdict'));
+  const cpusAvailable = num(ra.get('gostall.go.cpus_available'));
+  const max = num(ra.get('gostall.go.max_parallel_compiles'));
+  if ((verdict !== 'above_cpus' && verdict !== 'within_cpus') || cpusAvailable === undefined || max === undefined) return undefined;
+  const source = text(ra.get('gostall.go.parallelism_limit_source'));
+  return {
+    verdict, cpusAvailable, maxParallelCompiles: max, limit: num(ra.get('gostall.go.parallelism_limit')),
+    limitSource: source === '-p' || source === 'GOMAXPROCS' ? source : undefined,
+    cpusSource: text(ra.get('gostall.go.cpus_source')) === 'cpu quota' ? 'cpu quota' : 'cpus',
+  };
+}
+
 /** The build cache's account as run wrote it on the root span (gostall.gocache.*). */
 function goCacheOfRoot(ra: ReadonlyMap<string, AttrValue>): GoCacheTotals | undefined {
   const hits = num(ra.get('gostall.gocache.hits'));
@@ -123,7 +139,7 @@ export function buildActionsOfTrace(trace: ReportTrace): BuildActionTiming[] {
     const a = rp.span.attributes;
     const kind = text(a.get('go.action'));
     if (kind === undefined) continue;
-    out.push({ kind, label: text(a.get(kind === 'vcs_stamping' ? 'go.vcs' : 'go.package')), startNs: rp.startNs, endNs: rp.endNs });
+    out.push({ kind, label: text(a.get(kind === 'vcs_stamping' ? 'go.vcs' : 'go.package')), startNs: rp.startNs, endNs: rp.endNs, runqNs: num(a.get('gostall.runq.delay_ns')) ?? 0 });
   }
   return out;
 }
