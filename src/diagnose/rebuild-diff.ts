@@ -80,7 +80,7 @@ function buildWideChanges(prev: BuildRecord, cur: BuildRecord): ChangedInput[] {
     let inKeys = true;
     // measured (GODEBUG=gocachehash=1): a package's directory is in its key unless -trimpath
     if (id === 'module.dir' || id === 'gomodcache') inKeys = !trimmed;
-    // not measured: a GOROOT at another path with the same version is taken to give the same keys
+    // measured: a copy of GOROOT at another path (same version) gave a module package the same key
     if (id === 'goroot') inKeys = versionChanged;
     if (id === 'gocache') inKeys = false;
     out.push(changeOf(id, before, after, inKeys));
