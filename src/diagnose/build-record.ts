@@ -33,8 +33,8 @@ export const BUILD_VARIABLES = [
 /** One source file as it was after the build. */
 export interface FileFingerprint { size: number; mtimeMs: number; sha256?: string }
 
-/** What a package's compile saw. */
-export interface PackageFingerprint { flags: string[]; files: Record<string, FileFingerprint>; atMs: number }
+/** What a package's compile saw; config: the build's settings then (./configurationOf), so flags are compared only under the same settings. */
+export interface PackageFingerprint { flags: string[]; files: Record<string, FileFingerprint>; atMs: number; config?: string }
 
 /** Build-wide inputs by id: `env:GOFLAGS`, `go.flags`, `go.version`, `goroot`, `module.dir`, `gomodcache`, `gocache`, `trimpath`. */
 export type BuildInputs = Record<string, string>;
@@ -48,7 +48,21 @@ export interface BuildRecord {
   /** lookups of this build (the next one reads whether this one could warm the cache) */
   hits: number;
   misses: number;
+  /**
+   * the settings (./configurationOf) this build was made with here, most recent first: a
+   * build whose settings were made before could have found their entries in the cache
+   */
+  configs: string[];
   packages: Record<string, PackageFingerprint>;
+}
+
+/** Settings of the build a user chooses (variables, flags, Go version), as opposed to where it happens to run (paths). */
+export const isSettingInput = (id: string): boolean => id.startsWith('env:') || id === 'go.flags' || id === 'go.version';
+
+/** A short fingerprint of a build's settings. */
+export function configurationOf(inputs: BuildInputs): string {
+  const settings = Object.entries(inputs).filter(([id]) => isSettingInput(id)).sort(([a], [b]) => (a < b ? -1 : 1));
+  return createHash('sha256').update(JSON.stringify(settings)).digest('hex').slice(0, 16);
 }
 
 export const LIMITS = {
@@ -96,14 +110,12 @@ function hashFile(path: string, maxBytes: number): string | undefined {
 }
 
 /** Reads what the compiles of one go command saw, within a shared budget. */
-function packageFingerprints(go: ProcessNode, cwd: string | undefined, budget: { files: number; bytes: number }, atMs: number): { packages: Record<string, PackageFingerprint>; goVersion: string | undefined } {
+function packageFingerprints(go: ProcessNode, cwd: string | undefined, budget: { files: number; bytes: number }, atMs: number, config: string): Record<string, PackageFingerprint> {
   const packages: Record<string, PackageFingerprint> = {};
-  let goVersion: string | undefined;
   for (const p of go.children) {
     const c = compileInputsOf(p);
     if (!c) continue;
     const name = packageKeyOf(c);
-    goVersion ??= c.goVersion;
     const files: Record<string, FileFingerprint> = {};
     for (const f of c.files) {
       if (budget.files <= 0) break;
@@ -122,9 +134,9 @@ function packageFingerprints(go: ProcessNode, cwd: string | undefined, budget: {
         /* gone since (a generated file): not recorded */
       }
     }
-    packages[name] = { flags: c.flags, files, atMs };
+    packages[name] = { flags: c.flags, files, atMs, config };
   }
-  return { packages, goVersion };
+  return packages;
 }
 
 const baseName = (f: string): string => f.slice(f.lastIndexOf('/') + 1);
@@ -147,13 +159,16 @@ export function recordBuild(go: ProcessNode, ctx: DiagnosisContext, budget: { fi
   if (goEnv?.GOMODCACHE) inputs.gomodcache = goEnv.GOMODCACHE;
   if (goEnv?.GOCACHE) inputs.gocache = goEnv.GOCACHE;
   if (module) inputs['module.dir'] = dirname(module.file);
-  const { packages, goVersion } = packageFingerprints(go, cwd, budget, atMs);
+  // the Go version: the compiles' -goversion, else GOROOT's VERSION file (the same text)
+  const goVersion = go.children.map(compileInputsOf).find((c) => c?.goVersion)?.goVersion;
   const version = goVersion ?? (goEnv?.GOROOT ? ctx.inspectGoroot?.(goEnv.GOROOT).version : undefined);
   if (version) inputs['go.version'] = version;
+  const config = configurationOf(inputs);
+  const packages = packageFingerprints(go, cwd, budget, atMs, config);
   // the module path, not its directory; outside a module, the directory is all there is
   const where = module?.module ?? `dir:${cwd ?? '?'}`;
   const key = [where, line.subcommand, ...line.patterns].join('\n');
   const label = `go ${[line.subcommand, ...line.patterns].join(' ')} (${module?.module ?? cwd ?? 'unknown directory'})`;
   const lookups = go.gocache;
-  return { key, label: clip(label), atMs, inputs, hits: lookups?.hits ?? 0, misses: lookups?.misses ?? 0, packages };
+  return { key, label: clip(label), atMs, inputs, hits: lookups?.hits ?? 0, misses: lookups?.misses ?? 0, configs: [config], packages };
 }

@@ -8,7 +8,7 @@
 import { redactUrlsInText } from '../model/redact.js';
 import type { ProcessNode } from '../model/process.js';
 import { walk } from '../model/tree.js';
-import type { BuildRecord, FileFingerprint, PackageFingerprint } from './build-record.js';
+import { configurationOf, type BuildRecord, type FileFingerprint, type PackageFingerprint } from './build-record.js';
 
 export type ChangeKind = 'env' | 'path' | 'flags' | 'version' | 'file' | 'compile_flags';
 
@@ -34,6 +34,8 @@ export interface RebuildFindings {
   previousAtMs: number | undefined;
   /** GOCACHE is another directory than last time: a cold cache, whatever else changed */
   cacheChanged: boolean;
+  /** this build's settings (variables, flags, Go version) were built here before: their entries could have been in the cache */
+  settingsSeenBefore: boolean;
   /** what changed, build-wide first, at most MAX_CHANGES */
   changed: ChangedInput[];
   /** changes left out of `changed` beyond the bound */
@@ -107,7 +109,9 @@ function packageChanges(pkg: string, prev: PackageFingerprint, cur: PackageFinge
   const out: ChangedInput[] = [];
   const prevFlags = prev.flags.join(' ');
   const curFlags = cur.flags.join(' ');
-  if (prevFlags !== curFlags) out.push(changeOf(`compile_flags:${pkg}`, prevFlags, curFlags, true, `compile flags of ${pkg}`));
+  // compiled last under other settings (-gcflags in GOFLAGS): its flags differ because of them, not of its own
+  const sameSettings = prev.config === undefined || prev.config === cur.config;
+  if (sameSettings && prevFlags !== curFlags) out.push(changeOf(`compile_flags:${pkg}`, prevFlags, curFlags, true, `compile flags of ${pkg}`));
   const names = [...new Set([...Object.keys(prev.files), ...Object.keys(cur.files)])].sort();
   for (const n of names) {
     const c = fileChange(prev.files[n], cur.files[n]);
@@ -132,8 +136,11 @@ function packageReason(own: ChangedInput[], buildWide: ChangedInput[], hadFinger
 
 /** Compare this build with the last recorded one of the same key (prev undefined: nothing recorded). */
 export function diffBuilds(go: ProcessNode, prev: BuildRecord | undefined, cur: BuildRecord): RebuildFindings {
-  const findings: RebuildFindings = { go, label: cur.label, previousAtMs: prev?.atMs, cacheChanged: false, changed: [], moreChanges: 0, packages: new Map() };
+  const findings: RebuildFindings = {
+    go, label: cur.label, previousAtMs: prev?.atMs, cacheChanged: false, settingsSeenBefore: false, changed: [], moreChanges: 0, packages: new Map(),
+  };
   if (!prev) return findings;
+  findings.settingsSeenBefore = prev.configs.includes(configurationOf(cur.inputs));
   const wide = buildWideChanges(prev, cur);
   findings.cacheChanged = wide.some((c) => c.id === 'gocache');
   const all: ChangedInput[] = [...wide];

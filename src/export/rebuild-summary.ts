@@ -15,6 +15,8 @@ export interface RebuildSummary {
   /** "GOFLAGS changed: '' → '-tags=foo'" … */
   changes: string[];
   moreChanges: number;
+  /** settings (variables, flags, Go version) changed to ones not built here before: a first build of them */
+  newSettings?: boolean;
   /** what changed without being part of the compile keys (the module's directory under -trimpath), when known */
   unkeyed?: string[];
   /** this go command's lookups, when known */
@@ -32,6 +34,7 @@ export function rebuildSummaries(findings: RebuildFindings[] | undefined): Rebui
     previousBuild: f.previousAtMs === undefined ? undefined : new Date(f.previousAtMs).toISOString(),
     changes: f.changed.filter((c) => c.inKeys || c.id === 'gocache').map((c) => c.text),
     moreChanges: f.moreChanges,
+    newSettings: !f.settingsSeenBefore && f.changed.some((c) => c.inKeys && (c.kind === 'env' || c.kind === 'flags' || c.kind === 'version')),
     unkeyed: f.changed.filter((c) => !c.inKeys && c.id !== 'gocache').map((c) => c.text),
     lookups: f.go.gocache ? { hits: f.go.gocache.hits, misses: f.go.gocache.misses } : undefined,
   }));
@@ -51,7 +54,8 @@ export function rebuildLines(list: RebuildSummary[]): string[] {
     const since = `since the build of ${r.previousBuild.replace(/\.\d+Z$/, 'Z')}`;
     if (r.changes.length > 0) {
       const more = r.changes.length - MAX_SHOWN + r.moreChanges;
-      out.push(`  ${r.build} rebuilt because ${r.changes.slice(0, MAX_SHOWN).join('; ')}${more > 0 ? `; and ${more} more` : ''} (${since})`);
+      const first = r.newSettings ? '; the first build with these settings here' : '';
+      out.push(`  ${r.build} rebuilt because ${r.changes.slice(0, MAX_SHOWN).join('; ')}${more > 0 ? `; and ${more} more` : ''}${first} (${since})`);
     } else if (r.unkeyed && r.unkeyed.length > 0) {
       out.push(`  ${r.build}: no input of the compile keys changed ${since}; ${r.unkeyed.slice(0, MAX_SHOWN).join('; ')}`);
     } else if (mostlyMissed(r.lookups)) {

@@ -26,10 +26,11 @@ import { decodeWaitStatus, type ProcessNode } from '../model/process.js';
 
 /** A record file larger than this is not read (a record of 2,000 packages of 10 files is ~600 KiB). */
 export const MAX_FILE_BYTES = 2 << 20;
-export const DEFAULTS = { maxFiles: 64, maxPackages: 2000, maxGoCommands: 8 } as const;
+export const DEFAULTS = { maxFiles: 64, maxPackages: 2000, maxGoCommands: 8, maxConfigs: 16 } as const;
 
 const fileSchema = z.object({ size: z.number().int().nonnegative(), mtimeMs: z.number().finite(), sha256: z.string().regex(/^[0-9a-f]{32}$/).optional() }).strict();
-const packageSchema = z.object({ flags: z.array(z.string().max(4096)).max(200), files: z.record(z.string().max(256), fileSchema), atMs: z.number().finite() }).strict();
+const packageSchema = z.object({ flags: z.array(z.string().max(4096)).max(200), files: z.record(z.string().max(256), fileSchema), atMs: z.number().finite(),
+  config: z.string().regex(/^[0-9a-f]{16}$/).optional() }).strict();
 const recordSchema = z.object({
   v: z.literal(1),
   key: z.string().max(8192),
@@ -38,6 +39,7 @@ const recordSchema = z.object({
   inputs: z.record(z.string().max(64), z.string().max(LIMITS.maxValueChars)),
   hits: z.number().int().nonnegative(),
   misses: z.number().int().nonnegative(),
+  configs: z.array(z.string().regex(/^[0-9a-f]{16}$/)).max(DEFAULTS.maxConfigs),
   packages: z.record(z.string().max(1024), packageSchema),
 }).strict();
 
@@ -127,7 +129,8 @@ export function createBuildHistory(opts: BuildHistoryOptions): BuildHistory {
   const merged = (prev: BuildRecord | undefined, cur: BuildRecord): BuildRecord => {
     const all = Object.entries({ ...(prev?.packages ?? {}), ...cur.packages });
     all.sort((a, b) => b[1].atMs - a[1].atMs);
-    return { ...cur, packages: Object.fromEntries(all.slice(0, maxPackages)) };
+    const configs = [...new Set([...cur.configs, ...(prev?.configs ?? [])])].slice(0, DEFAULTS.maxConfigs);
+    return { ...cur, configs, packages: Object.fromEntries(all.slice(0, maxPackages)) };
   };
 
   const save = (rec: BuildRecord): void => {

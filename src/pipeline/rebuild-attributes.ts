@@ -27,6 +27,7 @@ function goAttributes(f: RebuildFindings): Attributes {
   if (other.length > 0) a['go.rebuild.other_changes'] = other.map((c) => c.text);
   if (f.moreChanges > 0) a['go.rebuild.more_changes'] = f.moreChanges;
   if (f.cacheChanged) a['go.rebuild.cache_changed'] = true;
+  a['go.rebuild.settings_seen_before'] = f.settingsSeenBefore;
   return a;
 }
 

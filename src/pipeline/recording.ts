@@ -63,7 +63,7 @@ const CONTEXT = z.object({
     })).max(100_000),
   }).optional(),
   rebuilds: z.array(z.object({
-    pid: z.number().int().positive(), startNs: num, label: str, previousAtMs: optNum, cacheChanged: z.boolean(), moreChanges: z.number().int().nonnegative(),
+    pid: z.number().int().positive(), startNs: num, label: str, previousAtMs: optNum, cacheChanged: z.boolean(), settingsSeenBefore: z.boolean(), moreChanges: z.number().int().nonnegative(),
     changed: z.array(z.object({
       id: str, kind: z.enum(['env', 'path', 'flags', 'version', 'file', 'compile_flags']), name: str, before: str, after: str, inKeys: z.boolean(), text: str,
     })).max(MAX_CHANGES),

@@ -91,6 +91,10 @@ export function summaryOfTrace(trace: ReportTrace, opts: { source?: string } = {
   });
 }
 
+/** Whether a go.rebuild.changed name is a setting (a variable, the go command's flags, the Go version), not a path or a file. */
+const isSettingName = (name: string): boolean => /^[A-Z][A-Z0-9_]*$/.test(name) && !['GOROOT', 'GOMODCACHE', 'GOCACHE'].includes(name)
+  || name === 'go command flags' || name === 'Go version';
+
 /** Why each go command rebuilt, as run wrote it on the go command spans (go.rebuild.*). */
 function rebuildsOfTrace(trace: ReportTrace, rootCache: GoCacheTotals | undefined): RebuildSummary[] {
   const out: RebuildSummary[] = [];
@@ -99,10 +103,12 @@ function rebuildsOfTrace(trace: ReportTrace, rootCache: GoCacheTotals | undefine
     const a = rp.span.attributes;
     const changes = a.get('go.rebuild.changes');
     const other = a.get('go.rebuild.other_changes');
+    const changed = a.get('go.rebuild.changed');
     out.push({
       build: text(a.get('go.rebuild.build'))!, previousBuild: text(a.get('go.rebuild.previous_build')),
       changes: Array.isArray(changes) ? changes.map(String) : [], moreChanges: num(a.get('go.rebuild.more_changes')) ?? 0,
       unkeyed: Array.isArray(other) ? other.map(String) : [],
+      newSettings: a.get('go.rebuild.settings_seen_before') === false && (Array.isArray(changed) ? changed.map(String) : []).some(isSettingName),
       // the root's totals are this go command's when it is the only one
       lookups: gos.length === 1 && rootCache ? { hits: rootCache.hits, misses: rootCache.misses } : undefined,
     });

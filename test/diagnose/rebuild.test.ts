@@ -6,7 +6,7 @@ import { compileInputsOf, packageKeyOf, parseGoCommandLine, trimpathOn } from '.
 import { createProcess, type ProcessNode } from '../../src/model/process.js';
 import { emptyGoCacheLookups } from '../../src/model/gocache.js';
 import { diffBuilds, type RebuildFindings } from '../../src/diagnose/rebuild-diff.js';
-import type { BuildRecord } from '../../src/diagnose/build-record.js';
+import { configurationOf, type BuildRecord } from '../../src/diagnose/build-record.js';
 import { rule, ID } from '../../src/diagnose/rules/go-cache-churn.js';
 import { rebuildLines, rebuildSummaries } from '../../src/export/rebuild-summary.js';
 import { context } from './fixtures.js';
@@ -33,10 +33,12 @@ const INPUTS = { 'env:GOFLAGS': '', 'env:CGO_ENABLED': '', 'go.flags': '', trimp
   gocache: '/root/.cache/go-build', 'module.dir': '/src/a/mod' };
 const file = (sha256: string, mtimeMs = 1000) => ({ size: 40, mtimeMs, sha256 });
 
-function record(over: { inputs?: Record<string, string>; packages?: BuildRecord['packages'] } = {}): BuildRecord {
+/** A build record; configs: the settings built before (default: only its own). */
+function record(over: { inputs?: Record<string, string>; packages?: BuildRecord['packages']; alsoBuiltWith?: Record<string, string>[] } = {}): BuildRecord {
+  const inputs = { ...INPUTS, ...over.inputs };
   return {
     key: 'example.org/churn\nbuild\n./...', label: 'go build ./... (example.org/churn)', atMs: Date.UTC(2026, 11, 6, 5, 0, 0), hits: 20, misses: 0,
-    inputs: { ...INPUTS, ...over.inputs },
+    inputs, configs: [inputs, ...(over.alsoBuiltWith ?? []).map((o) => ({ ...INPUTS, ...o }))].map(configurationOf),
     packages: over.packages ?? { 'example.org/churn/p1': { flags: ['-lang=go1.19', '-complete'], files: { 'p.go': file('a'.repeat(32)) }, atMs: 1 } },
   };
 }
@@ -90,6 +92,15 @@ describe('what changed between two builds of the same packages', () => {
     expect(t.packages.get('example.org/churn/p1')).toMatch(/no input of its own changed/);
   });
 
+  it('a package last compiled under other settings is not said to have changed its own flags', () => {
+    const fp = (flags: string[], config: string) => ({ flags, files: { 'p.go': file('a'.repeat(32)) }, atMs: 1, config });
+    const prev = record({ packages: { 'example.org/churn/p1': fp(['-lang=go1.19', '-N'], 'b'.repeat(16)) } });
+    const cur = record({ packages: { 'example.org/churn/p1': fp(['-lang=go1.19'], 'c'.repeat(16)) } });
+    expect(diffBuilds(goCommand(0, 12), prev, cur).changed).toEqual([]);
+    const same = record({ packages: { 'example.org/churn/p1': fp(['-lang=go1.19'], 'b'.repeat(16)) } });
+    expect(diffBuilds(goCommand(0, 12), prev, same).changed.map((c) => c.id)).toEqual(['compile_flags:example.org/churn/p1']);
+  });
+
   it('another GOCACHE is a cold cache, not a changed key input', () => {
     const f = diffBuilds(goCommand(0, 30), record(), record({ inputs: { gocache: '/tmp/ci-cache' } }));
     expect(f.cacheChanged).toBe(true);
@@ -108,13 +119,21 @@ function churn(f: RebuildFindings) {
 }
 
 describe('go.cache_churn', () => {
-  it('is blamed when most lookups missed and a build-wide input changed, with the change and the fix', () => {
+  it('is blamed when most lookups missed after a change back to settings built here before, with the change and the fix', () => {
     const go = goCommand(12, 12);
-    const causes = churn(diffBuilds(go, record(), record({ inputs: { 'env:GOFLAGS': '-gcflags=-N' } })));
+    const before = record({ alsoBuiltWith: [{ 'env:GOFLAGS': '-gcflags=-N' }] });
+    const causes = churn(diffBuilds(go, before, record({ inputs: { 'env:GOFLAGS': '-gcflags=-N' } })));
     expect(causes).toHaveLength(1);
     expect(causes[0]).toMatchObject({ id: ID, process: go });
-    expect(causes[0]!.evidence).toBe("12 of 24 build cache lookups missed (50%) where the same build at 2026-12-06T05:00:00Z used this cache: GOFLAGS changed: '' → '-gcflags=-N'");
-    expect(causes[0]!.hint).toMatch(/keep GOFLAGS the same/);
+    expect(causes[0]!.evidence).toBe("12 of 24 build cache lookups missed (50%) where the same build at 2026-12-06T05:00:00Z used this cache: " +
+      "GOFLAGS changed: '' → '-gcflags=-N' (settings this build was made with here before)");
+    expect(causes[0]!.hint).toMatch(/builds with other GOFLAGS replaced these entries: keep GOFLAGS the same/);
+  });
+
+  it('is not blamed for the first build with new settings (it could not have hit), which the summary says', () => {
+    const f = diffBuilds(goCommand(0, 24), record(), record({ inputs: { 'env:GOFLAGS': '-race' } }));
+    expect(churn(f)).toEqual([]);
+    expect(rebuildLines(rebuildSummaries([f]))[0]).toMatch(/rebuilt because GOFLAGS changed: '' → '-race'; the first build with these settings here \(since/);
   });
 
   it('a moved module gets the -trimpath fix', () => {
@@ -125,7 +144,7 @@ describe('go.cache_churn', () => {
   it('is not blamed for an edited file, a small share of misses, another GOCACHE, or no history', () => {
     const edited = record({ packages: { 'example.org/churn/p1': { flags: [], files: { 'p.go': file('b'.repeat(32)) }, atMs: 2 } } });
     expect(churn(diffBuilds(goCommand(0, 12), record(), edited))).toEqual([]);
-    expect(churn(diffBuilds(goCommand(40, 12), record(), record({ inputs: { 'env:GOFLAGS': '-gcflags=-N' } })))).toEqual([]);
+    expect(churn(diffBuilds(goCommand(40, 12), record({ alsoBuiltWith: [{ 'env:GOFLAGS': '-gcflags=-N' }] }), record({ inputs: { 'env:GOFLAGS': '-gcflags=-N' } })))).toEqual([]);
     expect(churn(diffBuilds(goCommand(0, 40), record(), record({ inputs: { gocache: '/tmp/other', 'env:GOFLAGS': '-x' } })))).toEqual([]);
     expect(churn(diffBuilds(goCommand(0, 40), undefined, record()))).toEqual([]);
   });
@@ -135,7 +154,7 @@ describe('go.cache_churn', () => {
     const emptied = diffBuilds(goCommand(0, 20), record(), record());
     const cold = diffBuilds(goCommand(0, 20), undefined, record());
     expect(rebuildLines(rebuildSummaries([changed, emptied, cold]))).toEqual([
-      "  go build ./... (example.org/churn) rebuilt because GOFLAGS changed: '' → '-tags=foo' (since the build of 2026-12-06T05:00:00Z)",
+      "  go build ./... (example.org/churn) rebuilt because GOFLAGS changed: '' → '-tags=foo'; the first build with these settings here (since the build of 2026-12-06T05:00:00Z)",
       '  go build ./... (example.org/churn): no build input changed since the build of 2026-12-06T05:00:00Z, yet 20 of 20 lookups missed: the cache was emptied or trimmed since (go clean -cache, a restored CI cache)',
       '  go build ./... (example.org/churn): the cache was cold (no earlier build of it recorded to compare with)',
     ]);

@@ -1,8 +1,8 @@
-// The agent's path from records to spans with a build history (no kernel needed): two `go
-// build ./...` of the same module seen host-wide, the second with another GOFLAGS, as the
-// probe prints them (exec records, compiles, the go command's cache lookups). The second
-// trace names GOFLAGS on its go span and on its compiles, and is go.cache_churn — the same
-// pipeline run uses, with the agent's history directory.
+// The agent's path from records to spans with a build history (no kernel needed): three `go
+// build ./...` of the same module seen host-wide, as the probe prints them (exec records,
+// compiles, the go command's cache lookups): with GOFLAGS X, with a new Y (named, no cause:
+// the first build with Y could not have hit), and with X again while its entries are gone
+// (go.cache_churn: X was built here before) — the pipeline run uses, with the agent's history.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,7 +52,7 @@ beforeEach(() => {
 afterEach(() => { rmSync(work, { recursive: true, force: true }); });
 
 describe('an agent stream with a build history', () => {
-  it('names the GOFLAGS that changed between two builds of a module, and blames go.cache_churn when most lookups missed', async () => {
+  it('names the GOFLAGS that changed between builds of a module, and blames go.cache_churn when settings built before missed', async () => {
     const spans: ReadableSpan[] = [];
     const context = recordedContextCollector(() => createMountTable([{ mountPoint: '/', fsType: 'ext4', source: '/dev/sda', majMin: '8:0', root: '/', superOptions: 'rw' }]));
     const core = createPipeline({
@@ -67,20 +67,24 @@ describe('an agent stream with a build history', () => {
     const readings = (goflags: string) => ({ mounts: [], workspace: work, processEnvs: { launch: { GOFLAGS: goflags }, processes: [] } });
     context.record(800, readings('-mod=mod'));
     context.record(900, readings('-mod=mod -gcflags=-N'));
-    for (const l of [rec.ready(T0), ...goBuild(800, T0 + 1 * S, 2), ...goBuild(900, T0 + 2 * S, 6)]) core.feedLine(l);
+    context.record(1000, readings('-mod=mod'));
+    for (const l of [rec.ready(T0), ...goBuild(800, T0 + 1 * S, 2), ...goBuild(900, T0 + 2 * S, 6), ...goBuild(1000, T0 + 3 * S, 6)]) core.feedLine(l);
     await core.finish(T0 + 5 * S);
 
     const goSpans = spans.filter((s) => s.name === 'go build');
-    expect(goSpans.map((s) => s.attributes['process.pid'])).toEqual([800, 900]);
-    const [first, second] = goSpans as [ReadableSpan, ReadableSpan];
+    expect(goSpans.map((s) => s.attributes['process.pid'])).toEqual([800, 900, 1000]);
+    const [first, second, third] = goSpans as [ReadableSpan, ReadableSpan, ReadableSpan];
     expect(first.attributes['go.rebuild.build']).toBe('go build ./... (example.org/churn)');
     expect(first.attributes['go.rebuild.changed']).toBeUndefined();
     expect(second.attributes['go.rebuild.changed']).toEqual(['GOFLAGS']);
-    expect(second.attributes['gostall.cause']).toBe('go.cache_churn');
-    expect(String(second.attributes['gostall.cause.evidence'])).toContain("6 of 6 build cache lookups missed (100%) where the same build at");
+    expect(second.attributes['go.rebuild.settings_seen_before']).toBe(false);
+    expect(second.attributes['gostall.cause']).toBeUndefined();
     const compiles = spans.filter((s) => s.attributes['process.parent_pid'] === 900);
     expect(compiles.map((s) => s.attributes['go.rebuild.reason'])).toEqual([
       "GOFLAGS changed: '-mod=mod' → '-mod=mod -gcflags=-N'", "GOFLAGS changed: '-mod=mod' → '-mod=mod -gcflags=-N'",
     ]);
+    expect(third.attributes['go.rebuild.settings_seen_before']).toBe(true);
+    expect(third.attributes['gostall.cause']).toBe('go.cache_churn');
+    expect(String(third.attributes['gostall.cause.evidence'])).toContain("6 of 6 build cache lookups missed (100%) where the same build at");
   });
 });

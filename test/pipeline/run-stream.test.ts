@@ -96,7 +96,7 @@ describe('a run capture through the pipeline', () => {
 
   it('says why the build rebuilt as run said it: the findings of run\'s build history travel in the context line', async () => {
     const change = { id: 'env:GOFLAGS', kind: 'env' as const, name: 'GOFLAGS', before: '', after: '-tags=foo', inKeys: true, text: "GOFLAGS changed: '' → '-tags=foo'" };
-    const rebuilds = [{ pid: ROOT, startNs: T0 + 1 * S, label: 'go list ./... (example.org/x)', previousAtMs: Date.UTC(2026, 0, 1), cacheChanged: false, moreChanges: 0,
+    const rebuilds = [{ pid: ROOT, startNs: T0 + 1 * S, label: 'go list ./... (example.org/x)', previousAtMs: Date.UTC(2026, 0, 1), cacheChanged: false, settingsSeenBefore: true, moreChanges: 0,
       changed: [change], packages: [] as [string, string][] }];
     // run writes the context line as UTF-8; the capture is read as bytes (Latin-1 text)
     const asWritten = (line: string): string => Buffer.from(line, 'utf8').toString('latin1');

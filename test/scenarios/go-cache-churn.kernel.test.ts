@@ -1,8 +1,10 @@
 // Why it rebuilt (issue 13), on real builds with Debian's Go 1.19 through `gostall run`: a
 // module of 12 library packages is built cold, again unchanged, with another GOFLAGS, back,
-// from another directory, and with one file edited. Each rebuild names the input that changed
+// after its cache was emptied (then with that other GOFLAGS again), from another directory, with
+// one file edited, and moved again under -trimpath. Each rebuild names the input that changed
 // (on the go span, each compiled package's span and in the summary); go.cache_churn is blamed
-// only when most lookups missed because a build-wide input changed; the rest stay cause-free.
+// only when most lookups missed because a path changed (the module's directory) or because
+// settings this build was made with before were no longer in the cache; the rest stay cause-free.
 // The build history lives in a state directory of the test's own (XDG_STATE_HOME).
 import { cp, mkdir, mkdtemp, readdir, rm, stat, writeFile, appendFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,6 +15,8 @@ import type { DecodedSpan } from '../support/otlp-decode.js';
 import { cleanEnv, ensureBuilt, expectNoCause, expectSoleCause, logOutcome, traced, type TracedRun } from './harness.js';
 
 const PACKAGES = 12;
+const DEBUG_FLAGS = '-mod=mod -gcflags=-N';
+const TO_DEBUG = "GOFLAGS changed: '-mod=mod' → '-mod=mod -gcflags=-N'";
 let workDir: string;
 
 function build(dir: string, goflags = '-mod=mod'): Promise<TracedRun> {
@@ -66,18 +70,16 @@ describe('why a real go build rebuilt', () => {
     for (const f of await readdir(dir)) expect((await stat(join(dir, f))).mode & 0o777).toBe(0o600);
   });
 
-  it('another GOFLAGS that changes every package\'s key is go.cache_churn, naming GOFLAGS with both values', async () => {
-    const run = await build(join(workDir, 'a/mod'), '-mod=mod -gcflags=-N');
-    logOutcome('rebuild, GOFLAGS changed', run);
+  it('another GOFLAGS that changes every package\'s key is named with both values, on the go span and each compile: the first build with it is no cause', async () => {
+    const run = await build(join(workDir, 'a/mod'), DEBUG_FLAGS);
+    logOutcome('rebuild, new GOFLAGS', run);
     expect(run.exitCode).toBe(0);
-    const c = expectSoleCause(run, 'go.cache_churn', 'go build');
-    const change = "GOFLAGS changed: '-mod=mod' → '-mod=mod -gcflags=-N'";
-    expect(c.evidence).toContain(change);
+    expectNoCause(run);
     expect(goSpan(run).attributes['go.rebuild.changed']).toEqual(['GOFLAGS']);
-    expect(goSpan(run).attributes['gostall.cause.hint']).toMatch(/keep GOFLAGS the same/);
+    expect(goSpan(run).attributes['go.rebuild.settings_seen_before']).toBe(false);
     expect(compiles(run)).toHaveLength(PACKAGES);
-    for (const s of compiles(run)) expect(s.attributes['go.rebuild.reason'], s.name).toBe(change);
-    expect(run.stderr).toContain(`go build ./... (example.org/churn) rebuilt because ${change}`);
+    for (const s of compiles(run)) expect(s.attributes['go.rebuild.reason'], s.name).toBe(TO_DEBUG);
+    expect(run.stderr).toContain(`go build ./... (example.org/churn) rebuilt because ${TO_DEBUG}; the first build with these settings here`);
   });
 
   it('going back to the old GOFLAGS names the change, but the cache still had those entries: no cause', async () => {
@@ -88,9 +90,29 @@ describe('why a real go build rebuilt', () => {
     expect(compiles(run)).toEqual([]);
   });
 
+  it('an emptied cache with nothing changed is said to be one, without a cause', async () => {
+    // as a CI job that restores a cache saved by a job with other settings: here, the default ones only
+    await rm(join(workDir, 'gocache'), { recursive: true, force: true });
+    const run = await build(join(workDir, 'a/mod'));
+    logOutcome('rebuild, cache emptied', run);
+    expectNoCause(run);
+    expect(goSpan(run).attributes['go.rebuild.changed']).toEqual([]);
+    expect(run.stderr).toMatch(/no build input changed since the build of \S+, yet \d+ of \d+ lookups missed: the cache was emptied or trimmed since/);
+  });
+
+  it('GOFLAGS this build was made with before, whose entries the cache no longer holds, is go.cache_churn naming GOFLAGS', async () => {
+    const run = await build(join(workDir, 'a/mod'), DEBUG_FLAGS);
+    logOutcome('rebuild, GOFLAGS built before, entries gone', run);
+    const c = expectSoleCause(run, 'go.cache_churn', 'go build');
+    expect(c.evidence).toContain(`${TO_DEBUG} (settings this build was made with here before)`);
+    expect(goSpan(run).attributes['go.rebuild.changed']).toEqual(['GOFLAGS']);
+    expect(goSpan(run).attributes['gostall.cause.hint']).toMatch(/builds with other GOFLAGS replaced these entries/);
+    expect(compiles(run)).toHaveLength(PACKAGES);
+  });
+
   it('the module moved to another directory (no -trimpath) is go.cache_churn naming the directory, with -trimpath as the fix', async () => {
     await cp(join(workDir, 'a'), join(workDir, 'b'), { recursive: true, preserveTimestamps: true });
-    const run = await build(join(workDir, 'b/mod'));
+    const run = await build(join(workDir, 'b/mod'), DEBUG_FLAGS);
     logOutcome('rebuild, module moved', run);
     const c = expectSoleCause(run, 'go.cache_churn', 'go build');
     const change = `module directory changed: '${join(workDir, 'a/mod')}' → '${join(workDir, 'b/mod')}'`;
@@ -102,7 +124,7 @@ describe('why a real go build rebuilt', () => {
 
   it('one edited file names that file of its package, and is no cause', async () => {
     await appendFile(join(workDir, 'b/mod/p3/p.go'), '\nconst Edited = true\n');
-    const run = await build(join(workDir, 'b/mod'));
+    const run = await build(join(workDir, 'b/mod'), DEBUG_FLAGS);
     logOutcome('rebuild, one file edited', run);
     expectNoCause(run);
     expect(goSpan(run).attributes['go.rebuild.changed']).toEqual(['p.go of example.org/churn/p3']);
@@ -117,8 +139,9 @@ describe('with -trimpath the module\'s directory is not part of the keys', () =>
   it('a module moved after a -trimpath build hits, and its directory is not named', async () => {
     const first = await build(join(workDir, 'b/mod'), '-mod=mod -trimpath');
     logOutcome('rebuild, -trimpath turned on', first);
-    // turning -trimpath on changes every key (Go hashes "trimpath"): churn, with GOFLAGS named
-    expectSoleCause(first, 'go.cache_churn', 'go build');
+    // turning -trimpath on changes every key (Go hashes "trimpath"), but these settings are new: no cause
+    expectNoCause(first);
+    expect(compiles(first)).toHaveLength(PACKAGES);
     await cp(join(workDir, 'b'), join(workDir, 'c'), { recursive: true, preserveTimestamps: true });
     const run = await build(join(workDir, 'c/mod'), '-mod=mod -trimpath');
     logOutcome('rebuild, moved with -trimpath', run);

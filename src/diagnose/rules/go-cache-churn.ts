@@ -6,6 +6,10 @@
  * directory: a checkout at a new path in every CI job; GOMODCACHE under a changing HOME).
  * Needs the local build history (run and agent; ../../pipeline/build-history.ts).
  *
+ * Settings (variables, flags, Go version) count only when this build was made with the same
+ * settings here before (recorded in the history): the first build with new settings (a first
+ * -race build) could not have hit. Paths count always: nobody means to change them.
+ *
  * Not this cause: an edited source file (a rebuild the user asked for), another GOCACHE
  * than last time (a cold cache, not churn), no earlier build recorded, or misses with
  * nothing recorded changed (the cache emptied or trimmed): the build section says which.
@@ -35,18 +39,18 @@ export const THRESHOLDS = {
   minMisses: 4,
 } as const;
 
-/** The fix for what changed. */
-function hintFor(changes: ChangedInput[]): string {
-  const ids = new Set(changes.map((c) => c.id));
+/** The fix for what changed: paths that should not be in the keys, settings whose entries the cache lost. */
+function hintFor(paths: ChangedInput[], settings: ChangedInput[]): string {
+  const ids = new Set(paths.map((c) => c.id));
   const parts: string[] = [];
   if (ids.has('module.dir') || ids.has('gomodcache')) {
     parts.push(`build with -trimpath (e.g. GOFLAGS=-trimpath) so ${ids.has('module.dir') ? 'the module\'s directory' : 'GOMODCACHE'} is not part of the cache keys, or build from the same path every time (CI: a fixed checkout directory and HOME)`);
   }
-  const vars = changes.filter((c) => c.kind === 'env' || c.kind === 'flags').map((c) => c.name);
-  if (vars.length > 0) {
-    parts.push(`keep ${listSome(vars)} the same for builds that share a cache (CI: set them once for every job, or give each setting its own cache key)`);
+  const names = settings.filter((c) => c.kind !== 'version').map((c) => c.name);
+  if (names.length > 0) {
+    parts.push(`builds with other ${listSome(names)} replaced these entries: keep ${listSome(names)} the same for builds that share a cache, or give each setting its own cache (CI: make it part of the cache key)`);
   }
-  if (ids.has('go.version') || ids.has('goroot')) parts.push('use one Go version per cache (CI: key the cache on `go version` as well as go.sum)');
+  if (settings.some((c) => c.kind === 'version') || ids.has('goroot')) parts.push('use one Go version per cache (CI: key the cache on `go version` as well as go.sum)');
   return parts.join('; ');
 }
 
@@ -67,15 +71,18 @@ function judge(f: RebuildFindings, ctx: DiagnosisContext): Cause | undefined {
   const lookups = l.hits + l.misses;
   if (l.misses < THRESHOLDS.minMisses || lookups === 0 || l.misses / lookups < THRESHOLDS.minMissShare) return undefined;
   // build-wide inputs of the keys only: an edited file is a rebuild the user asked for
-  const changes = f.changed.filter((c) => c.inKeys && c.kind !== 'file' && c.kind !== 'compile_flags');
-  if (changes.length === 0) return undefined;
+  const paths = f.changed.filter((c) => c.inKeys && c.kind === 'path');
+  const settings = f.changed.filter((c) => c.inKeys && (c.kind === 'env' || c.kind === 'flags' || c.kind === 'version'));
+  // new settings (a first -race build) could not have hit; settings built here before could have
+  if (paths.length === 0 && !(settings.length > 0 && f.settingsSeenBefore)) return undefined;
+  const changes = [...paths, ...settings];
   const since = new Date(f.previousAtMs).toISOString().replace(/\.\d+Z$/, 'Z');
   return {
     id: ID,
     process: f.go,
     evidence: `${l.misses} of ${lookups} build cache lookups missed (${formatPercent(l.misses / lookups)}) where the same build at ${since} ` +
-      `used this cache: ${changes.map((c) => c.text).join('; ')}`,
-    hint: hintFor(changes),
+      `used this cache: ${changes.map((c) => c.text).join('; ')}${settings.length > 0 && f.settingsSeenBefore ? ' (settings this build was made with here before)' : ''}`,
+    hint: hintFor(paths, f.settingsSeenBefore ? settings : []),
     weightNs: compileNs(f.go, ctx),
     attributes: { 'gostall.cause.changed': changes.map((c) => c.name).join(', ') },
   };
