@@ -145,9 +145,9 @@ const baseName = (f: string): string => f.slice(f.lastIndexOf('/') + 1);
 export function recordBuild(go: ProcessNode, ctx: DiagnosisContext, budget: { files: number; bytes: number }, atMs = Date.now()): BuildRecord | undefined {
   const line = goCommandLineOf(go);
   if (!line.subcommand) return undefined;
-  // The root's working directory: a go started by a script after a `cd` has its relative
-  // source paths resolved against the wrong directory, and its files are then not found (not recorded).
-  const cwd = ctx.workspace;
+  // The directory the go command exec'd in (read at its exec), else the root's: its compiles'
+  // relative source paths are relative to it, and its go.mod names the build.
+  const cwd = ctx.cwdOf?.(go) ?? ctx.workspace;
   const env = ctx.envOf?.(go) ?? {};
   const goEnv = ctx.goEnvOf?.(go) ?? ctx.go;
   const module = cwd ? ctx.goModuleOf?.(cwd) : undefined;

@@ -156,7 +156,7 @@ function environDiffers(environ: NodeJS.ProcessEnv, launch: NodeJS.ProcessEnv): 
 export function createDiagnosisContext(x: {
   endNs: number; mounts: MountTable; root?: ProcessNode; facts?: Record<string, unknown>;
   workspace?: string; go?: GoEnv; cgroupCpu?: CgroupCpuUsage; cpuTimes?: CpuTimes; limits?: Limits;
-  processEnvs?: Pick<ProcessEnvs, 'envOf'> & Partial<Pick<ProcessEnvs, 'resolversOf' | 'nofileOf' | 'memoryCgroupOf'>>;
+  processEnvs?: Pick<ProcessEnvs, 'envOf'> & Partial<Pick<ProcessEnvs, 'resolversOf' | 'nofileOf' | 'memoryCgroupOf' | 'cwdOf'>>;
 }): DiagnosisContext {
   const bases = roleBases({ workspace: x.workspace, go: x.go, tmpdir: tmpdir() });
   const heavy = new Map<string, ReturnType<typeof findHeavyDirectories>>();
@@ -204,6 +204,7 @@ export function createDiagnosisContext(x: {
     ownerOf: ownerOfPath,
     pathLoops: pathStillLoops,
     envOf: (p) => x.processEnvs?.envOf(p),
+    cwdOf: (p) => x.processEnvs?.cwdOf?.(p),
     resolversOf: (p) => x.processEnvs?.resolversOf?.(p),
     nofileOf: (p) => x.processEnvs?.nofileOf?.(p),
     memoryLimitOf(p) {

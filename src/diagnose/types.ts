@@ -136,6 +136,8 @@ export interface DiagnosisContext {
    * else its nearest ancestor's; undefined when none was read (replay).
    */
   envOf?(p: ProcessNode): NodeJS.ProcessEnv | undefined;
+  /** the directory a go process exec'd in, read at its exec (undefined: not read) */
+  cwdOf?(p: ProcessNode): string | undefined;
   /** RLIMIT_NOFILE of a process as it exec'd (or of its nearest ancestor read) */
   nofileOf?(p: ProcessNode): { soft: number | undefined; hard: number | undefined } | undefined;
   /** the memory limit of the cgroup the process exec'd in (looked at on demand) */

@@ -60,6 +60,7 @@ const CONTEXT = z.object({
       env: z.record(str, str).optional(), resolvers: z.array(str).max(64).optional(),
       nofile: z.object({ soft: optNum, hard: optNum }).optional(),
       memoryCgroup: z.object({ v1Memory: optStr, v2: optStr }).optional(),
+      cwd: optStr,
     })).max(100_000),
   }).optional(),
   rebuilds: z.array(z.object({

@@ -88,3 +88,31 @@ describe('an agent stream with a build history', () => {
     expect(String(third.attributes['gostall.cause.evidence'])).toContain("6 of 6 build cache lookups missed (100%) where the same build at");
   });
 });
+
+describe('a go command run by a script from another directory', () => {
+  it('is judged by the directory it exec\'d in (read at its exec): its module, its files; the root span lists what changed', async () => {
+    const spans: ReadableSpan[] = [];
+    const context = recordedContextCollector(() => createMountTable([{ mountPoint: '/', fsType: 'ext4', source: '/dev/sda', majMin: '8:0', root: '/', superOptions: 'rw' }]));
+    const core = createPipeline({
+      settings: {
+        evidenceThresholdNs: 50e6, episodes: { minDurationNs: 2 * S, mergeGapNs: 1 * S, reportEveryNs: 10 * S, stuckAfterNs: 1 * S },
+        windowNs: 0, longLivedNs: 60 * S, maxOpenTrees: 100, maxQueuedTrees: 100,
+      },
+      clock: createFixedClock(1_700_000_000 * S), resourceFor: createResourceCache({}), context, emit: (s) => spans.push(...s),
+      buildHistory: createBuildHistory({ dir: join(work, 'state/builds') }),
+    });
+    /** `sh -c 'cd mod && go build ./...'` started in /, the go command (pid+1) in the module */
+    const script = (pid: number, t: number, goflags: string): string[] => {
+      context.record(pid, { mounts: [], workspace: '/', processEnvs: { launch: { GOFLAGS: goflags }, processes: [{ pid: pid + 1, startNs: t + 2e6, cwd: work }] } });
+      const go = goBuild(pid + 1, t, 2).filter((l) => !l.startsWith('G\t'));
+      return [rec.root(t, pid, 1), ...rec.exec(t + 1e6, pid, 1, ['sh', '-c', 'cd mod && go build ./...'], '/bin/sh'), rec.fork(t + 2e6, pid, pid + 1),
+        ...go, rec.exit(t + 200e6, pid)];
+    };
+    for (const l of [rec.ready(T0), ...script(700, T0 + 1 * S, '-mod=mod'), ...script(800, T0 + 2 * S, '-mod=mod -tags=foo')]) core.feedLine(l);
+    await core.finish(T0 + 5 * S);
+    const roots = spans.filter((s) => s.name === 'sh');
+    expect(roots.map((s) => s.attributes['go.rebuild.changed'])).toEqual([undefined, ['GOFLAGS']]);
+    const gos = spans.filter((s) => s.name === 'go build');
+    expect(gos.map((s) => s.attributes['go.rebuild.build'])).toEqual(['go build ./... (example.org/churn)', 'go build ./... (example.org/churn)']);
+  });
+});
