@@ -13,21 +13,25 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GO_DIRECTIVE, goEnv } from '../support/faults/goModule.js';
 import type { DecodedSpan } from '../support/otlp-decode.js';
 import { cleanEnv, ensureBuilt, expectNoCause, expectSoleCause, logOutcome, traced, type TracedRun } from './harness.js';
+import { readTraceFile, runGostall } from '../integration/harness.js';
 
 const PACKAGES = 12;
 const DEBUG_FLAGS = '-mod=mod -gcflags=-N';
 const TO_DEBUG = "GOFLAGS changed: '-mod=mod' → '-mod=mod -gcflags=-N'";
 let workDir: string;
 
-function build(dir: string, goflags = '-mod=mod'): Promise<TracedRun> {
-  const env = cleanEnv({
+function buildEnv(goflags: string): NodeJS.ProcessEnv {
+  return cleanEnv({
     ...goEnv({ gocache: join(workDir, 'gocache'), gomodcache: join(workDir, 'gomodcache'), home: workDir }),
     GOFLAGS: goflags, XDG_STATE_HOME: join(workDir, 'state'),
     // run's own tracer: through an agent that may be running on the machine, the build cache
     // watched is the agent's own GOCACHE (docs/attributes.md), and misses would not be seen
     GOSTALL_AGENT_SOCKET: join(workDir, 'no-agent.sock'),
   });
-  return traced(['go', 'build', './...'], { cwd: dir, env });
+}
+
+function build(dir: string, goflags = '-mod=mod'): Promise<TracedRun> {
+  return traced(['go', 'build', './...'], { cwd: dir, env: buildEnv(goflags) });
 }
 
 const goSpan = (run: TracedRun): DecodedSpan => run.spans.find((s) => s.parentSpanId === undefined)!;
@@ -150,5 +154,20 @@ describe('with -trimpath the module\'s directory is not part of the keys', () =>
     expect(compiles(run)).toEqual([]);
     expect(run.stderr).toContain(`go build ./... (example.org/churn): no input of the compile keys changed since the build of `);
     expect(run.stderr).toContain(`module directory changed: '${join(workDir, 'b/mod')}' → '${join(workDir, 'c/mod')}' (not in the compile keys with -trimpath`);
+  });
+});
+
+describe('gostall run --no-history', () => {
+  it('neither compares the build with the history nor records it', async () => {
+    const dir = join(workDir, 'state/gostall/builds');
+    const before = await Promise.all((await readdir(dir)).map(async (f) => [f, (await stat(join(dir, f))).mtimeMs]));
+    const out = join(workDir, 'no-history.jsonl');
+    const run = await runGostall(['run', '--no-history', '--out', out, '--', 'go', 'build', './...'], { cwd: join(workDir, 'c/mod'), env: buildEnv('-mod=mod -gcflags=-l') });
+    expect(run.code, run.stderr).toBe(0);
+    const spans = await readTraceFile(out);
+    expect(spans.filter((s) => Object.keys(s.attributes).some((k) => k.startsWith('go.rebuild.')))).toEqual([]);
+    expect(run.stderr).not.toContain('rebuilt because');
+    const after = await Promise.all((await readdir(dir)).map(async (f) => [f, (await stat(join(dir, f))).mtimeMs]));
+    expect(after).toEqual(before);
   });
 });
