@@ -20,6 +20,7 @@ import { checkTracingEnvironment, findBpftrace } from '../probe-runner/environme
 import { AGENT_ADOPT_SLOTS } from '../probe-runner/bpftrace.js';
 import type { AgentConfig } from './config.js';
 import { createPipeline, type Pipeline } from '../pipeline/pipeline.js';
+import { createBuildHistory } from '../pipeline/build-history.js';
 import { createMountSource, liveContextCollector } from '../pipeline/context.js';
 import { createResourceCache } from '../export/resource-cache.js';
 import { startMetricsServer, type MetricFamily, type MetricsServer } from './metrics.js';
@@ -80,6 +81,7 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
       maxQueuedTrees: config.limits.maxQueuedTrees,
     },
     clock, context: liveContextCollector(createMountSource()), resourceFor: createResourceCache(env), emit: sink,
+    buildHistory: createBuildHistory({ dir: join(config.stateDir, 'builds') }),
   });
 
   // Trees of `gostall run` commands that asked this agent go to those runs, not to core.
@@ -170,7 +172,7 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
         tracerDrained: (cancelled) => waitTracerDrained({ pid: () => supervisor.pid, lastLineAt: () => lastLineAt, cancelled }).then(() => undefined),
       });
     } catch (err) {
-      log(`cannot listen on ${config.run.socket} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): gostall run will trace on its own`);
+      log(`not serving gostall run requests on ${config.run.socket}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (gostall run asks whichever agent listens there, else traces on its own)`);
     }
   }
 

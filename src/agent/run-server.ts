@@ -14,7 +14,7 @@
  * when the tracer's records up to then are sent (tracerDrained), or with an error.
  */
 import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { RunRouter, FollowClient } from './run-router.js';
 import { SHIM_COMM } from './run-router.js';
@@ -68,15 +68,36 @@ function userName(uid: number): string | undefined {
   } catch { return undefined; }
 }
 
+/** How long a live agent has to accept a connection before its socket is taken for a stale one. */
+const LIVE_CHECK_MILLIS = 500;
+
+/**
+ * A socket file left by an agent that is gone is replaced; one that another running agent
+ * still listens on is not (two agents on one host would otherwise take each other's runs
+ * away, and the first to stop would remove the socket the other listens on).
+ */
+async function takeOverStaleSocket(path: string): Promise<void> {
+  try {
+    if (!lstatSync(path).isSocket()) return; // listen() then fails with EADDRINUSE: nothing is removed
+  } catch { return; }
+  const live = await new Promise<boolean>((resolve) => {
+    const probe = connect(path);
+    const done = (v: boolean) => { clearTimeout(timer); probe.destroy(); resolve(v); };
+    const timer = setTimeout(() => done(false), LIVE_CHECK_MILLIS);
+    probe.once('connect', () => done(true));
+    probe.once('error', () => done(false));
+  });
+  if (live) throw new Error('another gostall agent already serves run requests there');
+  unlinkSync(path);
+}
+
 export async function startRunServer(opts: RunServerOptions): Promise<RunServer> {
   const stats = { requests: 0, refused: 0, following: 0 };
   const dir = dirname(opts.path);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, opts.group ? 0o750 : 0o700);
   if (opts.group) chownSync(dir, 0, opts.group.gid);
-  try {
-    if (lstatSync(opts.path).isSocket()) unlinkSync(opts.path); // a previous agent's
-  } catch { /* none */ }
+  await takeOverStaleSocket(opts.path);
 
   const mayAsk = (uid: number, gid: number): boolean => {
     if (uid === 0) return true;

@@ -48,9 +48,10 @@ export async function deliver(x: {
         exportProblems.push(`could not send the trace to ${sink.target}: ${report.reasons.join(', ')}${sink.filePath && !report.fileError ? ` (the file ${sink.filePath} is complete)` : ''}`);
       } else destinations.push(`sent to ${sink.target}`);
     }
-    const { root, traceId, causes, spanCount } = x.published;
+    const { root, traceId, causes, spanCount, parallelism, rebuilds } = x.published;
     process.stderr.write(x.modules.summary.renderSummary({
-      root, traceId, endNs: x.endNs, causes, lostEvents: x.stats.lostEvents, malformedRecords: x.stats.malformed,
+      root, traceId, endNs: x.endNs, causes, parallelism, rebuilds: x.modules.summary.rebuildSummaries(rebuilds),
+      lostEvents: x.stats.lostEvents, malformedRecords: x.stats.malformed,
       spanCount, destinations, exportProblems, traceProblems: x.traceProblems,
     }));
     if (x.rawPath) process.stderr.write(`  raw probe stream saved to ${x.rawPath} (gostall replay turns it into these spans)\n`);

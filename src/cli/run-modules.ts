@@ -7,8 +7,9 @@
 export function loadPipelineModules() {
   return Promise.all([
     import('../pipeline/pipeline.js'), import('../pipeline/context.js'), import('../export/resource-cache.js'),
-    import('../export/summary.js'), import('../export/diagnosis-json.js'),
-  ]).then(([pipeline, context, resources, summary, diagnosisJson]) => ({ pipeline, context, resources, summary, diagnosisJson }));
+    import('../export/summary.js'), import('../export/diagnosis-json.js'), import('../pipeline/build-history.js'),
+    import('../diagnose/rebuild-diff.js'),
+  ]).then(([pipeline, context, resources, summary, diagnosisJson, history, rebuildDiff]) => ({ pipeline, context, resources, summary, diagnosisJson, history, rebuildDiff }));
 }
 export type PipelineModules = Awaited<ReturnType<typeof loadPipelineModules>>;
 

@@ -22,7 +22,7 @@ import { spawnShim } from './shim.js';
 import { askAgent } from './run-via-agent.js';
 import { runSocketPath } from '../agent/run-protocol.js';
 import { checkTracingEnvironment } from '../probe-runner/environment.js';
-import { defaultOutPath } from './trace-owner.js';
+import { buildHistoryDir, defaultOutPath } from './trace-owner.js';
 import { agentFollower } from './run-follower.js';
 import { deliver, forwardSignals } from './run-finish.js';
 import { loadLiveModules, loadPipelineModules, type PipelineModules } from './run-modules.js';
@@ -43,6 +43,8 @@ options:
   --json FILE        also write the diagnosis (causes, evidence, hints) as JSON ("-" for stdout)
   --html FILE        also write the trace as one self-contained page (waterfall, evidence, causes)
   --raw FILE         also save the raw probe stream; \`gostall replay FILE\` turns it into the same spans
+  --no-history       do not compare Go builds with, nor record them in, the build history
+                     (~/.local/state/gostall/builds) that says why a build rebuilt
   -h, --help         this text
 `;
 
@@ -87,6 +89,7 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv = process
       json: { type: 'string' },
       html: { type: 'string' },
       raw: { type: 'string' },
+      'no-history': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -104,7 +107,7 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv = process
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  return { help: false as const, command, thresholdNs, exportSettings, json: values.json, html: values.html, raw: values.raw, perfPagesPerCpu };
+  return { help: false as const, command, thresholdNs, exportSettings, json: values.json, html: values.html, raw: values.raw, perfPagesPerCpu, history: values['no-history'] !== true };
 }
 
 export async function runCommand(argv: string[]): Promise<RunResult> {
@@ -198,7 +201,11 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
     const mods = await modules();
     if (pipeline) return pipeline; // another caller finished first
     runContext = mods.context.runContextCollector(shimPid, process.env, live?.collection);
+    const historyAt = opts.history ? buildHistoryDir() : undefined;
     pipeline = mods.pipeline.createPipeline({
+      buildHistory: historyAt && mods.history.createBuildHistory({
+        dir: historyAt.dir, owner: historyAt.owner.uid === undefined ? undefined : { uid: historyAt.owner.uid, gid: historyAt.owner.gid! },
+      }),
       settings: { ...RUN_PIPELINE, evidenceThresholdNs: opts.thresholdNs },
       clock, context: runContext, resourceFor: mods.resources.createResourceCache(process.env),
       emit: (s) => {
@@ -286,7 +293,9 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   restoreSignals();
   await started.finish(endNs);
   const recorded = runContext?.recorded();
-  if (recorded) raw?.context(shimPid, recorded);
+  // with what the build history said, so that a replay of the capture says it too
+  const rebuilds = published?.rebuilds?.length ? { rebuilds: (await modules()).rebuildDiff.recordRebuilds(published.rebuilds) } : {};
+  if (recorded) raw?.context(shimPid, { ...recorded, ...rebuilds });
   const rawProblem = raw ? await raw.close().then(() => undefined, (err: Error) => `could not write the raw probe stream to ${raw!.path}: ${err.message}`) : undefined;
 
   await deliver({ opts, sink, modules: await modules(), spans, published, endNs, rawPath: rawProblem ? undefined : raw?.path, stats: started.stats,

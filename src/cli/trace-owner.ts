@@ -25,11 +25,21 @@ function readPasswd(): string {
   try { return readFileSync('/etc/passwd', 'utf8'); } catch { return ''; }
 }
 
+/** The user's gostall state directory (not made here). */
+function stateBase(owner: TraceOwner, env: NodeJS.ProcessEnv): string {
+  // XDG_STATE_HOME is root's own under sudo: the invoking user's default is used instead.
+  return join(owner.uid === undefined && env.XDG_STATE_HOME ? env.XDG_STATE_HOME : join(owner.home, '.local/state'), 'gostall');
+}
+
+/** Where `run` keeps its build history (issue 13): the same user's state directory as its traces. */
+export function buildHistoryDir(env: NodeJS.ProcessEnv = process.env): { dir: string; owner: TraceOwner } {
+  const owner = traceOwner(env);
+  return { dir: join(stateBase(owner, env), 'builds'), owner };
+}
+
 export function defaultOutPath(cmd: string, env: NodeJS.ProcessEnv = process.env): { path: string; owner: TraceOwner } {
   const owner = traceOwner(env);
-  // XDG_STATE_HOME is root's own under sudo: the invoking user's default is used instead.
-  const base = owner.uid === undefined && env.XDG_STATE_HOME ? env.XDG_STATE_HOME : join(owner.home, '.local/state');
-  const dir = join(base, 'gostall/traces');
+  const dir = join(stateBase(owner, env), 'traces');
   mkdirOwned(dir, owner);
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
   const safe = cmd.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 40) || 'cmd';

@@ -13,13 +13,13 @@
 import { readFileSync } from 'node:fs';
 import { executableName, type ProcessNode } from '../model/process.js';
 import { walk } from '../model/tree.js';
-import { readProcBytes, readProcText } from '../vocabulary/procfs.js';
+import { readCwd, readProcBytes, readProcText } from '../vocabulary/procfs.js';
 import { parseEnviron } from './context-go-env.js';
 import { parseNofile } from './context-system.js';
 import { parseMemoryCgroup, type MemoryCgroupPaths } from './context-memory.js';
 
-/** What is kept of an environment: Go's variables, where it looks for things, and proxies. */
-const KEPT = /^(GO[A-Z0-9_]*|CGO_ENABLED|HOME|PATH|XDG_CACHE_HOME|XDG_CONFIG_HOME|USER|HTTPS?_PROXY|https?_proxy|NO_PROXY|no_proxy)$/;
+/** What is kept of an environment: Go's variables (cgo's compilers and flags too: they enter the build cache keys), where it looks for things, and proxies. */
+const KEPT = /^(GO[A-Z0-9_]*|CGO_[A-Z]+|CC|CXX|HOME|PATH|XDG_CACHE_HOME|XDG_CONFIG_HOME|USER|HTTPS?_PROXY|https?_proxy|NO_PROXY|no_proxy)$/;
 /** Larger environments are cut here: enough for every variable above in any real setup. */
 const MAX_ENVIRON_BYTES = 256 * 1024;
 
@@ -32,6 +32,8 @@ export interface ProcessEnvs {
   memoryCgroupOf(p: ProcessNode): MemoryCgroupPaths | undefined;
   /** RLIMIT_NOFILE the process (or its nearest ancestor read) exec'd with (`prlimit`, `ulimit -n` in a script). */
   nofileOf(p: ProcessNode): { soft: number | undefined; hard: number | undefined } | undefined;
+  /** The working directory a go process exec'd in (its relative source paths are relative to it); undefined when not read. */
+  cwdOf(p: ProcessNode): string | undefined;
   /** Its own environment if read, else its nearest ancestor's (or the launch one); undefined when none is known. */
   envOf(p: ProcessNode): NodeJS.ProcessEnv | undefined;
   /** What was read at each exec in root's tree, as data (a run capture carries it for replay). */
@@ -46,6 +48,7 @@ export interface RecordedProcessEnv {
   resolvers?: string[];
   nofile?: { soft?: number; hard?: number };
   memoryCgroup?: { v1Memory?: string; v2?: string };
+  cwd?: string;
 }
 
 export interface RecordedProcessEnvs { launch?: Record<string, string>; processes: RecordedProcessEnv[] }
@@ -56,6 +59,7 @@ export interface ExecReadings {
   resolvers?: string[];
   nofile?: { soft: number | undefined; hard: number | undefined };
   memoryCgroup?: MemoryCgroupPaths;
+  cwd?: string;
 }
 
 /**
@@ -136,6 +140,8 @@ function readAtExecOf(procRoot: string, pid: number, exe: string): ExecReadings 
     const conf = readProcBytes(`${procRoot}/${p.pid}/root/etc/resolv.conf`);
     if (conf) r.resolvers = parseNameservers(conf.subarray(0, MAX_RESOLV_CONF_BYTES).toString('utf8'));
   }
+  // the go command's directory: its compiles' relative source paths and its go.mod (why it rebuilt)
+  if (exe === 'go') r.cwd = readCwd(p.pid, procRoot);
   // gone already: nothing is recorded
   const limits = readProcText(`${procRoot}/${p.pid}/limits`);
   if (limits !== undefined) r.nofile = parseNofile(limits);
@@ -164,6 +170,7 @@ export function recordedProcessEnvs(rec: RecordedProcessEnvs, opts: { passwdPath
         env: e.env, resolvers: e.resolvers,
         nofile: e.nofile ? { soft: e.nofile.soft, hard: e.nofile.hard } : undefined,
         memoryCgroup: e.memoryCgroup ? { v1Memory, v2 } : undefined,
+        cwd: e.cwd,
       };
     },
   });
@@ -174,6 +181,7 @@ export function createProcessEnvs(procRoot = '/proc', opts: { launchEnv?: NodeJS
   const resolvers = new WeakMap<ProcessNode, string[]>();
   const nofiles = new WeakMap<ProcessNode, { soft: number | undefined; hard: number | undefined }>();
   const memoryCgroups = new WeakMap<ProcessNode, MemoryCgroupPaths>();
+  const cwds = new WeakMap<ProcessNode, string>();
   /** The nearest value a process or its ancestors have in one of the maps. */
   const nearest = <T>(map: WeakMap<ProcessNode, T>, p: ProcessNode): T | undefined => {
     for (let q: ProcessNode | undefined = p; q; q = q.parent) {
@@ -207,6 +215,7 @@ export function createProcessEnvs(procRoot = '/proc', opts: { launchEnv?: NodeJS
       if (r.nofile) nofiles.set(p, r.nofile);
       if (r.memoryCgroup) memoryCgroups.set(p, r.memoryCgroup);
       if (r.env) envs.set(p, r.env);
+      if (r.cwd) cwds.set(p, r.cwd);
     },
     recorded(root) {
       const processes: RecordedProcessEnv[] = [];
@@ -219,6 +228,8 @@ export function createProcessEnvs(procRoot = '/proc', opts: { launchEnv?: NodeJS
         const nf = nofiles.get(p);
         if (nf) e.nofile = { ...(nf.soft !== undefined ? { soft: nf.soft } : {}), ...(nf.hard !== undefined ? { hard: nf.hard } : {}) };
         const mc = memoryCgroups.get(p);
+        const cwd = cwds.get(p);
+        if (cwd) e.cwd = cwd;
         if (mc) e.memoryCgroup = { ...(mc.v1Memory !== undefined ? { v1Memory: mc.v1Memory } : {}), ...(mc.v2 !== undefined ? { v2: mc.v2 } : {}) };
         if (Object.keys(e).length > 2) processes.push(e);
       }
@@ -228,6 +239,7 @@ export function createProcessEnvs(procRoot = '/proc', opts: { launchEnv?: NodeJS
     resolversOf: (p) => nearest(resolvers, p),
     nofileOf: (p) => nearest(nofiles, p),
     memoryCgroupOf: (p) => nearest(memoryCgroups, p),
+    cwdOf: (p) => cwds.get(p),
     envOf(p) {
       let switched = false;
       for (let q: ProcessNode | undefined = p; q; q = q.parent) {

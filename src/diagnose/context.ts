@@ -17,8 +17,10 @@ import { readLimits, readOwnCpuNs, readProcStat, type ProcStatReading } from './
 import { createProcessEnvs, userNameOf, type ExecReadings, type ProcessEnvs, type RecordedProcessEnvs } from './context-process-env.js';
 import { memoryLimitOf } from './context-memory.js';
 import { findExecutableIn, findGoModule, inspectGoroot } from './context-go-files.js';
+import { goDebugTraceOf } from './context-go-debug-trace.js';
 import { readMountTable, type MountEntry, type MountTable } from './mounts.js';
 import { readCwd, readStat } from '../vocabulary/procfs.js';
+import type { RecordedRebuild } from './rebuild-diff.js';
 import type { CgroupCpuUsage, CpuTimes, DiagnosisContext, GoEnv, Limits } from './types.js';
 
 /**
@@ -51,6 +53,8 @@ export interface RecordedContext {
   cpuTimes?: CpuTimes;
   limits?: Limits;
   processEnvs?: RecordedProcessEnvs;
+  /** why each go command rebuilt, as run found it with its build history (a replay has none of its own) */
+  rebuilds?: RecordedRebuild[];
 }
 
 interface TimedProcStat { atNs: number; reading: ProcStatReading; selfNs: number }
@@ -137,7 +141,9 @@ export function startContextCollection(x: {
       }
       const readings = { workspace, go, cgroupCpu: cgroup.finish(), cpuTimes, limits };
       recorded = { mounts: mounts.entries, ...readings, processEnvs: processEnvs.recorded(root) };
-      return createDiagnosisContext({ endNs, root, ...readings, mounts, processEnvs });
+      const ctx = createDiagnosisContext({ endNs, root, ...readings, mounts, processEnvs });
+      ctx.goDebugTraceOf = (p) => goDebugTraceOf(p, workspace);
+      return ctx;
     },
     recorded: () => recorded,
   };
@@ -154,7 +160,7 @@ function environDiffers(environ: NodeJS.ProcessEnv, launch: NodeJS.ProcessEnv): 
 export function createDiagnosisContext(x: {
   endNs: number; mounts: MountTable; root?: ProcessNode; facts?: Record<string, unknown>;
   workspace?: string; go?: GoEnv; cgroupCpu?: CgroupCpuUsage; cpuTimes?: CpuTimes; limits?: Limits;
-  processEnvs?: Pick<ProcessEnvs, 'envOf'> & Partial<Pick<ProcessEnvs, 'resolversOf' | 'nofileOf' | 'memoryCgroupOf'>>;
+  processEnvs?: Pick<ProcessEnvs, 'envOf'> & Partial<Pick<ProcessEnvs, 'resolversOf' | 'nofileOf' | 'memoryCgroupOf' | 'cwdOf'>>;
 }): DiagnosisContext {
   const bases = roleBases({ workspace: x.workspace, go: x.go, tmpdir: tmpdir() });
   const heavy = new Map<string, ReturnType<typeof findHeavyDirectories>>();
@@ -202,6 +208,7 @@ export function createDiagnosisContext(x: {
     ownerOf: ownerOfPath,
     pathLoops: pathStillLoops,
     envOf: (p) => x.processEnvs?.envOf(p),
+    cwdOf: (p) => x.processEnvs?.cwdOf?.(p),
     resolversOf: (p) => x.processEnvs?.resolversOf?.(p),
     nofileOf: (p) => x.processEnvs?.nofileOf?.(p),
     memoryLimitOf(p) {

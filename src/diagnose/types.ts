@@ -1,5 +1,7 @@
 /** Causes: the public contract of the diagnose stage (ids never change once published). */
+import type { GoPhases } from '../model/go-phases.js';
 import type { ProcessNode } from '../model/process.js';
+import type { RebuildFindings } from './rebuild-diff.js';
 
 export interface Cause {
   /** public id, e.g. fs.slow_metadata (see docs/root-causes.md) */
@@ -134,10 +136,14 @@ export interface DiagnosisContext {
    * else its nearest ancestor's; undefined when none was read (replay).
    */
   envOf?(p: ProcessNode): NodeJS.ProcessEnv | undefined;
+  /** the directory a go process exec'd in, read at its exec (undefined: not read) */
+  cwdOf?(p: ProcessNode): string | undefined;
   /** RLIMIT_NOFILE of a process as it exec'd (or of its nearest ancestor read) */
   nofileOf?(p: ProcessNode): { soft: number | undefined; hard: number | undefined } | undefined;
   /** the memory limit of the cgroup the process exec'd in (looked at on demand) */
   memoryLimitOf?(p: ProcessNode): MemoryLimit | undefined;
+  /** a go process's own phases, from the -debug-trace file it was asked to write (live only) */
+  goDebugTraceOf?(p: ProcessNode): GoPhases | undefined;
   /** nameservers of the resolv.conf the process saw (read at exec for go and VCS tools) */
   resolversOf?(p: ProcessNode): string[] | undefined;
   /** The Go environment of that process (its own HOME, GOCACHE, GOMODCACHE, GOPATH); else `go`. */
@@ -154,6 +160,11 @@ export interface DiagnosisContext {
   goModuleOf?(dir: string): GoModule | undefined;
   /** the first of dirs holding an executable name (looked at on demand) */
   findExecutable?(name: string, dirs: string[]): string | undefined;
+  /**
+   * What changed since the last recorded build of the same packages, for a building go
+   * command (issue 13; run and agent keep a history, replay has none: undefined)
+   */
+  rebuildOf?(go: ProcessNode): RebuildFindings | undefined;
 }
 
 /** One cause rule: looks at a whole tree, returns what it can prove. */

@@ -4,8 +4,10 @@ import type { Cause } from '../diagnose/types.js';
 import { decodeWaitStatus, displayName as defaultName, type ProcessNode } from '../model/process.js';
 import { walk } from '../model/tree.js';
 import { buildActionsOf, summarizeBuild, type BuildActionTiming, type BuildInsight } from '../model/build-insight.js';
+import type { BuildParallelism } from '../diagnose/build-parallelism.js';
 import { slowestOperations, type SlowOperation } from '../pipeline/slowest.js';
 import { formatDuration } from '../vocabulary/units.js';
+import { rebuildLines, type RebuildSummary } from './rebuild-summary.js';
 
 export interface SummaryInput {
   root: ProcessNode;
@@ -28,10 +30,15 @@ export interface SummaryInput {
   buildActions?: BuildActionTiming[];
   /** the build cache's lookups, when known already (`report` reads them from the root span) */
   goCache?: GoCacheTotals;
+  /** a Go build's parallelism against its CPUs (the pipeline's verdict, or `report`'s reading of it) */
+  parallelism?: BuildParallelism;
+  /** why each building go command rebuilt, when a build history was compared (./rebuild-summary) */
+  rebuilds?: RebuildSummary[];
 }
 
 export { SLOWEST_DEFAULT, slowestOperations, type SlowOperation } from '../pipeline/slowest.js';
 export { formatDuration } from '../vocabulary/units.js';
+export { rebuildSummaries, type RebuildSummary } from './rebuild-summary.js';
 
 export function renderSummary(x: SummaryInput): string {
   const displayName = x.nameOf ?? defaultName;
@@ -55,9 +62,10 @@ export function renderSummary(x: SummaryInput): string {
   }
 
   const build = summarizeBuild(x.buildActions ?? buildActionsOf(x.root, x.endNs));
-  if (build) lines.push(...buildSection(build));
+  if (build) lines.push(...buildSection(build, x.parallelism));
   const cache = x.goCache ?? sumGoCache((function* () { for (const p of procs) yield p.gocache; })());
   if (cache) lines.push(goCacheLine(cache));
+  lines.push(...rebuildLines(x.rebuilds ?? []));
 
   if (x.causes.length === 0) {
     lines.push('  no cause found: nothing in this run points at a known reason for slowness or failure ' +
@@ -106,12 +114,21 @@ export function goCacheLine(c: GoCacheTotals): string {
   return `  Go build cache: ${c.hits} hit${c.hits === 1 ? '' : 's'}, ${c.misses} miss${c.misses === 1 ? '' : 'es'} (${ratio})${written}`;
 }
 
+/** "parallelism: up to 8 compiles at once (-p 8) on 0.5 CPUs (cpu quota): more than the CPUs can run · compiles waited 3.10 s for a CPU" */
+function parallelismLine(v: BuildParallelism, runqNs: number): string {
+  const limit = v.limit !== undefined ? ` (${v.limitSource === '-p' ? '-p ' : 'GOMAXPROCS '}${v.limit})` : '';
+  const cpus = `${Number(v.cpusAvailable.toFixed(2))} CPU${v.cpusAvailable === 1 ? '' : 's'}${v.cpusSource === 'cpu quota' ? ' (cpu quota)' : ''}`;
+  const verdict = v.verdict === 'above_cpus' ? ': more than the CPUs can run' : '';
+  return `  parallelism: up to ${v.maxParallelCompiles} compile${v.maxParallelCompiles === 1 ? '' : 's'} at once${limit} on ${cpus}${verdict} · compiles waited ${formatDuration(runqNs)} for a CPU`;
+}
+
 /** "Go build actions: 12 actions, 9 compiles (4.10 s summed, at most 2 at once) · VCS stamping 12 ms (2 commands)" and the slowest packages. */
-function buildSection(b: BuildInsight): string[] {
+function buildSection(b: BuildInsight, parallelism: BuildParallelism | undefined): string[] {
   const parts = [`${b.actions} action${b.actions === 1 ? '' : 's'}`];
   if (b.compiles > 0) parts.push(`${b.compiles} compile${b.compiles === 1 ? '' : 's'} (${formatDuration(b.compileNs)} summed, at most ${b.maxParallelCompiles} at once)`);
   const stamping = b.stampingCommands > 0 ? ` · VCS stamping ${formatDuration(b.stampingNs)} (${b.stampingCommands} command${b.stampingCommands === 1 ? '' : 's'})` : '';
   const lines = [`  Go build actions: ${parts.join(', ')}${stamping}`];
+  if (parallelism && b.compiles > 0) lines.push(parallelismLine(parallelism, b.compileRunqNs));
   if (b.slowest.length > 0) {
     lines.push('  slowest packages:');
     for (const a of b.slowest) lines.push(`    ${formatDuration(a.endNs - a.startNs).padStart(9)}  ${a.kind} ${a.label ?? '(package not known)'}`);

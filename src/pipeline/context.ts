@@ -10,6 +10,7 @@
 import { availableParallelism } from 'node:os';
 import { isAbsolute } from 'node:path';
 import { createDiagnosisContext, startContextCollection, type ContextCollection, type RecordedContext } from '../diagnose/context.js';
+import { goDebugTraceOf } from '../diagnose/context-go-debug-trace.js';
 import { watchCpuCgroup } from '../diagnose/context-cgroup.js';
 import { readProcessEnviron, resolveGoEnv } from '../diagnose/context-go-env.js';
 import { readLimits, readProcStat } from '../diagnose/context-system.js';
@@ -19,6 +20,7 @@ import { walk } from '../model/tree.js';
 import type { CpuTimes, DiagnosisContext, GoEnv } from '../diagnose/types.js';
 import type { SlowSyscallEvent } from '../events/types.js';
 import { resolveFdPath } from '../model/fd-path.js';
+import { rebuildsFromRecording } from '../diagnose/rebuild-diff.js';
 import type { ProcessNode } from '../model/process.js';
 import { readContainerId, readCwd, readProcSample, type ProcSample } from '../vocabulary/procfs.js';
 
@@ -101,7 +103,9 @@ function captureLiveRootContext(pid: number, fallbackMounts: () => MountTable, p
           busyNs: Math.max(0, stat.busyNs - firstStat.busyNs), stealNs: Math.max(0, stat.stealNs - firstStat.stealNs),
         };
       }
-      return createDiagnosisContext({ endNs, mounts: mounts(), root, workspace, go, cgroupCpu: cgroup.finish(), cpuTimes, limits, processEnvs });
+      const ctx = createDiagnosisContext({ endNs, mounts: mounts(), root, workspace, go, cgroupCpu: cgroup.finish(), cpuTimes, limits, processEnvs });
+      ctx.goDebugTraceOf = (p) => goDebugTraceOf(p, workspace);
+      return ctx;
     },
   };
 }
@@ -137,13 +141,16 @@ export function recordedContextCollector(mounts: () => MountTable): RecordedCont
       at(endNs, root) {
         const r = recorded.get(pid);
         if (!r) return createDiagnosisContext({ endNs, mounts: mounts(), root });
-        const { processEnvs: envs, ...readings } = r;
+        const { processEnvs: envs, rebuilds, ...readings } = r;
         let processEnvs: ProcessEnvs | undefined;
         if (envs) {
           processEnvs = recordedProcessEnvs(envs);
           for (const p of walk(root)) processEnvs.noteExec(p);
         }
-        return createDiagnosisContext({ endNs, root, ...readings, mounts: createMountTable(r.mounts), processEnvs });
+        const ctx = createDiagnosisContext({ endNs, root, ...readings, mounts: createMountTable(r.mounts), processEnvs });
+        if (!rebuilds) return ctx;
+        const found = rebuildsFromRecording(rebuilds, root);
+        return { ...ctx, rebuildOf: (p) => found.get(p) };
       },
     }),
     containerId: () => undefined,

@@ -15,6 +15,9 @@ import type { Attributes } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { diagnose } from '../diagnose/diagnose.js';
+import { buildParallelism, buildParallelismAttributes } from '../diagnose/build-parallelism.js';
+import type { DiagnosisContext } from '../diagnose/types.js';
+import type { RebuildFindings } from '../diagnose/rebuild-diff.js';
 import type { ProbeEvent } from '../events/types.js';
 import type { ProcessNode } from '../model/process.js';
 import { createProcessTree, walk } from '../model/tree.js';
@@ -103,22 +106,39 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     return a;
   }
 
+  /** The findings a recorded context holds for the tree's go commands. */
+  function recordedRebuilds(root: ProcessNode, ctx: DiagnosisContext): RebuildFindings[] | undefined {
+    if (!ctx.rebuildOf) return undefined;
+    const out: RebuildFindings[] = [];
+    for (const p of walk(root)) { const f = ctx.rebuildOf(p); if (f) out.push(f); }
+    return out;
+  }
+
   async function publish(job: PublishJob): Promise<void> {
     const root = rootOf(job.node);
     const info = roots.info(root);
     if (!info) return;
     const detached = job.node === root ? info.detachedFrom : undefined;
     try {
-      const causes = diagnose(job.node, info.ctx.at(job.endNs, root));
+      const ctx = info.ctx.at(job.endNs, root);
+      // a whole trace's builds are compared with the history (a subtree published early is not a build yet)
+      const rebuild = job.isRoot && !detached ? opts.buildHistory?.compare(root, ctx) : undefined;
+      const byGo = new Map(rebuild?.findings.map((f) => [f.go, f]));
+      const causes = diagnose(job.node, rebuild ? { ...ctx, rebuildOf: (p) => byGo.get(p) } : ctx);
+      // a replay: the findings run recorded with its history (the context carries them)
+      const rebuilds = rebuild?.findings ?? (job.isRoot && !detached ? recordedRebuilds(root, ctx) : undefined);
+      const parallelism = job.node === root ? buildParallelism(root, ctx) : undefined;
       const spans = await buildTreeSpans({
         node: job.node, parentContext: detached?.parentSpan, ids, clock, thresholdNs: settings.evidenceThresholdNs, endNs: job.endNs,
-        causes, resource: resourceOf(root, info), rootAttributes: rootAttributes(info),
-        earlierCauseIds: [...info.causeIds], processExtras: (p) => processExtras(p, job.endNs),
+        causes, resource: resourceOf(root, info), rootAttributes: { ...rootAttributes(info), ...buildParallelismAttributes(parallelism) },
+        earlierCauseIds: [...info.causeIds], processExtras: (p) => processExtras(p, job.endNs), goPhasesOf: ctx.goDebugTraceOf, rebuilds,
       });
+      rebuild?.commit();
+      for (const n of opts.buildHistory?.takeNotices() ?? []) process.stderr.write(`gostall: ${n}\n`);
       for (const c of causes) info.causeIds.add(c.id);
       emit(spans);
       if (job.isRoot && !detached) {
-        opts.onTracePublished?.({ root, traceId: ids.of(root).traceId, causes, spanCount: spans.length, endNs: job.endNs });
+        opts.onTracePublished?.({ root, traceId: ids.of(root).traceId, causes, spanCount: spans.length, endNs: job.endNs, parallelism, rebuilds });
       }
     } catch (err) {
       process.stderr.write(`gostall: could not build the spans of pid ${job.node.pid}: ${(err as Error).message}\n`);

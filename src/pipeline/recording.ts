@@ -13,6 +13,7 @@
  */
 import { z } from 'zod';
 import type { RecordedContext } from '../diagnose/context.js';
+import { MAX_CHANGES } from '../diagnose/rebuild-diff.js';
 
 export const CLOCK_OFFSET_HEADER = /^#gostall\s+clock_offset_ns=(-?\d{1,20})\s*$/;
 const CONTEXT_PREFIX = '#gostall context ';
@@ -59,8 +60,16 @@ const CONTEXT = z.object({
       env: z.record(str, str).optional(), resolvers: z.array(str).max(64).optional(),
       nofile: z.object({ soft: optNum, hard: optNum }).optional(),
       memoryCgroup: z.object({ v1Memory: optStr, v2: optStr }).optional(),
+      cwd: optStr,
     })).max(100_000),
   }).optional(),
+  rebuilds: z.array(z.object({
+    pid: z.number().int().positive(), startNs: num, label: str, previousAtMs: optNum, cacheChanged: z.boolean(), settingsSeenBefore: z.boolean(), moreChanges: z.number().int().nonnegative(),
+    changed: z.array(z.object({
+      id: str, kind: z.enum(['env', 'path', 'flags', 'version', 'file', 'compile_flags']), name: str, before: str, after: str, inKeys: z.boolean(), text: str,
+    })).max(MAX_CHANGES),
+    packages: z.array(z.tuple([str, str])).max(100_000),
+  })).max(1000).optional(),
 });
 
 /** Whether a comment line is a context line (then parseContextLine says if it is a good one). */

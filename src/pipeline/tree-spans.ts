@@ -24,6 +24,10 @@ import { probeSyscallName } from '../vocabulary/syscalls.js';
 import { newSpanId, spanContextOf, type IdRegistry } from './span-ids.js';
 import { slowestOperations } from './slowest.js';
 import { makeSpan } from './spans.js';
+import { rebuildAttributesOf } from './rebuild-attributes.js';
+import type { RebuildFindings } from '../diagnose/rebuild-diff.js';
+import { goPhaseCounts, goPhaseSpans } from './go-phase-spans.js';
+import type { GoPhases } from '../model/go-phases.js';
 
 export interface TreeSpansInput {
   /** the tree's root, or the top of a finished subtree */
@@ -47,6 +51,10 @@ export interface TreeSpansInput {
   earlierCauseIds?: string[];
   /** extra attributes per process span (tracer gaps, adoption) */
   processExtras?: (p: ProcessNode) => Attributes | undefined;
+  /** what changed since the last recorded build, per building go command (./rebuild-attributes) */
+  rebuilds?: RebuildFindings[];
+  /** a go process's own phases (its -debug-trace), joined under its span */
+  goPhasesOf?: (p: ProcessNode) => GoPhases | undefined;
   /** yield to the event loop every this many spans so exports and I/O keep flowing */
   yieldEvery?: number;
 }
@@ -151,6 +159,8 @@ function buildAttributes(root: ProcessNode, endNs: number): Attributes {
     ...cache,
     'gostall.go.actions': b.actions, 'gostall.go.compiles': b.compiles, 'gostall.go.compile_ns': b.compileNs,
     'gostall.go.max_parallel_compiles': b.maxParallelCompiles,
+    'gostall.go.compiles_running_ns': b.compilesRunningNs,
+    'gostall.go.compile_runq_ns': b.compileRunqNs,
     'gostall.go.slowest_packages': b.slowest.map((s) => `${s.kind} ${s.label ?? '?'}`),
     'gostall.go.slowest_packages_ns': b.slowest.map((s) => s.endNs - s.startNs),
   };
@@ -171,7 +181,8 @@ function goCacheAttributes(root: ProcessNode, compileNs: number): Attributes {
 }
 
 /** The attributes of one process span. */
-function processSpanAttributes(p: ProcessNode, x: TreeSpansInput, isTraceRoot: boolean, own: Cause[] | undefined): Attributes {
+function processSpanAttributes(p: ProcessNode, x: TreeSpansInput, isTraceRoot: boolean, own: Cause[] | undefined,
+  rebuild: (p: ProcessNode) => Attributes | undefined): Attributes {
   const attrs = processAttributes(p);
   if (isTraceRoot) {
     Object.assign(attrs, x.rootAttributes ?? {}, rootCauseAttributes(x.causes, x.earlierCauseIds ?? []));
@@ -181,6 +192,8 @@ function processSpanAttributes(p: ProcessNode, x: TreeSpansInput, isTraceRoot: b
     attrs['gostall.summary.slowest_ns'] = slowest.map((o) => o.ns);
     Object.assign(attrs, buildAttributes(p, x.endNs));
   }
+  const why = rebuild(p);
+  if (why) Object.assign(attrs, why);
   if (own && own.length > 0) Object.assign(attrs, causeAttributes(own));
   const extra = x.processExtras?.(p);
   if (extra) Object.assign(attrs, extra);
@@ -197,6 +210,7 @@ export async function buildTreeSpans(x: TreeSpansInput): Promise<ReadableSpan[]>
     list.push(c);
     causesByProcess.set(c.process, list);
   }
+  const rebuild = rebuildAttributesOf(x.node, x.rebuilds);
   const topParent = x.parentContext ?? (x.node.parent ? x.ids.of(x.node.parent) : undefined);
   const out: ReadableSpan[] = [];
   let sinceYield = 0;
@@ -207,10 +221,14 @@ export async function buildTreeSpans(x: TreeSpansInput): Promise<ReadableSpan[]>
   for (const p of walk(x.node)) {
     const context = x.ids.of(p);
     for (const s of evidenceSpans(p, context, x)) await push(s);
+    const phases = x.goPhasesOf?.(p);
+    if (phases) for (const s of goPhaseSpans({ go: p, phases, parent: context, endNs: x.endNs, clock: x.clock, resource: x.resource })) await push(s);
+    const attributes = processSpanAttributes(p, x, isTraceRoot && p === x.node, causesByProcess.get(p), rebuild);
+    if (phases) Object.assign(attributes, goPhaseCounts(phases));
     await push(makeSpan({
       name: displayName(p), context, parent: p === x.node ? topParent : x.ids.of(p.parent!),
       startNs: p.startNs, endNs: p.endNs ?? x.endNs, status: statusOf(p),
-      attributes: processSpanAttributes(p, x, isTraceRoot && p === x.node, causesByProcess.get(p)),
+      attributes,
       events: causeEvents(p, causesByProcess.get(p) ?? [], x.causes),
       resource: x.resource, clock: x.clock,
     }));

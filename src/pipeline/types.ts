@@ -1,7 +1,10 @@
 /** The pipeline's contract: its settings, what it is given, what it counts, what it offers. */
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { BuildParallelism } from '../diagnose/build-parallelism.js';
 import type { Cause } from '../diagnose/types.js';
+import type { RebuildFindings } from '../diagnose/rebuild-diff.js';
+import type { BuildHistory } from './build-history.js';
 import type { ProbeEvent } from '../events/types.js';
 import type { WallClock } from '../model/clock.js';
 import type { ProcessNode } from '../model/process.js';
@@ -25,7 +28,13 @@ export interface PipelineSettings {
 }
 
 /** A trace whose root has been published (run's summary and --json read it). */
-export interface PublishedTrace { root: ProcessNode; traceId: string; causes: Cause[]; spanCount: number; endNs: number }
+export interface PublishedTrace {
+  root: ProcessNode; traceId: string; causes: Cause[]; spanCount: number; endNs: number;
+  /** a Go build's parallelism against its CPUs (undefined: no compile, or CPUs unknown) */
+  parallelism?: BuildParallelism;
+  /** what changed since the last recorded build, per building go command (with a build history) */
+  rebuilds?: RebuildFindings[];
+}
 
 export interface PipelineOptions {
   settings: PipelineSettings;
@@ -36,6 +45,8 @@ export interface PipelineOptions {
   /** spans ready for export; called in order, never with an empty list */
   emit: (spans: ReadableSpan[]) => void;
   onTracePublished?: (t: PublishedTrace) => void;
+  /** the local build history (run, agent): builds say why they rebuilt; none for replay */
+  buildHistory?: BuildHistory;
   /** every process of a tree has exited (run: stop waiting for the drain) */
   onTreeComplete?: (root: ProcessNode) => void;
 }

@@ -8,7 +8,8 @@ import type { AttrValue } from './read.js';
 import { ERRNO_NAMES, SYSCALLS } from '../events/schema.js';
 import type { Cause } from '../diagnose/types.js';
 import { createProcess, type ProcessNode } from '../model/process.js';
-import { renderSummary } from '../export/summary.js';
+import { renderSummary, type RebuildSummary } from '../export/summary.js';
+import type { BuildParallelism } from '../diagnose/build-parallelism.js';
 import type { BuildActionTiming } from '../model/build-insight.js';
 import { num, text, type ReportProcess, type ReportTrace } from './model.js';
 
@@ -85,7 +86,48 @@ export function summaryOfTrace(trace: ReportTrace, opts: { source?: string } = {
     spanCount: trace.spanCount, destinations: opts.source !== undefined ? [`read from ${opts.source}`] : [], exportProblems: [],
     traceProblems: unattributed > 0 ? [`${unattributed} probe records named processes outside this trace and were left out`] : [],
     nameOf: (p) => names.get(p) ?? '?', slowest, buildActions: buildActionsOfTrace(trace), goCache: goCacheOfRoot(ra),
+    parallelism: parallelismOfRoot(ra),
+    rebuilds: rebuildsOfTrace(trace, goCacheOfRoot(ra)),
   });
+}
+
+/** Whether a go.rebuild.changed name is a setting (a variable, the go command's flags, the Go version), not a path or a file. */
+const isSettingName = (name: string): boolean => /^[A-Z][A-Z0-9_]*$/.test(name) && !['GOROOT', 'GOMODCACHE', 'GOCACHE'].includes(name)
+  || name === 'go command flags' || name === 'Go version';
+
+/** Why each go command rebuilt, as run wrote it on the go command spans (go.rebuild.*). */
+function rebuildsOfTrace(trace: ReportTrace, rootCache: GoCacheTotals | undefined): RebuildSummary[] {
+  const out: RebuildSummary[] = [];
+  const gos = trace.processes.filter((rp) => text(rp.span.attributes.get('go.rebuild.build')) !== undefined);
+  for (const rp of gos) {
+    const a = rp.span.attributes;
+    const changes = a.get('go.rebuild.changes');
+    const other = a.get('go.rebuild.other_changes');
+    const changed = a.get('go.rebuild.changed');
+    out.push({
+      build: text(a.get('go.rebuild.build'))!, previousBuild: text(a.get('go.rebuild.previous_build')),
+      changes: Array.isArray(changes) ? changes.map(String) : [], moreChanges: num(a.get('go.rebuild.more_changes')) ?? 0,
+      unkeyed: Array.isArray(other) ? other.map(String) : [],
+      newSettings: a.get('go.rebuild.settings_seen_before') === false && (Array.isArray(changed) ? changed.map(String) : []).some(isSettingName),
+      // the root's totals are this go command's when it is the only one
+      lookups: gos.length === 1 && rootCache ? { hits: rootCache.hits, misses: rootCache.misses } : undefined,
+    });
+  }
+  return out;
+}
+
+/** The parallelism verdict as run wrote it on the root span (gostall.go.parallelism_*, gostall.go.cpus_available). */
+function parallelismOfRoot(ra: ReadonlyMap<string, AttrValue>): BuildParallelism | undefined {
+  const verdict = text(ra.get('gostall.go.parallelism_verdict'));
+  const cpusAvailable = num(ra.get('gostall.go.cpus_available'));
+  const max = num(ra.get('gostall.go.max_parallel_compiles'));
+  if ((verdict !== 'above_cpus' && verdict !== 'within_cpus') || cpusAvailable === undefined || max === undefined) return undefined;
+  const source = text(ra.get('gostall.go.parallelism_limit_source'));
+  return {
+    verdict, cpusAvailable, maxParallelCompiles: max, limit: num(ra.get('gostall.go.parallelism_limit')),
+    limitSource: source === '-p' || source === 'GOMAXPROCS' ? source : undefined,
+    cpusSource: text(ra.get('gostall.go.cpus_source')) === 'cpu quota' ? 'cpu quota' : 'cpus',
+  };
 }
 
 /** The build cache's account as run wrote it on the root span (gostall.gocache.*). */
@@ -103,7 +145,7 @@ export function buildActionsOfTrace(trace: ReportTrace): BuildActionTiming[] {
     const a = rp.span.attributes;
     const kind = text(a.get('go.action'));
     if (kind === undefined) continue;
-    out.push({ kind, label: text(a.get(kind === 'vcs_stamping' ? 'go.vcs' : 'go.package')), startNs: rp.startNs, endNs: rp.endNs });
+    out.push({ kind, label: text(a.get(kind === 'vcs_stamping' ? 'go.vcs' : 'go.package')), startNs: rp.startNs, endNs: rp.endNs, runqNs: num(a.get('gostall.runq.delay_ns')) ?? 0 });
   }
   return out;
 }

@@ -10,7 +10,7 @@ describe('cause rules', () => {
       'cpu.contention', 'cpu.throttled', 'exec.failed', 'fs.fd_exhaustion', 'fs.oversized_walk', 'fs.permission_denied',
       'fs.slow_io', 'fs.slow_metadata', 'fs.symlink_loop', 'fs.watch_limit', 'net.connect_failed', 'net.slow_connect',
       'proc.oom_killed', 'sched.uninterruptible', 'go.goroot_invalid', 'go.tool_not_found', 'go.toolchain_mismatch',
-      'net.dns_failed', 'net.module_fetch_failed', 'lsp.stall', 'go.vcs_stamping',
+      'net.dns_failed', 'net.module_fetch_failed', 'lsp.stall', 'go.vcs_stamping', 'go.cache_churn',
     ].sort());
     for (const m of RULE_MODULES) expect(Object.keys(m.THRESHOLDS).length).toBeGreaterThan(0);
   });

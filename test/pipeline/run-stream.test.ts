@@ -94,6 +94,21 @@ describe('a run capture through the pipeline', () => {
     expect(rootOf(spans).attributes['gostall.causes']).toEqual([]);
   });
 
+  it('says why the build rebuilt as run said it: the findings of run\'s build history travel in the context line', async () => {
+    const change = { id: 'env:GOFLAGS', kind: 'env' as const, name: 'GOFLAGS', before: '', after: '-tags=foo', inKeys: true, text: "GOFLAGS changed: '' → '-tags=foo'" };
+    const rebuilds = [{ pid: ROOT, startNs: T0 + 1 * S, label: 'go list ./... (example.org/x)', previousAtMs: Date.UTC(2026, 0, 1), cacheChanged: false, settingsSeenBefore: true, moreChanges: 0,
+      changed: [change], packages: [] as [string, string][] }];
+    // run writes the context line as UTF-8; the capture is read as bytes (Latin-1 text)
+    const asWritten = (line: string): string => Buffer.from(line, 'utf8').toString('latin1');
+    const { spans } = await replay(runCapture([asWritten(formatContextLine(ROOT, { ...RECORDED, rebuilds }))]));
+    expect(rootOf(spans).attributes['go.rebuild.changed']).toEqual(['GOFLAGS']);
+    expect(rootOf(spans).attributes['go.rebuild.changes']).toEqual([change.text]);
+    // a hostile one (a change of an unknown kind) makes the whole line invalid, counted
+    const bad = await replay(runCapture([formatContextLine(ROOT, { ...RECORDED, rebuilds: [{ ...rebuilds[0]!, changed: [{ ...change, kind: 'evil' as 'env' }] }] })]));
+    expect(bad.result.stats.malformedReasons.get('invalid #gostall context line')).toBe(1);
+    expect(rootOf(bad.spans).attributes['go.rebuild.changed']).toBeUndefined();
+  });
+
   it('refuses a context line that is not valid, and says so', async () => {
     const { spans, result } = await replay(runCapture(['#gostall context {"rootPid":4000,"mounts":"not a list"}']));
     expect(result.stats.malformedReasons.get('invalid #gostall context line')).toBe(1);

@@ -44,4 +44,13 @@ it('a cold go build in a 0.2-CPU cgroup is blamed on cpu.throttled, with the quo
   const parallel = cause.attributes['gostall.cause.max_parallel_compiles'];
   expect(parallel).toBe(availableParallelism());
   expect(cause.evidence).toContain(`up to ${parallel} compiles ran at once against the quota's 0.2 CPUs`);
+  // the build's own account: its parallelism against the CPUs it may use, on the root span and in the summary
+  const root = run.spans.find((s) => s.parentSpanId === undefined)!;
+  expect(root.attributes).toMatchObject({
+    'gostall.go.parallelism_verdict': 'above_cpus', 'gostall.go.cpus_source': 'cpu quota',
+    'gostall.go.parallelism_limit': availableParallelism(), 'gostall.go.parallelism_limit_source': 'GOMAXPROCS',
+  });
+  expect(root.attributes['gostall.go.cpus_available']).toBeCloseTo(0.2);
+  expect(Number(root.attributes['gostall.go.compile_runq_ns'])).toBeGreaterThan(0);
+  expect(run.stderr).toContain(`  parallelism: up to ${parallel} compiles at once (GOMAXPROCS ${availableParallelism()}) on 0.2 CPUs (cpu quota): more than the CPUs can run · compiles waited `);
 });

@@ -4,7 +4,7 @@
 // `go build -x` prints for the same build. Clean builds: no cause.
 import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GO_DIRECTIVE, goEnv } from '../support/faults/goModule.js';
@@ -71,6 +71,11 @@ describe('per-package spans of a real go build', () => {
     const root = run.spans.find((s) => s.parentSpanId === undefined)!;
     expect(root.attributes).toMatchObject({ 'gostall.go.actions': 6, 'gostall.go.compiles': 3 });
     expect(root.attributes['gostall.go.slowest_packages']).toContain('link example.org/app/cmd/app');
+    // no CPU quota: go build -p (GOMAXPROCS = the CPUs) never runs more compiles at once than there are CPUs
+    expect(root.attributes).toMatchObject({ 'gostall.go.parallelism_verdict': 'within_cpus', 'gostall.go.cpus_source': 'cpus', 'gostall.go.cpus_available': availableParallelism() });
+    const running = root.attributes['gostall.go.compiles_running_ns'] as number[];
+    expect(running.length - 1).toBe(root.attributes['gostall.go.max_parallel_compiles']);
+    expect(run.stderr).toMatch(new RegExp(`^ {2}parallelism: up to [12] compiles? at once \\(GOMAXPROCS ${availableParallelism()}\\) on ${availableParallelism()} CPUs · compiles waited \\S+ (ms|s|µs|ns) for a CPU$`, 'm'));
   });
 
   // vet names its package only in its $WORK config file: the span takes it from the compile of

@@ -24,11 +24,12 @@ import * as netDnsFailed from './net-dns-failed.js';
 import * as netModuleFetchFailed from './net-module-fetch-failed.js';
 import * as lspStall from './lsp-stall.js';
 import * as goVcsStamping from './go-vcs-stamping.js';
+import * as goCacheChurn from './go-cache-churn.js';
 
 export const RULE_MODULES = [
   fsSlowMetadata, fsSlowIo, fsOversizedWalk, fsSymlinkLoop, fsPermissionDenied, fsWatchLimit, fsFdExhaustion,
   schedUninterruptible, cpuThrottled, cpuContention, netSlowConnect, netConnectFailed, execFailed, procOomKilled,
-  goGorootInvalid, goToolNotFound, goToolchainMismatch, netDnsFailed, netModuleFetchFailed, lspStall, goVcsStamping,
+  goGorootInvalid, goToolNotFound, goToolchainMismatch, netDnsFailed, netModuleFetchFailed, lspStall, goVcsStamping, goCacheChurn,
 ] as const;
 
 /** Every public cause id, in the order of the documentation. */

@@ -1,0 +1,63 @@
+/**
+ * The go command's own trace, when the user asked for one (`go build -debug-trace=FILE`):
+ * read after the go process exited, so its phases join gostall's trace under its span. Only
+ * on the live machine (a replay has no such file), and carefully — the agent runs as root
+ * and the path comes from another user's command line: the file must be a regular file owned
+ * by the go process's own user, is opened without following a final symlink, and is read up
+ * to MAX_DEBUG_TRACE_BYTES; anything else is not read. gostall never adds the flag itself: it
+ * would change the traced command (it does not change Go's cache keys: checked with
+ * GODEBUG=gocachehash=1 on Go 1.19, every action ID the same with and without it).
+ */
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { parseGoDebugTrace } from '../events/go-debug-trace.js';
+import { goPhasesOf, type GoPhases } from '../model/go-phases.js';
+import { argvOf, executableName, type ProcessNode } from '../model/process.js';
+
+/** A -debug-trace of a build of thousands of packages is a few MiB. */
+const MAX_DEBUG_TRACE_BYTES = 64 * 1024 * 1024;
+
+/** The FILE of -debug-trace=FILE (or -debug-trace FILE) on a go command line, as given. */
+export function debugTraceFlag(argv: string[]): string | undefined {
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') break;
+    if (a === '-debug-trace' || a === '--debug-trace') return argv[i + 1] || undefined;
+    const m = /^--?debug-trace=(.+)$/.exec(a);
+    if (m) return m[1];
+  }
+  return undefined;
+}
+
+function readOwnedFile(path: string, uid: number | undefined): string | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.size > MAX_DEBUG_TRACE_BYTES || (uid !== undefined && st.uid !== uid)) return undefined;
+    const buf = Buffer.alloc(st.size);
+    let got = 0;
+    while (got < buf.length) {
+      const n = readSync(fd, buf, got, buf.length - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    return buf.toString('utf8', 0, got);
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** The phases of the go process's -debug-trace file; undefined without the flag or a readable, valid file. */
+export function goDebugTraceOf(p: ProcessNode, workspace: string | undefined): GoPhases | undefined {
+  if (!p.exec || executableName(p) !== 'go' || p.endNs === undefined) return undefined;
+  const file = debugTraceFlag(argvOf(p).argv);
+  if (file === undefined) return undefined;
+  const path = isAbsolute(file) ? file : workspace ? resolve(workspace, file) : undefined;
+  if (!path) return undefined;
+  const text = readOwnedFile(path, p.uid);
+  const events = text === undefined ? undefined : parseGoDebugTrace(text);
+  return events ? goPhasesOf(events) : undefined;
+}

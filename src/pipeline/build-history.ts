@@ -1,0 +1,194 @@
+/**
+ * The local history of builds that lets a build say why it rebuilt (issue 13): one small
+ * JSON file per build key (../diagnose/build-record.ts) in a directory of the user's
+ * (`run`: ~/.local/state/gostall/builds, the invoking user's under sudo; the agent:
+ * <state-dir>/builds). Each trace's building go commands are compared with their last
+ * record before the diagnosis, and recorded after it.
+ *
+ * The directory is hostile ground as much as any input: it must be a real directory of the
+ * expected owner, not writable by others; a file is read only when it is a regular file
+ * (no symlink followed) of that owner and at most MAX_FILE_BYTES, and only when it parses
+ * and validates; anything else is ignored with a counted notice, never a crash. Files are
+ * written 0600 (a temporary file renamed into place), directories 0700, and the directory
+ * keeps at most maxFiles records (the least recently written go first).
+ */
+import { createHash } from 'node:crypto';
+import {
+  chownSync, closeSync, constants as fsConstants, fchownSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync,
+  renameSync, statSync, unlinkSync, writeSync,
+} from 'node:fs';
+import { dirname, join } from 'node:path';
+import { z } from 'zod';
+import { buildingGoCommands, LIMITS, recordBuild, type BuildRecord } from '../diagnose/build-record.js';
+import { diffBuilds, type RebuildFindings } from '../diagnose/rebuild-diff.js';
+import type { DiagnosisContext } from '../diagnose/types.js';
+import { decodeWaitStatus, type ProcessNode } from '../model/process.js';
+
+/** A record file larger than this is not read (a record of 2,000 packages of 10 files is ~600 KiB). */
+export const MAX_FILE_BYTES = 2 << 20;
+export const DEFAULTS = { maxFiles: 64, maxPackages: 2000, maxGoCommands: 8, maxConfigs: 16 } as const;
+
+const fileSchema = z.object({ size: z.number().int().nonnegative(), mtimeMs: z.number().finite(), sha256: z.string().regex(/^[0-9a-f]{32}$/).optional() }).strict();
+const packageSchema = z.object({ flags: z.array(z.string().max(4096)).max(200), files: z.record(z.string().max(256), fileSchema), atMs: z.number().finite(),
+  config: z.string().regex(/^[0-9a-f]{16}$/).optional() }).strict();
+const recordSchema = z.object({
+  v: z.literal(1),
+  key: z.string().max(8192),
+  label: z.string().max(1024),
+  atMs: z.number().finite(),
+  inputs: z.record(z.string().max(64), z.string().max(LIMITS.maxValueChars)),
+  hits: z.number().int().nonnegative(),
+  misses: z.number().int().nonnegative(),
+  configs: z.array(z.string().regex(/^[0-9a-f]{16}$/)).max(DEFAULTS.maxConfigs),
+  packages: z.record(z.string().max(1024), packageSchema),
+}).strict();
+
+export interface BuildHistoryOptions {
+  dir: string;
+  /** who owns the directory and its files (run under sudo: the invoking user); default: this process's user */
+  owner?: { uid: number; gid: number };
+  maxFiles?: number;
+  maxPackages?: number;
+}
+
+/** A comparison of one trace's builds; commit() records them (after the diagnosis used the findings). */
+export interface RebuildComparison { findings: RebuildFindings[]; commit(): void }
+
+export interface BuildHistory {
+  compare(root: ProcessNode, ctx: DiagnosisContext): RebuildComparison;
+  /** what went wrong with the history since the last call (ignored files, a refused directory) */
+  takeNotices(): string[];
+}
+
+const fileNameOf = (key: string): string => `${createHash('sha256').update(key).digest('hex').slice(0, 32)}.json`;
+
+export function createBuildHistory(opts: BuildHistoryOptions): BuildHistory {
+  const maxFiles = opts.maxFiles ?? DEFAULTS.maxFiles;
+  const maxPackages = opts.maxPackages ?? DEFAULTS.maxPackages;
+  const uid = opts.owner?.uid ?? process.getuid?.() ?? 0;
+  const notices: string[] = [];
+  let usable: boolean | undefined;
+
+  /** The directory, made if missing; refused (once, with a notice) when it is not safely ours. */
+  const ready = (): boolean => {
+    if (usable !== undefined) return usable;
+    try {
+      const first = mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
+      if (first !== undefined && opts.owner) {
+        for (let d = opts.dir; d.length >= first.length; d = dirname(d)) { chownSync(d, opts.owner.uid, opts.owner.gid); if (d === first) break; }
+      }
+      const st = lstatSync(opts.dir);
+      if (!st.isDirectory()) throw new Error('not a directory');
+      if (st.uid !== uid) throw new Error(`owned by uid ${st.uid}, not ${uid}`);
+      if ((st.mode & 0o022) !== 0) throw new Error('writable by other users');
+      usable = true;
+    } catch (err) {
+      notices.push(`build history off: ${opts.dir}: ${(err as Error).message}`);
+      usable = false;
+    }
+    return usable;
+  };
+
+  const ignored = (file: string, why: string): undefined => {
+    notices.push(`build history: ignored ${file}: ${why}`);
+    return undefined;
+  };
+
+  const load = (key: string): BuildRecord | undefined => {
+    const file = join(opts.dir, fileNameOf(key));
+    let fd: number | undefined;
+    try {
+      fd = openSync(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      return code === 'ENOENT' ? undefined : ignored(file, code === 'ELOOP' ? 'a symbolic link' : (err as Error).message);
+    }
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile()) return ignored(file, 'not a regular file');
+      if (st.uid !== uid) return ignored(file, `owned by uid ${st.uid}`);
+      if (st.size > MAX_FILE_BYTES) return ignored(file, `larger than ${MAX_FILE_BYTES} bytes`);
+      const buf = Buffer.alloc(st.size);
+      let got = 0;
+      while (got < st.size) { const n = readSync(fd, buf, got, st.size - got, got); if (n === 0) break; got += n; }
+      let json: unknown;
+      try { json = JSON.parse(buf.subarray(0, got).toString('utf8')); } catch { return ignored(file, 'not JSON'); }
+      const parsed = recordSchema.safeParse(json);
+      if (!parsed.success) return ignored(file, `not a build record (${parsed.error.issues[0]?.path.join('.') || 'top'}: ${parsed.error.issues[0]?.message})`);
+      if (parsed.data.key !== key) return ignored(file, 'the record of another build');
+      const { v: _v, ...rec } = parsed.data;
+      return rec;
+    } catch (err) {
+      return ignored(file, (err as Error).message);
+    } finally {
+      closeSync(fd);
+    }
+  };
+
+  /** This build's record, with the fingerprints of the packages it did not compile kept from before (bounded). */
+  const merged = (prev: BuildRecord | undefined, cur: BuildRecord): BuildRecord => {
+    const all = Object.entries({ ...(prev?.packages ?? {}), ...cur.packages });
+    all.sort((a, b) => b[1].atMs - a[1].atMs);
+    const configs = [...new Set([...cur.configs, ...(prev?.configs ?? [])])].slice(0, DEFAULTS.maxConfigs);
+    return { ...cur, configs, packages: Object.fromEntries(all.slice(0, maxPackages)) };
+  };
+
+  const save = (rec: BuildRecord): void => {
+    const file = join(opts.dir, fileNameOf(rec.key));
+    const tmp = `${file}.${process.pid}.tmp`;
+    let text = JSON.stringify({ v: 1, ...rec });
+    // too big to be read back: keep the most recent half of the packages until it fits
+    let packages = Object.entries(rec.packages);
+    while (Buffer.byteLength(text) > MAX_FILE_BYTES && packages.length > 0) {
+      packages = packages.slice(0, Math.floor(packages.length / 2));
+      text = JSON.stringify({ v: 1, ...rec, packages: Object.fromEntries(packages) });
+    }
+    let fd: number | undefined;
+    try {
+      try { unlinkSync(tmp); } catch { /* none left over */ }
+      fd = openSync(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
+      if (opts.owner) fchownSync(fd, opts.owner.uid, opts.owner.gid);
+      writeSync(fd, text);
+      closeSync(fd);
+      fd = undefined;
+      renameSync(tmp, file);
+    } catch (err) {
+      notices.push(`build history: could not write ${file}: ${(err as Error).message}`);
+      if (fd !== undefined) closeSync(fd);
+      try { unlinkSync(tmp); } catch { /* not made */ }
+      return;
+    }
+    prune();
+  };
+
+  /** Keep at most maxFiles records: the least recently written go. */
+  const prune = (): void => {
+    try {
+      const files = readdirSync(opts.dir).filter((f) => /^[0-9a-f]{32}\.json$/.test(f));
+      if (files.length <= maxFiles) return;
+      const byAge = files.map((f) => { try { return { f, t: statSync(join(opts.dir, f)).mtimeMs }; } catch { return { f, t: 0 }; } });
+      byAge.sort((a, b) => a.t - b.t);
+      for (const { f } of byAge.slice(0, files.length - maxFiles)) { try { unlinkSync(join(opts.dir, f)); } catch { /* gone */ } }
+    } catch { /* the next save tries again */ }
+  };
+
+  return {
+    compare(root, ctx) {
+      if (!ready()) return { findings: [], commit: () => {} };
+      const budget = { files: LIMITS.maxFilesPerBuild, bytes: LIMITS.maxHashedBytesPerBuild };
+      const findings: RebuildFindings[] = [];
+      const pending: BuildRecord[] = [];
+      for (const go of buildingGoCommands(root).slice(0, DEFAULTS.maxGoCommands)) {
+        const cur = recordBuild(go, ctx, budget);
+        if (!cur) continue;
+        const prev = load(cur.key);
+        findings.push(diffBuilds(go, prev, cur));
+        // a failed build may have stopped before writing its entries: it is no baseline for the next
+        const ok = go.status !== undefined && decodeWaitStatus(go.status).code === 0;
+        if (ok) pending.push(merged(prev, cur));
+      }
+      return { findings, commit: () => { for (const r of pending) save(r); } };
+    },
+    takeNotices: () => notices.splice(0),
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * Two agents on one host (a host agent and a test's, or a restart racing its predecessor):
+ * the second must not take the first one's `gostall run` socket away; a socket file left by
+ * an agent that died is replaced (src/agent/run-server.ts).
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { lstatSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRunRouter } from '../../src/agent/run-router.js';
+import { startRunServer } from '../../src/agent/run-server.js';
+
+let dir: string;
+beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'gostall-runsock-')); });
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const start = (path: string, log: string[] = []) => startRunServer({
+  path, group: undefined, router: createRunRouter(), log: (l) => log.push(l),
+  thresholds: { syscallThresholdNs: 1e6, offcpuThresholdNs: 1e6 },
+  tracerDrained: async () => {}, // no tracer here, and no run gets as far as a flush
+});
+
+/** What a request on the socket gets back (one reply line). */
+function ask(path: string, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect(path);
+    let got = '';
+    s.on('connect', () => s.write(`${request}\n`));
+    s.on('data', (d) => { got += d.toString(); if (got.includes('\n')) { s.destroy(); resolve(got.trim()); } });
+    s.on('error', reject);
+  });
+}
+
+describe('the run socket', () => {
+  it('is not taken from an agent that still listens on it, and stays that agent\'s', async () => {
+    const path = join(dir, 'run', 'run.sock');
+    const first = await start(path);
+    try {
+      await expect(start(path)).rejects.toThrow(/another gostall agent already serves run requests there/);
+      // the first still answers on the same path
+      expect(await ask(path, 'not json')).toMatch(/"type":"error".*not JSON/);
+      expect((lstatSync(path).mode & 0o777)).toBe(0o600);
+    } finally {
+      await first.close();
+    }
+    expect(() => lstatSync(path)).toThrow(/ENOENT/);
+  });
+
+  it('replaces a socket file nobody listens on (an agent that died), and serves there', async () => {
+    const path = join(dir, 'run.sock');
+    // a process that listens there and is killed leaves the socket file behind, as a killed agent does
+    const dead = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise((r) => dead.stdout!.once('data', r));
+    dead.kill('SIGKILL');
+    await new Promise((r) => dead.once('exit', r));
+    expect(lstatSync(path).isSocket()).toBe(true);
+    const log: string[] = [];
+    const server = await start(path, log);
+    try {
+      expect(log.join('\n')).toMatch(/gostall run requests on/);
+      expect(await ask(path, '{"v":1,"type":"follow","pid":1}')).toMatch(/"type":"error"/);
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -1,0 +1,150 @@
+// The local build history that lets a build say why it rebuilt: a real module on disk, a go
+// command and its compiles as the probe records them, compared with the history and recorded
+// in it; and a history directory that an attacker or a crash left in a bad state, which must
+// cost the user nothing but a notice.
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createBuildHistory } from '../../src/pipeline/build-history.js';
+import { createProcess, type ProcessNode } from '../../src/model/process.js';
+import { emptyGoCacheLookups } from '../../src/model/gocache.js';
+import { findGoModule, inspectGoroot } from '../../src/diagnose/context-go-files.js';
+import type { DiagnosisContext } from '../../src/diagnose/types.js';
+import { devGoEnv } from '../diagnose/fixtures.js';
+
+const TOOL = '/usr/lib/go-1.19/pkg/tool/linux_amd64';
+const W = '/tmp/go-build4242';
+
+function exec(p: ProcessNode, filename: string, args: string[]): ProcessNode {
+  const bytes = Buffer.from(`${args.join('\0')}\0`, 'utf8');
+  p.exec = { ts: 0, filename, filenameTruncated: false, comm: 'x', argvLen: bytes.length, argvParts: [bytes], argvBytes: bytes.length };
+  return p;
+}
+
+let work: string;
+beforeEach(() => { work = mkdtempSync(join(tmpdir(), 'gostall-history-')); });
+afterEach(() => { rmSync(work, { recursive: true, force: true }); });
+
+/** A module with two packages at dir. */
+function writeModule(dir: string): void {
+  for (const p of ['p1', 'p2']) {
+    mkdirSync(join(dir, p), { recursive: true });
+    writeFileSync(join(dir, p, 'p.go'), `package ${p}\n`);
+  }
+  writeFileSync(join(dir, 'go.mod'), 'module example.org/churn\n\ngo 1.19\n');
+}
+
+/** `go build ./...` in dir that compiled the given packages and looked up hits+misses entries. */
+function build(dir: string, x: { compiled: string[]; hits: number; misses: number; env?: NodeJS.ProcessEnv }): { root: ProcessNode; ctx: DiagnosisContext } {
+  const go = exec(createProcess(100, undefined, 0), '/usr/bin/go', ['go', 'build', './...']);
+  go.status = 0;
+  go.endNs = 1e9;
+  go.gocache = { ...emptyGoCacheLookups(), hits: x.hits, misses: x.misses };
+  x.compiled.forEach((p, i) => {
+    const c = exec(createProcess(101 + i, go, 1), `${TOOL}/compile`, ['compile', '-o', `${W}/b00${i}/_pkg_.a`, '-p', `example.org/churn/${p}`, '-lang=go1.19', '-pack', `./${p}/p.go`]);
+    c.status = 0;
+    c.endNs = 5e8;
+    go.children.push(c);
+  });
+  const env = x.env ?? {};
+  const ctx: DiagnosisContext = {
+    endNs: 1e9, mountOf: () => undefined, facts: {}, workspace: dir, envOf: () => env, goEnvOf: () => devGoEnv({ GOCACHE: join(work, 'cache') }),
+    goModuleOf: findGoModule, inspectGoroot,
+  };
+  return { root: go, ctx };
+}
+
+const historyDir = (): string => join(work, 'state/gostall/builds');
+
+describe('the build history', () => {
+  it('names what changed since the last build of the same module, wherever the module now is', () => {
+    const history = createBuildHistory({ dir: historyDir() });
+    const a = join(work, 'a/mod');
+    writeModule(a);
+    const first = history.compare(...Object.values(build(a, { compiled: ['p1', 'p2'], hits: 0, misses: 2 })) as [ProcessNode, DiagnosisContext]);
+    expect(first.findings[0]!.previousAtMs).toBeUndefined();
+    first.commit();
+    // unchanged: nothing named
+    const same = history.compare(...Object.values(build(a, { compiled: [], hits: 2, misses: 0 })) as [ProcessNode, DiagnosisContext]);
+    expect(same.findings[0]!.changed).toEqual([]);
+    same.commit();
+    // one file edited: the package's file, read from disk after the build
+    writeFileSync(join(a, 'p2/p.go'), 'package p2\n\nconst X = 1\n');
+    const edit = history.compare(...Object.values(build(a, { compiled: ['p2'], hits: 1, misses: 1 })) as [ProcessNode, DiagnosisContext]);
+    expect(edit.findings[0]!.changed.map((c) => c.text)).toEqual(['p.go of example.org/churn/p2 changed (content)']);
+    edit.commit();
+    // GOFLAGS
+    const flags = history.compare(...Object.values(build(a, { compiled: ['p1', 'p2'], hits: 0, misses: 2, env: { GOFLAGS: '-tags=foo' } })) as [ProcessNode, DiagnosisContext]);
+    expect(flags.findings[0]!.changed.map((c) => c.text)).toEqual(["GOFLAGS changed: '' → '-tags=foo'"]);
+    flags.commit();
+    // the module moved: the same build (module path), another directory
+    const b = join(work, 'b/mod');
+    writeModule(b);
+    writeFileSync(join(b, 'p2/p.go'), 'package p2\n\nconst X = 1\n');
+    const moved = history.compare(...Object.values(build(b, { compiled: ['p1', 'p2'], hits: 0, misses: 2, env: { GOFLAGS: '-tags=foo' } })) as [ProcessNode, DiagnosisContext]);
+    expect(moved.findings[0]!.changed.map((c) => c.id)).toEqual(['module.dir']);
+    expect(history.takeNotices()).toEqual([]);
+  });
+
+  it('writes its files 0600 in a 0700 directory and keeps at most maxFiles of them', () => {
+    const history = createBuildHistory({ dir: historyDir(), maxFiles: 2 });
+    for (const name of ['x', 'y', 'z']) {
+      const dir = join(work, name);
+      writeModule(dir);
+      writeFileSync(join(dir, 'go.mod'), `module example.org/${name}\n`);
+      history.compare(...Object.values(build(dir, { compiled: ['p1'], hits: 0, misses: 1 })) as [ProcessNode, DiagnosisContext]).commit();
+    }
+    const files = readdirSync(historyDir());
+    expect(files).toHaveLength(2);
+    expect(statSync(historyDir()).mode & 0o777).toBe(0o700);
+    for (const f of files) expect(statSync(join(historyDir(), f)).mode & 0o777).toBe(0o600);
+  });
+});
+
+describe('a history directory in a bad state costs a notice, never the build', () => {
+  /** The one history file of the module's build after a first build, replaced by what the attacker wrote. */
+  function plant(write: (file: string) => void): { notices: string[]; previous: number | undefined } {
+    const a = join(work, 'a/mod');
+    writeModule(a);
+    createBuildHistory({ dir: historyDir() }).compare(...Object.values(build(a, { compiled: ['p1'], hits: 0, misses: 1 })) as [ProcessNode, DiagnosisContext]).commit();
+    const file = join(historyDir(), readdirSync(historyDir())[0]!);
+    rmSync(file);
+    write(file);
+    const history = createBuildHistory({ dir: historyDir() });
+    const c = history.compare(...Object.values(build(a, { compiled: [], hits: 1, misses: 0 })) as [ProcessNode, DiagnosisContext]);
+    c.commit();
+    return { notices: history.takeNotices(), previous: c.findings[0]!.previousAtMs };
+  }
+
+  it.each([
+    ['garbage', (f: string) => writeFileSync(f, '\u0000\u00ff{{{', { mode: 0o600 }), /not JSON/],
+    ['JSON of another shape', (f: string) => writeFileSync(f, JSON.stringify({ v: 1, key: 'x', packages: 'all' }), { mode: 0o600 }), /not a build record/],
+    ['a huge record', (f: string) => writeFileSync(f, ' '.repeat(3 << 20), { mode: 0o600 }), /larger than/],
+    ['a symbolic link to a file elsewhere', (f: string) => { writeFileSync(join(work, 'secret'), '{}'); symlinkSync(join(work, 'secret'), f); }, /symbolic link/],
+  ])('%s is ignored, counted and replaced by the next record', (_what, write, notice) => {
+    const r = plant(write);
+    expect(r.previous).toBeUndefined();
+    expect(r.notices).toHaveLength(1);
+    expect(r.notices[0]).toMatch(notice);
+  });
+
+  it('a directory in a record\'s place is ignored, and the record that cannot replace it is a second notice', () => {
+    const r = plant((f) => mkdirSync(f));
+    expect(r.previous).toBeUndefined();
+    expect(r.notices).toEqual([expect.stringMatching(/not a regular file/), expect.stringMatching(/could not write/)]);
+  });
+
+  it('a directory other users can write to is not used', () => {
+    mkdirSync(historyDir(), { recursive: true });
+    chmodSync(historyDir(), 0o777);
+    const a = join(work, 'a/mod');
+    writeModule(a);
+    const history = createBuildHistory({ dir: historyDir() });
+    const c = history.compare(...Object.values(build(a, { compiled: ['p1'], hits: 0, misses: 1 })) as [ProcessNode, DiagnosisContext]);
+    c.commit();
+    expect(c.findings).toEqual([]);
+    expect(history.takeNotices()).toEqual([expect.stringMatching(/build history off: .*writable by other users/)]);
+    expect(readdirSync(historyDir())).toEqual([]);
+  });
+});
