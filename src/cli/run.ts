@@ -6,17 +6,17 @@
  * (./run-via-agent), else run's own tracer (./run-own-tracer) — then the shim is released
  * and execs CMD, so CMD's first instruction is already traced. CMD inherits
  * stdin/stdout/stderr untouched; the tracer's output never shares a descriptor with it.
+ * Nothing heavy is loaded before CMD is released (./run-modules): through an agent the
+ * pipeline is built once CMD has exited (./run-live reads what cannot wait until then),
+ * with our own tracer before it attaches. Options: ./run-options; the end: ./run-finish.
  */
 import { accessSync, chownSync, constants as fsConstants, existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { constants as osConstants } from 'node:os';
 import { createWallClock } from '../model/clock.js';
-import { perfPagesFromEnv } from '../probe-runner/perf-pages.js';
 import type { Pipeline, PublishedTrace } from '../pipeline/pipeline.js';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { createSink, type Sink } from '../export/sink.js';
-import { UsageError, parseDuration, splitCommand, EXPORT_FLAGS, exportSettingsOption } from './options.js';
 import { openRawCapture, type RawCapture } from './raw-capture.js';
 import { spawnShim } from './shim.js';
 import { askAgent } from './run-via-agent.js';
@@ -27,30 +27,10 @@ import { agentFollower } from './run-follower.js';
 import { deliver, forwardSignals } from './run-finish.js';
 import { loadLiveModules, loadPipelineModules, type PipelineModules } from './run-modules.js';
 import type { ContextCollection } from '../diagnose/context.js';
+import { RUN_USAGE, parseRunOptions } from './run-options.js';
 
-export const RUN_USAGE = `usage: gostall run [options] -- CMD [ARGS…]
+export { DEFAULT_THRESHOLD_NS, RUN_USAGE, parseRunOptions } from './run-options.js';
 
-Traces CMD and all its descendants with eBPF and writes an OpenTelemetry trace that says
-where the time went and why. CMD's stdin/stdout/stderr are untouched; gostall exits with
-CMD's exit code (128+signal when it was killed). A summary goes to stderr.
-
-options:
-  --out FILE         write the trace as OTLP JSON lines (default when no collector is
-                     configured: ~/.local/state/gostall/traces/<time>-<cmd>.otlp.jsonl)
-  --endpoint URL     send to an OTLP collector (default: OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT)
-  --protocol P       http/protobuf (default), http/json or grpc (default: OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL)
-  --threshold DUR    slowest syscalls and off-CPU waits at least this long become spans (default 50ms)
-  --json FILE        also write the diagnosis (causes, evidence, hints) as JSON ("-" for stdout)
-  --html FILE        also write the trace as one self-contained page (waterfall, evidence, causes)
-  --raw FILE         also save the raw probe stream; \`gostall replay FILE\` turns it into the same spans
-  --no-history       do not compare Go builds with, nor record them in, the build history
-                     (~/.local/state/gostall/builds) that says why a build rebuilt
-  -h, --help         this text
-`;
-
-/** Syscalls at or above this become evidence spans by default: cold reads from local disk were
- *  measured at up to ~10 ms on the reference VM, so 50 ms leaves a 5x margin against false evidence. */
-export const DEFAULT_THRESHOLD_NS = 50e6;
 /** How long the trace may take to reach a collector after CMD ends; a collector that is down costs no more. */
 const EXPORT_DEADLINE_MILLIS = 10_000;
 /** After CMD exits, how long to wait for the exit records of its descendants. */
@@ -76,38 +56,6 @@ function mayConnect(socket: string): boolean {
 function signalNumber(name: NodeJS.Signals | null): number {
   if (!name) return 0;
   return (osConstants.signals as Record<string, number>)[name] ?? 0;
-}
-
-/** Parse run's own options; throws UsageError with the fix. */
-export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv = process.env) {
-  const { options, command } = splitCommand(argv);
-  const { values } = parseArgs({
-    args: options,
-    options: {
-      ...EXPORT_FLAGS,
-      threshold: { type: 'string' },
-      json: { type: 'string' },
-      html: { type: 'string' },
-      raw: { type: 'string' },
-      'no-history': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
-  if (values.help) return { help: true as const };
-  if (command.length === 0) throw new UsageError('gostall run needs a command: gostall run -- go build ./...');
-  const thresholdNs = values.threshold !== undefined ? parseDuration(values.threshold, '--threshold') : DEFAULT_THRESHOLD_NS;
-  // CMD owns stdout: spans never go there.
-  if (values.out === '-') throw new UsageError('--out -: gostall run leaves stdout to the command; give a file name');
-  const exportSettings = exportSettingsOption(values, env);
-  let perfPagesPerCpu: number | undefined;
-  try {
-    perfPagesPerCpu = perfPagesFromEnv(env);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  return { help: false as const, command, thresholdNs, exportSettings, json: values.json, html: values.html, raw: values.raw, perfPagesPerCpu, history: values['no-history'] !== true };
 }
 
 export async function runCommand(argv: string[]): Promise<RunResult> {
