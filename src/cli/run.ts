@@ -225,13 +225,15 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   }
   shimProc.release();
   const exit = await shimExit;
+  // the drain is counted from CMD's exit, however long the pipeline takes to load
+  // (the timer is cleared: a pending one would keep gostall alive for the rest of it)
+  let drainTimer: NodeJS.Timeout | undefined;
+  const drained = new Promise((r) => { drainTimer = setTimeout(r, DRAIN_MILLIS); });
   exporterMayLoad();
   const started = await startPipeline();
   const exitCode = exit.code ?? 128 + signalNumber(exit.signal);
 
-  // (the timer is cleared: a pending one would keep gostall alive for the rest of it)
-  let drainTimer: NodeJS.Timeout | undefined;
-  await Promise.race([complete, new Promise((r) => { drainTimer = setTimeout(r, DRAIN_MILLIS); })]);
+  await Promise.race([complete, drained]);
   clearTimeout(drainTimer);
   const endNs = clock.nowMonotonicNs();
   await follower.quiet(QUIET_MILLIS, QUIET_MAX_MILLIS);
