@@ -183,9 +183,9 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   });
   if (!asked.ok && asked.notice) process.stderr.write(`gostall: ${asked.notice}\n`);
   if (!asked.ok) exporterMayLoad();
-  // Through an agent the pipeline is started after CMD is released; our own tracer needs it
-  // first (its ~1.5 s compile hides the module loading anyway).
-  // Our own tracer is started first: the pipeline loads while bpftrace compiles its probes.
+  // Through an agent the pipeline is built after CMD exits. Our own tracer needs it before
+  // CMD is released; the tracer is started first, so the pipeline loads while bpftrace
+  // compiles its probes (~1.5 s).
   const follower = asked.ok
     ? agentFollower(asked.follow)
     : (await import('./run-own-tracer.js')).startOwnTracer(shimPid, opts, (why) => void startPipeline().then((p) => p.malformed(why)), onLine);
