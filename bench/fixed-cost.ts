@@ -8,7 +8,7 @@
  * for the probe of main 55c4477 (before the probe sets), so the report shows before and after.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { BenchConfig } from './config.js';
@@ -29,6 +29,13 @@ export interface FixedCostResults {
 }
 
 const BEFORE_COMMIT = '55c4477';
+
+/** A chunk of dist/bundle by the module it starts with (its name carries a content hash). */
+function bundleChunk(root: string, name: string): string {
+  const file = readdirSync(join(root, 'dist/bundle')).find((f) => f.startsWith(`${name}-`) && f.endsWith('.js'));
+  if (!file) throw new Error(`no ${name} chunk in dist/bundle: run npm run build`);
+  return join('dist/bundle', file);
+}
 
 function wallMs(file: string, args: string[], env: NodeJS.ProcessEnv = process.env): number {
   const t0 = process.hrtime.bigint();
@@ -78,13 +85,13 @@ export async function benchFixedCost(cfg: BenchConfig, log: (line: string) => vo
   const runModules: number[] = [];
   const exportModules: number[] = [];
   const whole: number[] = [];
-  const imp = (spec: string) => ['--input-type=module', '-e', `await import(${JSON.stringify(join(root, spec))})`];
+  const imp = (...specs: string[]) => ['--input-type=module', '-e', `await Promise.all([${specs.map((x) => `import(${JSON.stringify(join(root, x))})`).join(', ')}])`];
   for (let i = 0; i < reps; i++) {
     const n = wallMs(process.execPath, ['-e', '0']);
     nodeStart.push(n);
-    runModules.push(wallMs(process.execPath, imp('dist/src/cli/run.js')) - n);
-    exportModules.push(wallMs(process.execPath, ['--input-type=module', '-e',
-      `await Promise.all([import(${JSON.stringify(join(root, 'dist/src/export/publish.js'))}), import(${JSON.stringify(join(root, 'dist/src/export/otlp.js'))})])`]) - n);
+    // what bin/gostall.js runs: the bundle's entry and run's part of it (`run --help` loads it and stops)
+    runModules.push(wallMs(process.execPath, [join(root, 'bin/gostall.js'), 'run', '--help']) - n);
+    exportModules.push(wallMs(process.execPath, imp(bundleChunk(root, 'reliable'), bundleChunk(root, 'http-send'))) - n);
     const out = join(cfg.outDir, 'logs', 'fixedcost-true.otlp.jsonl');
     whole.push(wallMs(process.execPath, ['bin/gostall.js', 'run', '--out', out, '--', 'true']));
   }
