@@ -1,8 +1,9 @@
 /**
  * What `gostall run` loads on demand, so that nothing heavy runs before CMD is released:
- * the pipeline (records → spans, diagnosis, summary), loaded before our own tracer starts
- * (its ~1.5 s compile hides it) or, through an agent, once CMD has exited; and what must read
- * /proc while CMD lives (./run-live), loaded while the agent answers.
+ * the pipeline (records → spans, diagnosis, summary), loaded while our own tracer compiles
+ * its probes or, through an agent, once CMD has exited. (./run-live, what must read /proc
+ * while CMD lives, is small and imported with run itself: loaded on demand it was as often
+ * as not still compiling when the agent answered, 0–17 ms more before CMD could start.)
  */
 export function loadPipelineModules() {
   return Promise.all([
@@ -12,5 +13,3 @@ export function loadPipelineModules() {
   ]).then(([pipeline, context, resources, summary, diagnosisJson, history, rebuildDiff]) => ({ pipeline, context, resources, summary, diagnosisJson, history, rebuildDiff }));
 }
 export type PipelineModules = Awaited<ReturnType<typeof loadPipelineModules>>;
-
-export const loadLiveModules = () => import('./run-live.js');

@@ -25,7 +25,8 @@ import { checkTracingEnvironment } from '../probe-runner/environment.js';
 import { buildHistoryDir, defaultOutPath } from './trace-owner.js';
 import { agentFollower } from './run-follower.js';
 import { deliver, forwardSignals } from './run-finish.js';
-import { loadLiveModules, loadPipelineModules, type PipelineModules } from './run-modules.js';
+import { loadPipelineModules, type PipelineModules } from './run-modules.js';
+import { watchWhileCommandRuns } from './run-live.js';
 import type { ContextCollection } from '../diagnose/context.js';
 import { RUN_USAGE, parseRunOptions } from './run-options.js';
 
@@ -64,9 +65,6 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
     process.stdout.write(RUN_USAGE);
     return { exitCode: 0 };
   }
-  // Loaded while the agent answers: only needed through an agent, and light (~20 ms).
-  const liveModules = loadLiveModules();
-  liveModules.catch(() => {}); // awaited below; a failure to load is reported there
   let pipelineModules: Promise<PipelineModules> | undefined;
   const modules = () => (pipelineModules ??= loadPipelineModules());
   // Without privilege or tracer, only an agent can follow CMD: when its socket is not one
@@ -220,7 +218,7 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
 
   if (asked.ok) {
     // The root's context is read from the shim before it becomes CMD, as the live pipeline did.
-    live = (await liveModules).watchWhileCommandRuns(shimPid, process.env);
+    live = watchWhileCommandRuns(shimPid, process.env);
     for (const line of early) live.line(line);
   }
   shimProc.release();
