@@ -22,6 +22,10 @@ export default defineConfig({
           name: 'kernel',
           include: ['test/**/*.kernel.test.ts'],
           globalSetup: ['test/support/kernel-preflight.ts'],
+          // `gostall run` asks an agent on this socket first: a host agent on the default
+          // /run/gostall/run.sock must not take the runs the tests mean to trace on their own
+          // (tests that want an agent start one and name its socket).
+          env: { GOSTALL_AGENT_SOCKET: '/tmp/gostall-kernel-tests/run.sock' },
           fileParallelism: false,
           testTimeout: 180_000,
           hookTimeout: 180_000,
