@@ -124,6 +124,8 @@ function packageFingerprints(go: ProcessNode, cwd: string | undefined, budget: {
       budget.files--;
       try {
         const st = statSync(abs);
+        // the agent reads as root: only what the compiling user could read itself (its own, or world-readable)
+        if (!readableBy(st, p.uid)) continue;
         const fp: FileFingerprint = { size: st.size, mtimeMs: Math.round(st.mtimeMs) };
         if (st.size <= LIMITS.maxHashedFileBytes && st.size <= budget.bytes) {
           const h = hashFile(abs, LIMITS.maxHashedFileBytes);
@@ -137,6 +139,11 @@ function packageFingerprints(go: ProcessNode, cwd: string | undefined, budget: {
     packages[name] = { flags: c.flags, files, atMs, config };
   }
   return packages;
+}
+
+/** Whether a file's owner and mode let uid read it (group membership is not looked up: not counted). */
+function readableBy(st: { uid: number; mode: number }, uid: number | undefined): boolean {
+  return uid === undefined || uid === 0 || st.uid === uid || (st.mode & 0o004) !== 0;
 }
 
 const baseName = (f: string): string => f.slice(f.lastIndexOf('/') + 1);

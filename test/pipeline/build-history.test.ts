@@ -36,7 +36,7 @@ function writeModule(dir: string): void {
 }
 
 /** `go build ./...` in dir that compiled the given packages and looked up hits+misses entries. */
-function build(dir: string, x: { compiled: string[]; hits: number; misses: number; env?: NodeJS.ProcessEnv }): { root: ProcessNode; ctx: DiagnosisContext } {
+function build(dir: string, x: { compiled: string[]; hits: number; misses: number; env?: NodeJS.ProcessEnv; uid?: number }): { root: ProcessNode; ctx: DiagnosisContext } {
   const go = exec(createProcess(100, undefined, 0), '/usr/bin/go', ['go', 'build', './...']);
   go.status = 0;
   go.endNs = 1e9;
@@ -45,7 +45,7 @@ function build(dir: string, x: { compiled: string[]; hits: number; misses: numbe
     const c = exec(createProcess(101 + i, go, 1), `${TOOL}/compile`, ['compile', '-o', `${W}/b00${i}/_pkg_.a`, '-p', `example.org/churn/${p}`, '-lang=go1.19', '-pack', `./${p}/p.go`]);
     c.status = 0;
     c.endNs = 5e8;
-    go.children.push(c);
+    c.uid = x.uid;
   });
   const env = x.env ?? {};
   const ctx: DiagnosisContext = {
@@ -85,6 +85,23 @@ describe('the build history', () => {
     const moved = history.compare(...Object.values(build(b, { compiled: ['p1', 'p2'], hits: 0, misses: 2, env: { GOFLAGS: '-tags=foo' } })) as [ProcessNode, DiagnosisContext]);
     expect(moved.findings[0]!.changed.map((c) => c.id)).toEqual(['module.dir']);
     expect(history.takeNotices()).toEqual([]);
+  });
+
+  it('fingerprints only source files the compiling user could read itself (the agent reads as root)', () => {
+    const other = (process.getuid?.() ?? 0) + 4242;
+    for (const mode of [0o600, 0o644]) {
+      const history = createBuildHistory({ dir: join(work, `state-${mode.toString(8)}`) });
+      const a = join(work, `m${mode.toString(8)}`);
+      writeModule(a);
+      chmodSync(join(a, 'p2/p.go'), mode);
+      history.compare(...Object.values(build(a, { compiled: ['p1', 'p2'], hits: 0, misses: 2, uid: other })) as [ProcessNode, DiagnosisContext]).commit();
+      writeFileSync(join(a, 'p2/p.go'), 'package p2\n\nconst X = 1\n');
+      const edit = history.compare(...Object.values(build(a, { compiled: ['p2'], hits: 1, misses: 1, uid: other })) as [ProcessNode, DiagnosisContext]);
+      const named = edit.findings[0]!.changed.map((c) => c.text);
+      // the file is someone else's and not world-readable: neither read nor named
+      if (mode === 0o600) expect(named).toEqual([]);
+      else expect(named).toEqual(['p.go of example.org/churn/p2 changed (content)']);
+    }
   });
 
   it('writes its files 0600 in a 0700 directory and keeps at most maxFiles of them', () => {
