@@ -12,7 +12,8 @@
  * package patterns. Flags and variables are inputs, not part of the key.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync, statSync, constants as fsConstants } from 'node:fs';
+import { statSync } from 'node:fs';
+import { readRegularFile } from '../vocabulary/regular-file.js';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { compileInputsOf, goCommandLineOf, packageKeyOf, trimpathOn } from '../model/go-build-inputs.js';
 import { isGoCommand } from './evidence.js';
@@ -89,24 +90,8 @@ const clip = (v: string): string => (v.length > LIMITS.maxValueChars ? v.slice(0
 
 /** The sha256 of a regular file of at most maxBytes, read without following a final symlink; undefined when not readable. */
 function hashFile(path: string, maxBytes: number): string | undefined {
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
-    const st = fstatSync(fd);
-    if (!st.isFile() || st.size > maxBytes) return undefined;
-    const buf = Buffer.allocUnsafe(st.size);
-    let got = 0;
-    while (got < st.size) {
-      const n = readSync(fd, buf, got, st.size - got, got);
-      if (n === 0) break;
-      got += n;
-    }
-    return createHash('sha256').update(buf.subarray(0, got)).digest('hex').slice(0, 32);
-  } catch {
-    return undefined;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
+  const data = readRegularFile(path, { maxBytes });
+  return data && createHash('sha256').update(data).digest('hex').slice(0, 32);
 }
 
 /** Reads what the compiles of one go command saw, within a shared budget. */

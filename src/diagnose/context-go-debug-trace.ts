@@ -8,11 +8,11 @@
  * would change the traced command (it does not change Go's cache keys: checked with
  * GODEBUG=gocachehash=1 on Go 1.19, every action ID the same with and without it).
  */
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { parseGoDebugTrace } from '../events/go-debug-trace.js';
 import { goPhasesOf, type GoPhases } from '../model/go-phases.js';
 import { argvOf, executableName, type ProcessNode } from '../model/process.js';
+import { readRegularFile } from '../vocabulary/regular-file.js';
 
 /** A -debug-trace of a build of thousands of packages is a few MiB. */
 const MAX_DEBUG_TRACE_BYTES = 64 * 1024 * 1024;
@@ -29,27 +29,6 @@ export function debugTraceFlag(argv: string[]): string | undefined {
   return undefined;
 }
 
-function readOwnedFile(path: string, uid: number | undefined): string | undefined {
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-    const st = fstatSync(fd);
-    if (!st.isFile() || st.size > MAX_DEBUG_TRACE_BYTES || (uid !== undefined && st.uid !== uid)) return undefined;
-    const buf = Buffer.alloc(st.size);
-    let got = 0;
-    while (got < buf.length) {
-      const n = readSync(fd, buf, got, buf.length - got, got);
-      if (n === 0) break;
-      got += n;
-    }
-    return buf.toString('utf8', 0, got);
-  } catch {
-    return undefined;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
 /** The phases of the go process's -debug-trace file; undefined without the flag or a readable, valid file. */
 export function goDebugTraceOf(p: ProcessNode, workspace: string | undefined): GoPhases | undefined {
   if (!p.exec || executableName(p) !== 'go' || p.endNs === undefined) return undefined;
@@ -57,7 +36,7 @@ export function goDebugTraceOf(p: ProcessNode, workspace: string | undefined): G
   if (file === undefined) return undefined;
   const path = isAbsolute(file) ? file : workspace ? resolve(workspace, file) : undefined;
   if (!path) return undefined;
-  const text = readOwnedFile(path, p.uid);
-  const events = text === undefined ? undefined : parseGoDebugTrace(text);
+  const data = readRegularFile(path, { maxBytes: MAX_DEBUG_TRACE_BYTES, ownerUid: p.uid });
+  const events = data === undefined ? undefined : parseGoDebugTrace(data.toString('utf8'));
   return events ? goPhasesOf(events) : undefined;
 }

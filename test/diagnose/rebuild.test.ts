@@ -10,15 +10,8 @@ import { configurationOf, type BuildRecord } from '../../src/diagnose/build-reco
 import { rule, ID } from '../../src/diagnose/rules/go-cache-churn.js';
 import { rebuildLines, rebuildSummaries } from '../../src/export/rebuild-summary.js';
 import { context } from './fixtures.js';
+import { TOOL, W, exec } from '../support/go-processes.js';
 
-const TOOL = '/usr/lib/go-1.19/pkg/tool/linux_amd64';
-const W = '/tmp/go-build4242';
-
-function exec(p: ProcessNode, filename: string, args: string[]): ProcessNode {
-  const bytes = Buffer.from(`${args.join('\0')}\0`, 'utf8');
-  p.exec = { ts: 0, filename, filenameTruncated: false, comm: 'x', argvLen: bytes.length, argvParts: [bytes], argvBytes: bytes.length };
-  return p;
-}
 
 /** A go command that looked up hits+misses entries (the H records' counts). */
 function goCommand(hits: number, misses: number, args = ['go', 'build', './...']): ProcessNode {

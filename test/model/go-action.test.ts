@@ -3,15 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { goActionOf, importPathOfDir } from '../../src/model/go-action.js';
 import { createProcess, displayName, type ProcessNode } from '../../src/model/process.js';
+import { TOOL, W, exec } from '../support/go-processes.js';
 
-const TOOL = '/usr/lib/go-1.19/pkg/tool/linux_amd64';
-const W = '/tmp/go-build4242';
-
-function exec(p: ProcessNode, filename: string, args: string[]): ProcessNode {
-  const bytes = Buffer.from(`${args.join('\0')}\0`, 'utf8');
-  p.exec = { ts: 0, filename, filenameTruncated: false, comm: 'x', argvLen: bytes.length, argvParts: [bytes], argvBytes: bytes.length };
-  return p;
-}
 
 function goBuild(): { go: ProcessNode; tool: (pid: number, name: string, args: string[]) => ProcessNode } {
   const go = exec(createProcess(100, undefined, 0), '/usr/bin/go', ['go', 'build', './cmd/app']);

@@ -12,15 +12,8 @@ import { emptyGoCacheLookups } from '../../src/model/gocache.js';
 import { findGoModule, inspectGoroot } from '../../src/diagnose/context-go-files.js';
 import type { DiagnosisContext } from '../../src/diagnose/types.js';
 import { devGoEnv } from '../diagnose/fixtures.js';
+import { TOOL, W, exec } from '../support/go-processes.js';
 
-const TOOL = '/usr/lib/go-1.19/pkg/tool/linux_amd64';
-const W = '/tmp/go-build4242';
-
-function exec(p: ProcessNode, filename: string, args: string[]): ProcessNode {
-  const bytes = Buffer.from(`${args.join('\0')}\0`, 'utf8');
-  p.exec = { ts: 0, filename, filenameTruncated: false, comm: 'x', argvLen: bytes.length, argvParts: [bytes], argvBytes: bytes.length };
-  return p;
-}
 
 let work: string;
 beforeEach(() => { work = mkdtempSync(join(tmpdir(), 'gostall-history-')); });
