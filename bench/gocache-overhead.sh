@@ -42,13 +42,5 @@ one() { # $1: on|off; prints wall seconds
   rm -f "$work/t.jsonl"
   awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f\n", b - a }'
 }
-ratios=""
-p=1
-while [ $p -le "$PAIRS" ]; do
-  if [ $((p % 2)) -eq 1 ]; then on=$(one on); off=$(one off); else off=$(one off); on=$(one on); fi
-  r=$(awk -v a="$on" -v b="$off" 'BEGIN { printf "%.4f\n", a / b }')
-  echo "pair $p: on ${on}s off ${off}s ratio $r"
-  ratios="$ratios $r"
-  p=$((p + 1))
-done
-echo "$ratios" | tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {m = NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2; print "median ratio on/off: " m " (" NR " pairs)"}'
+. "$repo/bench/paired-on-off.sh"
+run_pairs

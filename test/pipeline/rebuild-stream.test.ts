@@ -51,18 +51,24 @@ beforeEach(() => {
 });
 afterEach(() => { rmSync(work, { recursive: true, force: true }); });
 
+/** The agent's pipeline (episodes, many roots) over recorded readings, with a build history in the test's directory. */
+function agentPipeline() {
+  const spans: ReadableSpan[] = [];
+  const context = recordedContextCollector(() => createMountTable([{ mountPoint: '/', fsType: 'ext4', source: '/dev/sda', majMin: '8:0', root: '/', superOptions: 'rw' }]));
+  const core = createPipeline({
+    settings: {
+      evidenceThresholdNs: 50e6, episodes: { minDurationNs: 2 * S, mergeGapNs: 1 * S, reportEveryNs: 10 * S, stuckAfterNs: 1 * S },
+      windowNs: 0, longLivedNs: 60 * S, maxOpenTrees: 100, maxQueuedTrees: 100,
+    },
+    clock: createFixedClock(1_700_000_000 * S), resourceFor: createResourceCache({}), context, emit: (s) => spans.push(...s),
+    buildHistory: createBuildHistory({ dir: join(work, 'state/builds') }),
+  });
+  return { spans, context, core };
+}
+
 describe('an agent stream with a build history', () => {
   it('names the GOFLAGS that changed between builds of a module, and blames go.cache_churn when settings built before missed', async () => {
-    const spans: ReadableSpan[] = [];
-    const context = recordedContextCollector(() => createMountTable([{ mountPoint: '/', fsType: 'ext4', source: '/dev/sda', majMin: '8:0', root: '/', superOptions: 'rw' }]));
-    const core = createPipeline({
-      settings: {
-        evidenceThresholdNs: 50e6, episodes: { minDurationNs: 2 * S, mergeGapNs: 1 * S, reportEveryNs: 10 * S, stuckAfterNs: 1 * S },
-        windowNs: 0, longLivedNs: 60 * S, maxOpenTrees: 100, maxQueuedTrees: 100,
-      },
-      clock: createFixedClock(1_700_000_000 * S), resourceFor: createResourceCache({}), context, emit: (s) => spans.push(...s),
-      buildHistory: createBuildHistory({ dir: join(work, 'state/builds') }),
-    });
+    const { spans, context, core } = agentPipeline();
     // what the agent read about each root when it appeared: its directory and environment
     const readings = (goflags: string) => ({ mounts: [], workspace: work, processEnvs: { launch: { GOFLAGS: goflags }, processes: [] } });
     context.record(800, readings('-mod=mod'));
@@ -91,16 +97,7 @@ describe('an agent stream with a build history', () => {
 
 describe('a go command run by a script from another directory', () => {
   it('is judged by the directory it exec\'d in (read at its exec): its module, its files; the root span lists what changed', async () => {
-    const spans: ReadableSpan[] = [];
-    const context = recordedContextCollector(() => createMountTable([{ mountPoint: '/', fsType: 'ext4', source: '/dev/sda', majMin: '8:0', root: '/', superOptions: 'rw' }]));
-    const core = createPipeline({
-      settings: {
-        evidenceThresholdNs: 50e6, episodes: { minDurationNs: 2 * S, mergeGapNs: 1 * S, reportEveryNs: 10 * S, stuckAfterNs: 1 * S },
-        windowNs: 0, longLivedNs: 60 * S, maxOpenTrees: 100, maxQueuedTrees: 100,
-      },
-      clock: createFixedClock(1_700_000_000 * S), resourceFor: createResourceCache({}), context, emit: (s) => spans.push(...s),
-      buildHistory: createBuildHistory({ dir: join(work, 'state/builds') }),
-    });
+    const { spans, context, core } = agentPipeline();
     /** `sh -c 'cd mod && go build ./...'` started in /, the go command (pid+1) in the module */
     const script = (pid: number, t: number, goflags: string): string[] => {
       context.record(pid, { mounts: [], workspace: '/', processEnvs: { launch: { GOFLAGS: goflags }, processes: [{ pid: pid + 1, startNs: t + 2e6, cwd: work }] } });
