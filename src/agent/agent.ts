@@ -144,6 +144,7 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
     { name: 'gostall_run_refused_total', help: 'gostall run requests refused (malformed, slow, not allowed, not a waiting shim)', type: 'counter', samples: [{ value: runServer?.stats.refused ?? 0 }] },
     { name: 'gostall_run_following', help: 'gostall run commands followed now', type: 'gauge', samples: [{ value: runServer?.stats.following ?? 0 }] },
     { name: 'gostall_run_records_total', help: 'probe records handed to gostall run commands (or dropped for shims nobody claimed)', type: 'counter', samples: [{ value: router.stats.linesRouted }] },
+    { name: 'gostall_run_ids_held', help: 'process and thread ids held for trees followed for gostall run (bounded by what those trees run; flat over time)', type: 'gauge', samples: [{ value: router.heldIds() }] },
     ...(exportSink.target ? exportMetrics(exportSink.stats()) : []),
   ];
 

@@ -8,10 +8,18 @@
  * run claims the pid, then handed to it as they come. A shim nobody claims within
  * UNCLAIMED_MILLIS (a run that traces on its own, or any process named gostall-shim) is
  * dropped, records and all. Records are routed by the pid field; forks extend a tree.
+ *
+ * Every id a tree holds is let go as soon as it is done with: a process at its exit record
+ * (whichever thread printed it), a thread at its own exit record (Q), and a whole tree once
+ * its run is gone (released or never claimed) for DROPPED_KEEP_MILLIS. Ids are reused (pid_max
+ * is 32768 on many hosts, a few minutes of builds): an id held too long would route a new
+ * process's records — a new root of the agent's, a new run's shim — into a dead tree.
  */
 
 /** run asks within ~100 ms of starting its shim; this leaves room for a loaded machine. */
 export const UNCLAIMED_MILLIS = 5000;
+/** A dropped tree's ids are kept this long for its stragglers' records, then let go. */
+export const DROPPED_KEEP_MILLIS = 30_000;
 /** records kept for a shim not yet claimed (it is blocked on its gate: a handful at most) */
 const MAX_BUFFERED_LINES = 10_000;
 export const SHIM_COMM = 'gostall-shim';
@@ -22,7 +30,12 @@ export interface FollowClient {
   fail(message: string): void;
 }
 
-interface Followed { rootPid: number; execd: boolean; pids: Set<number>; client: FollowClient | undefined; buffer: string[]; createdMillis: number; dropped: boolean }
+interface Followed {
+  rootPid: number; execd: boolean; pids: Set<number>; client: FollowClient | undefined; buffer: string[]; createdMillis: number;
+  dropped: boolean;
+  /** when it was dropped (its ids are let go DROPPED_KEEP_MILLIS later) */
+  droppedMillis: number;
+}
 
 export interface RunRouter {
   /** the lines the agent's own pipeline gets now (none, this one, or a held G and this one) */
@@ -36,6 +49,8 @@ export interface RunRouter {
   /** drop shims nobody claimed in time */
   tick(nowMillis: number): void;
   readonly stats: { shims: number; claimed: number; unclaimed: number; linesRouted: number };
+  /** ids held for followed trees now (bounded by the processes and threads those trees run) */
+  readonly heldIds: () => number;
 }
 
 export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
@@ -50,14 +65,20 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
     if (f.client) f.client.send([line]);
     else if (f.buffer.length < MAX_BUFFERED_LINES) f.buffer.push(line);
   };
-  const forget = (pid: number) => {
+  const forget = (pid: number, of?: Followed) => {
     const f = byPid.get(pid);
-    if (!f) return;
+    if (!f || (of && f !== of)) return;
     byPid.delete(pid);
     f.pids.delete(pid);
   };
+  const drop = (f: Followed) => {
+    if (f.dropped) return;
+    f.dropped = true;
+    f.droppedMillis = nowMillis();
+    f.buffer = [];
+  };
   const startShim = (pid: number) => {
-    const f: Followed = { rootPid: pid, execd: false, pids: new Set([pid]), client: undefined, buffer: [], createdMillis: nowMillis(), dropped: false };
+    const f: Followed = { rootPid: pid, execd: false, pids: new Set([pid]), client: undefined, buffer: [], createdMillis: nowMillis(), dropped: false, droppedMillis: 0 };
     byPid.set(pid, f);
     stats.shims++;
     for (const w of waiters.get(pid) ?? []) w();
@@ -81,7 +102,10 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
     if (tag === 'G') {
       // A followed process that execs a watched executable (`gostall run -- go build`) is
       // already the run's: it is not a new root of the agent's.
-      if (byPid.has(pid)) return [];
+      const held = byPid.get(pid);
+      if (held && !held.dropped) return [];
+      // a gone run's process (or a reused id) that execs a watched executable is the agent's root
+      if (held) forget(pid, held);
       heldG = { pid, line };
       return [];
     }
@@ -105,7 +129,12 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
       if (Number.isInteger(child) && child > 0) { f.pids.add(child); byPid.set(child, f); }
     }
     deliver(f, line);
-    if (tag === 'X' && fields[3] === fields[2]) forget(pid);
+    // the process is gone whichever of its threads printed X; a thread, at its own Q
+    if (tag === 'X') forget(pid, f);
+    else if (tag === 'Q') {
+      const tid = Number(fields[3]);
+      if (tid !== pid) forget(tid, f);
+    }
     return [];
   }
 
@@ -140,12 +169,15 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
       return true;
     },
     release(client) {
-      for (const f of byPid.values()) if (f.client === client) { f.client = undefined; f.dropped = true; }
+      for (const f of new Set(byPid.values())) if (f.client === client) { f.client = undefined; drop(f); }
     },
     tick(now) {
       for (const f of new Set(byPid.values())) {
-        if (!f.client && !f.dropped && now - f.createdMillis > UNCLAIMED_MILLIS) { f.dropped = true; f.buffer = []; stats.unclaimed++; }
+        if (!f.client && !f.dropped && now - f.createdMillis > UNCLAIMED_MILLIS) { drop(f); stats.unclaimed++; }
+        // a gone run's processes that still live (or whose exit was lost) are the agent's again
+        if (f.dropped && now - f.droppedMillis > DROPPED_KEEP_MILLIS) for (const pid of [...f.pids]) forget(pid, f);
       }
     },
+    heldIds: () => byPid.size,
   };
 }

@@ -92,6 +92,42 @@ describe('run router', () => {
     expect(c.failed[0]).toMatch(/tracer restarted/);
   });
 
+  it('lets go of every id of a finished run: ids are reused, and a held one would hide the next process', async () => {
+    let now = 0;
+    const r = createRunRouter(() => now);
+    const Q = (pid: number, tid: number) => `Q\t105\t${pid}\t${tid}\t1\t2\t0\t0\t1\t1\t0`;
+    const Xby = (pid: number, tid: number) => `X\t106\t${pid}\t${tid}\t0`;
+    r.route(G(70));
+    r.route(E(70, 'gostall-shim'));
+    const c = client();
+    r.claim(70, c);
+    // go build (70) starts threads 71 and 72 and a compile (73); the process's X comes from thread 72, not the leader
+    for (const l of [E(70, 'go'), F(70, 71), F(70, 72), F(70, 73), E(73, 'compile'), Q(73, 73), X(73), Q(70, 71), Q(70, 70), Xby(70, 72)]) r.route(l);
+    expect(r.heldIds()).toBe(1); // thread 72 exited with the group and printed no Q of its own
+    r.release(c);
+    now += 31_000;
+    r.tick(now);
+    expect(r.heldIds()).toBe(0);
+    // the ids come round again: a new go build of the agent's at 72 is a root of the agent's, and a new run's shim at 73 is seen
+    expect(r.route(G(72))).toEqual([]);
+    expect(r.route(E(72, 'go'))).toEqual([G(72), E(72, 'go')]);
+    r.route(G(73));
+    r.route(E(73, 'gostall-shim'));
+    expect(await r.waitForShim(73, 10)).toBe(true);
+    expect(r.claim(73, client())).toBe(true);
+  });
+
+  it('a dropped run\'s process that execs a watched executable is the agent\'s root at once', () => {
+    let now = 0;
+    const r = createRunRouter(() => now);
+    r.route(G(80));
+    r.route(E(80, 'gostall-shim'));
+    now = 10_000;
+    r.tick(now); // nobody claimed it: dropped
+    expect(r.route(G(80))).toEqual([]);
+    expect(r.route(E(80, 'go'))).toEqual([G(80), E(80, 'go')]);
+  });
+
   it('a shim never seen is not waited for forever', async () => {
     expect(await createRunRouter().waitForShim(60, 20)).toBe(false);
   });
