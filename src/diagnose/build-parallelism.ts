@@ -6,7 +6,7 @@
  * says so, with the numbers, on the build's root span and in the summary. Evidence for
  * cpu.throttled and memory pressure, not a cause of its own.
  */
-import { buildActionsOf, summarizeBuild } from '../model/build-insight.js';
+import type { BuildInsight } from '../model/build-insight.js';
 import { argvOf, executableName, type ProcessNode } from '../model/process.js';
 import { walk } from '../model/tree.js';
 import type { DiagnosisContext } from './types.js';
@@ -38,9 +38,8 @@ function goParallelFlag(root: ProcessNode): number | undefined {
   return undefined;
 }
 
-/** The verdict, or undefined when the tree ran no compile or the CPUs are not known. */
-export function buildParallelism(root: ProcessNode, ctx: DiagnosisContext): BuildParallelism | undefined {
-  const build = summarizeBuild(buildActionsOf(root, ctx.endNs));
+/** The verdict on the tree's build (summarizeBuild's, computed once per trace), or undefined when it ran no compile or the CPUs are not known. */
+export function buildParallelism(root: ProcessNode, build: BuildInsight | undefined, ctx: DiagnosisContext): BuildParallelism | undefined {
   if (!build || build.compiles === 0) return undefined;
   const quota = ctx.cgroupCpu?.quotaCpus;
   const cpus = ctx.cpuTimes?.cpus;

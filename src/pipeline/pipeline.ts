@@ -16,6 +16,7 @@ import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { diagnose } from '../diagnose/diagnose.js';
 import { buildParallelism, buildParallelismAttributes } from '../diagnose/build-parallelism.js';
+import { buildActionsOf, summarizeBuild } from '../model/build-insight.js';
 import type { DiagnosisContext } from '../diagnose/types.js';
 import type { RebuildFindings } from '../diagnose/rebuild-diff.js';
 import type { ProbeEvent } from '../events/types.js';
@@ -127,10 +128,12 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       const causes = diagnose(job.node, rebuild ? { ...ctx, rebuildOf: (p) => byGo.get(p) } : ctx);
       // a replay: the findings run recorded with its history (the context carries them)
       const rebuilds = rebuild?.findings ?? (job.isRoot && !detached ? recordedRebuilds(root, ctx) : undefined);
-      const parallelism = job.node === root ? buildParallelism(root, ctx) : undefined;
+      // the build's account, made once: the root span's attributes and the parallelism verdict both read it
+      const build = job.node === root ? summarizeBuild(buildActionsOf(root, job.endNs)) : undefined;
+      const parallelism = build ? buildParallelism(root, build, ctx) : undefined;
       const spans = await buildTreeSpans({
         node: job.node, parentContext: detached?.parentSpan, ids, clock, thresholdNs: settings.evidenceThresholdNs, endNs: job.endNs,
-        causes, resource: resourceOf(root, info), rootAttributes: { ...rootAttributes(info), ...buildParallelismAttributes(parallelism) },
+        causes, resource: resourceOf(root, info), build, rootAttributes: { ...rootAttributes(info), ...buildParallelismAttributes(parallelism) },
         earlierCauseIds: [...info.causeIds], processExtras: (p) => processExtras(p, job.endNs), goPhasesOf: ctx.goDebugTraceOf, rebuilds,
       });
       rebuild?.commit();

@@ -14,7 +14,7 @@ import { SYSCALL_CLASSES } from '../events/schema.js';
 import type { WallClock } from '../model/clock.js';
 import { argvOf, decodeWaitStatus, displayName, executableName, type ProcessNode } from '../model/process.js';
 import { goActionOf, packageLabel } from '../model/go-action.js';
-import { buildActionsOf, summarizeBuild } from '../model/build-insight.js';
+import { buildActionsOf, summarizeBuild, type BuildInsight } from '../model/build-insight.js';
 import { sumGoCache } from '../model/gocache.js';
 import { vcsStampingTool } from '../model/go-vcs.js';
 import { walk } from '../model/tree.js';
@@ -45,6 +45,8 @@ export interface TreeSpansInput {
   endNs: number;
   causes: Cause[];
   resource: Resource;
+  /** the trace root's build account (summarizeBuild), when the caller made it already */
+  build?: BuildInsight;
   /** attributes for the trace's root span (only when node is the root) */
   rootAttributes?: Attributes;
   /** cause ids found earlier in this trace (episodes, subtrees published before) */
@@ -151,8 +153,7 @@ export function causeAttributes(causes: Cause[]): Attributes {
 }
 
 /** A Go build's account on its root span: actions, compile time and parallelism, stamping, slowest packages. */
-function buildAttributes(root: ProcessNode, endNs: number): Attributes {
-  const b = summarizeBuild(buildActionsOf(root, endNs));
+function buildAttributes(root: ProcessNode, b: BuildInsight | undefined): Attributes {
   const cache = goCacheAttributes(root, b?.compileNs ?? 0);
   if (!b) return cache;
   const a: Attributes = {
@@ -190,7 +191,8 @@ function processSpanAttributes(p: ProcessNode, x: TreeSpansInput, isTraceRoot: b
     const slowest = slowestOperations(p);
     attrs['gostall.summary.slowest'] = slowest.map((o) => o.text);
     attrs['gostall.summary.slowest_ns'] = slowest.map((o) => o.ns);
-    Object.assign(attrs, buildAttributes(p, x.endNs));
+    // the pipeline passes the account it made for the verdict (undefined: no build); other callers get it made here
+    Object.assign(attrs, buildAttributes(p, 'build' in x ? x.build : summarizeBuild(buildActionsOf(p, x.endNs))));
   }
   const why = rebuild(p);
   if (why) Object.assign(attrs, why);

@@ -1,11 +1,12 @@
 // A Go build's parallelism against the CPUs it may use (issue 13, item 5): the verdict on the
 // root span and the summary's line, from the process tree and the diagnosis context.
 import { describe, expect, it } from 'vitest';
-import { buildParallelism, buildParallelismAttributes } from '../../src/diagnose/build-parallelism.js';
+import { buildParallelism as verdictOn, buildParallelismAttributes } from '../../src/diagnose/build-parallelism.js';
 import { timeByOverlap, buildActionsOf, summarizeBuild } from '../../src/model/build-insight.js';
 import { createProcess, type ProcessNode } from '../../src/model/process.js';
 import { renderSummary } from '../../src/export/summary.js';
 import { context, devGoEnv } from './fixtures.js';
+import type { DiagnosisContext } from '../../src/diagnose/types.js';
 import { JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { Readable } from 'node:stream';
@@ -37,6 +38,9 @@ function build(goArgs: string[]): ProcessNode {
   });
   return go;
 }
+
+/** The verdict on a tree, from its build account as the pipeline makes it. */
+const buildParallelism = (root: ProcessNode, ctx: DiagnosisContext) => verdictOn(root, summarizeBuild(buildActionsOf(root, ctx.endNs)), ctx);
 
 const cgroup = (quotaCpus: number | undefined) => ({
   version: 2 as const, path: '/build', quotaCpus, quotaUs: quotaCpus && quotaCpus * 100_000, periodUs: quotaCpus && 100_000,
