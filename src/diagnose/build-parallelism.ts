@@ -7,6 +7,7 @@
  * cpu.throttled and memory pressure, not a cause of its own.
  */
 import type { BuildInsight } from '../model/build-insight.js';
+import { flagValue } from '../model/go-action.js';
 import { argvOf, executableName, type ProcessNode } from '../model/process.js';
 import { walk } from '../model/tree.js';
 import type { DiagnosisContext } from './types.js';
@@ -27,13 +28,8 @@ export interface BuildParallelism {
 function goParallelFlag(root: ProcessNode): number | undefined {
   for (const p of walk(root)) {
     if (!p.exec || executableName(p) !== 'go') continue;
-    const { argv } = argvOf(p);
-    for (let i = 1; i < argv.length; i++) {
-      const a = argv[i]!;
-      if (a === '--') break;
-      const v = a === '-p' || a === '--p' ? argv[i + 1] : /^--?p=(.*)$/.exec(a)?.[1];
-      if (v !== undefined && /^[1-9]\d{0,5}$/.test(v)) return Number(v);
-    }
+    const v = flagValue(argvOf(p).argv, '-p');
+    if (v !== undefined && /^[1-9]\d{0,5}$/.test(v)) return Number(v);
   }
   return undefined;
 }

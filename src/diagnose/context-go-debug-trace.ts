@@ -11,6 +11,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { parseGoDebugTrace } from '../events/go-debug-trace.js';
 import { goPhasesOf, type GoPhases } from '../model/go-phases.js';
+import { flagValue } from '../model/go-action.js';
 import { argvOf, executableName, type ProcessNode } from '../model/process.js';
 import { readRegularFile } from '../vocabulary/regular-file.js';
 
@@ -19,14 +20,7 @@ const MAX_DEBUG_TRACE_BYTES = 64 * 1024 * 1024;
 
 /** The FILE of -debug-trace=FILE (or -debug-trace FILE) on a go command line, as given. */
 export function debugTraceFlag(argv: string[]): string | undefined {
-  for (let i = 1; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--') break;
-    if (a === '-debug-trace' || a === '--debug-trace') return argv[i + 1] || undefined;
-    const m = /^--?debug-trace=(.+)$/.exec(a);
-    if (m) return m[1];
-  }
-  return undefined;
+  return flagValue(argv, '-debug-trace') || undefined;
 }
 
 /** The phases of the go process's -debug-trace file; undefined without the flag or a readable, valid file. */

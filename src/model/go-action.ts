@@ -32,11 +32,11 @@ export interface GoAction {
 
 const KINDS = new Set<string>(['compile', 'asm', 'cgo', 'vet', 'link']);
 
-/** The value of -flag V or -flag=V (the Go flag package accepts both, and --flag). */
-function flagValue(argv: string[], flag: string): string | undefined {
+/** The value of -flag V or -flag=V on a Go tool's or the go command's argv (the Go flag package accepts both, and --flag). */
+export function flagValue(argv: string[], flag: string): string | undefined {
   for (let i = 1; i < argv.length; i++) {
+    if (argv[i] === '--') return undefined; // what follows is not the tool's
     const a = argv[i]!.startsWith('--') ? argv[i]!.slice(1) : argv[i]!;
-    if (a === '--') return undefined;
     if (a === flag) return argv[i + 1];
     if (a.startsWith(`${flag}=`)) return a.slice(flag.length + 1);
   }
