@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { readRegularFile } from '../vocabulary/regular-file.js';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { compileInputsOf, goCommandLineOf, packageKeyOf, trimpathOn } from '../model/go-build-inputs.js';
 import { isGoCommand } from './evidence.js';
 import type { ProcessNode } from '../model/process.js';
@@ -116,7 +116,7 @@ function packageFingerprints(go: ProcessNode, cwd: string | undefined, budget: {
           const h = hashFile(abs, LIMITS.maxHashedFileBytes);
           if (h) { fp.sha256 = h; budget.bytes -= st.size; }
         }
-        files[baseName(f)] = fp;
+        files[basename(f)] = fp;
       } catch {
         /* gone since (a generated file): not recorded */
       }
@@ -130,8 +130,6 @@ function packageFingerprints(go: ProcessNode, cwd: string | undefined, budget: {
 function readableBy(st: { uid: number; mode: number }, uid: number | undefined): boolean {
   return uid === undefined || uid === 0 || st.uid === uid || (st.mode & 0o004) !== 0;
 }
-
-const baseName = (f: string): string => f.slice(f.lastIndexOf('/') + 1);
 
 /** The record of one go command's build, read now (after it ended), or undefined when it names no build. */
 export function recordBuild(go: ProcessNode, ctx: DiagnosisContext, budget: { files: number; bytes: number }, atMs = Date.now()): BuildRecord | undefined {
