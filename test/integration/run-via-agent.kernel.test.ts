@@ -53,9 +53,9 @@ function shape(spans: DecodedSpan[]): string[] {
   }).sort();
 }
 
-async function traced(name: string, env: NodeJS.ProcessEnv, command: string[], input?: string): Promise<{ run: GostallRun; spans: DecodedSpan[] }> {
+async function traced(name: string, env: NodeJS.ProcessEnv, command: string[], input?: string, cwd?: string): Promise<{ run: GostallRun; spans: DecodedSpan[] }> {
   const out = join(dir, `${name}.otlp.jsonl`);
-  const run = await runGostall(['run', '--out', out, '--', ...command], { env, input });
+  const run = await runGostall(['run', '--out', out, '--', ...command], { env, input, ...(cwd ? { cwd } : {}) });
   return { run, spans: existsSync(out) ? await readTraceFile(out) : [] };
 }
 
@@ -71,6 +71,26 @@ describe('the same command traced both ways', () => {
     expect(shape(via.spans).length).toBe(4); // bash, ls, sh, cat
     expect(shape(via.spans)).toEqual(shape(own.spans));
     expect(via.run.stderr).toMatch(/bash exited 3/);
+  });
+});
+
+describe('a failure whose cause is in what the tool said', () => {
+  it('is diagnosed through the agent as standalone: the agent captures stderr too', async () => {
+    // Go 1.19 on a module asking for go 1.30 that imports a package 1.19 lacks: only its
+    // stderr ("package slices is not in GOROOT") tells the toolchain is too old
+    const mod = join(dir, 'newer');
+    await mkdir(mod, { recursive: true });
+    writeFileSync(join(mod, 'go.mod'), 'module example.com/newer\n\ngo 1.30\n');
+    writeFileSync(join(mod, 'main.go'), 'package main\n\nimport "slices"\n\nfunc main() { _ = slices.Contains([]int{1}, 1) }\n');
+    const cmd = ['go', 'build', '-o', '/dev/null', '.'];
+    const own = await traced('newer-own', standalone(), cmd, undefined, mod);
+    const via = await traced('newer-via', viaAgent(), cmd, undefined, mod);
+    expect(via.run.code).not.toBe(0);
+    expect(via.run.stderr).toMatch(/go\.toolchain_mismatch/);
+    expect(shape(via.spans)).toEqual(shape(own.spans));
+    const go = processSpans(via.spans).find((s) => s.name.startsWith('go'))!;
+    expect(go.attributes['gostall.stderr']).toMatch(/package slices is not in GOROOT/);
+    goPids.push(go.attributes['process.pid'] as number);
   });
 });
 

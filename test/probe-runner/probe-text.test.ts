@@ -16,9 +16,14 @@ function attachPoints(program: string): string[] {
 
 describe('probe sets', () => {
   it('the agent hooks no raw_syscalls and no read: untraced processes pay only for the calls the rules need', () => {
-    const points = attachPoints(probeProgram(SOURCE, 'agent', 'x64'));
+    const program = probeProgram(SOURCE, 'agent', 'x64');
+    const points = attachPoints(program);
     expect(points.some((p) => p.startsWith('tracepoint:raw_syscalls:'))).toBe(false);
-    expect(points.filter((p) => /sys_(enter|exit)_(read|pread64|write)$/.test(p))).toEqual([]);
+    expect(points.filter((p) => /sys_(enter|exit)_(read|pread64)$/.test(p))).toEqual([]);
+    // stderr capture: one write hook, whose predicate reads the fd and nothing else, so an
+    // untraced process's write to anything but fd 2 costs one compare (no map lookup)
+    expect(points.filter((p) => /sys_(enter|exit)_write$/.test(p))).toEqual(['tracepoint:syscalls:sys_enter_write']);
+    expect(program).toMatch(/^tracepoint:syscalls:sys_enter_write\n\/args->fd == 2\/\n/m);
     expect(points).toContain('tracepoint:syscalls:sys_enter_newfstatat');
     expect(points).toContain('tracepoint:syscalls:sys_exit_getdents64');
     expect(points).toContain('tracepoint:syscalls:sys_enter_renameat');
