@@ -169,6 +169,7 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
     try {
       runServer = await startRunServer({
         path: config.run.socket, group, router, log,
+        ...(config.cgroup && cgroupRel ? { cgroup: { dir: config.cgroup, procPath: cgroupRel } } : {}),
         thresholds: { syscallThresholdNs: config.syscallThresholdNs, offcpuThresholdNs: config.offcpuThresholdNs },
         tracerDrained: (cancelled) => waitTracerDrained({ pid: () => supervisor.pid, lastLineAt: () => lastLineAt, cancelled }).then(() => undefined),
       });

@@ -16,6 +16,7 @@
 import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
+import { inCgroup } from '../vocabulary/procfs.js';
 import type { RunRouter, FollowClient } from './run-router.js';
 import { SHIM_COMM } from './run-router.js';
 import { MAX_REQUEST_BYTES, REQUEST_DEADLINE_MILLIS, RUN_PROTOCOL_VERSION, SHIM_WAIT_MILLIS, laterRequestSchema, lineReader, requestSchema, type RunReply } from './run-protocol.js';
@@ -34,6 +35,12 @@ export interface RunServerOptions {
   /** resolves once every record the tracer had produced when called has reached the router (or cancelled() says stop) */
   tracerDrained: (cancelled: () => boolean) => Promise<void>;
   log: (line: string) => void;
+  /**
+   * the one cgroup the agent traces (config `cgroup`): its directory, and its path as
+   * /proc/PID/cgroup shows it. A shim outside it is refused at once: the tracer would
+   * never see it start.
+   */
+  cgroup?: { dir: string; procPath: string };
 }
 
 export interface RunServer {
@@ -172,6 +179,7 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
       const who = procIdentity(pid);
       if (!who || who.comm !== SHIM_COMM) return refuse(`process ${pid} is not a gostall run waiting to start its command`);
       if (!mayAsk(who.uid, who.gid)) return refuse(`process ${pid} belongs to uid ${who.uid}, who may not ask this agent (root${opts.group ? ` and members of group ${opts.group.name}` : ''} may)`);
+      if (opts.cgroup && !inCgroup(pid, opts.cgroup.procPath)) return refuse(`process ${pid} is outside the cgroup this agent traces (${opts.cgroup.dir})`);
       answered = true;
       // at once: run knows an agent is on it (and waits for `following`, not its 100 ms)
       reply({ v: RUN_PROTOCOL_VERSION, type: 'accepted', pid });

@@ -154,7 +154,7 @@ export function scanForAdoption(names: readonly string[], opts: { cgroupV2Path?:
 }
 
 /** Whether /proc/PID/cgroup puts the process in exactly this cgroup v2 path (e.g. /kubepods/pod1). */
-function inCgroup(pid: number, path: string): boolean {
+export function inCgroup(pid: number, path: string): boolean {
   try {
     const line = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'));
     return line?.slice(3) === path;

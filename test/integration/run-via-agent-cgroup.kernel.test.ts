@@ -1,0 +1,73 @@
+/**
+ * An agent confined to one cgroup (config `cgroup`) and `gostall run`: a run whose command
+ * starts inside that cgroup is followed by the agent; one outside it is refused at once with
+ * the reason (the agent's tracer would never see it start), and traces on its own.
+ */
+import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startAgentProcess, type RunningAgent } from '../agent/support.js';
+import { processSpans, readTraceFile, runGostall } from './harness.js';
+
+let agent: RunningAgent | undefined;
+let dir: string;
+let scope: string | undefined;
+let socketPath: string;
+
+function cgroup2Root(): string {
+  for (const line of readFileSync('/proc/self/mounts', 'utf8').split('\n')) {
+    const [, mountPoint, fsType] = line.split(' ');
+    if (fsType === 'cgroup2' && mountPoint) return mountPoint;
+  }
+  throw new Error('no cgroup v2 mount: this test needs one');
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'gostall-run-cgroup-'));
+  await chmod(dir, 0o755);
+  scope = join(cgroup2Root(), `gostall-test-scope-${process.pid}`);
+  mkdirSync(scope);
+  socketPath = join(dir, 'agent/run.sock');
+  agent = await startAgentProcess({ executables: ['go'], cgroup: scope, run: { socket: socketPath }, export: { out: join(dir, 'agent.otlp.jsonl') } });
+  await agent.waitHealthy();
+}, 120_000);
+
+afterAll(async () => {
+  await agent?.cleanup();
+  // its processes have all exited by now; the kernel may take a moment to let it go
+  for (let i = 0; scope && existsSync(scope) && i < 50; i++) {
+    try { rmdirSync(scope); } catch { await new Promise((r) => setTimeout(r, 100)); }
+  }
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function answered(): Promise<{ requests: number; refused: number }> {
+  const m = await agent!.metrics();
+  return { requests: m.get('gostall_run_requests_total') ?? 0, refused: m.get('gostall_run_refused_total') ?? 0 };
+}
+
+it('follows a run inside its cgroup, and refuses one outside at once, which then traces on its own', async () => {
+  const env = { ...process.env, GOSTALL_AGENT_SOCKET: socketPath };
+  const before = await answered();
+
+  const outside = join(dir, 'outside.otlp.jsonl');
+  const out = await runGostall(['run', '--out', outside, '--', 'sh', '-c', 'exit 4'], { env });
+  expect(out.code).toBe(4);
+  expect(out.stderr).toMatch(/the agent at .* refused: process \d+ is outside the cgroup this agent traces \(.*gostall-test-scope-\d+\); tracing on its own/);
+  expect(processSpans(await readTraceFile(outside))).toHaveLength(1);
+
+  // inside: a shell joins the cgroup, then becomes gostall run, whose shim starts there too
+  const inside = join(dir, 'inside.otlp.jsonl');
+  const into = await runGostall(['run', '--out', inside, '--', 'sh', '-c', 'exit 5'], {
+    env, wrap: ['/bin/sh', '-c', 'echo $$ > "$0" && exec "$@"', join(scope!, 'cgroup.procs')],
+  });
+  expect(into.code).toBe(5);
+  expect(into.stderr).not.toMatch(/tracing on its own|Attaching/);
+  expect(processSpans(await readTraceFile(inside))).toHaveLength(1);
+
+  const after = await answered();
+  expect(after.refused).toBe(before.refused + 1);
+  expect(after.requests).toBe(before.requests + 2);
+});
