@@ -16,7 +16,7 @@ import { statSync } from 'node:fs';
 import { readRegularFile } from '../vocabulary/regular-file.js';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { compileInputsOf, goCommandLineOf, packageKeyOf, trimpathOn } from '../model/go-build-inputs.js';
-import { isGoCommand } from './evidence.js';
+import { goCommandDir, isGoCommand } from './evidence.js';
 import type { ProcessNode } from '../model/process.js';
 import { walk } from '../model/tree.js';
 import type { DiagnosisContext } from './types.js';
@@ -135,9 +135,8 @@ function readableBy(st: { uid: number; mode: number }, uid: number | undefined):
 export function recordBuild(go: ProcessNode, ctx: DiagnosisContext, budget: { files: number; bytes: number }, atMs = Date.now()): BuildRecord | undefined {
   const line = goCommandLineOf(go);
   if (!line.subcommand) return undefined;
-  // The directory the go command exec'd in (read at its exec), else the root's: its compiles'
-  // relative source paths are relative to it, and its go.mod names the build.
-  const cwd = ctx.cwdOf?.(go) ?? ctx.workspace;
+  // its compiles' relative source paths are relative to it, and its go.mod names the build
+  const cwd = goCommandDir(go, ctx);
   const env = ctx.envOf?.(go) ?? {};
   const goEnv = ctx.goEnvOf?.(go) ?? ctx.go;
   const module = cwd ? ctx.goModuleOf?.(cwd) : undefined;

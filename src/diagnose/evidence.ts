@@ -5,7 +5,8 @@
  */
 import { classOfSyscall, type SyscallClass } from '../events/schema.js';
 import type { SlowSyscallEvent } from '../events/types.js';
-import { decodeWaitStatus, displayName, executableName, type ProcessNode } from '../model/process.js';
+import { argvOf, decodeWaitStatus, displayName, executableName, type ProcessNode } from '../model/process.js';
+import { flagValue } from '../model/go-action.js';
 import { stderrText } from '../model/stderr.js';
 import { absolutePath } from './context-paths.js';
 import { formatDuration } from './format.js';
@@ -228,4 +229,15 @@ export function exitText(p: ProcessNode): string {
 /** Whether the process runs the go command itself. */
 export function isGoCommand(p: ProcessNode): boolean {
   return p.exec !== undefined && executableName(p) === 'go';
+}
+
+/**
+ * The directory a go command works in, where it looks for its go.mod and takes its relative
+ * paths from: the one it exec'd in (read at its exec; `make`, `sh -c 'cd sub && go build'`),
+ * else the root's workspace, moved by `-C dir` (Go 1.20 and later).
+ */
+export function goCommandDir(go: ProcessNode, ctx: DiagnosisContext): string | undefined {
+  const cwd = ctx.cwdOf?.(go) ?? ctx.workspace;
+  const moved = flagValue(argvOf(go).argv, '-C');
+  return moved === undefined ? cwd : absolutePath(moved, cwd);
 }

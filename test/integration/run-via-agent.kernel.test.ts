@@ -82,9 +82,10 @@ describe('a failure whose cause is in what the tool said', () => {
     await mkdir(mod, { recursive: true });
     writeFileSync(join(mod, 'go.mod'), 'module example.com/newer\n\ngo 1.30\n');
     writeFileSync(join(mod, 'main.go'), 'package main\n\nimport "slices"\n\nfunc main() { _ = slices.Contains([]int{1}, 1) }\n');
-    const cmd = ['go', 'build', '-o', '/dev/null', '.'];
-    const own = await traced('newer-own', standalone(), cmd, undefined, mod);
-    const via = await traced('newer-via', viaAgent(), cmd, undefined, mod);
+    // started from the parent directory: the go command's own directory, read at its exec, names the module
+    const cmd = ['sh', '-c', 'cd newer && exec go build -o /dev/null .'];
+    const own = await traced('newer-own', standalone(), cmd, undefined, dir);
+    const via = await traced('newer-via', viaAgent(), cmd, undefined, dir);
     expect(via.run.code).not.toBe(0);
     expect(via.run.stderr).toMatch(/go\.toolchain_mismatch/);
     expect(shape(via.spans)).toEqual(shape(own.spans));

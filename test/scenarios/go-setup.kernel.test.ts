@@ -85,6 +85,14 @@ it('go 1.30 in go.mod with an import Go 1.19 lacks is blamed on go.toolchain_mis
   expect(c.evidence).toContain('package slices is not in GOROOT');
 });
 
+it('a go build started in the module from a shell in its parent directory reads that module\'s go.mod', async () => {
+  const run = await traced(['sh', '-c', 'cd newer && go build -o /dev/null .'], { cwd: workDir, env: env() });
+  logOutcome('toolchain too old, from the parent directory', run);
+  expect(run.exitCode).not.toBe(0);
+  const c = expectSoleCause(run, 'go.toolchain_mismatch', 'go build');
+  expect(c.evidence).toContain(`${join(workDir, 'newer/go.mod')} asks for go 1.30 but go1.19`);
+});
+
 describe('a Go tool missing from PATH', () => {
   it('a shell that cannot find dlv is blamed on go.tool_not_found, naming GOPATH/bin where it is', async () => {
     const run = await traced(['sh', '-c', 'dlv version'], { cwd: workDir, env: env({ GOPATH: join(workDir, 'gopath') }) });

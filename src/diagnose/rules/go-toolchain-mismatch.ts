@@ -7,7 +7,7 @@
  */
 import type { ProcessNode } from '../../model/process.js';
 import type { Cause, DiagnosisContext, Rule } from '../types.js';
-import { exitText, exitedWithFailure, isGoCommand, perProcess, processLabel, stderrLine, wallNs } from '../evidence.js';
+import { exitText, exitedWithFailure, goCommandDir, isGoCommand, perProcess, processLabel, stderrLine, wallNs } from '../evidence.js';
 import { compareGoVersions } from '../context-go-files.js';
 import { absolutePath } from '../context-paths.js';
 
@@ -35,10 +35,11 @@ function hint(needed: string, running: string | undefined): string {
 }
 
 function judge(p: ProcessNode, ctx: DiagnosisContext): Cause | undefined {
-  if (!isGoCommand(p) || !exitedWithFailure(p) || !ctx.goModuleOf || !ctx.workspace) return undefined;
+  if (!isGoCommand(p) || !exitedWithFailure(p) || !ctx.goModuleOf) return undefined;
   const said = stderrLine(p, VERSION_TROUBLE);
-  if (!said) return undefined;
-  const mod = ctx.goModuleOf(ctx.workspace);
+  const dir = goCommandDir(p, ctx);
+  if (!said || !dir) return undefined;
+  const mod = ctx.goModuleOf(dir);
   if (!mod) return undefined;
   // A GOROOT that is not a Go tree is go.goroot_invalid's failure, whatever go.mod asks for.
   const goroot = ctx.goEnvOf?.(p)?.GOROOT;
@@ -63,7 +64,7 @@ function judge(p: ProcessNode, ctx: DiagnosisContext): Cause | undefined {
 
 /** The version of the Go that ran: its GOROOT's VERSION (GOROOT of the process, else of the binary). */
 function runningVersion(p: ProcessNode, ctx: DiagnosisContext): string | undefined {
-  const exe = absolutePath(p.exec!.filename, ctx.workspace);
+  const exe = absolutePath(p.exec!.filename, ctx.cwdOf?.(p) ?? ctx.workspace);
   const roots = [ctx.goEnvOf?.(p)?.GOROOT, exe ? ctx.gorootOfExecutable?.(exe) : undefined];
   for (const r of roots) {
     const v = r ? ctx.inspectGoroot?.(r).version : undefined;

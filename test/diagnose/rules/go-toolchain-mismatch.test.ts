@@ -25,6 +25,33 @@ describe('go.toolchain_mismatch', () => {
     expect(c!.hint).toContain('install Go 1.30');
   });
 
+  it('reads the go.mod of the directory the go command ran in, and of its -C directory, not the root\'s', () => {
+    const mods: Record<string, GoModule> = {
+      '/workspace': parseGoMod('/workspace/go.mod', 'module example.com/top\n\ngo 1.19\n'),
+      '/workspace/tools': parseGoMod('/workspace/tools/go.mod', 'module example.com/tools\n\ngo 1.30\n'),
+    };
+    const ctxIn = (cwd: string | undefined) => {
+      const ctx = ctxWith(undefined);
+      ctx.workspace = '/workspace';
+      ctx.goModuleOf = (dir) => mods[dir];
+      ctx.cwdOf = () => cwd;
+      return ctx;
+    };
+    const said = 'main.go:2:8: package slices is not in GOROOT (/usr/lib/go-1.19/src/slices)\n';
+    // `sh -c 'cd tools && go build'`: go exec'd in tools/
+    const inTools = proc({ exitCode: 1, args: ['go', 'build', '.'] });
+    stderrWrite(inTools, said);
+    expect(rule(inTools, ctxIn('/workspace/tools'))[0]!.evidence).toContain('/workspace/tools/go.mod asks for go 1.30');
+    // `go build -C tools` from the top: Go 1.20+ changes directory first
+    const minusC = proc({ exitCode: 1, args: ['go', 'build', '-C', 'tools', '.'] });
+    stderrWrite(minusC, said);
+    expect(rule(minusC, ctxIn('/workspace'))[0]!.evidence).toContain('/workspace/tools/go.mod asks for go 1.30');
+    // the top module asks for this Go: nothing to blame there
+    const top = proc({ exitCode: 1, args: ['go', 'build', '.'] });
+    stderrWrite(top, said);
+    expect(rule(top, ctxIn('/workspace'))).toEqual([]);
+  });
+
   it('names a toolchain line and GOTOOLCHAIN when a newer Go may not switch', () => {
     const p = proc({ exitCode: 1 });
     stderrWrite(p, 'go: go.mod requires go >= 1.23.1 (running go 1.19.8; GOTOOLCHAIN=local)\n');
