@@ -1,10 +1,12 @@
 /**
  * What the probe costs processes gostall does NOT trace, for each probe set: `run`'s
  * (raw_syscalls: every syscall on the machine runs its hooks while a command is traced)
- * and the always-on agent's (one tracepoint per syscall the rules need, none on read or
- * write). Workloads, never traced: `dd bs=1` from /dev/zero to /dev/null (two syscalls per
- * byte: the worst case) and `git status` in a generated 20,000-file repository (lstat of
- * every file: the calls the agent does hook). Each pair measures a workload with nothing
+ * and the always-on agent's (one tracepoint per syscall the rules need, none on read, one on
+ * write that looks no further than the fd unless it is 2). Workloads, never traced: `dd bs=1`
+ * from /dev/zero to /dev/null (two syscalls per byte: the worst case), `git status` in a
+ * generated 20,000-file repository (lstat of every file: the calls the agent does hook), and
+ * a process writing one byte at a time to stderr (the write hook's worst case: each call
+ * looks the process up). Each pair measures a workload with nothing
  * attached and with the set attached (following a sleeping process only), in alternating
  * order; the cost shows in the workload's CPU time (user + system: the BPF programs run in
  * its context), which a loaded shared machine disturbs less than wall time.
@@ -30,6 +32,8 @@ export interface ProbeSetCost {
   set: ProbeSet;
   dd: WorkloadCost;
   git: WorkloadCost;
+  /** one-byte writes to fd 2 */
+  stderr: WorkloadCost;
   /** dd: added CPU ns per syscall (median) */
   ddAddedNsPerSyscallMedian: number;
   /** spawn → BEGIN, and SIGINT → exit (detach), medians */
@@ -92,13 +96,15 @@ export async function benchHostCost(cfg: BenchConfig, log: (line: string) => voi
   const dd = `dd if=/dev/zero of=/dev/null bs=1 count=${bytes}`;
   // five runs per measurement: one git status takes ~0.1 s
   const gitStatus = 'for i in 1 2 3 4 5; do git status --porcelain; done';
-  const measure = () => ({ dd: cpuSeconds(dd, cfg.outDir), git: cpuSeconds(gitStatus, repo) });
+  const stderrWriter = `perl -e 'syswrite(STDERR, "x") for 1..${bytes}'`;
+  const measure = () => ({ dd: cpuSeconds(dd, cfg.outDir), git: cpuSeconds(gitStatus, repo), stderr: cpuSeconds(stderrWriter, cfg.outDir) });
   measure(); // warm the page cache and git's index for every variant alike
   const sets: ProbeSetCost[] = [];
   const untracedDd: number[] = [];
   for (const set of ['run', 'agent'] as const) {
     const ddPairs: WorkloadCost['pairs'] = [];
     const gitPairs: WorkloadCost['pairs'] = [];
+    const stderrPairs: WorkloadCost['pairs'] = [];
     const attachS: number[] = [];
     const detachS: number[] = [];
     for (let i = 0; i < cfg.pairs; i++) {
@@ -116,15 +122,16 @@ export async function benchHostCost(cfg: BenchConfig, log: (line: string) => voi
         untraced ??= measure();
         ddPairs.push({ untracedCpuS: untraced.dd, attachedCpuS: attached.dd });
         gitPairs.push({ untracedCpuS: untraced.git, attachedCpuS: attached.git });
+        stderrPairs.push({ untracedCpuS: untraced.stderr, attachedCpuS: attached.stderr });
         untracedDd.push(untraced.dd);
-        log(`hostcost: ${set} pair ${i + 1}: dd ${round(untraced.dd, 3)} -> ${round(attached.dd, 3)} s CPU, git status ×5 ${round(untraced.git, 3)} -> ${round(attached.git, 3)} s CPU`);
+        log(`hostcost: ${set} pair ${i + 1}: dd ${round(untraced.dd, 3)} -> ${round(attached.dd, 3)} s CPU, git status ×5 ${round(untraced.git, 3)} -> ${round(attached.git, 3)} s CPU, stderr writes ${round(untraced.stderr, 3)} -> ${round(attached.stderr, 3)} s CPU`);
       } finally {
         sleeper.kill('SIGKILL');
       }
     }
     const added = ddPairs.map((p) => ((p.attachedCpuS - p.untracedCpuS) * 1e9) / (2 * bytes));
     sets.push({
-      set, dd: summarize(ddPairs), git: summarize(gitPairs),
+      set, dd: summarize(ddPairs), git: summarize(gitPairs), stderr: summarize(stderrPairs),
       ddAddedNsPerSyscallMedian: round(median(added), 0),
       attachSecondsMedian: round(median(attachS), 2), detachSecondsMedian: round(median(detachS), 2),
     });

@@ -130,6 +130,7 @@ export function renderHostCost(h: HostCostResults): string {
     rows.push(
       [`${who}: dd bs=1 CPU ratio`, num(s.dd.ratioMedian, 3, '×'), `range ${num(s.dd.ratioMin, 2)}–${num(s.dd.ratioMax, 2)}; +${num(s.ddAddedNsPerSyscallMedian, 0)} ns per syscall; a worst case`],
       [`${who}: git status (${int(h.gitFiles)} files) CPU ratio`, num(s.git.ratioMedian, 3, '×'), `range ${num(s.git.ratioMin, 2)}–${num(s.git.ratioMax, 2)}`],
+      [`${who}: one-byte writes to stderr CPU ratio`, num(s.stderr.ratioMedian, 3, '×'), `range ${num(s.stderr.ratioMin, 2)}–${num(s.stderr.ratioMax, 2)}; the agent's write hook's worst case`],
       [`${who}: attach / detach (median)`, `${num(s.attachSecondsMedian, 2)} / ${num(s.detachSecondsMedian, 2)} s`, 'bpftrace spawn → BEGIN; SIGINT → exit'],
     );
   }

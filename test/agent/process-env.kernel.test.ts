@@ -2,10 +2,12 @@
 // (the root the agent starts a trace at) runs `go build` through runuser as a user whose
 // HOME is not writable and who never set GOCACHE. Go fails creating ~/.cache under that
 // user's HOME; the root kept root's HOME. The cause must be fs.permission_denied with scope
-// gocache (the failing go's own default cache), not the root's home directory.
+// gocache (the failing go's own default cache), not the root's home directory. And a build
+// script that cds into a module asking for go 1.30 before `go build`: judged by that module's
+// go.mod and by what go said on stderr, which the agent captures as run does.
 import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { chmod, chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -17,6 +19,8 @@ import { startAgentProcess, waitForValue, type RunningAgent } from './support.js
 const run = promisify(execFile);
 // Unique per run: the agent is host-wide and traces every process of this name.
 const NAME = `envbuild-${randomBytes(3).toString('hex')}`;
+/** a build script in the parent directory of a module that asks for go 1.30 */
+const NEWER = `tcbuild-${randomBytes(3).toString('hex')}`;
 
 let receiver: OtlpReceiver;
 let agent: RunningAgent;
@@ -32,8 +36,12 @@ beforeAll(async () => {
   await chown(user.home, 0, 0);
   await chmod(user.home, 0o755);
   await writeFile(join(dir, NAME), `#!/bin/sh\ncd ${dir}\nrunuser -u ${user.name} -- go build -o /dev/null .\n`, { mode: 0o755 });
+  await mkdir(join(dir, 'newer'));
+  await writeFile(join(dir, 'newer/go.mod'), 'module example.com/newer\n\ngo 1.30\n');
+  await writeFile(join(dir, 'newer/main.go'), 'package main\n\nimport "slices"\n\nfunc main() { _ = slices.Contains([]int{1}, 1) }\n');
+  await writeFile(join(dir, NEWER), `#!/bin/sh\ncd ${dir}/newer && go build -o /dev/null .\n`, { mode: 0o755 });
   receiver = await startOtlpReceiver();
-  agent = await startAgentProcess({ executables: [NAME], export: { endpoint: receiver.url, batch: { delay: '100ms' } } });
+  agent = await startAgentProcess({ executables: [NAME, NEWER], export: { endpoint: receiver.url, batch: { delay: '100ms' } } });
   await agent.waitHealthy();
 }, 120_000);
 
@@ -57,5 +65,15 @@ describe('the agent and a process with another environment than its root', () =>
     expect(root.attributes['gostall.causes']).toEqual(['fs.permission_denied']);
     const blamed = receiver.spans.find((s) => s.traceId === root.traceId && s.attributes['gostall.cause'] === 'fs.permission_denied');
     expect(blamed?.attributes['gostall.cause.scope']).toBe('gocache');
+  }, 180_000);
+
+  it('blames a go build that failed over its module\'s go line on go.toolchain_mismatch, from what go said on stderr', async () => {
+    const r = await run(join(dir, NEWER), []).then(() => ({ code: 0 }), (e: { code?: number }) => ({ code: e.code }));
+    expect(r.code, 'Go 1.19 cannot build a module that imports slices').not.toBe(0);
+    const root = await waitForValue('the build script\'s root span', () => receiver.spans.find((s) => s.name === NEWER && s.parentSpanId === undefined), 60_000, { receiver, agent });
+    expect(root.attributes['gostall.causes']).toEqual(['go.toolchain_mismatch']);
+    const go = receiver.spans.find((s) => s.traceId === root.traceId && s.attributes['gostall.cause'] === 'go.toolchain_mismatch');
+    expect(go?.attributes['gostall.stderr']).toMatch(/package slices is not in GOROOT/);
+    expect(go?.attributes['gostall.cause.evidence']).toContain(`${join(dir, 'newer/go.mod')} asks for go 1.30`);
   }, 180_000);
 });
