@@ -27,12 +27,9 @@ export interface RunViaAgentResults {
    */
   split: { startupMs: number[]; commandMs: number[]; afterExitMs: number[] };
   splitMedian: { startupMs: number; commandMs: number; afterExitMs: number };
-  /** cold `go build -a` of COLD_PKGS (a fresh GOCACHE each build), untraced vs through the agent (target ≤ 1.03×) */
+  /** cold `go build -a` of BENCH_PKGS, the build section's (a fresh GOCACHE each build), untraced vs through the agent (target ≤ 1.03×) */
   cold: { pairs: number; pkgs: string[]; untracedMs: number[]; viaAgentMs: number[]; failed: number; untracedMedianMs: number; viaAgentMedianMs: number; ratioMedian: number; deltaMedianMs: number };
 }
-
-/** A few std packages: ~5–10 s untraced here, long enough for the ratio, short enough for pairs. */
-const COLD_PKGS = ['fmt', 'net/url', 'encoding/json'];
 
 /** Wall clock in epoch ns with sub-millisecond resolution. */
 function epochNowNs(): number {
@@ -131,7 +128,8 @@ async function coldPairs(cfg: BenchConfig, ws: string, baseEnv: NodeJS.ProcessEn
   const viaAgentMs: number[] = [];
   let failed = 0;
   const gocache = join(work, 'gocache-cold');
-  const args = ['build', '-a', ...COLD_PKGS];
+  // the build section's packages: the same build standalone (section 1) and through the agent
+  const args = ['build', '-a', ...cfg.pkgs];
   for (let p = 0; p < pairs; p++) {
     for (const v of p % 2 === 0 ? ['untraced', 'agent'] : ['agent', 'untraced']) {
       rmSync(gocache, { recursive: true, force: true });
@@ -145,7 +143,7 @@ async function coldPairs(cfg: BenchConfig, ws: string, baseEnv: NodeJS.ProcessEn
   }
   rmSync(gocache, { recursive: true, force: true });
   return {
-    pairs, pkgs: COLD_PKGS, untracedMs, viaAgentMs, failed,
+    pairs, pkgs: cfg.pkgs, untracedMs, viaAgentMs, failed,
     untracedMedianMs: round(median(untracedMs), 1), viaAgentMedianMs: round(median(viaAgentMs), 1),
     ratioMedian: round(median(untracedMs.map((u, i) => viaAgentMs[i]! / u)), 3),
     deltaMedianMs: round(median(untracedMs.map((u, i) => viaAgentMs[i]! - u)), 1),

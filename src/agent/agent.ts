@@ -97,7 +97,7 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
     perfPagesPerCpu: config.tracer.perfPagesPerCpu,
     syscallThresholdNs: config.syscallThresholdNs,
     offcpuThresholdNs: config.offcpuThresholdNs,
-    agent: { executables: config.executables, cgroupId: config.cgroupId },
+    agent: { executables: config.executables, cgroupId: config.cgroupId, stderr: config.tracer.stderr },
     beforeStart() {
       const { pids, overflow } = chooseAdoptions(core, config.executables, cgroupRel);
       adoptOverflow += overflow;

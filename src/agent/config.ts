@@ -44,7 +44,8 @@ export interface AgentConfig {
   longLivedNs: number;
   export: ExportConfig;
   metrics: { enabled: boolean; host: string; port: number };
-  tracer: { bpftrace: string | undefined; perfPagesPerCpu: number; restartInitialMillis: number; restartMaxMillis: number };
+  /** stderr: capture the first writes of traced processes to stderr (gostall.stderr; the causes that quote them) */
+  tracer: { bpftrace: string | undefined; perfPagesPerCpu: number; restartInitialMillis: number; restartMaxMillis: number; stderr: boolean };
   shutdownDeadlineMillis: number;
   stateDir: string;
   limits: { maxOpenTrees: number; maxQueuedTrees: number };
@@ -171,6 +172,7 @@ export const fileSchema = z.strictObject({
     bpftrace: absolutePath.optional(),
     perfPagesPerCpu: z.number().int().min(1).max(65536).refine((n) => (n & (n - 1)) === 0, 'must be a power of two').optional(),
     restartBackoff: z.strictObject({ initial: duration(10 * MS, 600 * S).optional(), max: duration(100 * MS, 3600 * S).optional() }).optional(),
+    stderr: z.boolean().optional(),
   }).optional(),
   shutdownDeadline: duration(100 * MS, 600 * S).optional(),
   stateDir: absolutePath.optional(),
@@ -318,6 +320,7 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
       perfPagesPerCpu: file.tracer?.perfPagesPerCpu ?? 1024,
       restartInitialMillis: restartInitial / MS,
       restartMaxMillis: restartMax / MS,
+      stderr: file.tracer?.stderr ?? true,
     },
     shutdownDeadlineMillis: (file.shutdownDeadline ?? 10 * S) / MS,
     stateDir,

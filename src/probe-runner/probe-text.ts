@@ -17,6 +17,8 @@ export interface ProbeVariant {
    * left out, so the host's programs are exactly those without namespace support.
    */
   pidNamespace?: boolean;
+  /** the agent set captures stderr writes (default true); false leaves its hook on write out */
+  stderr?: boolean;
 }
 
 /** Section names the source may use, and when each is left out. */
@@ -28,6 +30,8 @@ const SECTIONS: Readonly<Record<string, (set: ProbeSet, arch: string, v: ProbeVa
   'agent-x64-only': (set, arch) => set !== 'agent' || arch !== 'x64',
   'pidns-only': (_set, _arch, v) => !v.pidNamespace,
   'host-only': (_set, _arch, v) => v.pidNamespace === true,
+  // the agent's write hook and its map's clean-up; run captures stderr in its raw_syscalls hook
+  'stderr-hook': (set, _arch, v) => set === 'agent' && v.stderr === false,
 };
 
 const MARKER = /^\s*\/\* \[(end )?([a-z0-9-]+)\] \*\/\s*$/;

@@ -57,6 +57,7 @@ describe('gostall agent --config', () => {
     ['a wrong type', { ...base, limits: { maxQueuedTrees: 'many' } }, /limits\.maxQueuedTrees: Invalid input: expected number/],
     ['no destination at all', {}, /no destination for spans: set export\.endpoint/],
     ['a cgroup that does not exist', { ...base, cgroup: '/sys/fs/cgroup/does-not-exist-gostall' }, /cgroup: \/sys\/fs\/cgroup\/does-not-exist-gostall: ENOENT/],
+    ['a stderr switch that is not a boolean', { ...base, tracer: { stderr: 'no' } }, /tracer\.stderr: Invalid input: expected boolean/],
   ];
   for (const [what, config, message] of cases) {
     it(`refuses ${what} with exit 2 naming the key`, async () => {
@@ -92,6 +93,11 @@ describe('gostall agent --config', () => {
     expect(printed.export.url).toBe('http://127.0.0.1:9999/v1/traces');
     expect(printed.export.protocol).toBe('http/json');
     expect(Object.keys(printed.export.headers)).toEqual(['x-tenant']);
+  });
+
+  it('captures stderr unless tracer.stderr is false', async () => {
+    expect(JSON.parse((await agentWith(base)).stdout).tracer.stderr).toBe(true);
+    expect(JSON.parse((await agentWith({ ...base, tracer: { stderr: false } })).stdout).tracer.stderr).toBe(false);
   });
 
   it('refuses a bad flag value naming the flag', async () => {

@@ -29,6 +29,15 @@ describe('probe sets', () => {
     expect(points).toContain('tracepoint:syscalls:sys_enter_renameat');
   });
 
+  it('the agent\'s configuration can leave the write hook out (tracer.stderr: false), and nothing else', () => {
+    const withHook = attachPoints(probeProgram(SOURCE, 'agent', 'x64'));
+    const without = attachPoints(probeProgram(SOURCE, 'agent', 'x64', { stderr: false }));
+    expect(without).not.toContain('tracepoint:syscalls:sys_enter_write');
+    expect(withHook.filter((p) => p !== 'tracepoint:syscalls:sys_enter_write')).toEqual(without);
+    // run captures stderr in its raw_syscalls hook whatever the variant says
+    expect(probeProgram(SOURCE, 'run', 'x64', { stderr: false })).toBe(probeProgram(SOURCE, 'run', 'x64'));
+  });
+
   it('run hooks raw_syscalls and no per-syscall tracepoint (half the attach time)', () => {
     const points = attachPoints(probeProgram(SOURCE, 'run', 'x64'));
     expect(points).toContain('tracepoint:raw_syscalls:sys_enter');
