@@ -18,7 +18,10 @@ import {
   renameSync, statSync, unlinkSync, writeSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { z } from 'zod';
+// zod's tree-shakable flavour: `gostall run` loads this after its command exits, while the
+// user waits (the classic build is ~15 ms of loading)
+import * as z from 'zod/mini';
+import { en } from 'zod/locales';
 import { buildingGoCommands, LIMITS, recordBuild, type BuildRecord } from '../diagnose/build-record.js';
 import { diffBuilds, type RebuildFindings } from '../diagnose/rebuild-diff.js';
 import type { DiagnosisContext } from '../diagnose/types.js';
@@ -28,20 +31,26 @@ import { decodeWaitStatus, type ProcessNode } from '../model/process.js';
 export const MAX_FILE_BYTES = 2 << 20;
 export const DEFAULTS = { maxFiles: 64, maxPackages: 2000, maxGoCommands: 8, maxConfigs: 16 } as const;
 
-const fileSchema = z.object({ size: z.number().int().nonnegative(), mtimeMs: z.number().finite(), sha256: z.string().regex(/^[0-9a-f]{32}$/).optional() }).strict();
-const packageSchema = z.object({ flags: z.array(z.string().max(4096)).max(200), files: z.record(z.string().max(256), fileSchema), atMs: z.number().finite(),
-  config: z.string().regex(/^[0-9a-f]{16}$/).optional() }).strict();
-const recordSchema = z.object({
+// its messages name what was wrong in an ignored file ("v: Invalid input: expected 1")
+z.config(en());
+const text = (max: number) => z.string().check(z.maxLength(max));
+const hex = (digits: number) => z.string().check(z.regex(new RegExp(`^[0-9a-f]{${digits}}$`)));
+const count = z.number().check(z.int(), z.minimum(0));
+// (zod 4's number() takes finite numbers only)
+const fileSchema = z.strictObject({ size: count, mtimeMs: z.number(), sha256: z.optional(hex(32)) });
+const packageSchema = z.strictObject({ flags: z.array(text(4096)).check(z.maxLength(200)), files: z.record(text(256), fileSchema), atMs: z.number(),
+  config: z.optional(hex(16)) });
+const recordSchema = z.strictObject({
   v: z.literal(1),
-  key: z.string().max(8192),
-  label: z.string().max(1024),
-  atMs: z.number().finite(),
-  inputs: z.record(z.string().max(64), z.string().max(LIMITS.maxValueChars)),
-  hits: z.number().int().nonnegative(),
-  misses: z.number().int().nonnegative(),
-  configs: z.array(z.string().regex(/^[0-9a-f]{16}$/)).max(DEFAULTS.maxConfigs),
-  packages: z.record(z.string().max(1024), packageSchema),
-}).strict();
+  key: text(8192),
+  label: text(1024),
+  atMs: z.number(),
+  inputs: z.record(text(64), text(LIMITS.maxValueChars)),
+  hits: count,
+  misses: count,
+  configs: z.array(hex(16)).check(z.maxLength(DEFAULTS.maxConfigs)),
+  packages: z.record(text(1024), packageSchema),
+});
 
 export interface BuildHistoryOptions {
   dir: string;
