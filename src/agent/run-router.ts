@@ -22,6 +22,13 @@ export const UNCLAIMED_MILLIS = 5000;
 export const DROPPED_KEEP_MILLIS = 30_000;
 /** records kept for a shim not yet claimed (it is blocked on its gate: a handful at most) */
 const MAX_BUFFERED_LINES = 10_000;
+/**
+ * A G record waits for its process's E record, which says whether the exec was a shim's.
+ * The probe prints both on one CPU within microseconds, but bpftrace reads each CPU's buffer
+ * in turn, so other CPUs' records can come between them. A G whose E has not come within
+ * this many records (its E lost) goes to the agent alone.
+ */
+const MAX_HELD_G_LINES = 1000;
 export const SHIM_COMM = 'gostall-shim';
 
 export interface FollowClient {
@@ -56,7 +63,16 @@ export interface RunRouter {
 export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
   const byPid = new Map<number, Followed>();
   const waiters = new Map<number, Array<() => void>>();
-  let heldG: { pid: number; line: string } | undefined;
+  const heldG = new Map<number, { line: string; at: number }>();
+  let routed = 0;
+  /** the held G records of processes whose E is overdue (all of them, when records were lost) */
+  const overdueG = (all: boolean): string[] => {
+    const out: string[] = [];
+    for (const [pid, g] of heldG) {
+      if (all || routed - g.at > MAX_HELD_G_LINES) { out.push(g.line); heldG.delete(pid); }
+    }
+    return out;
+  };
   const stats = { shims: 0, claimed: 0, unclaimed: 0, linesRouted: 0 };
 
   const deliver = (f: Followed, line: string) => {
@@ -88,7 +104,7 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
   function routeOne(line: string): string[] {
     if (line.startsWith('Lost ')) {
       for (const f of new Set(byPid.values())) if (f.client) f.client.send([line]);
-      return [line];
+      return [...overdueG(true), line];
     }
     const fields = line.split('\t', 8);
     const tag = fields[0];
@@ -96,9 +112,22 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
       // A (re)started tracer no longer follows the trees it was following.
       for (const f of new Set(byPid.values())) f.client?.fail('the agent\'s tracer restarted: the trace ends here');
       byPid.clear();
-      return [line];
+      return [...overdueG(true), line];
     }
     const pid = Number(tag === 'V' ? fields[1] : fields[2]);
+    const g = heldG.get(pid);
+    if (g) heldG.delete(pid);
+    if (tag === 'E' && g) {
+      // comm is printed with %r: its 16 bytes, the NUL padding escaped
+      if (fields[7]?.replace(/(\\x00)+$/, '') === SHIM_COMM) { startShim(pid); return []; }
+      return [g.line, line];
+    }
+    // (a record of the process between its G and its E, or another G: the held G goes first)
+    const rest = routeRecord(tag, pid, fields, line);
+    return g ? [g.line, ...rest] : rest;
+  }
+
+  function routeRecord(tag: string | undefined, pid: number, fields: string[], line: string): string[] {
     if (tag === 'G') {
       // A followed process that execs a watched executable (`gostall run -- go build`) is
       // already the run's: it is not a new root of the agent's.
@@ -106,15 +135,8 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
       if (held && !held.dropped) return [];
       // a gone run's process (or a reused id) that execs a watched executable is the agent's root
       if (held) forget(pid, held);
-      heldG = { pid, line };
+      heldG.set(pid, { line, at: routed });
       return [];
-    }
-    if (tag === 'E' && heldG?.pid === pid) {
-      const g = heldG.line;
-      heldG = undefined;
-      // comm is printed with %r: its 16 bytes, the NUL padding escaped
-      if (fields[7]?.replace(/(\\x00)+$/, '') === SHIM_COMM) { startShim(pid); return []; }
-      return [g, line];
     }
     const f = byPid.get(pid);
     if (!f) return [line];
@@ -141,9 +163,10 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
   return {
     stats,
     route(line) {
-      const before = heldG && !line.startsWith('E\t') ? [heldG.line] : [];
-      if (before.length > 0) heldG = undefined;
-      return [...before, ...routeOne(line)];
+      routed++;
+      const overdue = heldG.size > 0 ? overdueG(false) : [];
+      const out = routeOne(line);
+      return overdue.length > 0 ? [...overdue, ...out] : out;
     },
     waitForShim(pid, timeoutMillis) {
       if (byPid.get(pid)?.rootPid === pid) return Promise.resolve(true);

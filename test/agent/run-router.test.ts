@@ -25,6 +25,26 @@ describe('run router', () => {
     expect(r.route(S(10))).toEqual([S(10)]);
   });
 
+  it('pairs a G with its E when other CPUs\' records come between them (bpftrace reads each CPU\'s buffer in turn)', async () => {
+    const r = createRunRouter();
+    // a shim: its exec is still recognised, and nothing of it reaches the agent
+    expect(r.route(G(30))).toEqual([]);
+    expect(r.route(S(31))).toEqual([S(31)]);
+    expect(r.route(E(32, 'bash'))).toEqual([E(32, 'bash')]);
+    expect(r.route(E(30, 'gostall-shim'))).toEqual([]);
+    expect(await r.waitForShim(30, 10)).toBe(true);
+    // an agent root: its G still comes before its E
+    expect(r.route(G(33))).toEqual([]);
+    expect(r.route(S(31))).toEqual([S(31)]);
+    expect(r.route(E(33, 'go'))).toEqual([G(33), E(33, 'go')]);
+    // a G whose E never comes (lost) goes to the agent on its own after a while, in order
+    expect(r.route(G(34))).toEqual([]);
+    const out: string[] = [];
+    for (let i = 0; i < 1500; i++) out.push(...r.route(S(31)));
+    expect(out.filter((l) => l === G(34))).toHaveLength(1);
+    expect(out.indexOf(G(34))).toBeGreaterThan(0);
+  });
+
   it('hands a claimed shim\'s tree (children included) to its run and nothing of it to the agent', async () => {
     let now = 0;
     const r = createRunRouter(() => now);
