@@ -10,12 +10,12 @@ cd "$(dirname "$0")/.."
 # throw-away CA and certificates of the TLS export tests (https and gRPC); git is the VCS go runs with
 # GOPROXY=direct (module-download scenarios); iproute2 makes their network namespaces; tmux is the real
 # terminal of the job-control test (Ctrl-Z, fg, Ctrl-C); perl-base (Essential, named for clarity) runs
-# gostall run's shim.
+# gostall run's shim; bpftool plants, in the agent's real map, the ids a missed free leaves behind (stale-ids test).
 # Deployment tests: podman + runc + debootstrap build and run the container image; systemd
 # (systemd-analyze, offline: systemd is not booted) checks the unit; libcap2-bin (capsh) runs
 # gostall as a non-root user holding capabilities; sprig + yaml.v3 (Go sources) render the Helm chart
 # in test/deploy/helm-render (no helm package in Debian 12).
-PKGS=(bpftrace golang-go gcc libc6-dev gopls fuse3 python3-fusepy strace e2fsprogs util-linux passwd procps iproute2 ca-certificates chromium openssl git tmux perl-base
+PKGS=(bpftrace golang-go gcc libc6-dev gopls fuse3 python3-fusepy strace e2fsprogs util-linux passwd procps iproute2 ca-certificates chromium openssl git tmux perl-base bpftool
   podman runc debootstrap systemd libcap2-bin golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev)
 missing=()
 for p in "${PKGS[@]}"; do
