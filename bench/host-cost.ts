@@ -13,6 +13,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { BenchConfig } from './config.js';
 import { median, min, max, round } from './stats.js';
@@ -30,6 +31,8 @@ export interface WorkloadCost {
 
 export interface ProbeSetCost {
   set: ProbeSet;
+  /** the agent set with its write hook (tracer.stderr: true) */
+  stderrHook?: boolean;
   dd: WorkloadCost;
   git: WorkloadCost;
   /** one-byte writes to fd 2 */
@@ -79,12 +82,15 @@ function summarize(pairs: WorkloadCost['pairs']): WorkloadCost {
   };
 }
 
-function paramsFor(set: ProbeSet, sleeperPid: number): TracerParams {
+function paramsFor(set: ProbeSet, sleeperPid: number, stderr: boolean): TracerParams {
   const t = { syscallThresholdNs: 10_000_000, offcpuThresholdNs: 10_000_000 };
   return set === 'run'
     ? { rootPid: sleeperPid, ...t }
-    : { rootPid: 0, ...t, agent: { executables: ['gostall-none'], cgroupId: 0, adoptPids: [sleeperPid] } };
+    : { rootPid: 0, ...t, agent: { executables: ['gostall-none'], cgroupId: 0, adoptPids: [sleeperPid], stderr } };
 }
+
+/** run's set, the agent's as configured by default, and the agent's with tracer.stderr */
+const VARIANTS: { set: ProbeSet; stderrHook: boolean }[] = [{ set: 'run', stderrHook: false }, { set: 'agent', stderrHook: false }, { set: 'agent', stderrHook: true }];
 
 export async function benchHostCost(cfg: BenchConfig, log: (line: string) => void): Promise<HostCostResults> {
   const bpftrace = findBpftrace();
@@ -93,15 +99,18 @@ export async function benchHostCost(cfg: BenchConfig, log: (line: string) => voi
   const repo = join(cfg.outDir, 'gittree');
   log(`hostcost: making a ${GIT_FILES}-file git repository in ${repo} (once)`);
   gitTree(repo);
-  const dd = `dd if=/dev/zero of=/dev/null bs=1 count=${bytes}`;
+  // each workload pinned to one CPU: on a shared 2-vCPU VM, which vCPU it lands on (and what
+  // its sibling does) moved the untraced dd by 2x between runs
+  const pin = availableParallelism() > 1 ? 'taskset -c 1 ' : '';
+  const dd = `${pin}dd if=/dev/zero of=/dev/null bs=1 count=${bytes}`;
   // five runs per measurement: one git status takes ~0.1 s
-  const gitStatus = 'for i in 1 2 3 4 5; do git status --porcelain; done';
-  const stderrWriter = `perl -e 'syswrite(STDERR, "x") for 1..${bytes}'`;
+  const gitStatus = `${pin}sh -c 'for i in 1 2 3 4 5; do git status --porcelain; done'`;
+  const stderrWriter = `${pin}perl -e 'syswrite(STDERR, "x") for 1..${bytes}'`;
   const measure = () => ({ dd: cpuSeconds(dd, cfg.outDir), git: cpuSeconds(gitStatus, repo), stderr: cpuSeconds(stderrWriter, cfg.outDir) });
   measure(); // warm the page cache and git's index for every variant alike
   const sets: ProbeSetCost[] = [];
   const untracedDd: number[] = [];
-  for (const set of ['run', 'agent'] as const) {
+  for (const { set, stderrHook } of VARIANTS) {
     const ddPairs: WorkloadCost['pairs'] = [];
     const gitPairs: WorkloadCost['pairs'] = [];
     const stderrPairs: WorkloadCost['pairs'] = [];
@@ -112,7 +121,7 @@ export async function benchHostCost(cfg: BenchConfig, log: (line: string) => voi
       try {
         let untraced = i % 2 === 0 ? measure() : undefined;
         const t0 = process.hrtime.bigint();
-        const tracer = startTracer({ bpftrace, params: paramsFor(set, sleeper.pid!), onLine: () => {} });
+        const tracer = startTracer({ bpftrace, params: paramsFor(set, sleeper.pid!, stderrHook), onLine: () => {} });
         await tracer.ready;
         attachS.push(Number(process.hrtime.bigint() - t0) / 1e9);
         const attached = measure();
@@ -124,14 +133,14 @@ export async function benchHostCost(cfg: BenchConfig, log: (line: string) => voi
         gitPairs.push({ untracedCpuS: untraced.git, attachedCpuS: attached.git });
         stderrPairs.push({ untracedCpuS: untraced.stderr, attachedCpuS: attached.stderr });
         untracedDd.push(untraced.dd);
-        log(`hostcost: ${set} pair ${i + 1}: dd ${round(untraced.dd, 3)} -> ${round(attached.dd, 3)} s CPU, git status ×5 ${round(untraced.git, 3)} -> ${round(attached.git, 3)} s CPU, stderr writes ${round(untraced.stderr, 3)} -> ${round(attached.stderr, 3)} s CPU`);
+        log(`hostcost: ${set}${stderrHook ? '+stderr' : ''} pair ${i + 1}: dd ${round(untraced.dd, 3)} -> ${round(attached.dd, 3)} s CPU, git status ×5 ${round(untraced.git, 3)} -> ${round(attached.git, 3)} s CPU, stderr writes ${round(untraced.stderr, 3)} -> ${round(attached.stderr, 3)} s CPU`);
       } finally {
         sleeper.kill('SIGKILL');
       }
     }
     const added = ddPairs.map((p) => ((p.attachedCpuS - p.untracedCpuS) * 1e9) / (2 * bytes));
     sets.push({
-      set, dd: summarize(ddPairs), git: summarize(gitPairs), stderr: summarize(stderrPairs),
+      set, stderrHook, dd: summarize(ddPairs), git: summarize(gitPairs), stderr: summarize(stderrPairs),
       ddAddedNsPerSyscallMedian: round(median(added), 0),
       attachSecondsMedian: round(median(attachS), 2), detachSecondsMedian: round(median(detachS), 2),
     });

@@ -126,7 +126,7 @@ export function renderFixedCost(f: FixedCostResults): string {
 export function renderHostCost(h: HostCostResults): string {
   const rows: [string, string, string?][] = [['untraced syscall, nothing attached (median CPU)', num(h.untracedNsPerSyscallMedian, 0, ' ns')]];
   for (const s of h.sets) {
-    const who = s.set === 'agent' ? 'agent set (always on)' : 'run set (while a command is traced)';
+    const who = s.set === 'run' ? 'run set (while a command is traced)' : s.stderrHook ? 'agent set with tracer.stderr' : 'agent set (always on, default)';
     rows.push(
       [`${who}: dd bs=1 CPU ratio`, num(s.dd.ratioMedian, 3, '×'), `range ${num(s.dd.ratioMin, 2)}–${num(s.dd.ratioMax, 2)}; +${num(s.ddAddedNsPerSyscallMedian, 0)} ns per syscall; a worst case`],
       [`${who}: git status (${int(h.gitFiles)} files) CPU ratio`, num(s.git.ratioMedian, 3, '×'), `range ${num(s.git.ratioMin, 2)}–${num(s.git.ratioMax, 2)}`],

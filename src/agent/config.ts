@@ -320,7 +320,8 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
       perfPagesPerCpu: file.tracer?.perfPagesPerCpu ?? 1024,
       restartInitialMillis: restartInitial / MS,
       restartMaxMillis: restartMax / MS,
-      stderr: file.tracer?.stderr ?? true,
+      // off unless asked for: its write hook costs every process on the machine (README)
+      stderr: file.tracer?.stderr ?? false,
     },
     shutdownDeadlineMillis: (file.shutdownDeadline ?? 10 * S) / MS,
     stateDir,

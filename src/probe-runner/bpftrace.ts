@@ -42,7 +42,7 @@ export interface AgentTracerParams {
   cgroupId: number;
   /** running processes to trace from the start; at most AGENT_ADOPT_SLOTS */
   adoptPids: number[];
-  /** capture what traced processes write to stderr (default true); false leaves the write hook out */
+  /** capture what traced processes write to stderr (tracer.stderr; default false: no write hook) */
   stderr?: boolean;
 }
 
@@ -142,7 +142,7 @@ export function tracerArgs(script: string, p: TracerParams, arch: string = proce
 function writeProgram(source: string, p: TracerParams): { path: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'gostall-probe-'));
   const path = join(dir, 'gostall.bt');
-  const text = probeProgram(readFileSync(source, 'latin1'), probeSetFor(p), process.arch, { pidNamespace: (p.pidNamespace ?? 0) !== 0, stderr: p.agent?.stderr ?? true });
+  const text = probeProgram(readFileSync(source, 'latin1'), probeSetFor(p), process.arch, { pidNamespace: (p.pidNamespace ?? 0) !== 0, stderr: p.agent?.stderr === true });
   writeFileSync(path, text, { encoding: 'latin1', mode: 0o600 });
   return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }

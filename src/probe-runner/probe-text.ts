@@ -17,7 +17,7 @@ export interface ProbeVariant {
    * left out, so the host's programs are exactly those without namespace support.
    */
   pidNamespace?: boolean;
-  /** the agent set captures stderr writes (default true); false leaves its hook on write out */
+  /** the agent set captures stderr writes, with a hook on write (default: no) */
   stderr?: boolean;
 }
 
@@ -31,7 +31,7 @@ const SECTIONS: Readonly<Record<string, (set: ProbeSet, arch: string, v: ProbeVa
   'pidns-only': (_set, _arch, v) => !v.pidNamespace,
   'host-only': (_set, _arch, v) => v.pidNamespace === true,
   // the agent's write hook and its map's clean-up; run captures stderr in its raw_syscalls hook
-  'stderr-hook': (set, _arch, v) => set === 'agent' && v.stderr === false,
+  'stderr-hook': (set, _arch, v) => set === 'agent' && v.stderr !== true,
 };
 
 const MARKER = /^\s*\/\* \[(end )?([a-z0-9-]+)\] \*\/\s*$/;

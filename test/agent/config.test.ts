@@ -95,9 +95,9 @@ describe('gostall agent --config', () => {
     expect(Object.keys(printed.export.headers)).toEqual(['x-tenant']);
   });
 
-  it('captures stderr unless tracer.stderr is false', async () => {
-    expect(JSON.parse((await agentWith(base)).stdout).tracer.stderr).toBe(true);
-    expect(JSON.parse((await agentWith({ ...base, tracer: { stderr: false } })).stdout).tracer.stderr).toBe(false);
+  it('captures stderr only when tracer.stderr is true (its hook costs every process\'s writes)', async () => {
+    expect(JSON.parse((await agentWith(base)).stdout).tracer.stderr).toBe(false);
+    expect(JSON.parse((await agentWith({ ...base, tracer: { stderr: true } })).stdout).tracer.stderr).toBe(true);
   });
 
   it('refuses a bad flag value naming the flag', async () => {

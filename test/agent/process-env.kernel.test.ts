@@ -4,7 +4,7 @@
 // user's HOME; the root kept root's HOME. The cause must be fs.permission_denied with scope
 // gocache (the failing go's own default cache), not the root's home directory. And a build
 // script that cds into a module asking for go 1.30 before `go build`: judged by that module's
-// go.mod and by what go said on stderr, which the agent captures as run does.
+// go.mod and by what go said on stderr, which the agent captures as run does (tracer.stderr).
 import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -41,7 +41,7 @@ beforeAll(async () => {
   await writeFile(join(dir, 'newer/main.go'), 'package main\n\nimport "slices"\n\nfunc main() { _ = slices.Contains([]int{1}, 1) }\n');
   await writeFile(join(dir, NEWER), `#!/bin/sh\ncd ${dir}/newer && go build -o /dev/null .\n`, { mode: 0o755 });
   receiver = await startOtlpReceiver();
-  agent = await startAgentProcess({ executables: [NAME, NEWER], export: { endpoint: receiver.url, batch: { delay: '100ms' } } });
+  agent = await startAgentProcess({ executables: [NAME, NEWER], tracer: { stderr: true }, export: { endpoint: receiver.url, batch: { delay: '100ms' } } });
   await agent.waitHealthy();
 }, 120_000);
 

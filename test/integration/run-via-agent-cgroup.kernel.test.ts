@@ -2,8 +2,8 @@
  * An agent confined to one cgroup (config `cgroup`) and `gostall run`: a run whose command
  * starts inside that cgroup is followed by the agent; one outside it is refused at once with
  * the reason (the agent's tracer would never see it start), and traces on its own.
- * The same agent is configured with `tracer.stderr: false`: what the runs it follows write
- * to stderr reaches the terminal, and no span.
+ * The same agent runs with its default `tracer.stderr: false`: what the runs it follows
+ * write to stderr reaches the terminal, and no span.
  */
 import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
@@ -32,7 +32,7 @@ beforeAll(async () => {
   scope = join(cgroup2Root(), `gostall-test-scope-${process.pid}`);
   mkdirSync(scope);
   socketPath = join(dir, 'agent/run.sock');
-  agent = await startAgentProcess({ executables: ['go'], cgroup: scope, tracer: { stderr: false }, run: { socket: socketPath }, export: { out: join(dir, 'agent.otlp.jsonl') } });
+  agent = await startAgentProcess({ executables: ['go'], cgroup: scope, run: { socket: socketPath }, export: { out: join(dir, 'agent.otlp.jsonl') } });
   await agent.waitHealthy();
 }, 120_000);
 
@@ -69,7 +69,7 @@ it('follows a run inside its cgroup, and refuses one outside at once, which then
   expect(into.stderr).not.toMatch(/tracing on its own|Attaching/);
   const followed = processSpans(await readTraceFile(inside));
   expect(followed).toHaveLength(1);
-  // tracer.stderr: false — the terminal got it, the trace did not
+  // tracer.stderr off (the default) — the terminal got it, the trace did not
   expect(into.stderr).toContain('not-for-the-trace');
   expect(followed[0]!.attributes['gostall.stderr']).toBeUndefined();
 

@@ -23,7 +23,8 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'gostall-run-agent-'));
   await chmod(dir, 0o755);
   socketPath = join(dir, 'agent/run.sock');
-  agent = await startAgentProcess({ executables: ['go'], run: { socket: socketPath }, export: { out: join(dir, 'agent.otlp.jsonl'), batch: { delay: '100ms' } } });
+  // tracer.stderr: the agent captures stderr, as run does (a failing command's causes)
+  agent = await startAgentProcess({ executables: ['go'], tracer: { stderr: true }, run: { socket: socketPath }, export: { out: join(dir, 'agent.otlp.jsonl'), batch: { delay: '100ms' } } });
   await agent.waitHealthy();
 }, 120_000);
 
@@ -75,7 +76,7 @@ describe('the same command traced both ways', () => {
 });
 
 describe('a failure whose cause is in what the tool said', () => {
-  it('is diagnosed through the agent as standalone: the agent captures stderr too', async () => {
+  it('is diagnosed through the agent as standalone when the agent captures stderr (tracer.stderr)', async () => {
     // Go 1.19 on a module asking for go 1.30 that imports a package 1.19 lacks: only its
     // stderr ("package slices is not in GOROOT") tells the toolchain is too old
     const mod = join(dir, 'newer');
