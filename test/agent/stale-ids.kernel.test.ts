@@ -33,19 +33,6 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** The agent's bpftrace: its child process named bpftrace. */
-function tracerPid(agentPid: number): number {
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const [comm, rest] = [stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), stat.slice(stat.lastIndexOf(')') + 2).split(' ')];
-      if (comm === 'bpftrace' && Number(rest[1]) === agentPid) return Number(d);
-    } catch { /* gone */ }
-  }
-  throw new Error(`no bpftrace child of the agent (pid ${agentPid})`);
-}
-
 /** The id of the tracer's @tracked map (bpftrace names it AT_tracked), from the map fds it holds. */
 function trackedMapId(pid: number): number {
   for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
@@ -61,7 +48,7 @@ function trackedMapId(pid: number): number {
 const le64 = (n: number): string[] => Array.from({ length: 8 }, (_, i) => (Math.floor(n / 256 ** i) % 256).toString(16).padStart(2, '0'));
 
 it('a new process whose id the map still holds from a freed task is not traced: a run through the agent is followed', async () => {
-  const map = trackedMapId(tracerPid(agent.pid));
+  const map = trackedMapId((await agent.metrics()).get('gostall_tracer_pid')!);
   // every free id, as a missed free leaves it (tracked since 1 ns after boot): whatever ids
   // the run's processes get, each was held (one bpftool batch: 30,000 updates in a second)
   const pidMax = Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8'));
