@@ -31,8 +31,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** run as another user: arguments for setpriv before node (e.g. --reuid=65534 …) */
   setpriv?: string[];
-  /** a command that ends by exec'ing its arguments (node and gostall's): e.g. to join a cgroup first */
-  wrap?: string[];
+  /** turns gostall's argv (node, gostall, args) into the one started: e.g. to join a cgroup first */
+  wrap?: (argv: string[]) => string[];
   /** called with gostall's pid once it runs (to signal it) */
   onSpawn?: (pid: number) => void;
   /** start gostall in a new process group (so a test can signal the group like a terminal) */
@@ -61,7 +61,8 @@ export async function withCheckoutReachableByOthers<T>(fn: () => Promise<T>): Pr
  *  traced command may hold stdout open (the tests kill such children themselves). */
 export function runGostall(args: string[], opts: RunOptions = {}): Promise<GostallRun> {
   const node = [process.execPath, GOSTALL_BIN, ...args];
-  const [file, ...argv] = [...(opts.wrap ?? []), ...(opts.setpriv ? ['setpriv', ...opts.setpriv, ...node] : node)];
+  const full = opts.setpriv ? ['setpriv', ...opts.setpriv, ...node] : node;
+  const [file, ...argv] = opts.wrap ? opts.wrap(full) : full;
   const startMs = Date.now();
   const child = spawn(file!, argv, {
     env: opts.env ?? process.env,

@@ -5,13 +5,15 @@
  * The same agent runs with its default `tracer.stderr: false`: what the runs it follows
  * write to stderr reaches the terminal, and no span.
  */
-import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startAgentProcess, type RunningAgent } from '../agent/support.js';
 import { processSpans, readTraceFile, runGostall } from './harness.js';
+import { argvInCgroup, TEST_CGROUP_PREFIX } from '../support/faults/cgroups.js';
+import { readMountTable } from '../../src/diagnose/mounts.js';
 
 let agent: RunningAgent | undefined;
 let dir: string;
@@ -19,17 +21,15 @@ let scope: string | undefined;
 let socketPath: string;
 
 function cgroup2Root(): string {
-  for (const line of readFileSync('/proc/self/mounts', 'utf8').split('\n')) {
-    const [, mountPoint, fsType] = line.split(' ');
-    if (fsType === 'cgroup2' && mountPoint) return mountPoint;
-  }
-  throw new Error('no cgroup v2 mount: this test needs one');
+  const m = readMountTable().entries.find((e) => e.fsType === 'cgroup2');
+  if (!m) throw new Error('no cgroup v2 mount: this test needs one');
+  return m.mountPoint;
 }
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'gostall-run-cgroup-'));
   await chmod(dir, 0o755);
-  scope = join(cgroup2Root(), `gostall-test-scope-${process.pid}`);
+  scope = join(cgroup2Root(), `${TEST_CGROUP_PREFIX}scope-${process.pid}`);
   mkdirSync(scope);
   socketPath = join(dir, 'agent/run.sock');
   agent = await startAgentProcess({ executables: ['go'], cgroup: scope, run: { socket: socketPath }, export: { out: join(dir, 'agent.otlp.jsonl') } });
@@ -63,7 +63,7 @@ it('follows a run inside its cgroup, and refuses one outside at once, which then
   // inside: a shell joins the cgroup, then becomes gostall run, whose shim starts there too
   const inside = join(dir, 'inside.otlp.jsonl');
   const into = await runGostall(['run', '--out', inside, '--', 'sh', '-c', 'echo not-for-the-trace >&2; exit 5'], {
-    env, wrap: ['/bin/sh', '-c', 'echo $$ > "$0" && exec "$@"', join(scope!, 'cgroup.procs')],
+    env, wrap: ([cmd, ...args]) => { const a = argvInCgroup(join(scope!, 'cgroup.procs'), cmd!, args); return [a.file, ...a.args]; },
   });
   expect(into.code).toBe(5);
   expect(into.stderr).not.toMatch(/tracing on its own|Attaching/);
