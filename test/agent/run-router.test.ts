@@ -12,6 +12,17 @@ const F = (pid: number, child: number) => `F\t102\t${pid}\t${pid}\t${child}`;
 const X = (pid: number) => `X\t103\t${pid}\t${pid}\t0`;
 const S = (pid: number) => `S\t104\t${pid}\t${pid}\t4\t60000000\t0\t0\t-1\t/x`;
 
+/** A router whose shim at pid nobody claimed: G, E, then the claim window passes (dropped). */
+function droppedShim(pid: number) {
+  let now = 0;
+  const r = createRunRouter(() => now);
+  r.route(G(pid));
+  r.route(E(pid, 'gostall-shim'));
+  now = 10_000;
+  r.tick(now);
+  return r;
+}
+
 function client(): FollowClient & { got: string[]; failed: string[] } {
   const c = { got: [] as string[], failed: [] as string[], send(lines: string[]) { c.got.push(...lines); }, fail(m: string) { c.failed.push(m); } };
   return c;
@@ -77,12 +88,7 @@ describe('run router', () => {
   });
 
   it('drops a shim nobody claims in time (a run tracing on its own): never exported by the agent', () => {
-    let now = 0;
-    const r = createRunRouter(() => now);
-    r.route(G(30));
-    r.route(E(30, 'gostall-shim'));
-    now = 10_000;
-    r.tick(now);
+    const r = droppedShim(30);
     expect(r.claim(30, client())).toBe(false);
     expect(r.route(E(30, 'make'))).toEqual([]);
     expect(r.stats.unclaimed).toBe(1);
@@ -138,12 +144,7 @@ describe('run router', () => {
   });
 
   it('a dropped run\'s process that execs a watched executable is the agent\'s root at once', () => {
-    let now = 0;
-    const r = createRunRouter(() => now);
-    r.route(G(80));
-    r.route(E(80, 'gostall-shim'));
-    now = 10_000;
-    r.tick(now); // nobody claimed it: dropped
+    const r = droppedShim(80);
     expect(r.route(G(80))).toEqual([]);
     expect(r.route(E(80, 'go'))).toEqual([G(80), E(80, 'go')]);
   });
