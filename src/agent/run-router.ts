@@ -115,7 +115,8 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
       return [...overdueG(true), line];
     }
     const pid = Number(tag === 'V' ? fields[1] : fields[2]);
-    const g = heldG.get(pid);
+    // (every record of the machine comes through here; a G is held only until its E)
+    const g = heldG.size > 0 ? heldG.get(pid) : undefined;
     if (g) heldG.delete(pid);
     if (tag === 'E' && g) {
       // comm is printed with %r: its 16 bytes, the NUL padding escaped
