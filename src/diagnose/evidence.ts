@@ -231,13 +231,18 @@ export function isGoCommand(p: ProcessNode): boolean {
   return p.exec !== undefined && executableName(p) === 'go';
 }
 
+/** The directory a process exec'd in (read at its exec), else the root's workspace. */
+export function execDir(p: ProcessNode, ctx: DiagnosisContext): string | undefined {
+  return ctx.cwdOf?.(p) ?? ctx.workspace;
+}
+
 /**
  * The directory a go command works in, where it looks for its go.mod and takes its relative
  * paths from: the one it exec'd in (read at its exec; `make`, `sh -c 'cd sub && go build'`),
  * else the root's workspace, moved by `-C dir` (Go 1.20 and later).
  */
 export function goCommandDir(go: ProcessNode, ctx: DiagnosisContext): string | undefined {
-  const cwd = ctx.cwdOf?.(go) ?? ctx.workspace;
+  const cwd = execDir(go, ctx);
   const moved = flagValue(argvOf(go).argv, '-C');
   return moved === undefined ? cwd : absolutePath(moved, cwd);
 }

@@ -7,7 +7,7 @@
  */
 import type { ProcessNode } from '../../model/process.js';
 import type { Cause, DiagnosisContext, Rule } from '../types.js';
-import { exitText, exitedWithFailure, goCommandDir, isGoCommand, perProcess, processLabel, stderrLine, wallNs } from '../evidence.js';
+import { execDir, exitText, exitedWithFailure, goCommandDir, isGoCommand, perProcess, processLabel, stderrLine, wallNs } from '../evidence.js';
 import { compareGoVersions } from '../context-go-files.js';
 import { absolutePath } from '../context-paths.js';
 
@@ -64,7 +64,8 @@ function judge(p: ProcessNode, ctx: DiagnosisContext): Cause | undefined {
 
 /** The version of the Go that ran: its GOROOT's VERSION (GOROOT of the process, else of the binary). */
 function runningVersion(p: ProcessNode, ctx: DiagnosisContext): string | undefined {
-  const exe = absolutePath(p.exec!.filename, ctx.cwdOf?.(p) ?? ctx.workspace);
+  // a relative path to the go binary is taken from where it was exec'd, before any -C
+  const exe = absolutePath(p.exec!.filename, execDir(p, ctx));
   const roots = [ctx.goEnvOf?.(p)?.GOROOT, exe ? ctx.gorootOfExecutable?.(exe) : undefined];
   for (const r of roots) {
     const v = r ? ctx.inspectGoroot?.(r).version : undefined;
