@@ -7,13 +7,15 @@ import { execa, type ResultPromise } from 'execa';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { linuxProbeScript } from '../paths.js';
+import { linuxProbeScript, tracerLauncherPath } from '../paths.js';
 import { findSetpriv } from './environment.js';
 import { createLineSplitter } from './line-splitter.js';
 import { probeProgram, type ProbeSet } from './probe-text.js';
 import { goCacheDirFromEnv, goCacheProbeArgs } from './gocache.js';
 import { FIRST_SYSCALL_PARAM, syscallNumbers } from '../vocabulary/syscalls.js';
 import { ownPidNamespaceParam } from './pid-namespace.js';
+import { kernelLayoutParams } from './kernel-layout.js';
+import { readAvailableEvents, shortEventList } from './event-list.js';
 
 export interface TracerParams {
   /** root tgid to follow with its descendants; 0 for none */
@@ -130,7 +132,8 @@ export function tracerArgs(script: string, p: TracerParams, arch: string = proce
   // $70, $71: the Go build cache directory the probe watches and its length (gocache.ts)
   const pidNs = validInt('pidNamespace', p.pidNamespace ?? ownPidNamespaceParam(), 0xffffffff);
   const goCache = goCacheProbeArgs(p.goCacheDir === undefined ? goCacheDirFromEnv(process.env) : p.goCacheDir ?? undefined);
-  return [...args, ...numbers.map(String), pidNs, ...goCache];
+  // $72..$88: where this kernel keeps the task fields the probe reads (kernel-layout.ts)
+  return [...args, ...numbers.map(String), pidNs, ...goCache, ...kernelLayoutParams(arch)];
 }
 
 /**
@@ -139,12 +142,29 @@ export function tracerArgs(script: string, p: TracerParams, arch: string = proce
  * `-e TEXT`: the 20 kB program stays out of every `ps` listing. Read and written as latin1,
  * so the bytes of the source pass through unchanged.
  */
-function writeProgram(source: string, p: TracerParams): { path: string; remove: () => void } {
+function writeProgram(source: string, p: TracerParams): { path: string; eventList: string | undefined; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'gostall-probe-'));
   const path = join(dir, 'gostall.bt');
   const text = probeProgram(readFileSync(source, 'latin1'), probeSetFor(p), process.arch, { pidNamespace: (p.pidNamespace ?? 0) !== 0, stderr: p.agent?.stderr === true });
   writeFileSync(path, text, { encoding: 'latin1', mode: 0o600 });
-  return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  // the tracepoints it attaches to, the list bpftrace is shown while it compiles (event-list.ts)
+  const available = readAvailableEvents();
+  let eventList: string | undefined;
+  if (available !== undefined) {
+    eventList = join(dir, 'available_events');
+    writeFileSync(eventList, shortEventList(available, text), { encoding: 'latin1', mode: 0o600 });
+  }
+  return { path, eventList, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** bpftrace's command line: through shim/gostall-bpftrace (the short tracepoint list) when there is one, under setpriv when it is there. */
+function tracerCommand(bpftrace: string, args: string[], eventList: string | undefined): [string, string[]] {
+  const launched = eventList ? ['/bin/sh', tracerLauncherPath(), eventList, bpftrace, ...args] : [bpftrace, ...args];
+  // SIGKILL when gostall dies, however it dies (the exit hook below does not run on SIGKILL
+  // or an OOM kill, and an idle bpftrace would never notice its closed pipe). The signal
+  // outlives the launcher's execs: bpftrace is the same process.
+  const setpriv = findSetpriv();
+  return setpriv ? [setpriv, ['--pdeathsig', 'KILL', '--', ...launched]] : [launched[0]!, launched.slice(1)];
 }
 
 /** $4..$48 when not in agent mode: no names, any cgroup, nothing to adopt. */
@@ -175,10 +195,7 @@ export function startTracer(opts: TracerOptions): Tracer {
     program.remove();
     throw err;
   }
-  // SIGKILL when gostall dies, however it dies (the exit hook below does not run on SIGKILL
-  // or an OOM kill, and an idle bpftrace would never notice its closed pipe).
-  const setpriv = findSetpriv();
-  const [file, argv] = setpriv ? [setpriv, ['--pdeathsig', 'KILL', '--', opts.bpftrace, ...args]] : [opts.bpftrace, args];
+  const [file, argv] = tracerCommand(opts.bpftrace, args, program.eventList);
   const child: ResultPromise = execa(file, argv, {
     buffer: false,
     stdin: 'ignore',

@@ -45,10 +45,13 @@ describe('syscall numbers passed to the probe', () => {
     expect(agent.slice(first, first + syscallNumbers('arm64')!.length)).toEqual(syscallNumbers('arm64')!.map(String));
     expect(agent[3 + 16]).toBe('7');
     // the PID namespace comes next ($69), then the Go build cache directory and its length ($70, $71)
-    expect(tracerArgs('p.bt', { ...base, pidNamespace: 4026532175 }, 'x64').at(-3)).toBe('4026532175');
-    expect(tracerArgs('p.bt', { ...base, pidNamespace: 0 }, 'x64').at(-3)).toBe('0');
-    expect(tracerArgs('p.bt', { ...base, pidNamespace: 0, goCacheDir: '/tmp/gc' }, 'x64').slice(-2)).toEqual(['/tmp/gc/', '8']);
-    expect(tracerArgs('p.bt', { ...base, pidNamespace: 0, goCacheDir: null }, 'x64').slice(-2)).toEqual(['', '0']);
+    const param = (args: string[], n: number) => args[3 + n - 1];
+    expect(param(tracerArgs('p.bt', { ...base, pidNamespace: 4026532175 }, 'x64'), 69)).toBe('4026532175');
+    expect(param(tracerArgs('p.bt', { ...base, pidNamespace: 0 }, 'x64'), 69)).toBe('0');
+    expect(tracerArgs('p.bt', { ...base, pidNamespace: 0, goCacheDir: '/tmp/gc' }, 'x64').slice(3 + 69, 3 + 71)).toEqual(['/tmp/gc/', '8']);
+    expect(tracerArgs('p.bt', { ...base, pidNamespace: 0, goCacheDir: null }, 'x64').slice(3 + 69, 3 + 71)).toEqual(['', '0']);
+    // then this kernel's task field offsets, $72..$88 (kernel-layout.test.ts checks their values)
+    expect(tracerArgs('p.bt', base, 'x64')).toHaveLength(3 + 88);
   });
 
   it('refuse an architecture gostall has no table for', () => {

@@ -1,0 +1,229 @@
+/**
+ * Where the kernel keeps the task fields the probe reads (exit code, CPU time, run-queue
+ * delay, parent, argv bounds, …), read from the kernel's own BTF (/sys/kernel/btf/vmlinux)
+ * and passed to the probe as numeric parameters.
+ *
+ * Why: bpftrace 0.17 resolving `curtask->field` through BTF costs about 0.6 s of its compile
+ * (half of it) on every start, which every standalone `gostall run` paid before CMD could
+ * start. Reading the same field at its offset (`*(uint64 *)((uint64)curtask + $N)`) is the
+ * same load in the compiled program, and finding the offsets here takes a few milliseconds.
+ *
+ * Every offset is found by name and checked for the width the probe reads, so a kernel that
+ * lays a field out differently fails here with a clear line instead of feeding the probe
+ * wrong numbers. The BTF format: https://docs.kernel.org/bpf/btf.html
+ */
+import { readFileSync } from 'node:fs';
+
+export const VMLINUX_BTF = '/sys/kernel/btf/vmlinux';
+
+/** One field the probe reads: a dotted path from a struct, and the width the probe loads. */
+interface FieldSpec { struct: string; path: string; bytes: 4 | 8 }
+
+/**
+ * The probe's layout parameters, in parameter order ($72 onwards; probes/linux/gostall.bt,
+ * "parameters"). x86_64-only entries are 0 on other architectures (their sections are cut).
+ */
+export const LAYOUT_FIELDS: readonly (FieldSpec & { name: string; x64Only?: boolean })[] = [
+  { name: 'task.real_parent', struct: 'task_struct', path: 'real_parent', bytes: 8 },
+  { name: 'task.tgid', struct: 'task_struct', path: 'tgid', bytes: 4 },
+  { name: 'task.mm', struct: 'task_struct', path: 'mm', bytes: 8 },
+  { name: 'mm.arg_start', struct: 'mm_struct', path: 'arg_start', bytes: 8 },
+  { name: 'mm.arg_end', struct: 'mm_struct', path: 'arg_end', bytes: 8 },
+  { name: 'task.sum_exec_runtime', struct: 'task_struct', path: 'se.sum_exec_runtime', bytes: 8 },
+  { name: 'task.run_delay', struct: 'task_struct', path: 'sched_info.run_delay', bytes: 8 },
+  { name: 'task.nvcsw', struct: 'task_struct', path: 'nvcsw', bytes: 8 },
+  { name: 'task.nivcsw', struct: 'task_struct', path: 'nivcsw', bytes: 8 },
+  { name: 'task.signal', struct: 'task_struct', path: 'signal', bytes: 8 },
+  { name: 'signal.live', struct: 'signal_struct', path: 'live.counter', bytes: 4 },
+  { name: 'task.exit_code', struct: 'task_struct', path: 'exit_code', bytes: 4 },
+  { name: 'task.syscr', struct: 'task_struct', path: 'ioac.syscr', bytes: 8 },
+  { name: 'task.stack', struct: 'task_struct', path: 'stack', bytes: 8, x64Only: true },
+  { name: 'pt_regs.orig_ax', struct: 'pt_regs', path: 'orig_ax', bytes: 8, x64Only: true },
+  { name: 'pt_regs.di', struct: 'pt_regs', path: 'di', bytes: 8, x64Only: true },
+];
+
+/** The size of struct pt_regs (x86_64: where the saved registers sit below the stack top). */
+export const PT_REGS_SIZE_PARAM = 'pt_regs.size';
+
+const BTF_MAGIC = 0xeb9f;
+const KIND = { INT: 1, PTR: 2, ARRAY: 3, STRUCT: 4, UNION: 5, ENUM: 6, FWD: 7, TYPEDEF: 8, VOLATILE: 9, CONST: 10, RESTRICT: 11, FUNC: 12, FUNC_PROTO: 13, VAR: 14, DATASEC: 15, FLOAT: 16, DECL_TAG: 17, TYPE_TAG: 18, ENUM64: 19 } as const;
+
+/** Bytes of kind-specific data after a type's 12-byte header. */
+function extraBytes(kind: number, vlen: number): number {
+  switch (kind) {
+    case KIND.INT: case KIND.VAR: case KIND.DECL_TAG: return 4;
+    case KIND.ARRAY: return 12;
+    case KIND.STRUCT: case KIND.UNION: case KIND.DATASEC: case KIND.ENUM64: return 12 * vlen;
+    case KIND.ENUM: case KIND.FUNC_PROTO: return 8 * vlen;
+    case KIND.PTR: case KIND.FWD: case KIND.TYPEDEF: case KIND.VOLATILE: case KIND.CONST: case KIND.RESTRICT:
+    case KIND.FUNC: case KIND.FLOAT: case KIND.TYPE_TAG: return 0;
+    default: throw new Error(`unknown BTF type kind ${kind}`);
+  }
+}
+
+interface Member { name: string; type: number; bitOffset: number; bitfield: boolean }
+
+/** The types of one BTF blob, indexed by id, read lazily. */
+export class BtfTypes {
+  private readonly starts: number[] = [0]; // id 0 is void
+  /** (name offset, id) of every struct, looked up by name only for the few the probe reads */
+  private readonly structNames: number[] = [];
+  private readonly typeBase: number;
+  private readonly strBase: number;
+  private readonly strEnd: number;
+
+  constructor(private readonly buf: Buffer) {
+    if (buf.length < 24 || buf.readUInt16LE(0) !== BTF_MAGIC) throw new Error('not little-endian BTF (bad magic)');
+    const hdrLen = buf.readUInt32LE(4);
+    const typeOff = buf.readUInt32LE(8);
+    const typeLen = buf.readUInt32LE(12);
+    const strOff = buf.readUInt32LE(16);
+    const strLen = buf.readUInt32LE(20);
+    this.typeBase = hdrLen + typeOff;
+    this.strBase = hdrLen + strOff;
+    this.strEnd = this.strBase + strLen;
+    const typeEnd = this.typeBase + typeLen;
+    if (typeEnd > buf.length || this.strEnd > buf.length) throw new Error('truncated BTF');
+    for (let at = this.typeBase; at < typeEnd;) {
+      if (at + 12 > typeEnd) throw new Error('truncated BTF type');
+      const info = buf.readUInt32LE(at + 4);
+      const kind = (info >>> 24) & 0x1f;
+      // complete structs only (a forward declaration has kind FWD)
+      if (kind === KIND.STRUCT) this.structNames.push(buf.readUInt32LE(at), this.starts.length);
+      this.starts.push(at);
+      at += 12 + extraBytes(kind, info & 0xffff);
+    }
+  }
+
+  private str(off: number): string {
+    const start = this.strBase + off;
+    if (start >= this.strEnd) throw new Error('BTF string offset out of range');
+    const end = this.buf.indexOf(0, start);
+    return this.buf.toString('latin1', start, end < 0 || end > this.strEnd ? this.strEnd : end);
+  }
+
+  private header(id: number): { at: number; kind: number; vlen: number; kindFlag: boolean; sizeOrType: number } {
+    const at = this.starts[id];
+    if (at === undefined || id === 0) throw new Error(`BTF type id ${id} out of range`);
+    const info = this.buf.readUInt32LE(at + 4);
+    return { at, kind: (info >>> 24) & 0x1f, vlen: info & 0xffff, kindFlag: (info >>> 31) === 1, sizeOrType: this.buf.readUInt32LE(at + 8) };
+  }
+
+  /** The type behind typedefs and qualifiers. */
+  resolve(id: number): number {
+    for (let hops = 0; hops < 32; hops++) {
+      const h = this.header(id);
+      if (h.kind !== KIND.TYPEDEF && h.kind !== KIND.VOLATILE && h.kind !== KIND.CONST && h.kind !== KIND.RESTRICT && h.kind !== KIND.TYPE_TAG) return id;
+      id = h.sizeOrType;
+    }
+    throw new Error('BTF typedef chain too long');
+  }
+
+  /** Size in bytes of a (resolved) type: structs, unions, ints, enums, pointers (8 on a 64-bit kernel). */
+  sizeOf(id: number): number {
+    const h = this.header(this.resolve(id));
+    if (h.kind === KIND.PTR) return 8;
+    if (h.kind === KIND.STRUCT || h.kind === KIND.UNION || h.kind === KIND.INT || h.kind === KIND.ENUM || h.kind === KIND.ENUM64) return h.sizeOrType;
+    throw new Error(`BTF type ${id} (kind ${h.kind}) has no size here`);
+  }
+
+  /** The first complete struct of that name (vmlinux BTF is deduplicated: there is one). */
+  structId(name: string): number {
+    const want = Buffer.from(`${name}\0`, 'latin1');
+    for (let i = 0; i < this.structNames.length; i += 2) {
+      const start = this.strBase + this.structNames[i]!;
+      if (start + want.length <= this.strEnd && this.buf.compare(want, 0, want.length, start, start + want.length) === 0) return this.structNames[i + 1]!;
+    }
+    throw new Error(`the kernel's BTF has no struct ${name}`);
+  }
+
+  private members(id: number): Member[] {
+    const h = this.header(id);
+    if (h.kind !== KIND.STRUCT && h.kind !== KIND.UNION) throw new Error(`BTF type ${id} is not a struct or union`);
+    const out: Member[] = [];
+    for (let i = 0; i < h.vlen; i++) {
+      const m = h.at + 12 + 12 * i;
+      const raw = this.buf.readUInt32LE(m + 8);
+      // with kind_flag, the offset word holds the bitfield size in its top byte
+      const bitfield = h.kindFlag && raw >>> 24 !== 0;
+      out.push({ name: this.str(this.buf.readUInt32LE(m)), type: this.buf.readUInt32LE(m + 4), bitOffset: h.kindFlag ? raw & 0xffffff : raw, bitfield });
+    }
+    return out;
+  }
+
+  /** A named member of a struct or union, looking inside anonymous members: its bit offset and type. */
+  private member(id: number, name: string, depth = 0): { bitOffset: number; type: number; bitfield: boolean } | undefined {
+    if (depth > 8) return undefined;
+    for (const m of this.members(id)) {
+      if (m.name === name) return m;
+      if (m.name === '') {
+        const inner = this.resolve(m.type);
+        const k = this.header(inner).kind;
+        if (k !== KIND.STRUCT && k !== KIND.UNION) continue;
+        const found = this.member(inner, name, depth + 1);
+        if (found) return { ...found, bitOffset: m.bitOffset + found.bitOffset };
+      }
+    }
+    return undefined;
+  }
+
+  /** Byte offset and size of a dotted member path (`se.sum_exec_runtime`) in a struct. */
+  fieldOffset(structName: string, path: string): { offset: number; size: number } {
+    let id = this.structId(structName);
+    let bits = 0;
+    let type = id;
+    for (const part of path.split('.')) {
+      const m = this.member(id, part);
+      if (!m) throw new Error(`the kernel's struct ${structName} has no ${path}`);
+      if (m.bitfield) throw new Error(`the kernel's ${structName}.${path} is a bitfield`);
+      bits += m.bitOffset;
+      type = this.resolve(m.type);
+      id = type;
+    }
+    if (bits % 8 !== 0) throw new Error(`the kernel's ${structName}.${path} is not byte-aligned`);
+    return { offset: bits / 8, size: this.sizeOf(type) };
+  }
+}
+
+/** Offsets are small: anything larger means a misread, not a layout. */
+const MAX_OFFSET = 1 << 16;
+
+/**
+ * The layout parameters ($72 onwards), as decimal strings, from a BTF blob. Throws, naming the
+ * field, when a field is missing or not the width the probe reads.
+ */
+export function layoutParams(btf: Buffer, arch: string = process.arch): string[] {
+  const types = new BtfTypes(btf);
+  const x64 = arch === 'x64';
+  const out: string[] = [];
+  for (const f of LAYOUT_FIELDS) {
+    if (f.x64Only && !x64) { out.push('0'); continue; }
+    const { offset, size } = types.fieldOffset(f.struct, f.path);
+    if (size !== f.bytes) throw new Error(`the kernel's ${f.struct}.${f.path} is ${size} bytes; gostall's probe reads ${f.bytes}`);
+    if (offset >= MAX_OFFSET) throw new Error(`the kernel's ${f.struct}.${f.path} is at an implausible offset ${offset}`);
+    out.push(String(offset));
+  }
+  if (x64) {
+    const size = types.sizeOf(types.structId('pt_regs'));
+    if (size >= MAX_OFFSET) throw new Error(`implausible size ${size} of struct pt_regs`);
+    out.push(String(size));
+  } else out.push('0');
+  return out;
+}
+
+const cached = new Map<string, string[]>();
+
+/** This kernel's layout parameters (read once per process: the running kernel's BTF cannot change). */
+export function kernelLayoutParams(arch: string = process.arch, path = VMLINUX_BTF): string[] {
+  const key = `${arch}\0${path}`;
+  let params = cached.get(key);
+  if (!params) {
+    let btf: Buffer;
+    try { btf = readFileSync(path); } catch (err) {
+      throw new Error(`cannot read the kernel's BTF (${path}): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    params = layoutParams(btf, arch);
+    cached.set(key, params);
+  }
+  return params;
+}
