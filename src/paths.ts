@@ -15,3 +15,5 @@ export function packageRoot(): string {
 }
 
 export const linuxProbeScript = (): string => join(packageRoot(), 'probes/linux/gostall.bt');
+/** Starts bpftrace with the short tracepoint list (src/probe-runner/event-list.ts). */
+export const tracerLauncherPath = (): string => join(packageRoot(), 'shim/gostall-bpftrace');

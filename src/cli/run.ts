@@ -187,11 +187,10 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   const follower = asked.ok
     ? agentFollower(asked.follow)
     : (await import('./run-own-tracer.js')).startOwnTracer(shimPid, opts, (why) => void startPipeline().then((p) => p.malformed(why)), onLine);
+  // handled before anything is awaited: a tracer that cannot start rejects at once
+  const readiness = follower.ready.then(() => ({ ready: true as const }), (err: Error) => ({ ready: false as const, err }));
   if (!asked.ok) await startPipeline();
-  const startup = await Promise.race([
-    follower.ready.then(() => ({ ready: true as const }), (err: Error) => ({ ready: false as const, err })),
-    shimExit.then((x) => ({ ready: 'interrupted' as const, x })),
-  ]);
+  const startup = await Promise.race([readiness, shimExit.then((x) => ({ ready: 'interrupted' as const, x }))]);
   if (startup.ready !== true) {
     shim.kill('SIGKILL');
     const x = await shimExit;

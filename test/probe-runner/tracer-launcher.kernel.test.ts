@@ -1,0 +1,49 @@
+/**
+ * shim/gostall-bpftrace: the process it starts sees only the short tracepoint list, nobody
+ * else on the machine does (not even while it runs), and where no mount namespace can be
+ * made the command still runs, with the full list.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { tracerLauncherPath } from '../../src/paths.js';
+import { AVAILABLE_EVENTS_PATHS, readAvailableEvents } from '../../src/probe-runner/event-list.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'gostall-launcher-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const list = AVAILABLE_EVENTS_PATHS[0]!;
+const short = join(dir, 'available_events');
+writeFileSync(short, 'sched:sched_switch\nsyscalls:sys_exit_openat\n', { mode: 0o600 });
+
+describe('the bpftrace launcher', () => {
+  it('shows its command the short list in a namespace of its own, while the machine keeps the full one', async () => {
+    const full = readAvailableEvents();
+    expect(full?.split('\n').length, 'the kernel lists its tracepoints').toBeGreaterThan(100);
+    // the command reads the list, then waits until the test has looked at the machine's
+    const child = spawn('/bin/sh', [tracerLauncherPath(), short, '/bin/sh', '-c', `cat ${list}; echo ---; read -r _`], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+    try {
+      for (let i = 0; i < 200 && !out.includes('---'); i++) await new Promise((r) => setTimeout(r, 25));
+      expect(out).toBe('sched:sched_switch\nsyscalls:sys_exit_openat\n---\n');
+      // the same moment, outside: unchanged
+      expect(readFileSync(list, 'latin1')).toBe(full);
+      // and it is the same process all along (exec, no fork): its pid is the command's
+      expect(readFileSync(`/proc/${child.pid}/cmdline`, 'latin1')).toContain('read -r _');
+    } finally {
+      const exited = once(child, 'exit');
+      child.stdin!.end('\n');
+      await exited;
+    }
+    expect(readFileSync(list, 'latin1')).toBe(full);
+  });
+
+  it('runs the command with the full list where no mount namespace can be made', () => {
+    // without CAP_SYS_ADMIN neither unshare nor mount is allowed
+    const out = execFileSync('setpriv', ['--inh-caps', '-sys_admin', '--bounding-set', '-sys_admin', '--', '/bin/sh', tracerLauncherPath(), short, '/bin/sh', '-c', `wc -l < ${list}`], { encoding: 'utf8' });
+    expect(Number(out.trim())).toBe(readAvailableEvents()!.split('\n').length - 1);
+  });
+});
