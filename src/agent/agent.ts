@@ -30,7 +30,7 @@ import { createInflightPoller } from './inflight-poll.js';
 import { createLivenessCheck, scanForAdoption } from '../vocabulary/procfs.js';
 import { createSupervisor, type Supervisor } from './supervisor.js';
 import { createRunRouter } from './run-router.js';
-import { waitTracerDrained } from './tracer-drain.js';
+import { waitTracerDrained } from '../probe-runner/tracer-drain.js';
 import { lookupGroup, startRunServer, type RunServer } from './run-server.js';
 
 const RECONCILE_MILLIS = 30_000;

@@ -11,7 +11,7 @@
  *                 or {"v":1,"type":"error","message":"…"} and the agent closes the connection
  *   run → agent   {"v":1,"type":"flush"}   (once following) CMD's tree has ended
  *   agent → run   {"v":1,"type":"flushed"}  every record its tracer had produced when the
- *                 flush arrived has been sent before this (see ./tracer-drain.ts)
+ *                 flush arrived has been sent before this (see src/probe-runner/tracer-drain.ts)
  *   run closes the connection when it has what it needs; the agent then forgets the tree.
  *
  * flush/flushed came later within v1: an agent from before ignores the flush (it reads

@@ -40,7 +40,8 @@ export function startOwnTracer(shimPid: number, opts: { thresholdNs: number; per
   }
   return {
     ready: tracer.ready.catch((err: Error) => { throw new Error(`${err.message}; fix: run \`gostall doctor\` to see what is missing`); }),
-    quiet: (q, m) => tracer.quiet(q, m),
+    // every record bpftrace had read by now is ours (tracer-drain.ts), not 100 ms of silence
+    quiet: (_quietMillis, maxMillis) => tracer.drained(maxMillis),
     abandon: () => tracer.abandon(),
     stop: () => tracer.stop().then(() => undefined, () => undefined),
     died: tracer.exited.then((x) => `bpftrace exited while the command was running (${x.code !== undefined ? `code ${x.code}` : x.signal}): the trace ends there`),

@@ -37,10 +37,11 @@ const EXPORT_DEADLINE_MILLIS = 10_000;
 /** After CMD exits, how long to wait for the exit records of its descendants. */
 const DRAIN_MILLIS = 1500;
 /**
- * Then the tracer is ended once its output has been quiet this long: records printed on
- * other CPUs just before the last exit, and "Lost N events" notices, are read by then
- * (bpftrace reads each CPU's buffer as soon as it has data). Through an agent, its
- * `flushed` answer usually ends this wait within milliseconds (src/agent/tracer-drain.ts).
+ * Then the tracer is ended once everything it had produced is read: records printed on
+ * other CPUs just before the last exit, and "Lost N events" notices. Our own bpftrace is
+ * drained when it sleeps in epoll_wait with nothing unread, through an agent its `flushed`
+ * answer says so (src/probe-runner/tracer-drain.ts); both within milliseconds. Where that
+ * cannot be seen, the output quiet for QUIET_MILLIS stands in (at most QUIET_MAX_MILLIS).
  */
 const QUIET_MILLIS = 100;
 const QUIET_MAX_MILLIS = 1000;

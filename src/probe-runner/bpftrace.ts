@@ -16,6 +16,7 @@ import { FIRST_SYSCALL_PARAM, syscallNumbers } from '../vocabulary/syscalls.js';
 import { ownPidNamespaceParam } from './pid-namespace.js';
 import { kernelLayoutParams } from './kernel-layout.js';
 import { readAvailableEvents, shortEventList } from './event-list.js';
+import { waitTracerDrained } from './tracer-drain.js';
 
 export interface TracerParams {
   /** root tgid to follow with its descendants; 0 for none */
@@ -77,8 +78,8 @@ export interface Tracer {
   ready: Promise<void>;
   /** stop tracing (SIGINT lets bpftrace drain its buffers), resolve once all output is read */
   stop(timeoutMillis?: number): Promise<TracerExit>;
-  /** resolves once no line has arrived for quietMillis (at most maxMillis from now) */
-  quiet(quietMillis: number, maxMillis: number): Promise<void>;
+  /** resolves once every record bpftrace had produced by now has been delivered (./tracer-drain.ts; at most maxMillis from now) */
+  drained(maxMillis: number): Promise<void>;
   /**
    * End bpftrace without waiting for it: for a caller that has read everything it needs.
    * Detaching probes costs a kernel RCU grace period each (about 0.7 s for this probe
@@ -276,14 +277,8 @@ export function startTracer(opts: TracerOptions): Tracer {
     ready,
     exited,
     stderrTail,
-    async quiet(quietMillis, maxMillis) {
-      const deadline = Date.now() + maxMillis;
-      for (;;) {
-        const now = Date.now();
-        const wait = Math.min(lastLineAt + quietMillis, deadline) - now;
-        if (wait <= 0) return;
-        await new Promise((r) => setTimeout(r, wait));
-      }
+    async drained(maxMillis) {
+      await waitTracerDrained({ pid: () => child.pid, lastLineAt: () => lastLineAt, maxMillis, cancelled: () => abandoned });
     },
     abandon() {
       abandoned = true;

@@ -16,14 +16,18 @@ import { readFileSync } from 'node:fs';
 
 export const VMLINUX_BTF = '/sys/kernel/btf/vmlinux';
 
-/** One field the probe reads: a dotted path from a struct, and the width the probe loads. */
-interface FieldSpec { struct: string; path: string; bytes: 4 | 8 }
+/**
+ * One parameter: the byte offset of a dotted member path in a struct, checked to be as wide
+ * as the probe reads it (0: a flexible array, where a list of entries begins); or, without a
+ * path, the size of the struct.
+ */
+interface LayoutSpec { name: string; struct: string; path?: string; bytes?: 0 | 4 | 8; x64Only?: boolean }
 
 /**
  * The probe's layout parameters, in parameter order ($72 onwards; probes/linux/gostall.bt,
  * "parameters"). x86_64-only entries are 0 on other architectures (their sections are cut).
  */
-export const LAYOUT_FIELDS: readonly (FieldSpec & { name: string; x64Only?: boolean })[] = [
+export const LAYOUT_FIELDS: readonly LayoutSpec[] = [
   { name: 'task.real_parent', struct: 'task_struct', path: 'real_parent', bytes: 8 },
   { name: 'task.tgid', struct: 'task_struct', path: 'tgid', bytes: 4 },
   { name: 'task.mm', struct: 'task_struct', path: 'mm', bytes: 8 },
@@ -40,10 +44,18 @@ export const LAYOUT_FIELDS: readonly (FieldSpec & { name: string; x64Only?: bool
   { name: 'task.stack', struct: 'task_struct', path: 'stack', bytes: 8, x64Only: true },
   { name: 'pt_regs.orig_ax', struct: 'pt_regs', path: 'orig_ax', bytes: 8, x64Only: true },
   { name: 'pt_regs.di', struct: 'pt_regs', path: 'di', bytes: 8, x64Only: true },
+  { name: 'pt_regs.size', struct: 'pt_regs', x64Only: true },
+  // a task's ids in each PID namespace ([pidns-only] sections): task->thread_pid is a struct
+  // pid, whose numbers[] holds one struct upid per namespace level
+  { name: 'task.thread_pid', struct: 'task_struct', path: 'thread_pid', bytes: 8 },
+  { name: 'task.group_leader', struct: 'task_struct', path: 'group_leader', bytes: 8 },
+  { name: 'pid.level', struct: 'pid', path: 'level', bytes: 4 },
+  { name: 'pid.numbers', struct: 'pid', path: 'numbers', bytes: 0 },
+  { name: 'upid.size', struct: 'upid' },
+  { name: 'upid.nr', struct: 'upid', path: 'nr', bytes: 4 },
+  { name: 'upid.ns', struct: 'upid', path: 'ns', bytes: 8 },
+  { name: 'pid_namespace.inum', struct: 'pid_namespace', path: 'ns.inum', bytes: 4 },
 ];
-
-/** The size of struct pt_regs (x86_64: where the saved registers sit below the stack top). */
-export const PT_REGS_SIZE_PARAM = 'pt_regs.size';
 
 const BTF_MAGIC = 0xeb9f;
 const KIND = { INT: 1, PTR: 2, ARRAY: 3, STRUCT: 4, UNION: 5, ENUM: 6, FWD: 7, TYPEDEF: 8, VOLATILE: 9, CONST: 10, RESTRICT: 11, FUNC: 12, FUNC_PROTO: 13, VAR: 14, DATASEC: 15, FLOAT: 16, DECL_TAG: 17, TYPE_TAG: 18, ENUM64: 19 } as const;
@@ -119,10 +131,11 @@ export class BtfTypes {
     throw new Error('BTF typedef chain too long');
   }
 
-  /** Size in bytes of a (resolved) type: structs, unions, ints, enums, pointers (8 on a 64-bit kernel). */
-  sizeOf(id: number): number {
+  /** Size in bytes of a (resolved) type: structs, unions, ints, enums, pointers (8 on a 64-bit kernel), arrays. */
+  sizeOf(id: number, depth = 0): number {
     const h = this.header(this.resolve(id));
     if (h.kind === KIND.PTR) return 8;
+    if (h.kind === KIND.ARRAY && depth < 8) return this.buf.readUInt32LE(h.at + 20) * this.sizeOf(this.buf.readUInt32LE(h.at + 12), depth + 1);
     if (h.kind === KIND.STRUCT || h.kind === KIND.UNION || h.kind === KIND.INT || h.kind === KIND.ENUM || h.kind === KIND.ENUM64) return h.sizeOrType;
     throw new Error(`BTF type ${id} (kind ${h.kind}) has no size here`);
   }
@@ -194,21 +207,20 @@ const MAX_OFFSET = 1 << 16;
  */
 export function layoutParams(btf: Buffer, arch: string = process.arch): string[] {
   const types = new BtfTypes(btf);
-  const x64 = arch === 'x64';
-  const out: string[] = [];
-  for (const f of LAYOUT_FIELDS) {
-    if (f.x64Only && !x64) { out.push('0'); continue; }
-    const { offset, size } = types.fieldOffset(f.struct, f.path);
-    if (size !== f.bytes) throw new Error(`the kernel's ${f.struct}.${f.path} is ${size} bytes; gostall's probe reads ${f.bytes}`);
-    if (offset >= MAX_OFFSET) throw new Error(`the kernel's ${f.struct}.${f.path} is at an implausible offset ${offset}`);
-    out.push(String(offset));
-  }
-  if (x64) {
-    const size = types.sizeOf(types.structId('pt_regs'));
-    if (size >= MAX_OFFSET) throw new Error(`implausible size ${size} of struct pt_regs`);
-    out.push(String(size));
-  } else out.push('0');
-  return out;
+  return LAYOUT_FIELDS.map((f) => {
+    if (f.x64Only && arch !== 'x64') return '0';
+    let value: number;
+    if (f.path === undefined) {
+      value = types.sizeOf(types.structId(f.struct));
+      if (value >= MAX_OFFSET) throw new Error(`implausible size ${value} of the kernel's struct ${f.struct}`);
+    } else {
+      const { offset, size } = types.fieldOffset(f.struct, f.path);
+      if (size !== f.bytes) throw new Error(`the kernel's ${f.struct}.${f.path} is ${size} bytes; gostall's probe reads ${f.bytes}`);
+      if (offset >= MAX_OFFSET) throw new Error(`the kernel's ${f.struct}.${f.path} is at an implausible offset ${offset}`);
+      value = offset;
+    }
+    return String(value);
+  });
 }
 
 const cached = new Map<string, string[]>();

@@ -1,11 +1,12 @@
 /**
  * The offsets gostall finds in this kernel's BTF read the same values as bpftrace's own
  * struct access (`curtask->field`, bpftrace resolving the types itself), on a real process:
- * the probe's exit codes, parents, argv, CPU time and run-queue delay come from them.
+ * the probe's exit codes, parents, argv, CPU time, run-queue delay and, in a PID namespace,
+ * the ids of every task come from them.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -36,6 +37,14 @@ tracepoint:syscalls:sys_enter_exit_group /pid == $1/ {
   printf("pt_regs_size %d %d\\n", sizeof(struct pt_regs), $18);
   printf("orig_ax %llu %llu\\n", $regs->orig_ax, *(uint64 *)((uint64)$regs + $16));
   printf("di %llu %llu\\n", $regs->di, *(uint64 *)((uint64)$regs + $17));
+  printf("thread_pid %llu %llu\\n", (uint64)curtask->thread_pid, *(uint64 *)($t + $19));
+  printf("group_leader %llu %llu\\n", (uint64)curtask->group_leader, *(uint64 *)($t + $20));
+  $tp = curtask->thread_pid;
+  printf("pid_level %d %d\\n", $tp->level, *(uint32 *)((uint64)$tp + $21));
+  $u = (struct upid *)((uint64)$tp + sizeof(struct pid) + $tp->level * sizeof(struct upid));
+  $v = (uint64)$tp + $22 + $tp->level * $23;
+  printf("upid_nr %d %d\\n", $u->nr, *(int32 *)($v + $24));
+  printf("ns_inum %u %u\\n", $u->ns->ns.inum, *(uint32 *)(*(uint64 *)($v + $25) + $26));
 }
 tracepoint:sched:sched_process_exit /pid == $1/ {
   $t = (uint64)curtask;
@@ -51,7 +60,7 @@ describe('task field offsets on this kernel', () => {
     const bpftrace = findBpftrace();
     if (!bpftrace) throw new Error('bpftrace not found');
     const params = kernelLayoutParams();
-    expect(params).toHaveLength(LAYOUT_FIELDS.length + 1);
+    expect(params).toHaveLength(LAYOUT_FIELDS.length);
     const script = join(dir, 'layout.bt');
     writeFileSync(script, PROGRAM);
     // a process that waits for its go, burns a little CPU, then exits 7 with exit_group
@@ -67,7 +76,8 @@ describe('task field offsets on this kernel', () => {
       const r = await tracer;
       await exited;
       const rows = new Map(out.split('\n').filter((l) => /^[a-z_]+ -?\d+ -?\d+$/.test(l)).map((l) => { const [n, a, b] = l.split(' '); return [n!, [a!, b!]]; }));
-      expect([...rows.keys()].sort(), r.all).toEqual(['arg_end', 'arg_start', 'di', 'exit_code', 'live', 'mm', 'nivcsw', 'nvcsw', 'orig_ax', 'pt_regs_size', 'real_parent', 'run_delay', 'signal', 'stack', 'sum_exec_runtime', 'syscr', 'tgid'].sort());
+      expect([...rows.keys()].sort(), r.all).toEqual(['arg_end', 'arg_start', 'di', 'exit_code', 'group_leader', 'live', 'mm', 'nivcsw', 'ns_inum', 'nvcsw', 'orig_ax',
+        'pid_level', 'pt_regs_size', 'real_parent', 'run_delay', 'signal', 'stack', 'sum_exec_runtime', 'syscr', 'tgid', 'thread_pid', 'upid_nr'].sort());
       for (const [name, [viaTypes, viaOffset]] of rows) expect(viaOffset, name).toBe(viaTypes);
       // and the values are the process's own, not two equal zeros
       expect(Number(rows.get('tgid')![0])).toBe(child.pid);
@@ -75,6 +85,9 @@ describe('task field offsets on this kernel', () => {
       expect(Number(rows.get('sum_exec_runtime')![0])).toBeGreaterThan(0);
       expect(Number(rows.get('arg_end')![0])).toBeGreaterThan(Number(rows.get('arg_start')![0]));
       expect(Number(rows.get('syscr')![0])).toBeGreaterThan(0);
+      // the process's id in its own (the innermost) PID namespace, and that namespace's inode
+      expect(Number(rows.get('upid_nr')![0])).toBe(child.pid);
+      expect(Number(rows.get('ns_inum')![0])).toBe(Number(/\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/pid'))![1]));
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }

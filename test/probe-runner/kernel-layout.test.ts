@@ -37,6 +37,13 @@ class BtfBuilder {
   ptr(to: number): number { return this.add('', 2, 0, false, to); }
   typedef(name: string, to: number): number { return this.add(name, 8, 0, false, to); }
   fwd(name: string): number { return this.add(name, 7, 0, false, 0); }
+  array(elem: number, index: number, nelems: number): number {
+    const e = Buffer.alloc(12);
+    e.writeUInt32LE(elem, 0);
+    e.writeUInt32LE(index, 4);
+    e.writeUInt32LE(nelems, 8);
+    return this.add('', 3, 0, false, 0, e);
+  }
   /** members: [name, type, bit offset, bitfield size (0 = none)] */
   struct(name: string, size: number, members: [string, number, number, number?][], kind = 4): number {
     const kindFlag = members.some((m) => (m[3] ?? 0) > 0);
@@ -82,7 +89,12 @@ function kernelBtf(opts: { exitCodeBytes?: number; noNivcsw?: boolean; runDelayB
   // randomized-layout kernels group fields
   const anonStruct = b.struct('', 16, [['nvcsw', long, 0], ...(opts.noNivcsw ? [] : [['nivcsw', long, 64] as [string, number, number]])]);
   const anonUnion = b.struct('', 16, [['', anonStruct, 0]], 5);
+  const nsCommon = b.struct('ns_common', 24, [['stashed', long, 0], ['inum', b.int('unsigned int', 4), 16 * 8]]);
+  const pidNs = b.struct('pid_namespace', 160, [['idr', long, 0], ['ns', nsCommon, 120 * 8]]);
+  const upid = b.struct('upid', 16, [['nr', int, 0], ['ns', b.ptr(pidNs), 64]]);
+  const pidStruct = b.struct('pid', 144, [['count', int, 0], ['level', b.int('unsigned int', 4), 32], ['numbers', b.array(upid, int, 0), 144 * 8]]);
   const task = b.struct('task_struct', 3000, [
+    ['thread_pid', b.ptr(pidStruct), 1368 * 8], ['group_leader', b.ptr(0), 1328 * 8],
     ['stack', b.ptr(0), 32 * 8], ['se', se, 100 * 8], ['sched_info', sched, 1000 * 8], ['mm', b.ptr(mm), 1100 * 8],
     ['exit_code', exitCode, 1164 * 8], ['tgid', pid, 1268 * 8], ['real_parent', b.ptr(0), 1280 * 8],
     ['', anonUnion, 1500 * 8], ['signal', b.ptr(signal), 1800 * 8], ['ioac', ioac, 2100 * 8],
@@ -92,7 +104,7 @@ function kernelBtf(opts: { exitCodeBytes?: number; noNivcsw?: boolean; runDelayB
   return b.build();
 }
 
-const byName = (params: string[]) => Object.fromEntries([...LAYOUT_FIELDS.map((f) => f.name), 'pt_regs.size'].map((n, i) => [n, Number(params[i])]));
+const byName = (params: string[]) => Object.fromEntries(LAYOUT_FIELDS.map((f, i) => [f.name, Number(params[i])]));
 
 describe('task field offsets from BTF', () => {
   it('follows typedefs, nested structs and anonymous unions to each field the probe reads', () => {
@@ -102,6 +114,8 @@ describe('task field offsets from BTF', () => {
       'task.sum_exec_runtime': 164, 'task.run_delay': 1008, 'task.nvcsw': 1500, 'task.nivcsw': 1508,
       'task.signal': 1800, 'signal.live': 4, 'task.exit_code': 1164, 'task.syscr': 2116,
       'task.stack': 32, 'pt_regs.orig_ax': 120, 'pt_regs.di': 112, 'pt_regs.size': 168,
+      'task.thread_pid': 1368, 'task.group_leader': 1328, 'pid.level': 4, 'pid.numbers': 144,
+      'upid.size': 16, 'upid.nr': 0, 'upid.ns': 8, 'pid_namespace.inum': 136,
     });
   });
 

@@ -1,7 +1,8 @@
 /**
- * When has the agent read every record its tracer (bpftrace) had produced by now? `gostall
- * run` asks once its command's tree has ended (`flush`, ./run-protocol.ts), instead of
- * waiting for the records to go quiet for a fixed 100 ms.
+ * When has gostall read every record its tracer (bpftrace) had produced by now? Asked by
+ * `gostall run` once its command's tree has ended: of its own tracer, or through the agent
+ * (`flush`, src/agent/run-protocol.ts) of the agent's. Before, both waited for the records
+ * to go quiet for a fixed 100 ms, which every run paid.
  *
  * bpftrace's perf buffers are per CPU, so no single marker record proves the others are
  * read. What does: bpftrace blocked in epoll_wait. Each record wakes it (the buffers are

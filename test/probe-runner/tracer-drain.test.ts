@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { QUIET_MILLIS, tracerState, waitTracerDrained, type TracerState } from '../../src/agent/tracer-drain.js';
+import { QUIET_MILLIS, tracerState, waitTracerDrained, type TracerState } from '../../src/probe-runner/tracer-drain.js';
 
 const root = mkdtempSync(join(tmpdir(), 'gostall-drain-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
