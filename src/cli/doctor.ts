@@ -3,6 +3,7 @@
  * checks are those of run/agent (checkTracingEnvironment), so doctor never says "will work"
  * where run then fails; capabilities that only cost evidence are warnings.
  */
+import { kernelLayoutParams, LAYOUT_FIELDS } from '../probe-runner/kernel-layout.js';
 import { existsSync } from 'node:fs';
 import { CAPABILITIES, missingCapabilities } from '../probe-runner/capabilities.js';
 import {
@@ -56,7 +57,15 @@ function checkCapabilities(r: Report): void {
 }
 
 function checkKernel(r: Report): void {
-  if (hasBtf()) r.ok('kernel BTF at /sys/kernel/btf/vmlinux (struct access for exit codes and run-queue delay)');
+  if (hasBtf()) {
+    // where the probe reads exit codes, run-queue delay, parents and namespace ids (kernel-layout.ts)
+    try {
+      kernelLayoutParams();
+      r.ok(`kernel BTF at /sys/kernel/btf/vmlinux: the ${LAYOUT_FIELDS.length} task, pid and namespace fields the probe reads are there`);
+    } catch (err) {
+      r.bad(`kernel BTF: ${(err as Error).message}`, "gostall's probe cannot read this kernel's tasks: report the kernel (uname -r) and this line");
+    }
+  }
   // Tracepoints are only visible with the privilege to read tracefs: without it, say nothing
   // about them rather than "tracefs is not mounted" (the privilege line names the cause).
   if (privilegeProblem() === undefined && tracefsReady()) {
