@@ -133,15 +133,16 @@ export function tracerArgs(script: string, p: TracerParams, arch: string = proce
   // $70, $71: the Go build cache directory the probe watches and its length (gocache.ts)
   const pidNs = validInt('pidNamespace', p.pidNamespace ?? ownPidNamespaceParam(), 0xffffffff);
   const goCache = goCacheProbeArgs(p.goCacheDir === undefined ? goCacheDirFromEnv(process.env) : p.goCacheDir ?? undefined);
-  // $72..$88: where this kernel keeps the task fields the probe reads (kernel-layout.ts)
+  // $72..$96: where this kernel keeps the fields the probe reads (kernel-layout.ts)
   return [...args, ...numbers.map(String), pidNs, ...goCache, ...kernelLayoutParams(arch)];
 }
 
 /**
  * Writes the program of the mode's probe set to a private file (0600 in a 0700 directory:
- * bpftrace reads it once at start) and returns its path and a remover. A file rather than
- * `-e TEXT`: the 20 kB program stays out of every `ps` listing. Read and written as latin1,
- * so the bytes of the source pass through unchanged.
+ * bpftrace reads it once at start), with the short tracepoint list beside it, and returns
+ * both paths and a remover. A file rather than `-e TEXT`: the 20 kB program stays out of
+ * every `ps` listing. Read and written as latin1, so the bytes of the source pass through
+ * unchanged.
  */
 function writeProgram(source: string, p: TracerParams): { path: string; eventList: string | undefined; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'gostall-probe-'));
