@@ -49,8 +49,8 @@ function checkTools(r: Report): void {
   else r.warn('setpriv not found: if gostall is killed outright its probes stay attached until bpftrace notices', installHint('util-linux', 'util-linux-core'));
   // shim/gostall-bpftrace: the short tracepoint list needs a mount namespace of bpftrace's own
   const ns = spawnSync('unshare', ['--mount', '--propagation', 'private', 'true'], { stdio: 'ignore' });
-  if (ns.status === 0) r.ok('bpftrace compiles against a short tracepoint list (a mount namespace of its own): ~0.4 s faster');
-  else r.warn('no mount namespace for bpftrace (unshare refused or missing): it compiles against the kernel\'s whole tracepoint list, ~0.4 s slower per start', 'allow unshare and mount for gostall (seccomp/AppArmor profile), or install util-linux');
+  if (ns.status === 0) r.ok('gostall run\'s bpftrace compiles against a short tracepoint list (a mount namespace of its own): ~0.4 s faster per command');
+  else r.warn('no mount namespace for gostall run\'s bpftrace (unshare refused or missing): it compiles against the kernel\'s whole tracepoint list, ~0.4 s slower per command', 'allow unshare and mount for gostall (seccomp/AppArmor profile), or install util-linux');
 }
 
 /** One line per capability of the list: held, or missing and what that costs. */
