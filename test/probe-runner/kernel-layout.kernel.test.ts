@@ -19,6 +19,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** $1 = the pid to look at; $2.. = kernelLayoutParams() in order. Each line: name, bpftrace's value, the offset's value. */
 const PROGRAM = `
+BEGIN { printf("attached\\n"); }
 tracepoint:syscalls:sys_enter_exit_group /pid == $1/ {
   $t = (uint64)curtask;
   printf("real_parent %llu %llu\\n", (uint64)curtask->real_parent, *(uint64 *)($t + $2));
@@ -71,7 +72,8 @@ describe('task field offsets on this kernel', () => {
       let out = '';
       tracer.stdout!.on('data', (d: Buffer) => {
         out += d.toString();
-        if (/Attaching/.test(out) && !child.stdin!.writableEnded) child.stdin!.end('go\n');
+        // BEGIN runs once every probe is attached ("Attaching N probes" comes before)
+        if (/^attached$/m.test(out) && !child.stdin!.writableEnded) child.stdin!.end('go\n');
       });
       const r = await tracer;
       await exited;
