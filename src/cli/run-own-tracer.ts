@@ -10,7 +10,7 @@ const KERNEL_THRESHOLD_CAP_NS = 1e6;
 /** A follower whose tracer never started: run reports why and exits 2. */
 function notStarted(message: string): Follower {
   const never = new Promise<string>(() => {});
-  return { ready: Promise.reject(new Error(message)), quiet: async () => {}, abandon() {}, stop: async () => {}, died: never };
+  return { ready: Promise.reject(new Error(message)), drained: async () => {}, abandon() {}, stop: async () => {}, died: never };
 }
 
 export function startOwnTracer(shimPid: number, opts: { thresholdNs: number; perfPagesPerCpu: number | undefined }, malformed: (reason: string) => void, onLine: (line: string) => void): Follower {
@@ -40,8 +40,7 @@ export function startOwnTracer(shimPid: number, opts: { thresholdNs: number; per
   }
   return {
     ready: tracer.ready.catch((err: Error) => { throw new Error(`${err.message}; fix: run \`gostall doctor\` to see what is missing`); }),
-    // every record bpftrace had read by now is ours (tracer-drain.ts), not 100 ms of silence
-    quiet: (_quietMillis, maxMillis) => tracer.drained(maxMillis),
+    drained: () => tracer.drained(),
     abandon: () => tracer.abandon(),
     stop: () => tracer.stop().then(() => undefined, () => undefined),
     died: tracer.exited.then((x) => `bpftrace exited while the command was running (${x.code !== undefined ? `code ${x.code}` : x.signal}): the trace ends there`),

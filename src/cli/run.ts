@@ -36,15 +36,6 @@ export { DEFAULT_THRESHOLD_NS, RUN_USAGE, parseRunOptions } from './run-options.
 const EXPORT_DEADLINE_MILLIS = 10_000;
 /** After CMD exits, how long to wait for the exit records of its descendants. */
 const DRAIN_MILLIS = 1500;
-/**
- * Then the tracer is ended once everything it had produced is read: records printed on
- * other CPUs just before the last exit, and "Lost N events" notices. Our own bpftrace is
- * drained when it sleeps in epoll_wait with nothing unread, through an agent its `flushed`
- * answer says so (src/probe-runner/tracer-drain.ts); both within milliseconds. Where that
- * cannot be seen, the output quiet for QUIET_MILLIS stands in (at most QUIET_MAX_MILLIS).
- */
-const QUIET_MILLIS = 100;
-const QUIET_MAX_MILLIS = 1000;
 /** run follows one root: the agent's limits and live spans do not apply. */
 const RUN_PIPELINE = { episodes: { minDurationNs: 0, mergeGapNs: 0, reportEveryNs: 0, stuckAfterNs: 0 }, windowNs: 0, longLivedNs: Infinity, maxOpenTrees: 1, maxQueuedTrees: 1 };
 
@@ -234,7 +225,11 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   await Promise.race([complete, drained]);
   clearTimeout(drainTimer);
   const endNs = clock.nowMonotonicNs();
-  await follower.quiet(QUIET_MILLIS, QUIET_MAX_MILLIS);
+  // Then the tracer is ended once everything it had produced is read: records printed on
+  // other CPUs just before the last exit, and "Lost N events" notices. Our own bpftrace is
+  // drained when it sleeps in epoll_wait with nothing unread, through an agent its `flushed`
+  // answer says so (src/probe-runner/tracer-drain.ts); both within milliseconds.
+  await follower.drained();
   stopping = true;
   // Everything is read: the probes' detach (about 0.7 s) need not be the user's wait.
   follower.abandon();

@@ -79,7 +79,7 @@ export interface Tracer {
   /** stop tracing (SIGINT lets bpftrace drain its buffers), resolve once all output is read */
   stop(timeoutMillis?: number): Promise<TracerExit>;
   /** resolves once every record bpftrace had produced by now has been delivered (./tracer-drain.ts; at most maxMillis from now) */
-  drained(maxMillis: number): Promise<void>;
+  drained(maxMillis?: number): Promise<void>;
   /**
    * End bpftrace without waiting for it: for a caller that has read everything it needs.
    * Detaching probes costs a kernel RCU grace period each (about 0.7 s for this probe
