@@ -4,13 +4,13 @@
  * where run then fails; capabilities that only cost evidence are warnings.
  */
 import { spawnSync } from 'node:child_process';
-import { kernelLayoutParams, LAYOUT_FIELDS } from '../probe-runner/kernel-layout.js';
 import { existsSync } from 'node:fs';
 import { CAPABILITIES, missingCapabilities } from '../probe-runner/capabilities.js';
 import {
   bpftraceVersion, capabilityWarnings, checkTracingEnvironment, findBpftrace, findSetpriv, hasBtf,
-  installHint, privilegeProblem, tracefsReady,
+  installHint, privilegeProblem, TRACEFS_MOUNTS, tracefsReady,
 } from '../probe-runner/environment.js';
+import { kernelLayoutParams, LAYOUT_FIELDS } from '../probe-runner/kernel-layout.js';
 import { VERSION } from './version.js';
 
 const REQUIRED_TRACEPOINTS = [
@@ -20,7 +20,7 @@ const REQUIRED_TRACEPOINTS = [
 ];
 
 function tracepointExists(tp: string): boolean {
-  return ['/sys/kernel/tracing/events', '/sys/kernel/debug/tracing/events'].some((d) => existsSync(`${d}/${tp}`));
+  return TRACEFS_MOUNTS.some((d) => existsSync(`${d}/events/${tp}`));
 }
 
 interface Report { ok(what: string): void; warn(what: string, fix: string): void; bad(what: string, fix: string): void; lines: string[] }

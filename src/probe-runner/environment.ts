@@ -112,10 +112,12 @@ export function memlockProblem(release: string = osRelease(), limits?: string): 
 }
 
 export const TRACEFS = '/sys/kernel/tracing';
+/** Where tracefs may be seen: its own mount, or under debugfs on older set-ups. */
+export const TRACEFS_MOUNTS = [TRACEFS, '/sys/kernel/debug/tracing'];
 
 /** Whether tracepoint definitions are visible (tracefs mounted). */
 export function tracefsReady(): boolean {
-  return existsSync(join(TRACEFS, 'events/syscalls')) || existsSync('/sys/kernel/debug/tracing/events/syscalls');
+  return TRACEFS_MOUNTS.some((d) => existsSync(join(d, 'events/syscalls')));
 }
 
 /** Mount tracefs when it is missing (root only). bpftrace 0.17 does not do it itself. */

@@ -6,8 +6,10 @@
  * not have stays out of the list, and bpftrace reports it as it would have.
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { TRACEFS_MOUNTS } from './environment.js';
 
-export const AVAILABLE_EVENTS_PATHS = ['/sys/kernel/tracing/available_events', '/sys/kernel/debug/tracing/available_events'];
+export const AVAILABLE_EVENTS_PATHS = TRACEFS_MOUNTS.map((d) => join(d, 'available_events'));
 
 /** `category:name` of every tracepoint an attach point of the program names. */
 export function tracepointsIn(program: string): Set<string> {
