@@ -147,12 +147,13 @@ export function tracerArgs(script: string, p: TracerParams, arch: string = proce
 function writeProgram(source: string, p: TracerParams): { path: string; eventList: string | undefined; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'gostall-probe-'));
   const path = join(dir, 'gostall.bt');
-  const text = probeProgram(readFileSync(source, 'latin1'), probeSetFor(p), process.arch, { pidNamespace: (p.pidNamespace ?? 0) !== 0, stderr: p.agent?.stderr === true });
+  const set = probeSetFor(p);
+  const text = probeProgram(readFileSync(source, 'latin1'), set, process.arch, { pidNamespace: (p.pidNamespace ?? 0) !== 0, stderr: p.agent?.stderr === true });
   writeFileSync(path, text, { encoding: 'latin1', mode: 0o600 });
   // the tracepoints it attaches to, the list bpftrace is shown while it compiles (event-list.ts):
   // for run, which compiles before every command. Not for the agent: it compiles once per
   // start, and its systemd unit forbids namespaces and mounts (RestrictNamespaces, ~@mount).
-  const available = probeSetFor(p) === 'run' ? readAvailableEvents() : undefined;
+  const available = set === 'run' ? readAvailableEvents() : undefined;
   let eventList: string | undefined;
   if (available !== undefined) {
     eventList = join(dir, 'available_events');
