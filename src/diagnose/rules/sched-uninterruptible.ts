@@ -6,7 +6,7 @@
 import { SYSCALLS } from '../../events/schema.js';
 import type { OffCpuEvent } from '../../events/types.js';
 import type { ProcessNode } from '../../model/process.js';
-import type { Cause, DiagnosisContext, Rule } from '../types.js';
+import type { Cause, DiagnosisContext, MountInfo, Rule } from '../types.js';
 import { absolutePath } from '../context-paths.js';
 import { describeMount, dominantRole, isFileTarget, shareText, wallNs, perProcess } from '../evidence.js';
 import { formatCount, formatDuration, listSome } from '../format.js';
@@ -39,6 +39,29 @@ function placeOf(p: ProcessNode, o: OffCpuEvent): string | undefined {
   return undefined;
 }
 
+/**
+ * The mount whose files the D waits spent the most time on, and the paths waited for there
+ * (in the order of the waits): not simply the first wait's, which may be one slow read of
+ * another disk among many on the slow one.
+ */
+function busiestMount(p: ProcessNode, waits: OffCpuEvent[], ctx: DiagnosisContext): { mount: MountInfo | undefined; paths: string[] } {
+  const byMount = new Map<string, { mount: MountInfo | undefined; ns: number; paths: string[] }>();
+  for (const o of waits) {
+    const place = placeOf(p, o);
+    if (place === undefined) continue;
+    const path = absolutePath(place, ctx.workspace) ?? place;
+    const mount = ctx.mountOf(path);
+    const key = mount?.mountPoint ?? '';
+    const m = byMount.get(key) ?? { mount, ns: 0, paths: [] };
+    m.ns += o.durationNs;
+    m.paths.push(path);
+    byMount.set(key, m);
+  }
+  let best: { mount: MountInfo | undefined; ns: number; paths: string[] } = { mount: undefined, ns: -1, paths: [] };
+  for (const m of byMount.values()) if (m.ns > best.ns) best = m;
+  return best;
+}
+
 function judge(p: ProcessNode, ctx: DiagnosisContext): Cause | undefined {
   const wall = wallNs(p, ctx);
   const d = p.sched.offDNs;
@@ -52,9 +75,7 @@ function judge(p: ProcessNode, ctx: DiagnosisContext): Cause | undefined {
     bySyscall.set(name, (bySyscall.get(name) ?? 0) + 1);
   }
   const inCalls = [...bySyscall].sort((a, b) => b[1] - a[1]).map(([name, n]) => `${n} ${name}`);
-  const paths = waits.map((o) => placeOf(p, o)).filter((x): x is string => x !== undefined)
-    .map((x) => absolutePath(x, ctx.workspace) ?? x);
-  const mount = paths[0] ? ctx.mountOf(paths[0]) : undefined;
+  const { mount, paths } = busiestMount(p, waits, ctx);
   const { role } = dominantRole(paths, ctx);
   const where = mount ? ` on ${describeMount(mount, role)}` : '';
   const evidence = `threads waited ${shareText(d, wall)} in uninterruptible sleep (D), ` +

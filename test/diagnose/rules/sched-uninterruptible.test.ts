@@ -18,6 +18,20 @@ describe('sched.uninterruptible', () => {
     expect(c!.hint).toContain('behind /mnt/slow (/dev/loop3)');
   });
 
+  it('names the mount the waits spent most time on, not the first wait\'s (one slow read of GOROOT on the root disk)', () => {
+    const p = proc({ wallNs: 2.36 * S });
+    p.sched.offDNs = 2.06 * S;
+    p.sched.maxOffDNs = 249 * MS;
+    // first a 30 ms read of a GOROOT source on / (its page cache dropped), on its own thread
+    slowCalls(p, 1, { sc: 'read', latencyNs: 30 * MS, path: () => '/usr/share/go-1.19/src/fmt/print.go', tid: p.pid + 1 });
+    offCpu(p, { state: 2, durationNs: 29 * MS, sc: 'read', ts: p.startNs + 30 * MS - MS, tid: p.pid + 1 });
+    slowCalls(p, 8, { sc: 'read', latencyNs: 250 * MS, path: (i) => `/mnt/slow/module/p${i}/f1.go` });
+    for (let i = 0; i < 8; i++) offCpu(p, { state: 2, durationNs: 249 * MS, sc: 'read', ts: p.startNs + (i + 1) * 250 * MS - MS });
+    const [c] = rule(p, context());
+    expect(c!.evidence).toContain('on ext4 /mnt/slow (/dev/loop3), e.g. /mnt/slow/module/p0/f1.go');
+    expect(c!.attributes?.['gostall.cause.mount_point']).toBe('/mnt/slow');
+  });
+
   it('stays quiet under 1 s of D (a FUSE go list measured 160 ms)', () => {
     const p = proc({ wallNs: 2 * S });
     p.sched.offDNs = 0.99 * S;
