@@ -30,6 +30,7 @@ import { createInflightPoller } from './inflight-poll.js';
 import { createLivenessCheck, scanForAdoption } from '../vocabulary/procfs.js';
 import { createSupervisor, type Supervisor } from './supervisor.js';
 import { createRunRouter } from './run-router.js';
+import { DEFAULT_THRESHOLD_NS } from '../pipeline/run-settings.js';
 import { waitTracerDrained } from '../probe-runner/tracer-drain.js';
 import { lookupGroup, startRunServer, type RunServer } from './run-server.js';
 
@@ -143,6 +144,7 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
     { name: 'gostall_run_requests_total', help: 'connections from gostall run, each answered (followed or refused)', type: 'counter', samples: [{ value: runServer?.stats.requests ?? 0 }] },
     { name: 'gostall_run_refused_total', help: 'gostall run requests refused (malformed, slow, not allowed, not a waiting shim)', type: 'counter', samples: [{ value: runServer?.stats.refused ?? 0 }] },
     { name: 'gostall_run_following', help: 'gostall run commands followed now', type: 'gauge', samples: [{ value: runServer?.stats.following ?? 0 }] },
+    { name: 'gostall_run_traces_built_total', help: 'traces of gostall run commands the agent built itself (bin/gostall without Node) and handed back', type: 'counter', samples: [{ value: runServer?.stats.built ?? 0 }] },
     { name: 'gostall_run_records_total', help: 'probe records handed to gostall run commands (or dropped for shims nobody claimed)', type: 'counter', samples: [{ value: router.stats.linesRouted }] },
     { name: 'gostall_run_ids_held', help: 'process and thread ids held for trees followed for gostall run (bounded by what those trees run; flat over time)', type: 'gauge', samples: [{ value: router.heldIds() }] },
     ...(exportSink.target ? exportMetrics(exportSink.stats()) : []),
@@ -171,6 +173,8 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
         path: config.run.socket, group, router, log,
         ...(config.cgroup && cgroupRel ? { cgroup: { dir: config.cgroup, procPath: cgroupRel } } : {}),
         thresholds: { syscallThresholdNs: config.syscallThresholdNs, offcpuThresholdNs: config.offcpuThresholdNs },
+        // bin/gostall's fast path: the trace built here; each user's build history in the agent's own directory
+        sessions: { clock, defaultThresholdNs: DEFAULT_THRESHOLD_NS, historyDir: (uid) => join(config.stateDir, 'runs', `uid-${uid}`, 'builds') },
         tracerDrained: (cancelled) => waitTracerDrained({ pid: () => supervisor.pid, lastLineAt: () => lastLineAt, cancelled }).then(() => undefined),
       });
     } catch (err) {

@@ -14,6 +14,15 @@
  *                 flush arrived has been sent before this (see src/probe-runner/tracer-drain.ts)
  *   run closes the connection when it has what it needs; the agent then forgets the tree.
  *
+ *
+ * bin/gostall's fast path (no Node on the user's side) asks the agent to build the trace itself:
+ *   run → agent   {"v":1,"type":"run","pid":P,"threshold":"50ms"?,"history":true}
+ *   agent → run   accepted, following or error, as above; no records are sent
+ *   run → agent   {"v":1,"type":"finish","out":"PATH"}   CMD has exited; PATH is where
+ *                 run writes the trace (named in the summary; the agent never opens it)
+ *   agent → run   {"v":1,"type":"result","summaryBytes":S,"traceBytes":T}, then S bytes of
+ *                 the summary and T bytes of OTLP JSON lines; or an error. The agent closes.
+ *
  * flush/flushed came later within v1: an agent from before ignores the flush (it reads
  * nothing after the request) and run then waits for its records to go quiet, as it did
  * before; a run from before never sends one.
@@ -37,10 +46,19 @@ export const MAX_REPLY_BYTES = 4 * 1024 * 1024;
 
 const pid = z.number().check(z.int(), z.minimum(1), z.maximum(4_194_304));
 
-export const requestSchema = z.strictObject({ v: z.literal(RUN_PROTOCOL_VERSION), type: z.literal('follow'), pid });
+export const requestSchema = z.discriminatedUnion('type', [
+  z.strictObject({ v: z.literal(RUN_PROTOCOL_VERSION), type: z.literal('follow'), pid }),
+  z.strictObject({
+    v: z.literal(RUN_PROTOCOL_VERSION), type: z.literal('run'), pid,
+    threshold: z.optional(z.string().check(z.maxLength(64))), history: z.boolean(),
+  }),
+]);
 export type RunRequest = z.infer<typeof requestSchema>;
 /** What run may send once the agent follows its command. */
 export const laterRequestSchema = z.strictObject({ v: z.literal(RUN_PROTOCOL_VERSION), type: z.literal('flush') });
+
+/** What a `run` request's client may send once the agent follows its command: once. */
+export const finishRequestSchema = z.strictObject({ v: z.literal(RUN_PROTOCOL_VERSION), type: z.literal('finish'), out: z.string().check(z.minLength(1), z.maxLength(4096)) });
 
 /** How long the agent waits for its tracer to report the shim's exec before it gives up. */
 export const SHIM_WAIT_MILLIS = 1000;
@@ -54,6 +72,10 @@ export const replySchema = z.discriminatedUnion('type', [
   z.strictObject({ v: z.literal(RUN_PROTOCOL_VERSION), type: z.literal('lines'), lines: z.array(z.string()) }),
   z.strictObject({ v: z.literal(RUN_PROTOCOL_VERSION), type: z.literal('error'), message: z.string().check(z.maxLength(1000)) }),
   z.strictObject({ v: z.literal(RUN_PROTOCOL_VERSION), type: z.literal('flushed') }),
+  z.strictObject({
+    v: z.literal(RUN_PROTOCOL_VERSION), type: z.literal('result'),
+    summaryBytes: z.number().check(z.int(), z.minimum(0)), traceBytes: z.number().check(z.int(), z.minimum(0)),
+  }),
 ]);
 export type RunReply = z.infer<typeof replySchema>;
 

@@ -20,6 +20,12 @@
 export const UNCLAIMED_MILLIS = 5000;
 /** A dropped tree's ids are kept this long for its stragglers' records, then let go. */
 export const DROPPED_KEEP_MILLIS = 30_000;
+/**
+ * A process's id is let go at its exit record, but its other threads' exit records (Q) can be
+ * read after it: bpftrace reads each CPU's buffer in turn. For this long they still go to
+ * the tree (without them the tree never completes, and run waits out its drain).
+ */
+export const LATE_THREAD_EXIT_MILLIS = 2000;
 /** records kept for a shim not yet claimed (it is blocked on its gate: a handful at most) */
 const MAX_BUFFERED_LINES = 10_000;
 /**
@@ -64,6 +70,8 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
   const byPid = new Map<number, Followed>();
   const waiters = new Map<number, Array<() => void>>();
   const heldG = new Map<number, { line: string; at: number }>();
+  /** processes of followed trees that exited, for their threads' late exit records */
+  const exitedProcs = new Map<number, { f: Followed; atMillis: number }>();
   let routed = 0;
   /** the held G records of processes whose E is overdue (all of them, when records were lost) */
   const overdueG = (all: boolean): string[] => {
@@ -112,6 +120,7 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
       // A (re)started tracer no longer follows the trees it was following.
       for (const f of new Set(byPid.values())) f.client?.fail('the agent\'s tracer restarted: the trace ends here');
       byPid.clear();
+      exitedProcs.clear();
       return [...overdueG(true), line];
     }
     const pid = Number(tag === 'V' ? fields[1] : fields[2]);
@@ -130,6 +139,7 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
 
   function routeRecord(tag: string | undefined, pid: number, fields: string[], line: string): string[] {
     if (tag === 'G') {
+      exitedProcs.delete(pid);
       // A followed process that execs a watched executable (`gostall run -- go build`) is
       // already the run's: it is not a new root of the agent's.
       const held = byPid.get(pid);
@@ -139,8 +149,16 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
       heldG.set(pid, { line, at: routed });
       return [];
     }
+    // a fork hands the child's id out anew: it is no longer a gone process's
+    if (tag === 'F' && exitedProcs.size > 0) exitedProcs.delete(Number(fields[4]));
     const f = byPid.get(pid);
-    if (!f) return [line];
+    if (!f) {
+      const gone = tag === 'Q' ? exitedProcs.get(pid) : undefined;
+      if (!gone) return [line];
+      deliver(gone.f, line);
+      forget(Number(fields[3]), gone.f);
+      return [];
+    }
     // Before it execs CMD the shim only waits: run's own tracer, attaching while the shim
     // waits, sees nothing of it either.
     if (pid === f.rootPid && !f.execd) {
@@ -153,7 +171,7 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
     }
     deliver(f, line);
     // the process is gone whichever of its threads printed X; a thread, at its own Q
-    if (tag === 'X') forget(pid, f);
+    if (tag === 'X') { forget(pid, f); exitedProcs.set(pid, { f, atMillis: nowMillis() }); }
     else if (tag === 'Q') {
       const tid = Number(fields[3]);
       if (tid !== pid) forget(tid, f);
@@ -196,12 +214,13 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
       for (const f of new Set(byPid.values())) if (f.client === client) { f.client = undefined; drop(f); }
     },
     tick(now) {
+      for (const [pid, gone] of exitedProcs) if (now - gone.atMillis > LATE_THREAD_EXIT_MILLIS) exitedProcs.delete(pid);
       for (const f of new Set(byPid.values())) {
         if (!f.client && !f.dropped && now - f.createdMillis > UNCLAIMED_MILLIS) { drop(f); stats.unclaimed++; }
         // a gone run's processes that still live (or whose exit was lost) are the agent's again
         if (f.dropped && now - f.droppedMillis > DROPPED_KEEP_MILLIS) for (const pid of [...f.pids]) forget(pid, f);
       }
     },
-    heldIds: () => byPid.size,
+    heldIds: () => byPid.size + exitedProcs.size,
   };
 }

@@ -19,12 +19,17 @@ import { dirname } from 'node:path';
 import { inCgroup } from '../vocabulary/procfs.js';
 import type { RunRouter, FollowClient } from './run-router.js';
 import { SHIM_COMM } from './run-router.js';
-import { MAX_REQUEST_BYTES, REQUEST_DEADLINE_MILLIS, RUN_PROTOCOL_VERSION, SHIM_WAIT_MILLIS, laterRequestSchema, lineReader, requestSchema, type RunReply } from './run-protocol.js';
+import { MAX_REQUEST_BYTES, REQUEST_DEADLINE_MILLIS, RUN_PROTOCOL_VERSION, SHIM_WAIT_MILLIS, finishRequestSchema, laterRequestSchema, lineReader, requestSchema, type RunReply, type RunRequest } from './run-protocol.js';
+import { startAgentRun, type AgentRun } from './run-session.js';
+import type { WallClock } from '../model/clock.js';
+import { parseDuration } from '../vocabulary/units.js';
 
 /** A run that stops reading this far behind is cut off rather than growing the agent. */
 const MAX_CLIENT_BACKLOG_BYTES = 64 * 1024 * 1024;
 /** run sends one flush; more than this many unanswered is not a run. */
 const MAX_PENDING_FLUSHES = 4;
+/** Traces the agent builds at once for bin/gostall's fast path; beyond, run is told to trace on its own. */
+export const MAX_AGENT_RUNS = 32;
 
 export interface RunServerOptions {
   path: string;
@@ -41,11 +46,13 @@ export interface RunServerOptions {
    * never see it start.
    */
   cgroup?: { dir: string; procPath: string };
+  /** for `run` requests (the agent builds the trace): its clock, and where each user's build history lives */
+  sessions?: { clock: WallClock; historyDir(uid: number): string; defaultThresholdNs: number };
 }
 
 export interface RunServer {
   close(): Promise<void>;
-  readonly stats: { requests: number; refused: number; following: number };
+  readonly stats: { requests: number; refused: number; following: number; built: number };
 }
 
 /** Group by name from /etc/group (members) — the agent's configuration names it. */
@@ -99,7 +106,8 @@ async function takeOverStaleSocket(path: string): Promise<void> {
 }
 
 export async function startRunServer(opts: RunServerOptions): Promise<RunServer> {
-  const stats = { requests: 0, refused: 0, following: 0 };
+  const stats = { requests: 0, refused: 0, following: 0, built: 0 };
+  let sessions = 0;
   const dir = dirname(opts.path);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, opts.group ? 0o750 : 0o700);
@@ -140,8 +148,10 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
     });
     const read = lineReader(MAX_REQUEST_BYTES, (line) => void onRequest(line), () => refuse(`request longer than ${MAX_REQUEST_BYTES} bytes`));
     const readLater = lineReader(MAX_REQUEST_BYTES, (line) => onLater(line), () => refuseLater(`request longer than ${MAX_REQUEST_BYTES} bytes`));
-    // before `following` nothing more is read; after it, only flushes
+    // before `following` nothing more is read; after it, only flushes (or, for `run`, one finish)
     socket.on('data', (chunk: Buffer) => { if (!answered) read(chunk); else if (client && !laterRefused) readLater(chunk); });
+    let session: AgentRun | undefined;
+    let finishing = false;
     let laterRefused = false;
     let pendingFlushes = 0;
     let flushes = Promise.resolve();
@@ -155,6 +165,7 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
       if (laterRefused) return;
       let json: unknown;
       try { json = JSON.parse(line); } catch { return refuseLater('malformed request: not JSON'); }
+      if (session) return onFinish(json);
       const parsed = laterRequestSchema.safeParse(json);
       if (!parsed.success) return refuseLater(`malformed request: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`).join('; ')}`);
       if (++pendingFlushes > MAX_PENDING_FLUSHES) return refuseLater(`more than ${MAX_PENDING_FLUSHES} flush requests unanswered`);
@@ -168,6 +179,20 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
     }
     let sendBatch: (() => void) | undefined;
 
+    /** `finish` of a `run` request: the trace, built here, goes back as the summary and the file's bytes. */
+    function onFinish(json: unknown): void {
+      const parsed = finishRequestSchema.safeParse(json);
+      if (!parsed.success) return refuseLater(`malformed request: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`).join('; ')}`);
+      if (finishing) return refuseLater('finish was already asked');
+      finishing = true;
+      session!.finish(parsed.data.out, () => opts.tracerDrained(() => socket.destroyed)).then(({ summary, trace }) => {
+        const text = Buffer.from(summary);
+        stats.built++;
+        reply({ v: RUN_PROTOCOL_VERSION, type: 'result', summaryBytes: text.length, traceBytes: trace.length });
+        if (!socket.destroyed) { socket.write(text); socket.end(trace); }
+      }, (err: Error) => client?.fail(`the trace could not be finished: ${err.message}`));
+    }
+
     async function onRequest(line: string): Promise<void> {
       if (answered) return;
       clearTimeout(deadline);
@@ -175,7 +200,16 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
       try { json = JSON.parse(line); } catch { return refuse('malformed request: not JSON'); }
       const parsed = requestSchema.safeParse(json);
       if (!parsed.success) return refuse(`malformed request: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`).join('; ')}`);
-      const { pid } = parsed.data;
+      const request: RunRequest = parsed.data;
+      const { pid } = request;
+      let evidenceThresholdNs = 0;
+      if (request.type === 'run') {
+        if (!opts.sessions) return refuse('this agent does not build traces for run (it only sends records)');
+        if (sessions >= MAX_AGENT_RUNS) return refuse(`the agent is building ${MAX_AGENT_RUNS} traces already`);
+        try {
+          evidenceThresholdNs = request.threshold === undefined ? opts.sessions.defaultThresholdNs : parseDuration(request.threshold, '--threshold');
+        } catch (err) { return refuse((err as Error).message); }
+      }
       const who = procIdentity(pid);
       if (!who || who.comm !== SHIM_COMM) return refuse(`process ${pid} is not a gostall run waiting to start its command`);
       if (!mayAsk(who.uid, who.gid)) return refuse(`process ${pid} belongs to uid ${who.uid}, who may not ask this agent (root${opts.group ? ` and members of group ${opts.group.name}` : ''} may)`);
@@ -201,11 +235,23 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
         },
         fail(message) { reply({ v: RUN_PROTOCOL_VERSION, type: 'error', message }); socket.end(); },
       };
-      if (!seen || !opts.router.claim(pid, c)) {
+      const refuseUnseen = () => {
         answered = false;
-        return refuse(`the agent's tracer did not see process ${pid} start, or another run claimed it`);
-      }
-      client = c;
+        refuse(`the agent's tracer did not see process ${pid} start, or another run claimed it`);
+      };
+      if (request.type === 'run' && seen) {
+        // the records go to a trace built here; errors still go to the client
+        const s = startAgentRun({ shimPid: pid, uid: who.uid, evidenceThresholdNs, thresholds: opts.thresholds, clock: opts.sessions!.clock,
+          historyDir: request.history ? opts.sessions!.historyDir(who.uid) : undefined });
+        const viaSession: FollowClient = { send: (lines) => s.client.send(lines), fail: (message) => { s.client.fail(message); c.fail(message); } };
+        if (!opts.router.claim(pid, viaSession)) { s.abandon(); return refuseUnseen(); }
+        session = s;
+        sessions++;
+        socket.once('close', () => { sessions--; s.abandon(); });
+        client = viaSession;
+      } else if (!seen || !opts.router.claim(pid, c)) {
+        return refuseUnseen();
+      } else client = c;
       sendBatch = flush;
       stats.following++;
       reply({ v: RUN_PROTOCOL_VERSION, type: 'following', pid, ...opts.thresholds });

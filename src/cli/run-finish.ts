@@ -29,7 +29,7 @@ export function forwardSignals(shim: ChildProcess): () => void {
 export async function deliver(x: {
   opts: { json: string | undefined; html: string | undefined }; sink: Sink; modules: PipelineModules; spans: ReadableSpan[];
   published: PublishedTrace | undefined; endNs: number; rawPath: string | undefined;
-  stats: { lostEvents: number; malformed: number }; traceProblems: string[];
+  stats: { lostEvents: number; malformed: number; orphanRecords: number }; traceProblems: string[];
 }): Promise<void> {
   const { opts, sink } = x;
   const destinations: string[] = [];
@@ -48,14 +48,9 @@ export async function deliver(x: {
         exportProblems.push(`could not send the trace to ${sink.target}: ${report.reasons.join(', ')}${sink.filePath && !report.fileError ? ` (the file ${sink.filePath} is complete)` : ''}`);
       } else destinations.push(`sent to ${sink.target}`);
     }
-    const { root, traceId, causes, spanCount, parallelism, rebuilds } = x.published;
-    process.stderr.write(x.modules.summary.renderSummary({
-      root, traceId, endNs: x.endNs, causes, parallelism, rebuilds: x.modules.summary.rebuildSummaries(rebuilds),
-      lostEvents: x.stats.lostEvents, malformedRecords: x.stats.malformed,
-      spanCount, destinations, exportProblems, traceProblems: x.traceProblems,
-    }));
+    process.stderr.write(x.modules.summary.renderRunSummary({ published: x.published, endNs: x.endNs, stats: x.stats, destinations, exportProblems, traceProblems: x.traceProblems }));
     if (x.rawPath) process.stderr.write(`  raw probe stream saved to ${x.rawPath} (gostall replay turns it into these spans)\n`);
-    if (opts.json !== undefined) await x.modules.diagnosisJson.writeDiagnosisJson(opts.json, root, x.published, x.endNs);
+    if (opts.json !== undefined) await x.modules.diagnosisJson.writeDiagnosisJson(opts.json, x.published.root, x.published, x.endNs);
     if (opts.html !== undefined) await (await import('../report/report.js')).writeHtmlReport(opts.html, x.spans);
   } catch (err) {
     process.stderr.write(`gostall: the trace could not be finished: ${(err as Error).message}\n`);

@@ -18,16 +18,18 @@ options:
   --json FILE        also write the diagnosis (causes, evidence, hints) as JSON ("-" for stdout)
   --html FILE        also write the trace as one self-contained page (waterfall, evidence, causes)
   --raw FILE         also save the raw probe stream; \`gostall replay FILE\` turns it into the same spans
+  --standalone       trace with gostall's own bpftrace even when an agent serves run
+                     requests (by default run asks the agent at GOSTALL_AGENT_SOCKET,
+                     /run/gostall/run.sock unless set, and traces on its own without one)
   --no-history       do not compare Go builds with, nor record them in, the build history
                      (~/.local/state/gostall/builds) that says why a build rebuilt
   -h, --help         this text
 `;
 
-/** Syscalls at or above this become evidence spans by default: cold reads from local disk were
- *  measured at up to ~10 ms on the reference VM, so 50 ms leaves a 5x margin against false evidence. */
-export const DEFAULT_THRESHOLD_NS = 50e6;
+import { DEFAULT_THRESHOLD_NS } from '../pipeline/run-settings.js';
 
-/** Parse run's own options; throws UsageError with the fix. */
+export { DEFAULT_THRESHOLD_NS };
+
 /** Parse run's own options; throws UsageError with the fix. */
 export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv = process.env) {
   const { options, command } = splitCommand(argv);
@@ -40,6 +42,7 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv = process
       html: { type: 'string' },
       raw: { type: 'string' },
       'no-history': { type: 'boolean' },
+      standalone: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -57,6 +60,6 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv = process
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  return { help: false as const, command, thresholdNs, exportSettings, json: values.json, html: values.html, raw: values.raw, perfPagesPerCpu, history: values['no-history'] !== true };
+  return { help: false as const, command, thresholdNs, exportSettings, json: values.json, html: values.html, raw: values.raw, perfPagesPerCpu, history: values['no-history'] !== true, standalone: values.standalone === true };
 }
 

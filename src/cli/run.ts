@@ -14,6 +14,7 @@ import { accessSync, chownSync, constants as fsConstants, existsSync } from 'nod
 import { dirname, resolve } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { createWallClock } from '../model/clock.js';
+import { RUN_DRAIN_MILLIS as DRAIN_MILLIS, RUN_PIPELINE_SETTINGS } from '../pipeline/run-settings.js';
 import type { Pipeline, PublishedTrace } from '../pipeline/pipeline.js';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { createSink, type Sink } from '../export/sink.js';
@@ -34,10 +35,6 @@ export { DEFAULT_THRESHOLD_NS, RUN_USAGE, parseRunOptions } from './run-options.
 
 /** How long the trace may take to reach a collector after CMD ends; a collector that is down costs no more. */
 const EXPORT_DEADLINE_MILLIS = 10_000;
-/** After CMD exits, how long to wait for the exit records of its descendants. */
-const DRAIN_MILLIS = 1500;
-/** run follows one root: the agent's limits and live spans do not apply. */
-const RUN_PIPELINE = { episodes: { minDurationNs: 0, mergeGapNs: 0, reportEveryNs: 0, stuckAfterNs: 0 }, windowNs: 0, longLivedNs: Infinity, maxOpenTrees: 1, maxQueuedTrees: 1 };
 
 export interface RunResult { exitCode: number }
 
@@ -64,10 +61,11 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   const problems = checkTracingEnvironment();
   const socket = runSocketPath();
   // No agent to ask: our own tracer will need the pipeline; it loads while the shim starts.
-  if (!existsSync(socket)) modules().catch(() => {});
-  if (problems.length > 0 && !mayConnect(socket)) {
+  const mayAsk = !opts.standalone && existsSync(socket);
+  if (!mayAsk) modules().catch(() => {});
+  if (problems.length > 0 && (!mayAsk || !mayConnect(socket))) {
     const p = problems[0]!;
-    const agent = existsSync(dirname(socket)) ? ` (or ask to be let into the run.group of the agent at ${socket})` : '';
+    const agent = !opts.standalone && existsSync(dirname(socket)) ? ` (or ask to be let into the run.group of the agent at ${socket})` : '';
     process.stderr.write(`gostall: cannot trace: ${p.what}; fix: ${p.fix}${agent}\n`);
     return { exitCode: 2 };
   }
@@ -144,7 +142,7 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
       buildHistory: historyAt && mods.history.createBuildHistory({
         dir: historyAt.dir, owner: historyAt.owner.uid === undefined ? undefined : { uid: historyAt.owner.uid, gid: historyAt.owner.gid! },
       }),
-      settings: { ...RUN_PIPELINE, evidenceThresholdNs: opts.thresholdNs },
+      settings: { ...RUN_PIPELINE_SETTINGS, evidenceThresholdNs: opts.thresholdNs },
       clock, context: runContext, resourceFor: mods.resources.createResourceCache(process.env),
       emit: (s) => {
         sink.submit(s);
@@ -166,7 +164,7 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
     }
   };
   // A running agent follows the command if it will (./run-via-agent); else our own bpftrace.
-  const asked = await askAgent(shimPid, {
+  const asked = !mayAsk ? { ok: false as const, notice: undefined } : await askAgent(shimPid, {
     // the agent's probe has no R record for this root: run writes the one its own would print
     onFollowing: (t) => onLine(`R\t${startNs}\t${shimPid}\t${t.syscallThresholdNs}\t${t.offcpuThresholdNs}`),
     onLine,
@@ -245,7 +243,6 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
     traceProblems: [
       ...(tracerDied ? [tracerDied] : []),
       ...(rawProblem ? [rawProblem] : []),
-      ...(started.stats.orphanRecords > 0 ? [`${started.stats.orphanRecords} probe records named processes outside this trace and were left out`] : []),
     ] });
   return { exitCode };
 }

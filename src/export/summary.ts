@@ -7,7 +7,8 @@ import { buildActionsOf, summarizeBuild, type BuildActionTiming, type BuildInsig
 import type { BuildParallelism } from '../diagnose/build-parallelism.js';
 import { slowestOperations, type SlowOperation } from '../pipeline/slowest.js';
 import { formatDuration } from '../vocabulary/units.js';
-import { rebuildLines, type RebuildSummary } from './rebuild-summary.js';
+import { rebuildLines, rebuildSummaries, type RebuildSummary } from './rebuild-summary.js';
+import type { PublishedTrace } from '../pipeline/types.js';
 
 export interface SummaryInput {
   root: ProcessNode;
@@ -39,6 +40,24 @@ export interface SummaryInput {
 export { SLOWEST_DEFAULT, slowestOperations, type SlowOperation } from '../pipeline/slowest.js';
 export { formatDuration } from '../vocabulary/units.js';
 export { rebuildSummaries, type RebuildSummary } from './rebuild-summary.js';
+
+/**
+ * The summary of a `gostall run` trace from what its pipeline published: run itself
+ * (src/cli/run-finish.ts) and an agent building a run's trace (src/agent/run-session.ts)
+ * print the same words.
+ */
+export function renderRunSummary(x: {
+  published: PublishedTrace; endNs: number; stats: { lostEvents: number; malformed: number; orphanRecords: number };
+  destinations: string[]; exportProblems: string[]; traceProblems: string[];
+}): string {
+  const { root, traceId, causes, spanCount, parallelism, rebuilds } = x.published;
+  const orphans = x.stats.orphanRecords > 0 ? [`${x.stats.orphanRecords} probe records named processes outside this trace and were left out`] : [];
+  return renderSummary({
+    root, traceId, endNs: x.endNs, causes, parallelism, rebuilds: rebuildSummaries(rebuilds),
+    lostEvents: x.stats.lostEvents, malformedRecords: x.stats.malformed,
+    spanCount, destinations: x.destinations, exportProblems: x.exportProblems, traceProblems: [...x.traceProblems, ...orphans],
+  });
+}
 
 export function renderSummary(x: SummaryInput): string {
   const displayName = x.nameOf ?? defaultName;

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { decodeOtlpJsonLines, type DecodedSpan } from '../support/otlp-decode.js';
 
 export const GOSTALL_BIN = fileURLToPath(new URL('../../bin/gostall.js', import.meta.url));
+export const GOSTALL_FRONT = fileURLToPath(new URL('../../bin/gostall', import.meta.url));
 export const MS_NS = 1_000_000n;
 
 export interface GostallRun {
@@ -33,6 +34,8 @@ export interface RunOptions {
   setpriv?: string[];
   /** turns gostall's argv (node, gostall, args) into the one started: e.g. to join a cgroup first */
   wrap?: (argv: string[]) => string[];
+  /** start bin/gostall (the Perl front, which serves run through an agent without Node) instead of node bin/gostall.js */
+  front?: boolean;
   /** called with gostall's pid once it runs (to signal it) */
   onSpawn?: (pid: number) => void;
   /** start gostall in a new process group (so a test can signal the group like a terminal) */
@@ -60,7 +63,7 @@ export async function withCheckoutReachableByOthers<T>(fn: () => Promise<T>): Pr
 /** Runs `gostall ARGS…` to its exit. Resolves on exit, not on pipe close: a background child of the
  *  traced command may hold stdout open (the tests kill such children themselves). */
 export function runGostall(args: string[], opts: RunOptions = {}): Promise<GostallRun> {
-  const node = [process.execPath, GOSTALL_BIN, ...args];
+  const node = opts.front ? [GOSTALL_FRONT, ...args] : [process.execPath, GOSTALL_BIN, ...args];
   const full = opts.setpriv ? ['setpriv', ...opts.setpriv, ...node] : node;
   const [file, ...argv] = opts.wrap ? opts.wrap(full) : full;
   const startMs = Date.now();

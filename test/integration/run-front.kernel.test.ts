@@ -1,0 +1,226 @@
+/**
+ * bin/gostall, the command users run: `gostall run` through a running agent without Node
+ * (the agent builds the trace, bin/gostall writes it and prints the summary). The same spans
+ * and summary as standalone, the command untouched, the file private and the user's, the
+ * agent's build history per user, every case it leaves to the full gostall, and an agent
+ * that dies mid-command.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep, startAgentProcess, type RunningAgent } from '../agent/support.js';
+import type { DecodedSpan } from '../support/otlp-decode.js';
+import { processSpans, readTraceFile, runGostall, withCheckoutReachableByOthers, type GostallRun, type RunOptions } from './harness.js';
+
+let agent: RunningAgent;
+let dir: string;
+let socketPath: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'gostall-front-'));
+  await chmod(dir, 0o755);
+  socketPath = join(dir, 'agent/run.sock');
+  agent = await startAgentProcess({ executables: ['go'], tracer: { stderr: true }, run: { socket: socketPath }, export: { out: join(dir, 'agent.otlp.jsonl') } });
+  await agent.waitHealthy();
+}, 120_000);
+
+afterAll(async () => {
+  await agent?.cleanup();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** The environment of a user's shell: nothing that sends bin/gostall to Node by itself. */
+function userEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith('OTEL_') || k.startsWith('GOSTALL_')) delete env[k];
+  return { ...env, GOSTALL_AGENT_SOCKET: socketPath, ...extra };
+}
+
+async function counters(): Promise<{ built: number; answered: number; refused: number }> {
+  const m = await agent.metrics();
+  return { built: m.get('gostall_run_traces_built_total') ?? 0, answered: m.get('gostall_run_requests_total') ?? 0, refused: m.get('gostall_run_refused_total') ?? 0 };
+}
+
+/** What must not differ between the ways a command is traced: processes, parents, exits, causes. */
+function shape(spans: DecodedSpan[]): string[] {
+  const procs = processSpans(spans);
+  const byId = new Map(procs.map((s) => [s.spanId, s]));
+  return procs.map((s) => {
+    const parent = s.parentSpanId ? byId.get(s.parentSpanId)?.name ?? '?' : '-';
+    return `${s.name} ${JSON.stringify(s.attributes['process.command_args'] ?? [])} <- ${parent} exit=${String(s.attributes['process.exit.code'] ?? '')} causes=${JSON.stringify(s.attributes['gostall.causes'] ?? [])}`;
+  }).sort();
+}
+
+async function traced(name: string, command: string[], opts: RunOptions & { args?: string[] } = {}): Promise<{ run: GostallRun; spans: DecodedSpan[]; out: string }> {
+  const out = join(dir, `${name}.otlp.jsonl`);
+  const run = await runGostall(['run', ...(opts.args ?? []), '--out', out, '--', ...command], { front: true, env: userEnv(), ...opts });
+  return { run, spans: existsSync(out) ? await readTraceFile(out) : [], out };
+}
+
+describe('gostall run through the agent, without Node', () => {
+  it('gives the spans and the summary of a standalone run, in a private file, and exits with the command\'s code', async () => {
+    const cmd = ['bash', '-c', 'ls / >/dev/null; sh -c "cat /nonexistent-gostall 2>/dev/null; exit 3"; exit $?'];
+    const before = await counters();
+    const own = await traced('own', cmd, { args: ['--standalone'] });
+    expect((await counters()).answered).toBe(before.answered); // standalone did not ask
+    const via = await traced('via', cmd);
+    expect(own.run.code).toBe(3);
+    expect(via.run.code).toBe(3);
+    const after = await counters();
+    expect(after.built).toBe(before.built + 1); // the agent built it: no Node, no fallback
+    expect(shape(via.spans)).toHaveLength(4); // bash, ls, sh, cat
+    expect(shape(via.spans)).toEqual(shape(own.spans));
+    expect(via.run.stderr).toMatch(/^gostall: bash exited 3 after .* 4 processes, trace [0-9a-f]{32}$/m);
+    expect(via.run.stderr).toContain(`4 spans written to ${via.out}`);
+    expect(statSync(via.out).mode & 0o777).toBe(0o600);
+  });
+
+  it('diagnoses a failing Go build as standalone does (stderr captured by the agent)', async () => {
+    const mod = join(dir, 'newer');
+    await mkdir(mod, { recursive: true });
+    writeFileSync(join(mod, 'go.mod'), 'module example.com/newer\n\ngo 1.30\n');
+    writeFileSync(join(mod, 'main.go'), 'package main\n\nimport "slices"\n\nfunc main() { _ = slices.Contains([]int{1}, 1) }\n');
+    const cmd = ['sh', '-c', 'cd newer && exec go build -o /dev/null .'];
+    const before = await counters();
+    const own = await traced('newer-own', cmd, { args: ['--standalone'], cwd: dir });
+    const via = await traced('newer-via', cmd, { cwd: dir });
+    expect((await counters()).built).toBe(before.built + 1);
+    expect(via.run.code).not.toBe(0);
+    expect(via.run.stderr).toMatch(/go\.toolchain_mismatch/);
+    expect(shape(via.spans)).toEqual(shape(own.spans));
+  });
+
+  it('leaves the command exactly as untraced: an exported bash function, odd.name=1, a non-ASCII value, stdin, its stdout', async () => {
+    const env = userEnv({ 'odd.name': '1', 'BASH_FUNC_f%%': '() {  echo from-an-exported-function\n}', LATIN1: '\u00e9' });
+    const before = await counters();
+    const { run } = await traced('env', ['bash', '-c', 'f; printenv odd.name; printenv LATIN1; cat'], { env, input: 'stdin reaches the command\n' });
+    expect((await counters()).built).toBe(before.built + 1);
+    expect(run.code).toBe(0);
+    expect(run.stdout.toString('utf8')).toBe('from-an-exported-function\n1\n\u00e9\nstdin reaches the command\n');
+  });
+
+  it('says why a Go build rebuilt from the agent\'s history of the user\'s builds', async () => {
+    const mod = join(dir, 'small');
+    await mkdir(mod, { recursive: true });
+    writeFileSync(join(mod, 'go.mod'), 'module example.com/small\n\ngo 1.19\n');
+    writeFileSync(join(mod, 'main.go'), 'package main\n\nfunc main() {}\n');
+    const build = ['go', 'build', '-o', '/dev/null', '.'];
+    const first = await traced('hist-1', build, { cwd: mod });
+    expect(first.run.code, first.run.stderr).toBe(0);
+    writeFileSync(join(mod, 'main.go'), 'package main\n\nfunc main() { println() }\n');
+    const second = await traced('hist-2', build, { cwd: mod });
+    expect(second.run.code, second.run.stderr).toBe(0);
+    expect(second.run.stderr).toMatch(/main\.go/);
+    expect(second.run.stderr).toMatch(/rebuil|changed/);
+    // --no-history: nothing compared
+    const third = await traced('hist-3', build, { cwd: mod, args: ['--no-history'] });
+    expect(third.run.stderr).not.toMatch(/since the build of/);
+  });
+
+  it('writes the default trace under sudo to the invoking user\'s state directory, owned by them, 0600', async () => {
+    const user = `gsfront${process.pid % 100000}`;
+    execFileSync('useradd', ['-m', user]);
+    try {
+      const uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }));
+      const gid = Number(execFileSync('id', ['-g', user], { encoding: 'utf8' }));
+      const home = execFileSync('getent', ['passwd', user], { encoding: 'utf8' }).split(':')[5]!;
+      const env = userEnv({ SUDO_USER: user, SUDO_UID: String(uid), SUDO_GID: String(gid), HOME: '/root' });
+      delete env.XDG_STATE_HOME;
+      const before = await counters();
+      const run = await runGostall(['run', '--', 'true'], { front: true, env });
+      expect(run.code, run.stderr).toBe(0);
+      expect((await counters()).built).toBe(before.built + 1);
+      const traces = join(home, '.local/state/gostall/traces');
+      const files = readdirSync(traces);
+      expect(files).toHaveLength(1);
+      expect(files[0]).toMatch(/^\d{8}T\d{6}-true\.otlp\.jsonl$/);
+      expect(run.stderr).toContain(`1 spans written to ${join(traces, files[0]!)}`);
+      for (const p of [join(home, '.local'), join(home, '.local/state'), traces, join(traces, files[0]!)]) {
+        expect([statSync(p).uid, statSync(p).gid], p).toEqual([uid, gid]);
+      }
+      expect(statSync(join(traces, files[0]!)).mode & 0o777).toBe(0o600);
+    } finally {
+      execFileSync('userdel', ['-r', user], { stdio: 'ignore' });
+    }
+  });
+
+  it('follows many concurrent runs, each into its own trace', async () => {
+    const before = await counters();
+    const runs = await Promise.all(Array.from({ length: 6 }, (_, i) => traced(`many-${i}`, ['sh', '-c', `exit ${10 + i}`])));
+    runs.forEach(({ run, spans }, i) => {
+      expect(run.code).toBe(10 + i);
+      expect(processSpans(spans).map((s) => s.attributes['process.exit.code'])).toEqual([10 + i]);
+    });
+    expect((await counters()).built).toBe(before.built + 6);
+  });
+});
+
+describe('what bin/gostall leaves to the full gostall (Node)', () => {
+  it('options it does not take, and a collector named in the environment, still go through the agent', async () => {
+    const before = await counters();
+    const json = join(dir, 'diag.json');
+    const a = await traced('json', ['sh', '-c', 'exit 4'], { args: ['--json', json] });
+    expect(a.run.code).toBe(4);
+    expect(existsSync(json)).toBe(true);
+    const b = await traced('otel', ['sh', '-c', 'exit 5'], { env: userEnv({ OTEL_SDK_DISABLED: 'true' }) });
+    expect(b.run.code).toBe(5);
+    const after = await counters();
+    expect(after.built).toBe(before.built);
+    expect(after.answered).toBe(before.answered + 2); // Node asked the agent to follow
+    expect(processSpans(a.spans)).toHaveLength(1);
+  });
+
+  it('no agent: traces on its own; an agent that refuses: says why, then traces on its own', async () => {
+    const none = await traced('none', ['sh', '-c', 'exit 6'], { env: userEnv({ GOSTALL_AGENT_SOCKET: join(dir, 'none.sock') }) });
+    expect(none.run.code).toBe(6);
+    expect(processSpans(none.spans)).toHaveLength(1);
+    // a bad --threshold: Node says what is wrong with it, and nothing runs
+    const bad = await traced('bad-threshold', ['sh', '-c', `touch ${join(dir, 'ran')}`], { args: ['--threshold', '5parsecs'] });
+    expect(bad.run.code).toBe(2);
+    expect(bad.run.stderr).toMatch(/^gostall run: --threshold needs a duration/);
+    expect(existsSync(join(dir, 'ran'))).toBe(false);
+    // one out of range is the agent's to refuse: it says so, and run traces on its own
+    const before = await counters();
+    const far = await traced('far-threshold', ['sh', '-c', 'exit 7'], { args: ['--threshold', '2000m'] });
+    expect(far.run.stderr).toMatch(/^gostall: the agent at .* refused: --threshold is out of range/m);
+    expect((await counters()).refused).toBe(before.refused + 1);
+  });
+
+  it('another user the agent does not take: one clear line, exit 2', async () => {
+    const theirs = join(dir, 'nobody');
+    await mkdir(theirs, { mode: 0o777 });
+    await chmod(theirs, 0o777);
+    const run = await withCheckoutReachableByOthers(() => runGostall(['run', '--out', join(theirs, 't.jsonl'), '--', 'true'], {
+      front: true, env: userEnv(), setpriv: ['--reuid=65534', '--regid=65534', '--clear-groups'], cwd: theirs,
+    }));
+    expect(run.stderr).toMatch(/^gostall: cannot trace: .*run\.group of the agent at /);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.code).toBe(2);
+  });
+});
+
+describe('an agent that dies while the command runs', () => {
+  it('bin/gostall says so, waits for the command and exits with its code', { timeout: 120_000 }, async () => {
+    const sock = join(dir, 'dying/run.sock');
+    const dying = await startAgentProcess({ executables: ['go'], run: { socket: sock }, export: { out: join(dir, 'dying-agent.otlp.jsonl') } });
+    try {
+      await dying.waitHealthy();
+      const ready = join(dir, 'front-dying-ready');
+      const release = join(dir, 'front-dying-release');
+      const running = runGostall(['run', '--out', join(dir, 'front-dying.otlp.jsonl'), '--', 'sh', '-c',
+        `touch ${ready}; while [ ! -e ${release} ]; do sleep 0.05; done; exit 4`], { front: true, env: userEnv({ GOSTALL_AGENT_SOCKET: sock }) });
+      while (!existsSync(ready)) await sleep(50); // (the test's timeout bounds this)
+      dying.proc.kill('SIGKILL');
+      await dying.stop();
+      writeFileSync(release, '');
+      const run = await running;
+      expect(run.code).toBe(4);
+      expect(run.stderr).toMatch(/^gostall: the agent stopped following the command .*no trace was written$/m);
+    } finally {
+      await dying.cleanup();
+    }
+  });
+});
