@@ -1,9 +1,12 @@
 /**
  * Issue 9: `gostall run` through a running agent on what developers run all day, a
  * warm-cache `go build` of a small module (target ≤ 1.10× and ≤ +50 ms over untraced).
- * An agent runs for the whole section (its socket in a temp dir); untraced and traced builds
- * alternate within pairs (AB, BA, …), ratios and differences are taken within a pair, then
- * the median. The cache is warmed first, so every build only checks it and links nothing new.
+ * An agent runs for the whole section (its socket in a temp dir); untraced builds, builds
+ * through bin/gostall (the installed command: the agent builds the trace, no Node) and
+ * through node bin/gostall.js (Node asks the agent for the records and builds the trace
+ * itself, what bin/gostall falls back to for options it does not take) alternate within
+ * rounds (the order rotates), ratios and differences are taken within a round, then the
+ * median. The cache is warmed first, so every build only checks it and links nothing new.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,10 +19,12 @@ export interface RunViaAgentResults {
   pairs: number;
   untracedMs: number[];
   viaAgentMs: number[];
-  /** runs whose summary shows they traced on their own (the agent did not answer in time) */
+  /** node bin/gostall.js through the agent, in the same rounds */
+  viaNodeMs: number[];
+  /** runs whose summary shows they traced on their own (the agent did not answer in time), and bin/gostall runs whose trace the agent did not build */
   fellBack: number;
   failed: number;
-  summary: { untracedMedianMs: number; viaAgentMedianMs: number; ratioMedian: number; deltaMedianMs: number };
+  summary: { untracedMedianMs: number; viaAgentMedianMs: number; ratioMedian: number; deltaMedianMs: number; viaNodeMedianMs: number; nodeRatioMedian: number; nodeDeltaMedianMs: number };
   /**
    * Where a run through the agent spends its time, per run, from the trace it wrote (the
    * command's root span) and the bench's own clock: startup = gostall started → CMD's exec,
@@ -65,23 +70,30 @@ export async function benchRunViaAgent(cfg: BenchConfig, log: (line: string) => 
   writeFileSync(configPath, JSON.stringify({ executables: ['gopls'], run: { socket }, metrics: { enabled: true } }), { mode: 0o600 });
   const agent = startAgentProcess(cfg, ['--config', configPath, '--out', join(work, 'agent.otlp.jsonl'), '--state-dir', join(work, 'state'), '--metrics-listen', '127.0.0.1:0'],
     join(logs, 'runagent.usage.json'), join(logs, 'runagent-agent.log'));
-  const env = { ...process.env, GOCACHE: join(work, 'gocache'), GOFLAGS: '', GOSTALL_AGENT_SOCKET: socket };
+  // a collector or tracer setting in the bench's environment would send bin/gostall to Node
+  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OTEL_') && !k.startsWith('GOSTALL_')));
+  Object.assign(env, { GOCACHE: join(work, 'gocache'), GOFLAGS: '', GOSTALL_AGENT_SOCKET: socket });
   const build = ['go', ['build', '-o', join(work, 'small'), '.']] as const;
   try {
-    await waitHealthy(await Promise.race([agent.port, sleep(60_000).then(() => { throw new Error('the agent did not start in time'); })]), 90_000);
+    const port = await Promise.race([agent.port, sleep(60_000).then(() => { throw new Error('the agent did not start in time'); })]);
+    await waitHealthy(port, 90_000);
     await runTimed(build[0], [...build[1]], { cwd: ws, env, logPath: join(logs, 'runagent-warm.log') });
     const untracedMs: number[] = [];
     const viaAgentMs: number[] = [];
+    const viaNodeMs: number[] = [];
     let fellBack = 0;
     let failed = 0;
+    const builtBefore = await tracesBuilt(port);
     const split = { startupMs: [] as number[], commandMs: [] as number[], afterExitMs: [] as number[] };
     const tracePath = join(work, 'trace.otlp.jsonl');
     const pairs = Math.max(cfg.pairs, 5) * 2;
+    const variants = ['untraced', 'agent', 'node'] as const;
     for (let p = 0; p < pairs; p++) {
-      const order = p % 2 === 0 ? ['untraced', 'agent'] : ['agent', 'untraced'];
+      const order = [...variants.slice(p % 3), ...variants.slice(0, p % 3)];
       for (const v of order) {
         const runLog = join(logs, `runagent-${v}.log`);
-        const [f, a] = v === 'untraced' ? [build[0], [...build[1]]] : [process.execPath, [join(cfg.root, 'bin/gostall.js'), 'run', '--out', tracePath, '--', build[0], ...build[1]]];
+        const traced = ['run', '--out', tracePath, '--', build[0], ...build[1]];
+        const [f, a] = v === 'untraced' ? [build[0], [...build[1]]] : v === 'agent' ? [join(cfg.root, 'bin/gostall'), traced] : [process.execPath, [join(cfg.root, 'bin/gostall.js'), ...traced]];
         rmSync(tracePath, { force: true });
         const startedNs = epochNowNs();
         const r = await runTimed(f, a, { cwd: ws, env, logPath: runLog });
@@ -98,27 +110,35 @@ export async function benchRunViaAgent(cfg: BenchConfig, log: (line: string) => 
         if (r.exitCode !== 0) failed++;
         if (v === 'untraced') untracedMs.push(r.wallNs / 1e6);
         else {
-          viaAgentMs.push(r.wallNs / 1e6);
+          (v === 'agent' ? viaAgentMs : viaNodeMs).push(r.wallNs / 1e6);
           if (/Attaching|tracing on its own/.test(readFileSync(runLog, 'utf8'))) fellBack++;
         }
       }
     }
-    const ratios = untracedMs.map((u, i) => viaAgentMs[i]! / u);
-    const deltas = untracedMs.map((u, i) => viaAgentMs[i]! - u);
+    fellBack += Math.max(0, pairs - ((await tracesBuilt(port)) - builtBefore));
+    const within = (xs: number[], f: (x: number, u: number) => number) => round(median(untracedMs.map((u, i) => f(xs[i]!, u))), 3);
     const summary = {
       untracedMedianMs: round(median(untracedMs), 1), viaAgentMedianMs: round(median(viaAgentMs), 1),
-      ratioMedian: round(median(ratios), 3), deltaMedianMs: round(median(deltas), 1),
+      ratioMedian: within(viaAgentMs, (x, u) => x / u), deltaMedianMs: round(within(viaAgentMs, (x, u) => x - u), 1),
+      viaNodeMedianMs: round(median(viaNodeMs), 1), nodeRatioMedian: within(viaNodeMs, (x, u) => x / u), nodeDeltaMedianMs: round(within(viaNodeMs, (x, u) => x - u), 1),
     };
     const cold = await coldPairs(cfg, ws, env, logs, work);
     const splitMedian = { startupMs: round(median(split.startupMs), 1), commandMs: round(median(split.commandMs), 1), afterExitMs: round(median(split.afterExitMs), 1) };
-    log(`runagent: warm go build ${summary.untracedMedianMs} ms untraced, ${summary.viaAgentMedianMs} ms through the agent (${summary.ratioMedian}×, +${summary.deltaMedianMs} ms); `
+    log(`runagent: warm go build ${summary.untracedMedianMs} ms untraced, ${summary.viaAgentMedianMs} ms through the agent (${summary.ratioMedian}×, +${summary.deltaMedianMs} ms), `
+      + `${summary.viaNodeMedianMs} ms through the agent from Node (${summary.nodeRatioMedian}×, +${summary.nodeDeltaMedianMs} ms); `
       + `through the agent: startup ${splitMedian.startupMs} ms, command ${splitMedian.commandMs} ms, after its exit ${splitMedian.afterExitMs} ms`);
     log(`runagent: cold go build -a ${cold.pkgs.join(' ')} ${cold.untracedMedianMs} ms untraced, ${cold.viaAgentMedianMs} ms through the agent (${cold.ratioMedian}×, +${cold.deltaMedianMs} ms)`);
-    return { pairs, untracedMs, viaAgentMs, fellBack, failed, summary, split, splitMedian, cold };
+    return { pairs, untracedMs, viaAgentMs, viaNodeMs, fellBack, failed, summary, split, splitMedian, cold };
   } finally {
     try { process.kill(agent.pid, 'SIGTERM'); await Promise.race([agent.exited, sleep(30_000)]); } catch { /* gone */ }
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** The agent's count of traces it built for bin/gostall. */
+async function tracesBuilt(port: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return Number(/^gostall_run_traces_built_total (\d+)/m.exec(text)?.[1] ?? 0);
 }
 
 /** Cold `go build -a` pairs (alternated), each build with an empty GOCACHE. */
@@ -134,7 +154,7 @@ async function coldPairs(cfg: BenchConfig, ws: string, baseEnv: NodeJS.ProcessEn
     for (const v of p % 2 === 0 ? ['untraced', 'agent'] : ['agent', 'untraced']) {
       rmSync(gocache, { recursive: true, force: true });
       const env = { ...baseEnv, GOCACHE: gocache };
-      const [f, a] = v === 'untraced' ? ['go', args] : [process.execPath, [join(cfg.root, 'bin/gostall.js'), 'run', '--out', join(work, 'cold.otlp.jsonl'), '--', 'go', ...args]];
+      const [f, a] = v === 'untraced' ? ['go', args] : [join(cfg.root, 'bin/gostall'), ['run', '--out', join(work, 'cold.otlp.jsonl'), '--', 'go', ...args]];
       rmSync(join(work, 'cold.otlp.jsonl'), { force: true });
       const r = await runTimed(f, a, { cwd: ws, env, logPath: join(logs, `runagent-cold-${v}.log`) });
       if (r.exitCode !== 0) failed++;

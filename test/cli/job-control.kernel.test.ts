@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep, startAgentProcess, type RunningAgent } from '../agent/support.js';
-import { GOSTALL_BIN } from '../integration/harness.js';
+import { GOSTALL_BIN, GOSTALL_FRONT } from '../integration/harness.js';
 
 const session = `gostall-jobs-${process.pid}`;
 let dir: string;
@@ -68,8 +68,13 @@ describe('job control in a terminal', () => {
     const gostall = `${process.execPath} ${GOSTALL_BIN} run --out ${dir}/trace.jsonl -- `;
     const own = await jobControl('own', `GOSTALL_AGENT_SOCKET=${dir}/none.sock ${gostall}`);
     const via = await jobControl('via', `GOSTALL_AGENT_SOCKET=${dir}/agent/run.sock ${gostall}`);
+    // bin/gostall, the installed command: through the agent without Node
+    const front = await jobControl('front', `GOSTALL_AGENT_SOCKET=${dir}/agent/run.sock ${GOSTALL_FRONT} run --out ${dir}/front.jsonl -- `);
     expect(untraced).toBe(130);
     expect(own).toBe(untraced);
     expect(via).toBe(untraced);
+    expect(front).toBe(untraced);
+    const built = (await agent!.metrics()).get('gostall_run_traces_built_total');
+    expect(built).toBe(1);
   });
 });

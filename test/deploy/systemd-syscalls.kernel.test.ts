@@ -1,5 +1,5 @@
 // The unit's system-call filter cannot be tried without booting systemd, so this checks what it
-// would do: every system call the agent (node, setpriv, bpftrace) makes while it starts,
+// would do: every system call the agent (bin/gostall as the unit starts it, node, setpriv, bpftrace) makes while it starts,
 // traces a go build and stops — recorded with strace, under the unit's capability list — is
 // allowed by the unit's SystemCallFilter= lines, as systemd-analyze expands them.
 import { execFileSync, spawn } from 'node:child_process';
@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capabilityNames } from '../../src/probe-runner/capabilities.js';
-import { GOSTALL_BIN } from '../integration/harness.js';
+import { GOSTALL_FRONT } from '../integration/harness.js';
 import { freePort } from '../agent/support.js';
 import { PROJECT_ROOT, unitDirectiveValues } from './support.js';
 
@@ -57,7 +57,7 @@ describe('the systemd unit\'s system-call filter', () => {
     const out = join(work, 'agent.jsonl');
     const bounding = ['-all', ...capabilityNames().map((c) => `+${c.toLowerCase()}`)].join(',');
     const agent = spawn('strace', ['-f', '-qq', '-o', join(work, 'trace'), '-ff', 'setpriv', '--bounding-set', bounding, '--',
-      process.execPath, GOSTALL_BIN, 'agent', '--out', out, '--state-dir', join(work, 'state'), '--metrics-listen', `127.0.0.1:${port}`],
+      GOSTALL_FRONT, 'agent', '--out', out, '--state-dir', join(work, 'state'), '--metrics-listen', `127.0.0.1:${port}`],
     { stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
     agent.stderr!.setEncoding('utf8').on('data', (d: string) => { log += d; });

@@ -102,6 +102,20 @@ describe('gostall run through the agent, without Node', () => {
     expect(run.stdout.toString('utf8')).toBe('from-an-exported-function\n1\n\u00e9\nstdin reaches the command\n');
   });
 
+  it('keeps the signals the caller left ignored (nohup\'s SIGHUP), which Node cannot', async () => {
+    const show = 'grep ^SigIgn: /proc/self/status';
+    const untraced = execFileSync('bash', ['-c', `trap '' HUP; ${show}`], { encoding: 'utf8' });
+    expect(untraced).toMatch(/^SigIgn:\s+0*1$/m);
+    const before = await counters();
+    const out = join(dir, 'sigign.otlp.jsonl');
+    // bash ignores SIGHUP, then becomes bin/gostall (its path: $0)
+    const script = `trap '' HUP; exec "$0" run --out ${out} -- bash -c '${show}'`;
+    const run = await runGostall([], { front: true, env: userEnv(), wrap: ([front]) => ['bash', '-c', script, front!] });
+    expect(run.code, run.stderr).toBe(0);
+    expect((await counters()).built).toBe(before.built + 1);
+    expect(run.stdout.toString('utf8')).toBe(untraced);
+  });
+
   it('says why a Go build rebuilt from the agent\'s history of the user\'s builds', async () => {
     const mod = join(dir, 'small');
     await mkdir(mod, { recursive: true });

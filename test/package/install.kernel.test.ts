@@ -34,7 +34,7 @@ function installed(args: string[]) {
 describe('the npm package', () => {
   it('ships the built CLI, the probes and the licence, not the sources or tests', () => {
     const files = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).split('\n');
-    for (const f of ['package/dist/src/cli/main.js', 'package/dist/bundle/main.js', 'package/bin/gostall.js', 'package/probes/linux/gostall.bt', 'package/LICENSE', 'package/deploy/systemd/gostall-agent.service']) {
+    for (const f of ['package/dist/src/cli/main.js', 'package/dist/bundle/main.js', 'package/bin/gostall.js', 'package/bin/gostall', 'package/probes/linux/gostall.bt', 'package/LICENSE', 'package/deploy/systemd/gostall-agent.service']) {
       expect(files).toContain(f);
     }
     expect(files.filter((f) => f.startsWith('package/src/') || f.startsWith('package/test/') || f.endsWith('.map'))).toEqual([]);
