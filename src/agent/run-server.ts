@@ -13,7 +13,7 @@
  * Once following, the only request is `flush` (the same limits): answered with `flushed`
  * when the tracer's records up to then are sent (tracerDrained), or with an error.
  */
-import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { inCgroup } from '../vocabulary/procfs.js';
@@ -82,6 +82,13 @@ function userName(uid: number): string | undefined {
   } catch { return undefined; }
 }
 
+/** chmod and chown (owner root) only where the file differs: each needs a capability when it changes something. */
+function setModeAndGroup(path: string, mode: number, gid: number | undefined): void {
+  const st = statSync(path);
+  if (gid !== undefined && (st.uid !== 0 || st.gid !== gid)) chownSync(path, 0, gid);
+  if ((statSync(path).mode & 0o7777) !== mode) chmodSync(path, mode);
+}
+
 /** How long a live agent has to accept a connection before its socket is taken for a stale one. */
 const LIVE_CHECK_MILLIS = 500;
 
@@ -110,8 +117,11 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
   let sessions = 0;
   const dir = dirname(opts.path);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  chmodSync(dir, opts.group ? 0o750 : 0o700);
-  if (opts.group) chownSync(dir, 0, opts.group.gid);
+  // With a group the directory is set-group-ID, so the socket bound in it gets the group
+  // without a chown. A directory made beforehand that way (root:GROUP 2750: the Dev
+  // Container Feature's) is left as it is: an agent without CAP_CHOWN and CAP_FSETID (a
+  // container's) could neither give it the group nor keep the bit while changing its mode.
+  setModeAndGroup(dir, opts.group ? 0o2750 : 0o700, opts.group?.gid);
   await takeOverStaleSocket(opts.path);
 
   const mayAsk = (uid: number, gid: number): boolean => {
@@ -262,8 +272,7 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
     server.once('error', reject);
     server.listen(opts.path, () => { server.off('error', reject); resolve(); });
   });
-  chmodSync(opts.path, opts.group ? 0o660 : 0o600);
-  if (opts.group) chownSync(opts.path, 0, opts.group.gid);
+  setModeAndGroup(opts.path, opts.group ? 0o660 : 0o600, opts.group?.gid);
   opts.log(`gostall run requests on ${opts.path} (root${opts.group ? ` and group ${opts.group.name}` : ''})`);
   return {
     stats,

@@ -51,16 +51,28 @@ export interface AgentRun {
   abandon(): void;
 }
 
-/** The environment the client was started with: its parent's, when that is the same user's process. */
+/** A process's parent and start time (clock ticks since boot) from /proc/PID/stat. */
+function statOf(pid: number, procRoot: string): { ppid: number; start: string } {
+  const stat = readFileSync(`${procRoot}/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { ppid: Number(f[1]), start: f[19]! };
+}
+
+/**
+ * The environment the client was started with: its parent's, when that is the same user's
+ * process (real, effective and saved uid) — and still the same process after it was read (its
+ * start time), not a pid handed out anew to someone else's meanwhile.
+ */
 export function clientEnvironment(shimPid: number, uid: number, procRoot = '/proc'): NodeJS.ProcessEnv {
   try {
-    const stat = readFileSync(`${procRoot}/${shimPid}/stat`, 'utf8');
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    const status = readFileSync(`${procRoot}/${ppid}/status`, 'utf8');
-    const uids = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(status);
+    const { ppid } = statOf(shimPid, procRoot);
+    const before = statOf(ppid, procRoot).start;
+    const uids = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(readFileSync(`${procRoot}/${ppid}/status`, 'utf8'));
     if (!uids || uids.slice(1).some((u) => Number(u) !== uid)) return {};
+    const environ = readFileSync(`${procRoot}/${ppid}/environ`);
+    if (statOf(ppid, procRoot).start !== before) return {};
     const env: NodeJS.ProcessEnv = {};
-    for (const entry of readFileSync(`${procRoot}/${ppid}/environ`).toString('utf8').split('\0')) {
+    for (const entry of environ.toString('utf8').split('\0')) {
       const eq = entry.indexOf('=', 1);
       if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
     }

@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeOtlpJsonLines } from '../support/otlp-decode.js';
-import { BASE_IMAGE, buildImage, capabilityFlags, containerName, createCleanups, GO_MOUNT, KERNEL_MOUNTS, podman, podmanLogs, podmanQuiet, ulimitFlags } from './podman.js';
+import { BASE_IMAGE, buildImage, capabilityFlags, containerName, createCleanups, GO_MOUNT, KERNEL_MOUNTS, podman, podmanLogs, podmanQuiet, podmanRun, ulimitFlags } from './podman.js';
 import { PROJECT_ROOT } from './support.js';
 
 const cleanups = createCleanups();
@@ -74,7 +74,9 @@ describe('the Dev Container Feature', () => {
       'COPY feature /tmp/gostall-feature',
       'COPY host-ca.crt /tmp/host-ca.crt',
       // The devcontainer CLI passes the options as environment variables.
-      'RUN cd /tmp/gostall-feature && NODE_EXTRA_CA_CERTS=/tmp/host-ca.crt EXECUTABLES=go OUTPUTDIRECTORY=/traces PACKAGE=./gostall.tgz ./install.sh',
+      // the user who works in the container: not root (the devcontainer CLI names it in _REMOTE_USER)
+      'RUN useradd -m dev',
+      'RUN cd /tmp/gostall-feature && NODE_EXTRA_CA_CERTS=/tmp/host-ca.crt EXECUTABLES=go OUTPUTDIRECTORY=/traces PACKAGE=./gostall.tgz _REMOTE_USER=dev ./install.sh',
       'ENTRYPOINT ["/usr/local/share/gostall/entrypoint.sh"]',
       'CMD ["sleep", "infinity"]',
     ].join('\n'));
@@ -92,6 +94,14 @@ describe('the Dev Container Feature', () => {
 
     const unique = await goBuildIn(name);
     expectGoBuildTrace(await waitForText(join(traces, 'agent.otlp.jsonl'), unique, 60_000, log), unique);
+
+    // The container's user, not root: `gostall run` through the agent (bin/gostall, no Node),
+    // which alone can trace for them (on its own, gostall would need root)
+    const { stdout, stderr } = await podmanRun(['exec', '--user', 'dev', '--workdir', '/tmp', name, 'gostall', 'run', '--', 'go', 'version']);
+    expect(stdout).toMatch(/^go version go\d/);
+    expect(stderr).toMatch(/^gostall: go version exited 0 after .*\n(.*\n)*  1 spans written to \/home\/dev\/\.local\/state\/gostall\/traces\/\d{8}T\d{6}-go\.otlp\.jsonl\n$/);
+    const metrics = await podman(['exec', name, 'node', '-e', 'fetch("http://127.0.0.1:9464/metrics").then((r) => r.text()).then((t) => process.stdout.write(t))']);
+    expect(metrics).toMatch(/^gostall_run_traces_built_total 1$/m);
   }, 20 * 60_000);
 });
 

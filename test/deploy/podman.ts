@@ -33,6 +33,12 @@ export async function podman(args: string[], timeoutMs = 120_000): Promise<strin
   return stdout;
 }
 
+/** podman's stdout and stderr apart (an exec'd command's own streams). */
+export async function podmanRun(args: string[], timeoutMs = 120_000): Promise<{ stdout: string; stderr: string }> {
+  const { stdout, stderr } = await run('podman', ['--runtime', 'runc', ...args], { timeout: timeoutMs, maxBuffer: 64 << 20 });
+  return { stdout, stderr };
+}
+
 /** A container's output, stdout and stderr together (podman logs keeps them apart). */
 export async function podmanLogs(name: string): Promise<string> {
   try {

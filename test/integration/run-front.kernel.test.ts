@@ -13,6 +13,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep, startAgentProcess, type RunningAgent } from '../agent/support.js';
 import type { DecodedSpan } from '../support/otlp-decode.js';
+import { createConnection } from 'node:net';
+import { spawnShim } from '../../src/cli/shim.js';
 import { processSpans, readTraceFile, runGostall, withCheckoutReachableByOthers, type GostallRun, type RunOptions } from './harness.js';
 
 let agent: RunningAgent;
@@ -213,6 +215,43 @@ describe('what bin/gostall leaves to the full gostall (Node)', () => {
     expect(run.stderr).toMatch(/^gostall: cannot trace: .*run\.group of the agent at /);
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
     expect(run.code).toBe(2);
+  });
+});
+
+describe('the run and finish requests', () => {
+  /** Asks the agent to build the trace of a waiting shim of ours; sends `later` once it follows; all it said until it closed. */
+  const runThen = (request: Record<string, unknown>, later: string): Promise<string> => new Promise((resolve, reject) => {
+    const shim = spawnShim(['true']);
+    const s = createConnection(socketPath);
+    let got = '';
+    let sent = false;
+    s.on('error', reject);
+    s.on('data', (d: Buffer) => {
+      got += d.toString('utf8');
+      if (!sent && got.includes('"type":"following"')) { sent = true; shim.release(); setTimeout(() => s.write(later), 200); }
+    });
+    s.on('close', () => { shim.child.kill('SIGKILL'); resolve(got); });
+    s.write(`${JSON.stringify({ v: 1, type: 'run', pid: shim.pid, history: false, ...request })}\n`);
+  });
+
+  it('answer a good finish with the summary and the trace, anything else with an error, and the agent keeps going', async () => {
+    const before = await counters();
+    const ok = await runThen({}, '{"v":1,"type":"finish","out":"/x/y.jsonl"}\n');
+    const head = /^\{"v":1,"type":"result","summaryBytes":(\d+),"traceBytes":(\d+)\}$/m.exec(ok);
+    expect(head, ok).not.toBeNull();
+    expect(ok).toMatch(/gostall: true exited 0 .*\n.*1 spans written to \/x\/y\.jsonl/s);
+    expect(ok).toContain('"resourceSpans"');
+    expect(await runThen({}, 'not json\n')).toMatch(/"type":"error".*not JSON/);
+    expect(await runThen({}, '{"v":1,"type":"finish"}\n')).toMatch(/"type":"error".*malformed request: out/);
+    expect(await runThen({}, '{"v":1,"type":"flush"}\n')).toMatch(/"type":"error".*malformed request/);
+    expect(await runThen({ threshold: 'soon' }, '')).toMatch(/"type":"error".*--threshold needs a duration/);
+    expect(await runThen({ history: 'yes' }, '')).toMatch(/"type":"error".*malformed request: history/);
+    const after = await counters();
+    expect(after.built).toBe(before.built + 1);
+    expect(after.refused).toBe(before.refused + 5);
+    const { run } = await traced('after-bad-finish', ['sh', '-c', 'exit 6']);
+    expect(run.code).toBe(6);
+    expect((await counters()).built).toBe(after.built + 1);
   });
 });
 

@@ -2,7 +2,8 @@
 # Dev Container Feature install step (runs as root while the image is built): installs
 # bpftrace and gostall, writes the agent's configuration from the Feature's options and
 # the entrypoint that starts the agent with the container.
-# Options arrive as environment variables: ENDPOINT, EXECUTABLES, OUTPUTDIRECTORY, PACKAGE.
+# Options arrive as environment variables: ENDPOINT, EXECUTABLES, OUTPUTDIRECTORY, PACKAGE;
+# the devcontainer CLI also says who will work in the container (_REMOTE_USER).
 set -euo pipefail
 
 ENDPOINT="${ENDPOINT:-}"
@@ -37,11 +38,22 @@ esac
 npm install -g --no-audit --no-fund --loglevel=error "$PACKAGE"
 gostall --version
 
+# `gostall run` through the agent (no root, no probes per command) for the members of the
+# group gostall: the user who works in the container is made one.
+groupadd -f gostall
+if [ -n "${_REMOTE_USER:-}" ] && [ "${_REMOTE_USER}" != root ] && id -u "${_REMOTE_USER}" >/dev/null 2>&1; then
+  usermod -aG gostall "${_REMOTE_USER}"
+fi
+# The socket's directory, made now with the group: set-group-ID, so the agent needs no
+# CAP_CHOWN to hand the socket to the group (where /run is a fresh tmpfs at run time, the
+# agent makes it itself, which takes CAP_CHOWN: Docker's default set has it).
+install -d -m 2750 -o root -g gostall /run/gostall
+
 # The agent's configuration from the options; gostall validates it here, at build time.
 mkdir -p "$SHARE" "$OUTPUTDIRECTORY" /var/lib/gostall
 chmod 0700 /var/lib/gostall
 ENDPOINT="$ENDPOINT" EXECUTABLES="$EXECUTABLES" OUTPUTDIRECTORY="$OUTPUTDIRECTORY" node -e '
-  const cfg = { stateDir: "/var/lib/gostall", export: { out: process.env.OUTPUTDIRECTORY + "/agent.otlp.jsonl" } };
+  const cfg = { stateDir: "/var/lib/gostall", export: { out: process.env.OUTPUTDIRECTORY + "/agent.otlp.jsonl" }, run: { group: "gostall" } };
   if (process.env.ENDPOINT) cfg.export.endpoint = process.env.ENDPOINT;
   const names = process.env.EXECUTABLES.split(",").map((s) => s.trim()).filter(Boolean);
   if (names.length) cfg.executables = names;
