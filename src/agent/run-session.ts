@@ -22,8 +22,11 @@ import { createResourceCache } from '../export/resource-cache.js';
 import { renderRunSummary } from '../export/summary.js';
 import type { FollowClient } from './run-router.js';
 
-/** A trace whose serialized spans pass this is cut short (said in the summary) rather than growing the agent. */
-export const MAX_RUN_TRACE_BYTES = 256 * 1024 * 1024;
+/**
+ * A trace whose serialized spans pass this is cut short (said in the summary) rather than
+ * growing the agent (a cold `go build -a` of 11 std packages is ~1 MB; at most MAX_AGENT_RUNS at once).
+ */
+export const MAX_RUN_TRACE_BYTES = 64 * 1024 * 1024;
 const NEWLINE = Buffer.from('\n');
 
 export interface AgentRunOptions {

@@ -2,9 +2,12 @@
 
 export { formatDuration } from '../vocabulary/units.js';
 
+// one formatter: toLocaleString builds a new one at every call (12 ms of a cold build's publish)
+const COUNT_FORMAT = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+
 /** 242,890 */
 export function formatCount(n: number): string {
-  return Math.round(n).toLocaleString('en-US');
+  return COUNT_FORMAT.format(Math.round(n));
 }
 
 /** "1 time", "3 times" and the like. */
