@@ -7,32 +7,19 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sleep, startAgentProcess, type RunningAgent } from '../agent/support.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { RunningAgent } from '../agent/support.js';
 import type { DecodedSpan } from '../support/otlp-decode.js';
-import { createConnection } from 'node:net';
-import { spawnShim } from '../../src/cli/shim.js';
+import { askThenSend, runWhileTheAgentDies, useRunAgent } from './run-agent-fixture.js';
 import { processSpans, readTraceFile, runGostall, withCheckoutReachableByOthers, type GostallRun, type RunOptions } from './harness.js';
 
+const fixture = useRunAgent('gostall-front-');
 let agent: RunningAgent;
 let dir: string;
 let socketPath: string;
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'gostall-front-'));
-  await chmod(dir, 0o755);
-  socketPath = join(dir, 'agent/run.sock');
-  agent = await startAgentProcess({ executables: ['go'], tracer: { stderr: true }, run: { socket: socketPath }, export: { out: join(dir, 'agent.otlp.jsonl') } });
-  await agent.waitHealthy();
-}, 120_000);
-
-afterAll(async () => {
-  await agent?.cleanup();
-  await rm(dir, { recursive: true, force: true });
-});
+beforeAll(() => { ({ agent, dir, socketPath } = fixture()); });
 
 /** The environment of a user's shell: nothing that sends bin/gostall to Node by itself. */
 function userEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
@@ -219,20 +206,8 @@ describe('what bin/gostall leaves to the full gostall (Node)', () => {
 });
 
 describe('the run and finish requests', () => {
-  /** Asks the agent to build the trace of a waiting shim of ours; sends `later` once it follows; all it said until it closed. */
-  const runThen = (request: Record<string, unknown>, later: string): Promise<string> => new Promise((resolve, reject) => {
-    const shim = spawnShim(['true']);
-    const s = createConnection(socketPath);
-    let got = '';
-    let sent = false;
-    s.on('error', reject);
-    s.on('data', (d: Buffer) => {
-      got += d.toString('utf8');
-      if (!sent && got.includes('"type":"following"')) { sent = true; shim.release(); setTimeout(() => s.write(later), 200); }
-    });
-    s.on('close', () => { shim.child.kill('SIGKILL'); resolve(got); });
-    s.write(`${JSON.stringify({ v: 1, type: 'run', pid: shim.pid, history: false, ...request })}\n`);
-  });
+  // the shim's command runs before `finish`, as bin/gostall's does
+  const runThen = (request: Record<string, unknown>, later: string) => askThenSend(socketPath, { type: 'run', history: false, ...request }, later, { release: true });
 
   it('answer a good finish with the summary and the trace, anything else with an error, and the agent keeps going', async () => {
     const before = await counters();
@@ -257,23 +232,8 @@ describe('the run and finish requests', () => {
 
 describe('an agent that dies while the command runs', () => {
   it('bin/gostall says so, waits for the command and exits with its code', { timeout: 120_000 }, async () => {
-    const sock = join(dir, 'dying/run.sock');
-    const dying = await startAgentProcess({ executables: ['go'], run: { socket: sock }, export: { out: join(dir, 'dying-agent.otlp.jsonl') } });
-    try {
-      await dying.waitHealthy();
-      const ready = join(dir, 'front-dying-ready');
-      const release = join(dir, 'front-dying-release');
-      const running = runGostall(['run', '--out', join(dir, 'front-dying.otlp.jsonl'), '--', 'sh', '-c',
-        `touch ${ready}; while [ ! -e ${release} ]; do sleep 0.05; done; exit 4`], { front: true, env: userEnv({ GOSTALL_AGENT_SOCKET: sock }) });
-      while (!existsSync(ready)) await sleep(50); // (the test's timeout bounds this)
-      dying.proc.kill('SIGKILL');
-      await dying.stop();
-      writeFileSync(release, '');
-      const run = await running;
-      expect(run.code).toBe(4);
-      expect(run.stderr).toMatch(/^gostall: the agent stopped following the command .*no trace was written$/m);
-    } finally {
-      await dying.cleanup();
-    }
+    const run = await runWhileTheAgentDies(dir, 'front-dying', { front: true, env: userEnv() });
+    expect(run.code).toBe(4);
+    expect(run.stderr).toMatch(/^gostall: the agent stopped following the command .*no trace was written$/m);
   });
 });

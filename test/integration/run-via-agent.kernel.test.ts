@@ -6,32 +6,19 @@
  */
 import { createConnection } from 'node:net';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sleep, startAgentProcess, type RunningAgent } from '../agent/support.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { RunningAgent } from '../agent/support.js';
 import { decodeOtlpJsonLines, type DecodedSpan } from '../support/otlp-decode.js';
+import { askThenSend, runWhileTheAgentDies, useRunAgent } from './run-agent-fixture.js';
 import { processSpans, readTraceFile, runGostall, withCheckoutReachableByOthers, type GostallRun } from './harness.js';
-import { spawnShim } from '../../src/cli/shim.js';
 
+const fixture = useRunAgent('gostall-run-agent-', '100ms');
 let agent: RunningAgent;
 let dir: string;
 let socketPath: string;
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'gostall-run-agent-'));
-  await chmod(dir, 0o755);
-  socketPath = join(dir, 'agent/run.sock');
-  // tracer.stderr: the agent captures stderr, as run does (a failing command's causes)
-  agent = await startAgentProcess({ executables: ['go'], tracer: { stderr: true }, run: { socket: socketPath }, export: { out: join(dir, 'agent.otlp.jsonl'), batch: { delay: '100ms' } } });
-  await agent.waitHealthy();
-}, 120_000);
-
-afterAll(async () => {
-  await agent?.cleanup();
-  await rm(dir, { recursive: true, force: true });
-});
+beforeAll(() => { ({ agent, dir, socketPath } = fixture()); });
 
 /** pids of run trees that must not show up in the agent's own export */
 const goPids: number[] = [];
@@ -161,21 +148,7 @@ describe('the agent\'s socket', () => {
     expect((await requests()).answered).toBe(before.answered + 7); // every connection gets an answer
   });
 
-  /** Asks the agent to follow a waiting shim of our own, sends `later` once it follows; all the agent said until it closed (or flushed). */
-  const followThen = (later: string): Promise<string> => new Promise((resolve, reject) => {
-    const shim = spawnShim(['true']);
-    const s = createConnection(socketPath);
-    let got = '';
-    let sent = false;
-    s.on('error', reject);
-    s.on('data', (d: Buffer) => {
-      got += d.toString('utf8');
-      if (!sent && got.includes('"type":"following"')) { sent = true; s.write(later); }
-      if (got.includes('"type":"flushed"')) s.end();
-    });
-    s.on('close', () => { shim.child.kill('SIGKILL'); resolve(got); });
-    s.write(`${JSON.stringify({ v: 1, type: 'follow', pid: shim.pid })}\n`);
-  });
+  const followThen = (later: string) => askThenSend(socketPath, { type: 'follow' }, later);
 
   it('once following, answers flush with flushed, and anything else with an error, and keeps running', async () => {
     const before = await requests();
@@ -218,23 +191,8 @@ describe('the agent\'s socket', () => {
 
 describe('an agent that dies while the command runs', () => {
   it('run says so, still waits for the command and exits with its code', { timeout: 120_000 }, async () => {
-    const sock = join(dir, 'dying/run.sock');
-    const dying = await startAgentProcess({ executables: ['go'], run: { socket: sock }, export: { out: join(dir, 'dying-agent.otlp.jsonl') } });
-    try {
-      await dying.waitHealthy();
-      const ready = join(dir, 'dying-ready');
-      const release = join(dir, 'dying-release');
-      const running = runGostall(['run', '--out', join(dir, 'dying.otlp.jsonl'), '--', 'sh', '-c',
-        `touch ${ready}; while [ ! -e ${release} ]; do sleep 0.05; done; exit 4`], { env: { ...process.env, GOSTALL_AGENT_SOCKET: sock } });
-      while (!existsSync(ready)) await sleep(50); // (the test's timeout bounds this)
-      dying.proc.kill('SIGKILL');
-      await dying.stop();
-      writeFileSync(release, '');
-      const run = await running;
-      expect(run.code).toBe(4);
-      expect(run.stderr).toMatch(/the agent stopped following the command/);
-    } finally {
-      await dying.cleanup();
-    }
+    const run = await runWhileTheAgentDies(dir, 'dying', { env: process.env });
+    expect(run.code).toBe(4);
+    expect(run.stderr).toMatch(/the agent stopped following the command/);
   });
 });
