@@ -8,6 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
+import { createConnection, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAgent } from '../agent/support.js';
@@ -176,6 +177,43 @@ describe('what bin/gostall leaves to the full gostall (Node)', () => {
     expect(processSpans(a.spans)).toHaveLength(1);
   });
 
+  it('an agent from before `run` (it knows only `follow`): Node asks it to follow, without a word', async () => {
+    // a socket that answers `run` as an agent from before would, and passes `follow` on to the real agent
+    const proxyPath = join(dir, 'old-agent.sock');
+    const proxy = createServer((client) => {
+      let first = true;
+      let upstream: Socket | undefined;
+      client.on('error', () => {});
+      client.on('data', (d: Buffer) => {
+        if (first && d.includes('"type":"run"')) {
+          client.end('{"v":1,"type":"error","message":"malformed request: type: Invalid input"}\n');
+          return;
+        }
+        if (first) {
+          upstream = createConnection(socketPath);
+          upstream.on('error', () => client.destroy());
+          upstream.pipe(client);
+          client.on('close', () => upstream?.destroy());
+        }
+        first = false;
+        upstream?.write(d);
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(proxyPath, r));
+    try {
+      const before = await counters();
+      const { run, spans } = await traced('old-agent', ['sh', '-c', 'exit 8'], { env: userEnv({ GOSTALL_AGENT_SOCKET: proxyPath }) });
+      expect(run.code).toBe(8);
+      expect(run.stderr).not.toMatch(/refused|on its own/);
+      expect(processSpans(spans)).toHaveLength(1);
+      const after = await counters();
+      expect(after.built).toBe(before.built);
+      expect(after.answered).toBe(before.answered + 1); // Node's follow
+    } finally {
+      proxy.close();
+    }
+  });
+
   it('no agent: traces on its own; an agent that refuses: says why, then traces on its own', async () => {
     const none = await traced('none', ['sh', '-c', 'exit 6'], { env: userEnv({ GOSTALL_AGENT_SOCKET: join(dir, 'none.sock') }) });
     expect(none.run.code).toBe(6);
@@ -185,10 +223,12 @@ describe('what bin/gostall leaves to the full gostall (Node)', () => {
     expect(bad.run.code).toBe(2);
     expect(bad.run.stderr).toMatch(/^gostall run: --threshold needs a duration/);
     expect(existsSync(join(dir, 'ran'))).toBe(false);
-    // one out of range is the agent's to refuse: it says so, and run traces on its own
+    // one out of range is the agent's to refuse; Node then says what is wrong with it
     const before = await counters();
-    const far = await traced('far-threshold', ['sh', '-c', 'exit 7'], { args: ['--threshold', '2000m'] });
-    expect(far.run.stderr).toMatch(/^gostall: the agent at .* refused: --threshold is out of range/m);
+    const far = await traced('far-threshold', ['sh', '-c', `touch ${join(dir, 'ran-far')}`], { args: ['--threshold', '2000m'] });
+    expect(far.run.code).toBe(2);
+    expect(far.run.stderr).toMatch(/^gostall run: --threshold is out of range/);
+    expect(existsSync(join(dir, 'ran-far'))).toBe(false);
     expect((await counters()).refused).toBe(before.refused + 1);
   });
 
