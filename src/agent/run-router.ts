@@ -16,6 +16,8 @@
  * process's records — a new root of the agent's, a new run's shim — into a dead tree.
  */
 
+import { SC } from '../vocabulary/syscalls.js';
+
 /** run asks within ~100 ms of starting its shim; this leaves room for a loaded machine. */
 export const UNCLAIMED_MILLIS = 5000;
 /** A dropped tree's ids are kept this long for its stragglers' records, then let go. */
@@ -64,6 +66,12 @@ export interface RunRouter {
   readonly stats: { shims: number; claimed: number; unclaimed: number; linesRouted: number };
   /** ids held for followed trees now (bounded by the processes and threads those trees run) */
   readonly heldIds: () => number;
+}
+
+/** A shim's records that tell its exec of CMD failed: the execve's error, stderr, thread exits, exit. */
+function failedExecRecord(tag: string | undefined, fields: string[]): boolean {
+  if (tag === 'X' || tag === 'Q' || tag === 'W') return true;
+  return tag === 'S' && Number(fields[4]) === SC.execve && Number(fields[7]) < 0;
 }
 
 export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
@@ -160,10 +168,12 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
       return [];
     }
     // Before it execs CMD the shim only waits: run's own tracer, attaching while the shim
-    // waits, sees nothing of it either.
+    // waits, sees nothing of it either. Once a run follows it, what run's own tracer would see
+    // of a shim whose exec of CMD fails goes to the run: the failed exec, what the shim says
+    // about it, its exit (without them the run's trace said "still running", no cause).
     if (pid === f.rootPid && !f.execd) {
-      if (tag !== 'E') return [];
-      f.execd = true;
+      if (tag === 'E') f.execd = true;
+      else if (!f.client || !failedExecRecord(tag, fields)) return [];
     }
     if (tag === 'F') {
       const child = Number(fields[4]);

@@ -183,4 +183,24 @@ describe('run router', () => {
     expect(r.route(`F\t102\t1\t1\t75`)).toEqual([`F\t102\t1\t1\t75`]);
     expect(r.route(Q(75, 76))).toEqual([Q(75, 76)]);
   });
+
+  it('gives a run what its own tracer would see of a shim whose exec of CMD fails, and nothing else of the shim before its exec', async () => {
+    const r = createRunRouter();
+    const c = client();
+    r.route(G(80));
+    r.route(E(80, 'gostall-shim'));
+    expect(await r.waitForShim(80, 10)).toBe(true);
+    // before the run follows it, nothing of the shim (it is starting, then waiting on its gate)
+    const early = `S\t104\t80\t80\t0\t60000000\t0\t5\t3\t`;
+    expect(r.route(early)).toEqual([]);
+    expect(r.claim(80, c)).toBe(true);
+    // its slow read of the gate (the wait) is not the command's
+    expect(r.route(`S\t105\t80\t80\t0\t70000000\t0\t40\t3\t`)).toEqual([]);
+    const failedExec = `S\t106\t80\t80\t40\t43134\t0\t-2\t-1\t/nonexistent-cmd`;
+    const said = `W\t107\t80\t80\t0\t20\t0\tgostall: cannot run\x0a`;
+    const Q = `Q\t108\t80\t80\t1\t1\t1\t0\t3\t0\t0`;
+    const X = `X\t109\t80\t80\t32512`;
+    for (const l of [failedExec, said, Q, X]) expect(r.route(l)).toEqual([]);
+    expect(c.got).toEqual([failedExec, said, Q, X]);
+  });
 });

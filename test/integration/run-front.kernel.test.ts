@@ -68,6 +68,16 @@ describe('gostall run through the agent, without Node', () => {
     expect(statSync(via.out).mode & 0o777).toBe(0o600);
   });
 
+  it('a command that cannot be started: exit 127 and exec.failed, as standalone (not "still running", no cause)', async () => {
+    const cmd = [join(dir, 'no-such-command')];
+    const own = await traced('noexec-own', cmd, { args: ['--standalone'] });
+    const via = await traced('noexec-via', cmd);
+    expect(own.run.code).toBe(127);
+    expect(via.run.code).toBe(127);
+    expect(shape(via.spans)).toEqual(shape(own.spans));
+    expect(via.run.stderr).toMatch(/^gostall: \S+ exited 127 after .*\n(.*\n)*\s+1\. exec\.failed/m);
+  });
+
   it('diagnoses a failing Go build as standalone does (stderr captured by the agent)', async () => {
     const mod = join(dir, 'newer');
     await mkdir(mod, { recursive: true });
