@@ -4,7 +4,7 @@
  * file, and a run through an agent that is killed while the command runs.
  */
 import { existsSync, writeFileSync } from 'node:fs';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
@@ -81,4 +81,17 @@ export function askThenSend(socketPath: string, request: Record<string, unknown>
     s.on('close', () => { shim.child.kill('SIGKILL'); resolve(got); });
     s.write(`${JSON.stringify({ v: 1, ...request, pid: shim.pid })}\n`);
   });
+}
+
+/**
+ * A module asking for go 1.30 that imports a package Go 1.19 lacks, in dir/newer: only the
+ * go command's stderr ("package slices is not in GOROOT") tells the toolchain is too old. The
+ * command builds it from dir, so the go command's own directory, read at its exec, names it.
+ */
+export async function newerGoModule(dir: string): Promise<string[]> {
+  const mod = join(dir, 'newer');
+  await mkdir(mod, { recursive: true });
+  writeFileSync(join(mod, 'go.mod'), 'module example.com/newer\n\ngo 1.30\n');
+  writeFileSync(join(mod, 'main.go'), 'package main\n\nimport "slices"\n\nfunc main() { _ = slices.Contains([]int{1}, 1) }\n');
+  return ['sh', '-c', 'cd newer && exec go build -o /dev/null .'];
 }

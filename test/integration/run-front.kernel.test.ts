@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAgent } from '../agent/support.js';
 import type { DecodedSpan } from '../support/otlp-decode.js';
-import { askThenSend, runWhileTheAgentDies, useRunAgent } from './run-agent-fixture.js';
+import { askThenSend, newerGoModule, runWhileTheAgentDies, useRunAgent } from './run-agent-fixture.js';
 import { processSpans, readTraceFile, runGostall, withCheckoutReachableByOthers, type GostallRun, type RunOptions } from './harness.js';
 
 const fixture = useRunAgent('gostall-front-');
@@ -79,11 +79,7 @@ describe('gostall run through the agent, without Node', () => {
   });
 
   it('diagnoses a failing Go build as standalone does (stderr captured by the agent)', async () => {
-    const mod = join(dir, 'newer');
-    await mkdir(mod, { recursive: true });
-    writeFileSync(join(mod, 'go.mod'), 'module example.com/newer\n\ngo 1.30\n');
-    writeFileSync(join(mod, 'main.go'), 'package main\n\nimport "slices"\n\nfunc main() { _ = slices.Contains([]int{1}, 1) }\n');
-    const cmd = ['sh', '-c', 'cd newer && exec go build -o /dev/null .'];
+    const cmd = await newerGoModule(dir);
     const before = await counters();
     const own = await traced('newer-own', cmd, { args: ['--standalone'], cwd: dir });
     const via = await traced('newer-via', cmd, { cwd: dir });

@@ -5,13 +5,13 @@
  * that leave the agent running, many runs at once, and an agent that dies mid-command.
  */
 import { createConnection } from 'node:net';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAgent } from '../agent/support.js';
 import { decodeOtlpJsonLines, type DecodedSpan } from '../support/otlp-decode.js';
-import { askThenSend, runWhileTheAgentDies, useRunAgent } from './run-agent-fixture.js';
+import { askThenSend, newerGoModule, runWhileTheAgentDies, useRunAgent } from './run-agent-fixture.js';
 import { processSpans, readTraceFile, runGostall, withCheckoutReachableByOthers, type GostallRun } from './harness.js';
 
 const fixture = useRunAgent('gostall-run-agent-', '100ms');
@@ -64,14 +64,7 @@ describe('the same command traced both ways', () => {
 
 describe('a failure whose cause is in what the tool said', () => {
   it('is diagnosed through the agent as standalone when the agent captures stderr (tracer.stderr)', async () => {
-    // Go 1.19 on a module asking for go 1.30 that imports a package 1.19 lacks: only its
-    // stderr ("package slices is not in GOROOT") tells the toolchain is too old
-    const mod = join(dir, 'newer');
-    await mkdir(mod, { recursive: true });
-    writeFileSync(join(mod, 'go.mod'), 'module example.com/newer\n\ngo 1.30\n');
-    writeFileSync(join(mod, 'main.go'), 'package main\n\nimport "slices"\n\nfunc main() { _ = slices.Contains([]int{1}, 1) }\n');
-    // started from the parent directory: the go command's own directory, read at its exec, names the module
-    const cmd = ['sh', '-c', 'cd newer && exec go build -o /dev/null .'];
+    const cmd = await newerGoModule(dir);
     const own = await traced('newer-own', standalone(), cmd, undefined, dir);
     const via = await traced('newer-via', viaAgent(), cmd, undefined, dir);
     expect(via.run.code).not.toBe(0);
