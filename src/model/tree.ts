@@ -267,6 +267,9 @@ export function createProcessTree(opts: ProcessTreeOptions = {}): ProcessTree {
       case 'exec': {
         const p = processFor(e.pid);
         if (!p) { unplaced(e, e.pid); return; }
+        // An earlier exec read after a later one (bpftrace reads each CPU's buffer in turn: a
+        // process that moved to another CPU between `sh` and its `exec go`): the later stands.
+        if (p.exec && e.ts < p.exec.ts) return;
         // A thread other than the leader exec'd: it took over the leader's id and its own is gone.
         if (e.oldPid !== e.pid) threadExited(e.oldPid, e.ts);
         p.uid = e.uid;
@@ -342,6 +345,8 @@ export function createProcessTree(opts: ProcessTreeOptions = {}): ProcessTree {
         if (!p) { unplaced(e, e.pid); return; }
         if (e.latencyNs - e.runqNs >= slowNs) addSlowCall(p.slowCalls, e);
         if (e.ret < 0) {
+          // a PATH search before an exec already applied (read after it, as above)
+          if (e.sc === EXECVE && p.exec && e.ts < p.exec.ts) return;
           const name = errnoName(-e.ret);
           p.errnoCounts.set(name, (p.errnoCounts.get(name) ?? 0) + 1);
           keepSlow(p.failedSyscalls, e, p);

@@ -211,6 +211,19 @@ describe('evidence', () => {
     expect(Object.fromEntries(root.errnoCounts)).toEqual({ EACCES: 1 });
   });
 
+  it('an exec and its PATH search read after a later exec of the same process (another CPU\'s buffer) change nothing', () => {
+    // sh -c 'exec go build': go's exec came first from one CPU, then sh's exec and sh's search for go from another
+    const { tree, root } = setup();
+    feed(tree, [
+      exec(5, 100, '/usr/bin/go'),
+      exec(2, 100, '/usr/bin/sh'),
+      slow(3, 100, 5, { sc: SC.execve, ret: -ERRNO.ENOENT, path: '/usr/local/bin/go' }),
+    ]);
+    expect(executableName(root)).toBe('go');
+    expect(root.failedSyscalls).toEqual([]);
+    expect(Object.fromEntries(root.errnoCounts)).toEqual({});
+  });
+
   it(`keeps the ${MAX_EVIDENCE_PER_PROCESS} slowest calls of a process and counts the rest as dropped`, () => {
     const { tree, root } = setup();
     for (let i = 1; i <= MAX_EVIDENCE_PER_PROCESS + 10; i++) tree.add(slow(i, 100, i * 1000));
