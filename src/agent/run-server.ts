@@ -82,6 +82,11 @@ function userName(uid: number): string | undefined {
   } catch { return undefined; }
 }
 
+/** What was wrong with a request that did not validate, in one line. */
+function malformed(error: { issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }> }): string {
+  return `malformed request: ${error.issues.map((i) => `${i.path.map(String).join('.') || '(top level)'}: ${i.message}`).join('; ')}`;
+}
+
 /** chmod and chown (owner root) only where the file differs: each needs a capability when it changes something. */
 function setModeAndGroup(path: string, mode: number, gid: number | undefined): void {
   const st = statSync(path);
@@ -161,7 +166,6 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
     // before `following` nothing more is read; after it, only flushes (or, for `run`, one finish)
     socket.on('data', (chunk: Buffer) => { if (!answered) read(chunk); else if (client && !laterRefused) readLater(chunk); });
     let session: AgentRun | undefined;
-    let finishing = false;
     let laterRefused = false;
     let pendingFlushes = 0;
     let flushes = Promise.resolve();
@@ -177,7 +181,7 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
       try { json = JSON.parse(line); } catch { return refuseLater('malformed request: not JSON'); }
       if (session) return onFinish(json);
       const parsed = laterRequestSchema.safeParse(json);
-      if (!parsed.success) return refuseLater(`malformed request: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`).join('; ')}`);
+      if (!parsed.success) return refuseLater(malformed(parsed.error));
       if (++pendingFlushes > MAX_PENDING_FLUSHES) return refuseLater(`more than ${MAX_PENDING_FLUSHES} flush requests unanswered`);
       // in order: each answer covers the records produced before its own request
       flushes = flushes.then(() => opts.tracerDrained(() => socket.destroyed)).then(() => {
@@ -192,9 +196,7 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
     /** `finish` of a `run` request: the trace, built here, goes back as the summary and the file's bytes. */
     function onFinish(json: unknown): void {
       const parsed = finishRequestSchema.safeParse(json);
-      if (!parsed.success) return refuseLater(`malformed request: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`).join('; ')}`);
-      if (finishing) return refuseLater('finish was already asked');
-      finishing = true;
+      if (!parsed.success) return refuseLater(malformed(parsed.error));
       session!.finish(parsed.data.out, () => opts.tracerDrained(() => socket.destroyed)).then(({ summary, trace }) => {
         const text = Buffer.from(summary);
         stats.built++;
@@ -209,7 +211,7 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
       let json: unknown;
       try { json = JSON.parse(line); } catch { return refuse('malformed request: not JSON'); }
       const parsed = requestSchema.safeParse(json);
-      if (!parsed.success) return refuse(`malformed request: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`).join('; ')}`);
+      if (!parsed.success) return refuse(malformed(parsed.error));
       const request: RunRequest = parsed.data;
       const { pid } = request;
       let evidenceThresholdNs = 0;
@@ -253,7 +255,8 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
         // the records go to a trace built here; errors still go to the client
         const s = startAgentRun({ shimPid: pid, uid: who.uid, evidenceThresholdNs, thresholds: opts.thresholds, clock: opts.sessions!.clock,
           historyDir: request.history ? opts.sessions!.historyDir(who.uid) : undefined });
-        const viaSession: FollowClient = { send: (lines) => s.client.send(lines), fail: (message) => { s.client.fail(message); c.fail(message); } };
+        // an error (the tracer restarted) ends the connection: no trace is sent
+        const viaSession: FollowClient = { send: (lines) => s.feed(lines), fail: c.fail };
         if (!opts.router.claim(pid, viaSession)) { s.abandon(); return refuseUnseen(); }
         session = s;
         sessions++;

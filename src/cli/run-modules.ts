@@ -7,9 +7,9 @@
  */
 export function loadPipelineModules() {
   return Promise.all([
-    import('../pipeline/pipeline.js'), import('../pipeline/context.js'), import('../export/resource-cache.js'),
+    import('../pipeline/run-trace.js'), import('../export/resource-cache.js'),
     import('../export/summary.js'), import('../export/diagnosis-json.js'), import('../pipeline/build-history.js'),
     import('../diagnose/rebuild-diff.js'),
-  ]).then(([pipeline, context, resources, summary, diagnosisJson, history, rebuildDiff]) => ({ pipeline, context, resources, summary, diagnosisJson, history, rebuildDiff }));
+  ]).then(([runTrace, resources, summary, diagnosisJson, history, rebuildDiff]) => ({ runTrace, resources, summary, diagnosisJson, history, rebuildDiff }));
 }
 export type PipelineModules = Awaited<ReturnType<typeof loadPipelineModules>>;

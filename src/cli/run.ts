@@ -14,8 +14,8 @@ import { accessSync, chownSync, constants as fsConstants, existsSync } from 'nod
 import { dirname, resolve } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { createWallClock } from '../model/clock.js';
-import { RUN_DRAIN_MILLIS as DRAIN_MILLIS, RUN_PIPELINE_SETTINGS } from '../pipeline/run-settings.js';
-import type { Pipeline, PublishedTrace } from '../pipeline/pipeline.js';
+import { RUN_DRAIN_MILLIS as DRAIN_MILLIS, runReadyRecord } from '../pipeline/run-settings.js';
+import type { RunTrace } from '../pipeline/run-trace.js';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { createSink, type Sink } from '../export/sink.js';
 import { openRawCapture, type RawCapture } from './raw-capture.js';
@@ -125,39 +125,32 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   // processing would compete with CMD for the CPU), and what must be read from /proc while
   // CMD lives is read by ./run-live meanwhile; our own tracer starts after it is built.
   const spans: ReadableSpan[] = [];
-  let published: PublishedTrace | undefined;
-  let treeComplete!: () => void;
-  const complete = new Promise<void>((r) => { treeComplete = r; });
-  let pipeline: Pipeline | undefined;
-  let runContext: ReturnType<PipelineModules['context']['runContextCollector']> | undefined;
+  let trace: RunTrace | undefined;
   let live: { collection: ContextCollection; line(text: string): void } | undefined;
   const early: string[] = [];
-  const startPipeline = async (): Promise<Pipeline> => {
-    if (pipeline) return pipeline;
+  const startPipeline = async (): Promise<RunTrace> => {
+    if (trace) return trace;
     const mods = await modules();
-    if (pipeline) return pipeline; // another caller finished first
-    runContext = mods.context.runContextCollector(shimPid, process.env, live?.collection);
+    if (trace) return trace; // another caller finished first
     const historyAt = opts.history ? buildHistoryDir() : undefined;
-    pipeline = mods.pipeline.createPipeline({
+    trace = mods.runTrace.createRunTrace({
+      rootPid: shimPid, env: process.env, started: live?.collection, clock, evidenceThresholdNs: opts.thresholdNs,
       buildHistory: historyAt && mods.history.createBuildHistory({
         dir: historyAt.dir, owner: historyAt.owner.uid === undefined ? undefined : { uid: historyAt.owner.uid, gid: historyAt.owner.gid! },
       }),
-      settings: { ...RUN_PIPELINE_SETTINGS, evidenceThresholdNs: opts.thresholdNs },
-      clock, context: runContext, resourceFor: mods.resources.createResourceCache(process.env),
+      resourceFor: mods.resources.createResourceCache(process.env),
       emit: (s) => {
         sink.submit(s);
         if (opts.html !== undefined) for (const span of s) spans.push(span);
       },
-      onTracePublished: (t) => { if (t.root.pid === shimPid) published = t; },
-      onTreeComplete: () => treeComplete(),
     });
-    for (const line of early) pipeline.feedLine(line);
+    for (const line of early) trace.pipeline.feedLine(line);
     early.length = 0;
-    return pipeline;
+    return trace;
   };
   const onLine = (line: string) => {
     raw?.line(line);
-    if (pipeline) pipeline.feedLine(line);
+    if (trace) trace.pipeline.feedLine(line);
     else {
       early.push(line);
       live?.line(line);
@@ -166,7 +159,7 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   // A running agent follows the command if it will (./run-via-agent); else our own bpftrace.
   const asked = !mayAsk ? { ok: false as const, notice: undefined } : await askAgent(shimPid, {
     // the agent's probe has no R record for this root: run writes the one its own would print
-    onFollowing: (t) => onLine(`R\t${startNs}\t${shimPid}\t${t.syscallThresholdNs}\t${t.offcpuThresholdNs}`),
+    onFollowing: (t) => onLine(runReadyRecord(startNs, shimPid, t)),
     onLine,
   });
   if (!asked.ok && asked.notice) process.stderr.write(`gostall: ${asked.notice}\n`);
@@ -176,7 +169,7 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   // compiles its probes (~1.5 s).
   const follower = asked.ok
     ? agentFollower(asked.follow)
-    : (await import('./run-own-tracer.js')).startOwnTracer(shimPid, opts, (why) => void startPipeline().then((p) => p.malformed(why)), onLine);
+    : (await import('./run-own-tracer.js')).startOwnTracer(shimPid, opts, (why) => void startPipeline().then((p) => p.pipeline.malformed(why)), onLine);
   // handled before anything is awaited: a tracer that cannot start rejects at once
   const readiness = follower.ready.then(() => ({ ready: true as const }), (err: Error) => ({ ready: false as const, err }));
   if (!asked.ok) await startPipeline();
@@ -220,7 +213,7 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   const started = await startPipeline();
   const exitCode = exit.code ?? 128 + signalNumber(exit.signal);
 
-  await Promise.race([complete, drained]);
+  await Promise.race([started.complete, drained]);
   clearTimeout(drainTimer);
   const endNs = clock.nowMonotonicNs();
   // Then the tracer is ended once everything it had produced is read: records printed on
@@ -232,14 +225,15 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   // Everything is read: the probes' detach (about 0.7 s) need not be the user's wait.
   follower.abandon();
   restoreSignals();
-  await started.finish(endNs);
-  const recorded = runContext?.recorded();
+  await started.pipeline.finish(endNs);
+  const recorded = started.recorded();
+  const published = started.published();
   // with what the build history said, so that a replay of the capture says it too
   const rebuilds = published?.rebuilds?.length ? { rebuilds: (await modules()).rebuildDiff.recordRebuilds(published.rebuilds) } : {};
   if (recorded) raw?.context(shimPid, { ...recorded, ...rebuilds });
   const rawProblem = raw ? await raw.close().then(() => undefined, (err: Error) => `could not write the raw probe stream to ${raw!.path}: ${err.message}`) : undefined;
 
-  await deliver({ opts, sink, modules: await modules(), spans, published, endNs, rawPath: rawProblem ? undefined : raw?.path, stats: started.stats,
+  await deliver({ opts, sink, modules: await modules(), spans, published, endNs, rawPath: rawProblem ? undefined : raw?.path, stats: started.pipeline.stats,
     traceProblems: [
       ...(tracerDied ? [tracerDied] : []),
       ...(rawProblem ? [rawProblem] : []),

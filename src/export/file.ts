@@ -16,7 +16,6 @@ export interface OtlpJsonFile {
   close(): Promise<void>;
 }
 
-const NEWLINE = Buffer.from('\n');
 
 /** The group GOSTALL_OUT_GROUP names (a gid or a name from /etc/group), or undefined when unset. */
 export function outGroupFromEnv(env: NodeJS.ProcessEnv = process.env, groupFile = '/etc/group'): number | undefined {
@@ -43,10 +42,8 @@ export async function openOtlpJsonFile(path: string, opts: { group?: number } = 
     async write(spans) {
       if (spans.length === 0) return;
       // loaded on first use: `gostall run` opens the file before it starts the tracer
-      const { JsonTraceSerializer } = await import('@opentelemetry/otlp-transformer');
-      const body = JsonTraceSerializer.serializeRequest(spans);
-      if (!body) throw new Error('OTLP JSON serialisation failed');
-      await fh.write(Buffer.concat([Buffer.from(body), NEWLINE]));
+      const { otlpJsonLine } = await import('./otlp-json-line.js');
+      await fh.write(otlpJsonLine(spans));
     },
     async close() {
       await fh.sync().catch(() => {});

@@ -16,3 +16,8 @@ export const RUN_DRAIN_MILLIS = 1500;
 /** Syscalls at or above this become evidence spans by default: cold reads from local disk were
  *  measured at up to ~10 ms on the reference VM, so 50 ms leaves a 5x margin against false evidence. */
 export const DEFAULT_THRESHOLD_NS = 50e6;
+
+/** The R record run's own tracer prints first; an agent's probe has none for a run's root. */
+export function runReadyRecord(startNs: number, rootPid: number, t: { syscallThresholdNs: number; offcpuThresholdNs: number }): string {
+  return `R\t${startNs}\t${rootPid}\t${t.syscallThresholdNs}\t${t.offcpuThresholdNs}`;
+}
