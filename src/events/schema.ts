@@ -17,7 +17,7 @@ export const FIELDS = {
   V: ['pid', 'offset', 'chunk'],
   /** per-thread, per-syscall-class sums printed when the thread exits */
   A: ['ts', 'pid', 'tid', 'cls', 'count', 'blockedNs', 'maxNs', 'errors', 'enoent', 'lt16us', 'lt256us', 'lt4ms', 'ge4ms'],
-  /** per-thread scheduler sums printed when the thread exits */
+  /** per-thread scheduler sums printed when the thread exits (the kernel's counts from the task's start; for run's root, from CMD's exec) */
   Q: ['ts', 'pid', 'tid', 'onCpuNs', 'runqNs', 'offSNs', 'offDNs', 'voluntarySwitches', 'involuntarySwitches', 'maxOffDNs'],
   /** the last thread of a process exited; status is the wait(2) status */
   X: ['ts', 'pid', 'tid', 'status'],

@@ -68,6 +68,29 @@ describe('gostall run through the agent, without Node', () => {
     expect(statSync(via.out).mode & 0o777).toBe(0o600);
   });
 
+  it('counts the command\'s own work in its root span, not the shim\'s start or its wait at the gate, whichever way it is traced', async () => {
+    // strace, an independent tracer, counts the files `true` opens (the dynamic loader's)
+    const straced = join(dir, 'true.strace');
+    execFileSync('strace', ['-f', '-qq', '-e', 'trace=openat', '-o', straced, 'true']);
+    const opens = execFileSync('grep', ['-c', 'openat(', straced], { encoding: 'utf8' }).trim();
+    const before = await counters();
+    const ways: [string, RunOptions & { args?: string[] }][] = [
+      ['standalone', { args: ['--standalone'] }],
+      ['bin/gostall', {}],
+      ['node client', { front: false }],
+    ];
+    for (const [way, opts] of ways) {
+      const { run, spans } = await traced(`true-${way.replace(/\W/g, '-')}`, ['true'], opts);
+      expect(run.code, run.stderr).toBe(0);
+      const [root] = processSpans(spans);
+      // the perl shim opens ~10 files and stats ~25 paths before CMD; `true` opens only its libraries
+      expect(`${way}: ${String(root?.attributes['gostall.open.count'])}`).toBe(`${way}: ${opens}`);
+      // `true` never sleeps; the shim waits at the gate for the tracer and the command line
+      expect(`${way}: ${String(root?.attributes['gostall.offcpu.s_ns'] ?? 0)}`).toBe(`${way}: 0`);
+    }
+    expect((await counters()).built).toBe(before.built + 1); // bin/gostall's run was built by the agent
+  });
+
   it('a command that cannot be started: exit 127 and exec.failed, as standalone (not "still running", no cause)', async () => {
     const cmd = [join(dir, 'no-such-command')];
     const own = await traced('noexec-own', cmd, { args: ['--standalone'] });

@@ -73,8 +73,8 @@ describe('probe sets', () => {
       expect(host).not.toMatch(/\$92|@nsl|@eP\b|@pfAt/);
       expect(inNs).toMatch(/\+ \$92 \+ @nsl \* \$93 \+ \$94/);
       // the host's root is taken in BEGIN by its kernel pid; in a namespace only at its exec
-      expect(host).toMatch(/if \(\$1 > 0\) \{ @tracked\[\$1\] = nsecs; \}/);
-      expect(inNs).not.toMatch(/if \(\$1 > 0\) \{ @tracked\[\$1\] = nsecs; \}/);
+      expect(host).toMatch(/if \(\$1 > 0\) \{ @tracked\[\$1\] = nsecs; @cmdExec\[\$1\] = 1; \}/);
+      expect(inNs).not.toMatch(/if \(\$1 > 0\) \{ @tracked\[\$1\] = nsecs; @cmdExec\[\$1\] = 1; \}/);
       // one G record per root either way
       expect(inNs.match(/printf\("G/g)?.length ?? 0).toBe(set === 'agent' ? 1 : 0);
       expect(host.match(/printf\("G/g)?.length ?? 0).toBe(set === 'agent' ? 1 : 0);
