@@ -145,6 +145,7 @@ export function renderSoak(k: SoakResults): string {
     ['agent RSS after warm-up / at end / max sampled', `${num(k.agentRss.afterWarmupMiB, 1)} / ${num(k.agentRss.endMiB, 1)} / ${num(k.agentRss.maxMiB, 1)} MiB`, `VmHWM at exit ${num(k.agentRss.peakHwmMiB, 1)} MiB`],
     ['agent RSS trend over the second half', num(k.agentRss.slopeSecondHalfMiBPerHour, 1, ' MiB/h'), 'least-squares slope of the samples'],
     ['gostall run -- go build through the agent: runs / failed / followed / refused / broken traces', `${int(k.runsViaAgent.runs)} / ${int(k.runsViaAgent.failed)} / ${int(k.runsViaAgent.followed)} / ${int(k.runsViaAgent.refused)} / ${int(k.runsViaAgent.broken)}`],
+    ['bin/gostall run -- go build (the agent builds the trace): runs / failed / traces the agent built / spans written', `${int(k.frontRuns.runs)} / ${int(k.frontRuns.failed)} / ${int(k.frontRuns.built)} / ${int(k.frontRuns.spansWritten)}`],
     ['bpftrace RSS max / at end', `${num(k.bpftraceRss.maxMiB, 1)} / ${num(k.bpftraceRss.endMiB, 1)} MiB`],
     ['agent CPU per second', num(k.agentCpuPerSecond, 4, ' s/s')],
     ['events / lost / malformed', `${int(t.gostall_events_total)} / ${int(t.gostall_events_lost_total)} / ${int(t.gostall_records_malformed_total)}`],

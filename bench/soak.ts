@@ -53,6 +53,8 @@ export interface SoakResults {
   isolatedCgroup: string | undefined;
   builds: { runs: number; failed: number };
   runsViaAgent: { runs: number; failed: number; followed: number; refused: number; spansReported: number; broken: number };
+  /** every other run is bin/gostall's (the agent builds the trace, written to a file): how many, how many the agent built, spans written */
+  frontRuns: { runs: number; failed: number; built: number; spansWritten: number };
   gopls: { edits: number; answered: number; failedRequests: number; stillRunningAtEnd: boolean };
   sink: { requests: number; bytes: number; spans: number };
   samples: SoakSample[];
@@ -197,11 +199,26 @@ export async function benchSoak(cfg: BenchConfig, log: (line: string) => void): 
     })();
 
     const runStats = { runs: 0, failed: 0, followed: 0, refused: 0, spansReported: 0, broken: 0 };
+    const frontStats = { runs: 0, failed: 0, built: 0, spansWritten: 0 };
     const runner = (async () => {
-      while (!stop) {
+      const goEnv = { GOSTALL_AGENT_SOCKET: runSocket, GOCACHE: join(stateDir, 'gocache-run'), GOFLAGS: '' };
+      for (let n = 0; !stop; n++) {
         const runLog = join(logs, 'soak-run.log');
+        if (n % 2 === 1) {
+          // the installed command: the agent builds the trace and bin/gostall writes it (no Node)
+          const out = join(stateDir, 'front.otlp.jsonl');
+          const [f, a] = wrap(join(cfg.root, 'bin/gostall'), ['run', '--out', out, '--', 'go', 'build', './...']);
+          const r = await runTimed(f, a, { cwd: ws, env: { ...withoutGostallSettings(process.env), ...goEnv }, logPath: runLog });
+          rmSync(out, { force: true });
+          frontStats.runs++;
+          if (r.exitCode !== 0) frontStats.failed++;
+          const written = /(\d+) spans? written to/.exec(readFileSync(runLog, 'utf8'));
+          if (written) frontStats.spansWritten += Number(written[1]);
+          await sleep(2000);
+          continue;
+        }
         const [f, a] = wrap(process.execPath, [join(cfg.root, 'bin/gostall.js'), 'run', '--endpoint', sinkUrl, '--protocol', 'http/json', '--', 'go', 'build', './...']);
-        const r = await runTimed(f, a, { cwd: ws, env: { ...process.env, GOSTALL_AGENT_SOCKET: runSocket, GOCACHE: join(stateDir, 'gocache-run'), GOFLAGS: '' }, logPath: runLog });
+        const r = await runTimed(f, a, { cwd: ws, env: { ...process.env, ...goEnv }, logPath: runLog });
         runStats.runs++;
         if (r.exitCode !== 0) runStats.failed++;
         const text = readFileSync(runLog, 'utf8');
@@ -224,7 +241,7 @@ export async function benchSoak(cfg: BenchConfig, log: (line: string) => void): 
       runStats.followed = m.get('gostall_run_requests_total') ?? 0;
       const s: SoakSample = {
         agentCpuPercent, spansProduced: (m.get('gostall_spans_produced_total') ?? 0) + runStats.spansReported, spansReceived: sink.stats.spans,
-        runs: runStats.runs, runsFollowed: runStats.followed - (m.get('gostall_run_refused_total') ?? 0),
+        runs: runStats.runs + frontStats.runs, runsFollowed: runStats.followed - (m.get('gostall_run_refused_total') ?? 0),
         atSeconds: round((Date.now() - t0) / 1000, 1),
         agentRssMiB: rssMiB(agent.pid), bpftraceRssMiB: rssMiB(m.get('gostall_tracer_pid')),
         events: m.get('gostall_events_total') ?? 0, lostEvents: m.get('gostall_events_lost_total') ?? 0,
@@ -238,7 +255,7 @@ export async function benchSoak(cfg: BenchConfig, log: (line: string) => void): 
     while (Date.now() < endAt) {
       await sleep(Math.min(sampleMillis, Math.max(0, endAt - Date.now())));
       const s = await sample();
-      log(`soak: ${Math.round(s.atSeconds / 60)} min: agent RSS ${s.agentRssMiB} MiB, CPU ${s.agentCpuPercent} %, bpftrace ${s.bpftraceRssMiB} MiB, ${s.events} events, ${s.lostEvents} lost, spans produced ${s.spansProduced} / received ${s.spansReceived}, ${buildStats.runs} builds, ${s.runs} runs (${s.runsFollowed} through the agent), ${goplsStats.answered} gopls answers`);
+      log(`soak: ${Math.round(s.atSeconds / 60)} min: agent RSS ${s.agentRssMiB} MiB, CPU ${s.agentCpuPercent} %, bpftrace ${s.bpftraceRssMiB} MiB, ${s.events} events, ${s.lostEvents} lost, spans produced ${s.spansProduced} / received ${s.spansReceived}, ${buildStats.runs} builds, ${s.runs} runs (${frontStats.runs} of them bin/gostall; ${s.runsFollowed} through the agent), ${goplsStats.answered} gopls answers`);
     }
     stop = true;
     await Promise.all([builder, editor, runner]);
@@ -271,6 +288,7 @@ export async function benchSoak(cfg: BenchConfig, log: (line: string) => void): 
       minutes: cfg.soakMinutes,
       isolatedCgroup: cgroup?.path,
       builds: buildStats,
+      frontRuns: { ...frontStats, built: m.get('gostall_run_traces_built_total') ?? 0 },
       runsViaAgent: { ...runStats, followed: runStats.followed - (m.get('gostall_run_refused_total') ?? 0), refused: m.get('gostall_run_refused_total') ?? 0 },
       gopls: { ...goplsStats, stillRunningAtEnd: stillRunning },
       sink: { ...sink.stats },
@@ -295,4 +313,9 @@ export async function benchSoak(cfg: BenchConfig, log: (line: string) => void): 
     rmSync(stateDir, { recursive: true, force: true });
     rmSync(ws, { recursive: true, force: true });
   }
+}
+
+/** The environment without OTEL_* and GOSTALL_* settings, which would send bin/gostall to Node. */
+function withoutGostallSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('OTEL_') && !k.startsWith('GOSTALL_')));
 }
