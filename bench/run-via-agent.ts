@@ -6,7 +6,9 @@
  * through node bin/gostall.js (Node asks the agent for the records and builds the trace
  * itself, what bin/gostall falls back to for options it does not take) alternate within
  * rounds (the order rotates), ratios and differences are taken within a round, then the
- * median. The cache is warmed first, so every build only checks it and links nothing new.
+ * median. The cache is warmed first, so every build only checks it and links nothing new;
+ * then the same rounds with main.go edited before each build (compile and link: what a
+ * developer's change costs).
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,6 +34,11 @@ export interface RunViaAgentResults {
    */
   split: { startupMs: number[]; commandMs: number[]; afterExitMs: number[] };
   splitMedian: { startupMs: number; commandMs: number; afterExitMs: number };
+  /**
+   * The same rounds when each build follows an edit (main.go's string changes before every
+   * run): the go command compiles the package and links, as after a developer's change.
+   */
+  edited: { untracedMs: number[]; viaAgentMs: number[]; viaNodeMs: number[]; summary: RunViaAgentResults['summary']; splitMedian: RunViaAgentResults['splitMedian'] };
   /** cold `go build -a` of BENCH_PKGS, the build section's (a fresh GOCACHE each build), untraced vs through the agent (target ≤ 1.03×) */
   cold: { pairs: number; pkgs: string[]; untracedMs: number[]; viaAgentMs: number[]; failed: number; untracedMedianMs: number; viaAgentMedianMs: number; ratioMedian: number; deltaMedianMs: number };
 }
@@ -53,9 +60,66 @@ export function rootSpanWindow(text: string): { startNs: number; endNs: number }
   return undefined;
 }
 
-function writeModule(dir: string): void {
+function writeModule(dir: string, word = 'small'): void {
   writeFileSync(join(dir, 'go.mod'), 'module bench.example/small\n\ngo 1.19\n');
-  writeFileSync(join(dir, 'main.go'), 'package main\n\nimport (\n\t"fmt"\n\t"strings"\n)\n\nfunc main() { fmt.Println(strings.ToUpper("small")) }\n');
+  writeFileSync(join(dir, 'main.go'), `package main\n\nimport (\n\t"fmt"\n\t"strings"\n)\n\nfunc main() { fmt.Println(strings.ToUpper("${word}")) }\n`);
+}
+
+interface WarmSetup { ws: string; env: NodeJS.ProcessEnv; logs: string; work: string; build: readonly [string, readonly string[]]; edit: boolean }
+
+/**
+ * Rounds of untraced / bin/gostall / node bin/gostall.js builds, the order rotating; with
+ * `edit`, main.go changes before every build (a new string: compile and link).
+ */
+async function warmRounds(cfg: BenchConfig, w: WarmSetup) {
+  const { ws, env, logs, work, build } = w;
+  const untracedMs: number[] = [];
+  const viaAgentMs: number[] = [];
+  const viaNodeMs: number[] = [];
+  let fellBack = 0;
+  let failed = 0;
+  let edits = 0;
+  const split = { startupMs: [] as number[], commandMs: [] as number[], afterExitMs: [] as number[] };
+  const tracePath = join(work, 'trace.otlp.jsonl');
+  const pairs = Math.max(cfg.pairs, 5) * 2;
+  const variants = ['untraced', 'agent', 'node'] as const;
+  const kind = w.edit ? 'edit' : 'noop';
+  for (let p = 0; p < pairs; p++) {
+    const order = [...variants.slice(p % 3), ...variants.slice(0, p % 3)];
+    for (const v of order) {
+      if (w.edit) writeModule(ws, `small-${++edits}`);
+      const runLog = join(logs, `runagent-${kind}-${v}.log`);
+      const traced = ['run', '--out', tracePath, '--', build[0], ...build[1]];
+      const [f, a] = v === 'untraced' ? [build[0], [...build[1]]] : v === 'agent' ? [join(cfg.root, 'bin/gostall'), traced] : [process.execPath, [join(cfg.root, 'bin/gostall.js'), ...traced]];
+      rmSync(tracePath, { force: true });
+      const startedNs = epochNowNs();
+      const r = await runTimed(f, a, { cwd: ws, env, logPath: runLog });
+      const endedNs = startedNs + r.wallNs;
+      if (v === 'agent') {
+        let root: ReturnType<typeof rootSpanWindow>;
+        try { root = rootSpanWindow(readFileSync(tracePath, 'utf8')); } catch { root = undefined; }
+        if (root) {
+          split.startupMs.push((root.startNs - startedNs) / 1e6);
+          split.commandMs.push((root.endNs - root.startNs) / 1e6);
+          split.afterExitMs.push((endedNs - root.endNs) / 1e6);
+        }
+      }
+      if (r.exitCode !== 0) failed++;
+      if (v === 'untraced') untracedMs.push(r.wallNs / 1e6);
+      else {
+        (v === 'agent' ? viaAgentMs : viaNodeMs).push(r.wallNs / 1e6);
+        if (/Attaching|tracing on its own/.test(readFileSync(runLog, 'utf8'))) fellBack++;
+      }
+    }
+  }
+  const within = (xs: number[], f: (x: number, u: number) => number) => round(median(untracedMs.map((u, i) => f(xs[i]!, u))), 3);
+  const summary = {
+    untracedMedianMs: round(median(untracedMs), 1), viaAgentMedianMs: round(median(viaAgentMs), 1),
+    ratioMedian: within(viaAgentMs, (x, u) => x / u), deltaMedianMs: round(within(viaAgentMs, (x, u) => x - u), 1),
+    viaNodeMedianMs: round(median(viaNodeMs), 1), nodeRatioMedian: within(viaNodeMs, (x, u) => x / u), nodeDeltaMedianMs: round(within(viaNodeMs, (x, u) => x - u), 1),
+  };
+  const splitMedian = { startupMs: round(median(split.startupMs), 1), commandMs: round(median(split.commandMs), 1), afterExitMs: round(median(split.afterExitMs), 1) };
+  return { pairs, untracedMs, viaAgentMs, viaNodeMs, fellBack, failed, split, summary, splitMedian };
 }
 
 export async function benchRunViaAgent(cfg: BenchConfig, log: (line: string) => void): Promise<RunViaAgentResults> {
@@ -78,57 +142,25 @@ export async function benchRunViaAgent(cfg: BenchConfig, log: (line: string) => 
     const port = await Promise.race([agent.port, sleep(60_000).then(() => { throw new Error('the agent did not start in time'); })]);
     await waitHealthy(port, 90_000);
     await runTimed(build[0], [...build[1]], { cwd: ws, env, logPath: join(logs, 'runagent-warm.log') });
-    const untracedMs: number[] = [];
-    const viaAgentMs: number[] = [];
-    const viaNodeMs: number[] = [];
-    let fellBack = 0;
-    let failed = 0;
     const builtBefore = await tracesBuilt(port);
-    const split = { startupMs: [] as number[], commandMs: [] as number[], afterExitMs: [] as number[] };
-    const tracePath = join(work, 'trace.otlp.jsonl');
-    const pairs = Math.max(cfg.pairs, 5) * 2;
-    const variants = ['untraced', 'agent', 'node'] as const;
-    for (let p = 0; p < pairs; p++) {
-      const order = [...variants.slice(p % 3), ...variants.slice(0, p % 3)];
-      for (const v of order) {
-        const runLog = join(logs, `runagent-${v}.log`);
-        const traced = ['run', '--out', tracePath, '--', build[0], ...build[1]];
-        const [f, a] = v === 'untraced' ? [build[0], [...build[1]]] : v === 'agent' ? [join(cfg.root, 'bin/gostall'), traced] : [process.execPath, [join(cfg.root, 'bin/gostall.js'), ...traced]];
-        rmSync(tracePath, { force: true });
-        const startedNs = epochNowNs();
-        const r = await runTimed(f, a, { cwd: ws, env, logPath: runLog });
-        const endedNs = startedNs + r.wallNs;
-        if (v === 'agent') {
-          let root: ReturnType<typeof rootSpanWindow>;
-          try { root = rootSpanWindow(readFileSync(tracePath, 'utf8')); } catch { root = undefined; }
-          if (root) {
-            split.startupMs.push((root.startNs - startedNs) / 1e6);
-            split.commandMs.push((root.endNs - root.startNs) / 1e6);
-            split.afterExitMs.push((endedNs - root.endNs) / 1e6);
-          }
-        }
-        if (r.exitCode !== 0) failed++;
-        if (v === 'untraced') untracedMs.push(r.wallNs / 1e6);
-        else {
-          (v === 'agent' ? viaAgentMs : viaNodeMs).push(r.wallNs / 1e6);
-          if (/Attaching|tracing on its own/.test(readFileSync(runLog, 'utf8'))) fellBack++;
-        }
-      }
-    }
-    fellBack += Math.max(0, pairs - ((await tracesBuilt(port)) - builtBefore));
-    const within = (xs: number[], f: (x: number, u: number) => number) => round(median(untracedMs.map((u, i) => f(xs[i]!, u))), 3);
-    const summary = {
-      untracedMedianMs: round(median(untracedMs), 1), viaAgentMedianMs: round(median(viaAgentMs), 1),
-      ratioMedian: within(viaAgentMs, (x, u) => x / u), deltaMedianMs: round(within(viaAgentMs, (x, u) => x - u), 1),
-      viaNodeMedianMs: round(median(viaNodeMs), 1), nodeRatioMedian: within(viaNodeMs, (x, u) => x / u), nodeDeltaMedianMs: round(within(viaNodeMs, (x, u) => x - u), 1),
-    };
+    const noop = await warmRounds(cfg, { ws, env, logs, work, build, edit: false });
+    const edit = await warmRounds(cfg, { ws, env, logs, work, build, edit: true });
+    // every bin/gostall run of both workloads must have been built by the agent
+    const unbuilt = Math.max(0, noop.pairs + edit.pairs - ((await tracesBuilt(port)) - builtBefore));
+    const { untracedMs, viaAgentMs, viaNodeMs, split, pairs } = noop;
+    const fellBack = noop.fellBack + edit.fellBack + unbuilt;
+    const failed = noop.failed + edit.failed;
+    const summary = noop.summary;
     const cold = await coldPairs(cfg, ws, env, logs, work);
-    const splitMedian = { startupMs: round(median(split.startupMs), 1), commandMs: round(median(split.commandMs), 1), afterExitMs: round(median(split.afterExitMs), 1) };
+    const splitMedian = noop.splitMedian;
     log(`runagent: warm go build ${summary.untracedMedianMs} ms untraced, ${summary.viaAgentMedianMs} ms through the agent (${summary.ratioMedian}×, +${summary.deltaMedianMs} ms), `
       + `${summary.viaNodeMedianMs} ms through the agent from Node (${summary.nodeRatioMedian}×, +${summary.nodeDeltaMedianMs} ms); `
       + `through the agent: startup ${splitMedian.startupMs} ms, command ${splitMedian.commandMs} ms, after its exit ${splitMedian.afterExitMs} ms`);
+    log(`runagent: edit, then go build: ${edit.summary.untracedMedianMs} ms untraced, ${edit.summary.viaAgentMedianMs} ms through the agent (${edit.summary.ratioMedian}×, +${edit.summary.deltaMedianMs} ms); `
+      + `startup ${edit.splitMedian.startupMs} ms, command ${edit.splitMedian.commandMs} ms, after its exit ${edit.splitMedian.afterExitMs} ms`);
     log(`runagent: cold go build -a ${cold.pkgs.join(' ')} ${cold.untracedMedianMs} ms untraced, ${cold.viaAgentMedianMs} ms through the agent (${cold.ratioMedian}×, +${cold.deltaMedianMs} ms)`);
-    return { pairs, untracedMs, viaAgentMs, viaNodeMs, fellBack, failed, summary, split, splitMedian, cold };
+    return { pairs, untracedMs, viaAgentMs, viaNodeMs, fellBack, failed, summary, split, splitMedian,
+      edited: { untracedMs: edit.untracedMs, viaAgentMs: edit.viaAgentMs, viaNodeMs: edit.viaNodeMs, summary: edit.summary, splitMedian: edit.splitMedian }, cold };
   } finally {
     try { process.kill(agent.pid, 'SIGTERM'); await Promise.race([agent.exited, sleep(30_000)]); } catch { /* gone */ }
     rmSync(work, { recursive: true, force: true });
