@@ -202,6 +202,8 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
         stats.built++;
         reply({ v: RUN_PROTOCOL_VERSION, type: 'result', summaryBytes: text.length, traceBytes: trace.length });
         if (!socket.destroyed) { socket.write(text); socket.end(trace); }
+        // (the bytes are in the socket by now: its history is written while the client exits)
+        setImmediate(() => session!.saveHistory());
       }, (err: Error) => client?.fail(`the trace could not be finished: ${err.message}`));
     }
 
