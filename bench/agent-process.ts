@@ -33,8 +33,11 @@ export interface AgentProcess {
 
 export function startAgentProcess(cfg: BenchConfig, args: string[], usageFile: string, logPath: string): AgentProcess {
   const hook = pathToFileURL(join(cfg.root, 'dist/bench/exit-usage-hook.js')).href;
-  const child = spawn(process.execPath, ['--import', hook, join(cfg.root, 'bin/gostall.js'), 'agent', ...args], {
-    env: { ...process.env, GOSTALL_BENCH_USAGE_FILE: usageFile }, stdio: ['ignore', 'ignore', 'pipe'],
+  // started as users start it, through the installed command (bin/gostall: its Node flags for
+  // the agent); the preload comes in NODE_OPTIONS, and the pid stays the agent's (exec)
+  const nodeOptions = `${process.env.NODE_OPTIONS ?? ''} --import "${hook}"`.trim();
+  const child = spawn(join(cfg.root, 'bin/gostall'), ['agent', ...args], {
+    env: { ...process.env, NODE_OPTIONS: nodeOptions, GOSTALL_BENCH_USAGE_FILE: usageFile }, stdio: ['ignore', 'ignore', 'pipe'],
   });
   const log = openSync(logPath, 'w', 0o600);
   let stop: string | undefined;
