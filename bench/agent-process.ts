@@ -10,6 +10,8 @@ import { pathToFileURL } from 'node:url';
 import type { BenchConfig } from './config.js';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A time limit to race against: its timer never keeps the bench alive by itself (after the race is won, it would for up to `ms`). */
+export const timeLimit = (ms: number) => new Promise<void>((r) => { setTimeout(r, ms).unref(); });
 
 /** Sum of every sample of each metric family (labels folded), from a Prometheus text page. */
 export async function scrape(port: number): Promise<Map<string, number>> {

@@ -13,7 +13,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { BenchConfig } from './config.js';
-import { scrape, sleep, startAgentProcess, waitDrained, waitHealthy } from './agent-process.js';
+import { scrape, sleep, startAgentProcess, waitDrained, waitHealthy, timeLimit } from './agent-process.js';
 import { createBenchCgroup, type BenchCgroup } from './cgroup.js';
 import type { ExitUsage } from './exit-usage-hook.js';
 import { buildLoadgen, LOADGEN_NAME } from './loadgen.js';
@@ -111,7 +111,7 @@ export async function benchAgent(cfg: BenchConfig, log: (line: string) => void):
   const agent = startAgentProcess(cfg, ['--config', configPath, '--out', outFile, '--state-dir', stateDir, '--metrics-listen', '127.0.0.1:0'], usageFile, join(logs, 'agent.log'));
   const wrap = (file: string, args: string[]): [string, string[]] => (cgroup ? cgroup.wrap(file, args) : [file, args]);
   try {
-    const port = await Promise.race([agent.port, sleep(60_000).then(() => { throw new Error('the agent did not start its metrics server in time'); })]);
+    const port = await Promise.race([agent.port, timeLimit(60_000).then(() => { throw new Error('the agent did not start its metrics server in time'); })]);
     await waitHealthy(port, 90_000);
     let tracerPid = (await scrape(port)).get('gostall_tracer_pid') || undefined;
     // After a tracer restart the new bpftrace has a new pid (and its CPU count starts at 0).
@@ -211,7 +211,7 @@ export async function benchAgent(cfg: BenchConfig, log: (line: string) => void):
       agentStopLine: agent.stopLine(),
     };
   } finally {
-    try { process.kill(agent.pid, 0); process.kill(agent.pid, 'SIGTERM'); await Promise.race([agent.exited, sleep(30_000)]); } catch { /* already gone */ }
+    try { process.kill(agent.pid, 0); process.kill(agent.pid, 'SIGTERM'); await Promise.race([agent.exited, timeLimit(30_000)]); } catch { /* already gone */ }
     cgroup?.remove();
     rmSync(stateDir, { recursive: true, force: true });
   }

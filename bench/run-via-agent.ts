@@ -13,7 +13,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchConfig } from './config.js';
-import { sleep, startAgentProcess, waitHealthy } from './agent-process.js';
+import { startAgentProcess, timeLimit, waitHealthy } from './agent-process.js';
 import { median, round } from './stats.js';
 import { runTimed } from './timed-command.js';
 
@@ -139,7 +139,7 @@ export async function benchRunViaAgent(cfg: BenchConfig, log: (line: string) => 
   Object.assign(env, { GOCACHE: join(work, 'gocache'), GOFLAGS: '', GOSTALL_AGENT_SOCKET: socket });
   const build = ['go', ['build', '-o', join(work, 'small'), '.']] as const;
   try {
-    const port = await Promise.race([agent.port, sleep(60_000).then(() => { throw new Error('the agent did not start in time'); })]);
+    const port = await Promise.race([agent.port, timeLimit(60_000).then(() => { throw new Error('the agent did not start in time'); })]);
     await waitHealthy(port, 90_000);
     await runTimed(build[0], [...build[1]], { cwd: ws, env, logPath: join(logs, 'runagent-warm.log') });
     const builtBefore = await tracesBuilt(port);
@@ -162,7 +162,7 @@ export async function benchRunViaAgent(cfg: BenchConfig, log: (line: string) => 
     return { pairs, untracedMs, viaAgentMs, viaNodeMs, fellBack, failed, summary, split, splitMedian,
       edited: { untracedMs: edit.untracedMs, viaAgentMs: edit.viaAgentMs, viaNodeMs: edit.viaNodeMs, summary: edit.summary, splitMedian: edit.splitMedian }, cold };
   } finally {
-    try { process.kill(agent.pid, 'SIGTERM'); await Promise.race([agent.exited, sleep(30_000)]); } catch { /* gone */ }
+    try { process.kill(agent.pid, 'SIGTERM'); await Promise.race([agent.exited, timeLimit(30_000)]); } catch { /* gone */ }
     rmSync(work, { recursive: true, force: true });
   }
 }

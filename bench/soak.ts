@@ -20,7 +20,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { BenchConfig } from './config.js';
-import { scrape, sleep, startAgentProcess, waitHealthy } from './agent-process.js';
+import { scrape, sleep, startAgentProcess, waitHealthy, timeLimit } from './agent-process.js';
 import { createBenchCgroup } from './cgroup.js';
 import type { ExitUsage } from './exit-usage-hook.js';
 import { startGopls, type GoplsSession } from './lsp-client.js';
@@ -150,7 +150,7 @@ export async function benchSoak(cfg: BenchConfig, log: (line: string) => void): 
   let gopls: GoplsSession | undefined;
   let stop = false;
   try {
-    const port = await Promise.race([agent.port, sleep(60_000).then(() => { throw new Error('the agent did not start its metrics server in time'); })]);
+    const port = await Promise.race([agent.port, timeLimit(60_000).then(() => { throw new Error('the agent did not start its metrics server in time'); })]);
     await waitHealthy(port, 90_000);
     const t0 = Date.now();
     const endAt = t0 + cfg.soakMinutes * 60_000;
@@ -167,7 +167,7 @@ export async function benchSoak(cfg: BenchConfig, log: (line: string) => void): 
         if (stop) break;
         goplsStats.edits++;
         try {
-          await Promise.race([gopls!.edit(mainGo(imports, goplsStats.edits)), sleep(60_000).then(() => { throw new Error('no answer in 60 s'); })]);
+          await Promise.race([gopls!.edit(mainGo(imports, goplsStats.edits)), timeLimit(60_000).then(() => { throw new Error('no answer in 60 s'); })]);
           goplsStats.answered++;
         } catch {
           goplsStats.failedRequests++;
@@ -269,7 +269,7 @@ export async function benchSoak(cfg: BenchConfig, log: (line: string) => void): 
     const elapsedS = (Date.now() - t0) / 1000;
 
     process.kill(agent.pid, 'SIGTERM');
-    await Promise.race([agent.exited, sleep(60_000)]);
+    await Promise.race([agent.exited, timeLimit(60_000)]);
     let usage: ExitUsage | undefined;
     try { usage = JSON.parse(readFileSync(usageFile, 'utf8')) as ExitUsage; } catch { usage = undefined; }
 
@@ -307,7 +307,7 @@ export async function benchSoak(cfg: BenchConfig, log: (line: string) => void): 
   } finally {
     stop = true;
     await gopls?.kill().catch(() => {});
-    try { process.kill(agent.pid, 0); process.kill(agent.pid, 'SIGTERM'); await Promise.race([agent.exited, sleep(30_000)]); } catch { /* already gone */ }
+    try { process.kill(agent.pid, 0); process.kill(agent.pid, 'SIGTERM'); await Promise.race([agent.exited, timeLimit(30_000)]); } catch { /* already gone */ }
     sink.server.close();
     cgroup?.remove();
     rmSync(stateDir, { recursive: true, force: true });
