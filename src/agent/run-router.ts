@@ -16,7 +16,15 @@
  * process's records — a new root of the agent's, a new run's shim — into a dead tree.
  */
 
+import { fieldIndex } from '../events/schema.js';
 import { SC } from '../vocabulary/syscalls.js';
+
+// the fields the router reads, where the record schema puts them (pid: every record's but V's)
+const AT = {
+  pid: fieldIndex('E', 'pid'), vPid: fieldIndex('V', 'pid'), comm: fieldIndex('E', 'comm'), child: fieldIndex('F', 'childTid'),
+  tid: fieldIndex('Q', 'tid'), sc: fieldIndex('S', 'sc'), ret: fieldIndex('S', 'ret'),
+};
+const SPLIT_FIELDS = Math.max(...Object.values(AT)) + 1;
 
 /** run asks within ~100 ms of starting its shim; this leaves room for a loaded machine. */
 export const UNCLAIMED_MILLIS = 5000;
@@ -71,7 +79,7 @@ export interface RunRouter {
 /** A shim's records that tell its exec of CMD failed: the execve's error, stderr, thread exits, exit. */
 function failedExecRecord(tag: string | undefined, fields: string[]): boolean {
   if (tag === 'X' || tag === 'Q' || tag === 'W') return true;
-  return tag === 'S' && Number(fields[4]) === SC.execve && Number(fields[7]) < 0;
+  return tag === 'S' && Number(fields[AT.sc]) === SC.execve && Number(fields[AT.ret]) < 0;
 }
 
 export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
@@ -122,7 +130,7 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
       for (const f of new Set(byPid.values())) if (f.client) f.client.send([line]);
       return [...overdueG(true), line];
     }
-    const fields = line.split('\t', 8);
+    const fields = line.split('\t', SPLIT_FIELDS);
     const tag = fields[0];
     if (tag === 'R') {
       // A (re)started tracer no longer follows the trees it was following.
@@ -131,13 +139,13 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
       exitedProcs.clear();
       return [...overdueG(true), line];
     }
-    const pid = Number(tag === 'V' ? fields[1] : fields[2]);
+    const pid = Number(tag === 'V' ? fields[AT.vPid] : fields[AT.pid]);
     // (every record of the machine comes through here; a G is held only until its E)
     const g = heldG.size > 0 ? heldG.get(pid) : undefined;
     if (g) heldG.delete(pid);
     if (tag === 'E' && g) {
       // comm is printed with %r: its 16 bytes, the NUL padding escaped
-      if (fields[7]?.replace(/(\\x00)+$/, '') === SHIM_COMM) { startShim(pid); return []; }
+      if (fields[AT.comm]?.replace(/(\\x00)+$/, '') === SHIM_COMM) { startShim(pid); return []; }
       return [g.line, line];
     }
     // (a record of the process between its G and its E, or another G: the held G goes first)
@@ -158,13 +166,13 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
       return [];
     }
     // a fork hands the child's id out anew: it is no longer a gone process's
-    if (tag === 'F' && exitedProcs.size > 0) exitedProcs.delete(Number(fields[4]));
+    if (tag === 'F' && exitedProcs.size > 0) exitedProcs.delete(Number(fields[AT.child]));
     const f = byPid.get(pid);
     if (!f) {
       const gone = tag === 'Q' ? exitedProcs.get(pid) : undefined;
       if (!gone) return [line];
       deliver(gone.f, line);
-      forget(Number(fields[3]), gone.f);
+      forget(Number(fields[AT.tid]), gone.f);
       return [];
     }
     // Before it execs CMD the shim only waits: run's own tracer, attaching while the shim
@@ -176,14 +184,14 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
       else if (!f.client || !failedExecRecord(tag, fields)) return [];
     }
     if (tag === 'F') {
-      const child = Number(fields[4]);
+      const child = Number(fields[AT.child]);
       if (Number.isInteger(child) && child > 0) { f.pids.add(child); byPid.set(child, f); }
     }
     deliver(f, line);
     // the process is gone whichever of its threads printed X; a thread, at its own Q
     if (tag === 'X') { forget(pid, f); exitedProcs.set(pid, { f, atMillis: nowMillis() }); }
     else if (tag === 'Q') {
-      const tid = Number(fields[3]);
+      const tid = Number(fields[AT.tid]);
       if (tid !== pid) forget(tid, f);
     }
     return [];

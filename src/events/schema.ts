@@ -44,6 +44,11 @@ export const FIELDS = {
 
 export type RecordTag = keyof typeof FIELDS;
 
+/** Where a field sits in a record line split on TAB (the tag is field 0). */
+export function fieldIndex<T extends RecordTag>(tag: T, name: (typeof FIELDS)[T][number]): number {
+  return (FIELDS[tag] as readonly string[]).indexOf(name) + 1;
+}
+
 import { SC } from '../vocabulary/syscalls.js';
 
 /** Syscall ids used in S, O records and by the probe's entry hooks (the table is src/vocabulary/syscalls.ts). */
