@@ -3,7 +3,8 @@
  * follow its command (src/agent/run-server.ts), and which to the agent's own pipeline.
  *
  * The probe makes every exec of gostall-shim (run's first process) a root: a G record
- * followed by that process's E record. Such a tree never reaches the agent's pipeline, so
+ * followed by that process's E record; bin/gostall's shim, a fork that names itself
+ * gostall-shim without an exec, is made one by an N record. Such a tree never reaches the agent's pipeline, so
  * it is exported once, by the run that owns it: its records are kept (bounded) until that
  * run claims the pid, then handed to it as they come. A shim nobody claims within
  * UNCLAIMED_MILLIS (a run that traces on its own, or any process named gostall-shim) is
@@ -163,6 +164,15 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
       // a gone run's process (or a reused id) that execs a watched executable is the agent's root
       if (held) forget(pid, held);
       heldG.set(pid, { line, at: routed });
+      return [];
+    }
+    if (tag === 'N') {
+      // bin/gostall's shim, a fork that named itself: a run's root, as a shim's exec makes one
+      // (the probe prints N only for an untraced process: an id still held is a gone one's)
+      exitedProcs.delete(pid);
+      const held = byPid.get(pid);
+      if (held) forget(pid, held);
+      startShim(pid);
       return [];
     }
     // a fork hands the child's id out anew: it is no longer a gone process's

@@ -147,6 +147,7 @@ function toEvent(tag: RecordTag, f: string[]): ProbeEvent {
       };
     }
     case 'G':
+    case 'N':
       return { kind: 'root', ts: uint(f[1], 'ts'), pid: pid(f[2], 'pid'), ppid: pid(f[3], 'ppid') };
     case 'W':
       return stderrEvent(f);

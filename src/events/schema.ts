@@ -33,6 +33,9 @@ export const FIELDS = {
   C: ['ts', 'pid', 'tid', 'durationNs', 'newState', 'address', 'port'],
   /** agent mode: an untraced process exec'd a watched executable and is now a root (its E record follows) */
   G: ['ts', 'pid', 'ppid'],
+  /** agent mode: an untraced process named itself gostall-shim (bin/gostall's fork, the first
+   *  process of a run through the agent, without an exec) and is now a root; CMD's E record follows */
+  N: ['ts', 'pid', 'ppid'],
   /** stderr: bytes from offset of the process's write number n (0-based) to fd 2 of len bytes
    *  (the probe prints at most STDERR_WRITES_PER_PROCESS writes, STDERR_BYTES_PER_WRITE bytes of each) */
   W: ['ts', 'pid', 'tid', 'n', 'len', 'offset', 'chunk'],

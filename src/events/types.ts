@@ -25,7 +25,7 @@ export interface OffCpuEvent { kind: 'offcpu'; ts: number; pid: number; tid: num
 export interface ConnectEvent {
   kind: 'connect'; ts: number; pid: number; tid: number; durationNs: number; established: boolean; address: string; port: number;
 }
-/** Agent mode: pid exec'd a watched executable while untraced and is now a root. */
+/** Agent mode: pid exec'd a watched executable while untraced (G), or named itself gostall-shim (N), and is now a root. */
 export interface RootEvent { kind: 'root'; ts: number; pid: number; ppid: number }
 /** A chunk of one of a process's first writes to fd 2 (n: which write; len: bytes the write asked for). */
 export interface StderrEvent { kind: 'stderr'; ts: number; pid: number; tid: number; n: number; len: number; offset: number; bytes: Buffer }

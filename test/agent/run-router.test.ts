@@ -74,6 +74,26 @@ describe('run router', () => {
     now += 1;
   });
 
+  it('takes a process that named itself gostall-shim (bin/gostall\'s fork, N) as a shim, and its tree goes to the run that claims it', async () => {
+    const N = (pid: number) => `N\t99\t${pid}\t1`;
+    const r = createRunRouter();
+    expect(r.route(N(26))).toEqual([]);
+    expect(await r.waitForShim(26, 10)).toBe(true);
+    expect(r.route(S(26))).toEqual([]);
+    const c = client();
+    expect(r.claim(26, c)).toBe(true);
+    // CMD's exec is the first record the run gets; a watched executable's G stays the run's
+    for (const l of [G(26), E(26, 'go'), F(26, 27), S(27), X(27), X(26)]) expect(r.route(l)).toEqual([]);
+    expect(c.got).toEqual([E(26, 'go'), F(26, 27), S(27), X(27), X(26)]);
+    // an id of a gone run, named again: a new shim, not the old tree's
+    const c2 = client();
+    expect(r.route(N(27))).toEqual([]);
+    expect(r.claim(27, c2)).toBe(true);
+    r.route(E(27, 'true'));
+    expect(c2.got).toEqual([E(27, 'true')]);
+    expect(c.got).toHaveLength(5);
+  });
+
   it('keeps a followed command that execs a watched executable (run -- go build) the run\'s', () => {
     const r = createRunRouter();
     r.route(G(25));

@@ -123,12 +123,15 @@ describe('parseLine: every record type', () => {
 
   it('covers every tag of the schema', () => {
     // Keeps this file honest when a record type is added to FIELDS.
-    const tested = ['R', 'F', 'E', 'V', 'A', 'Q', 'X', 'K', 'S', 'O', 'C', 'G', 'M', 'W', 'H'];
+    const tested = ['R', 'F', 'E', 'V', 'A', 'Q', 'X', 'K', 'S', 'O', 'C', 'G', 'N', 'M', 'W', 'H'];
     for (const tag of Object.keys(FIELDS)) expect(tested, `add a test for ${tag}`).toContain(tag);
   });
 
-  it('G and M (agent mode records) parse to their kinds', () => {
+  it('G, N and M (agent mode records) parse to their kinds', () => {
     if ('G' in FIELDS) expect(event(line('G', 9, 20, 1))).toMatchObject({ kind: 'root', pid: 20 });
+    // a process that named itself gostall-shim (bin/gostall's fork) is a root as an exec'd one is
+    expect(event(line('N', 9, 21, 3))).toEqual({ kind: 'root', ts: 9, pid: 21, ppid: 3 });
+    expect(parseLine(line('N', 9, 21)).ok).toBe(false);
     if ('M' in FIELDS) expect(event(line('M', 9, 1, 0))).toMatchObject({ kind: 'snapshot', snapshot: 1, phase: 0 });
   });
 
