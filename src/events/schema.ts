@@ -39,7 +39,7 @@ export const FIELDS = {
   /** stderr: bytes from offset of the process's write number n (0-based) to fd 2 of len bytes
    *  (the probe prints at most STDERR_WRITES_PER_PROCESS writes, STDERR_BYTES_PER_WRITE bytes of each) */
   W: ['ts', 'pid', 'tid', 'n', 'len', 'offset', 'chunk'],
-  /** a go process opened a path under its build cache (GOCACHE): ret is the raw return
+  /** a go process opened an action entry of its build cache (GOCACHE/xx/<hash>-a): ret is the raw return
    *  (a fd, or -2 for ENOENT); write is 1 when the flags could write (O_WRONLY, O_RDWR,
    *  O_CREAT); path is the path after the GOCACHE prefix (at most GOCACHE_ENTRY_BYTES) */
   H: ['ts', 'pid', 'ret', 'write', 'path'],
