@@ -197,7 +197,7 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
     function onFinish(json: unknown): void {
       const parsed = finishRequestSchema.safeParse(json);
       if (!parsed.success) return refuseLater(malformed(parsed.error));
-      session!.finish(parsed.data.out, () => opts.tracerDrained(() => socket.destroyed)).then(({ summary, trace }) => {
+      session!.finish(parsed.data.out).then(({ summary, trace }) => {
         const text = Buffer.from(summary);
         stats.built++;
         reply({ v: RUN_PROTOCOL_VERSION, type: 'result', summaryBytes: text.length, traceBytes: trace.length });
@@ -256,7 +256,8 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
       if (request.type === 'run' && seen) {
         // the records go to a trace built here; errors still go to the client
         const s = startAgentRun({ shimPid: pid, uid: who.uid, evidenceThresholdNs, thresholds: opts.thresholds, clock: opts.sessions!.clock,
-          historyDir: request.history ? opts.sessions!.historyDir(who.uid) : undefined });
+          historyDir: request.history ? opts.sessions!.historyDir(who.uid) : undefined,
+          tracerDrained: () => opts.tracerDrained(() => socket.destroyed) });
         // an error (the tracer restarted) ends the connection: no trace is sent
         const viaSession: FollowClient = { send: (lines) => s.feed(lines), fail: c.fail };
         if (!opts.router.claim(pid, viaSession)) { s.abandon(); return refuseUnseen(); }

@@ -17,6 +17,7 @@ import { readProcessEnviron } from '../diagnose/context-go-env.js';
 import { createBuildHistory } from '../pipeline/build-history.js';
 import { RUN_DRAIN_MILLIS, runReadyRecord } from '../pipeline/run-settings.js';
 import { createRunTrace } from '../pipeline/run-trace.js';
+import type { PublishedTrace } from '../pipeline/types.js';
 import { readStat } from '../vocabulary/procfs.js';
 import { otlpJsonLine } from '../export/otlp-json-line.js';
 import { createResourceCache } from '../export/resource-cache.js';
@@ -38,6 +39,8 @@ export interface AgentRunOptions {
   clock: WallClock;
   /** the build history's directory for this user, or undefined (--no-history) */
   historyDir: string | undefined;
+  /** resolves once every record the agent's tracer had produced by then has been read */
+  tracerDrained: () => Promise<void>;
   procRoot?: string;
 }
 
@@ -45,10 +48,10 @@ export interface AgentRun {
   /** records of the tree, as the router hands them over */
   feed(lines: string[]): void;
   /**
-   * CMD has exited: wait for its tree's exit records (at most RUN_DRAIN_MILLIS), then for
-   * the tracer to be drained, then publish; out is only named in the summary
+   * CMD has exited: the trace as built once its tree's exit records were in (at most
+   * RUN_DRAIN_MILLIS from now) and the tracer drained; out is only named in the summary
    */
-  finish(out: string, tracerDrained: () => Promise<void>): Promise<{ summary: string; trace: Buffer }>;
+  finish(out: string): Promise<{ summary: string; trace: Buffer }>;
   /** the client is gone before finish: the trace is dropped (its /proc polling ends with it) */
   abandon(): void;
   /**
@@ -80,7 +83,8 @@ export function startAgentRun(opts: AgentRunOptions): AgentRun {
   const lines: Buffer[] = [];
   let traceBytes = 0;
   let cut = false;
-  let finishing = false;
+  let asked = false;
+  let abandoned = false;
   const history = opts.historyDir === undefined ? undefined : createBuildHistory({ dir: opts.historyDir });
   const saves: (() => void)[] = [];
   const trace = createRunTrace({
@@ -105,6 +109,20 @@ export function startAgentRun(opts: AgentRunOptions): AgentRun {
   const { pipeline } = trace;
   pipeline.feedLine(runReadyRecord(clock.nowMonotonicNs(), shimPid, opts.thresholds));
 
+  // The trace is built as soon as the tree's exit records are in, before the client asks:
+  // the client learns of CMD's exit only once the kernel has torn the process down (1-2 ms
+  // for a Go program's address space), and the drain and publish overlap that.
+  let built: Promise<{ published: PublishedTrace; endNs: number }> | undefined;
+  const build = () => (built ??= (async () => {
+    const endNs = clock.nowMonotonicNs();
+    await opts.tracerDrained();
+    await pipeline.finish(endNs);
+    const published = trace.published();
+    if (!published) throw new Error('the command\'s process tree was not seen');
+    return { published, endNs };
+  })());
+  void trace.complete.then(() => { if (!abandoned) build().catch(() => { /* said at finish */ }); });
+
   return {
     feed(batch) { for (const l of batch) pipeline.feedLine(l); },
     saveHistory() {
@@ -112,23 +130,22 @@ export function startAgentRun(opts: AgentRunOptions): AgentRun {
       for (const n of history?.takeNotices() ?? []) process.stderr.write(`gostall: ${n}\n`);
     },
     abandon() {
-      if (finishing) return;
-      finishing = true;
+      if (asked || abandoned) return;
+      abandoned = true;
       cut = true;
       lines.length = 0;
-      void pipeline.finish(clock.nowMonotonicNs()).catch(() => {});
+      if (!built) void pipeline.finish(clock.nowMonotonicNs()).catch(() => {});
     },
-    async finish(out, tracerDrained) {
-      if (finishing) throw new Error('finish was already asked');
-      finishing = true;
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([trace.complete, new Promise((r) => { timer = setTimeout(r, RUN_DRAIN_MILLIS); })]);
-      clearTimeout(timer);
-      const endNs = clock.nowMonotonicNs();
-      await tracerDrained();
-      await pipeline.finish(endNs);
-      const published = trace.published();
-      if (!published) throw new Error('the command\'s process tree was not seen');
+    async finish(out) {
+      if (asked || abandoned) throw new Error('finish was already asked');
+      asked = true;
+      if (!built) {
+        // a process of the tree still running (a daemon CMD left behind): as run waits for it
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([trace.complete, new Promise((r) => { timer = setTimeout(r, RUN_DRAIN_MILLIS); })]);
+        clearTimeout(timer);
+      }
+      const { published, endNs } = await build();
       const summary = renderRunSummary({
         published, endNs, stats: pipeline.stats, destinations: [`written to ${out}`], exportProblems: [],
         traceProblems: cut ? [`the trace passed ${MAX_RUN_TRACE_BYTES >> 20} MiB in the agent and was cut short`] : [],
