@@ -151,8 +151,9 @@ describe('the probe and the schema agree on ids and sizes', () => {
   });
 
   it('the agent set hooks each syscall on its own tracepoint with the id SYSCALLS names it by (all but the reads)', () => {
-    const hooks = [...text.matchAll(/tracepoint:syscalls:sys_enter_(\w+) \/@tracked\[pid\]\/ \{ @sc\[tid\] = (\d+); @arg\[tid\] = \(uint64\)(args->(\w+)|0);/g)]
-      .map((m) => ({ name: m[1]!, id: Number(m[2]), arg: m[4] }));
+    // @e[tid] = (start, path pointer or fd, run-queue delay, id)
+    const hooks = [...text.matchAll(/tracepoint:syscalls:sys_enter_(\w+) \/@tracked\[pid\]\/ \{ @e\[tid\] = \(nsecs, \(uint64\)(args->(\w+)|0), \*\(uint64 \*\)\(\(uint64\)curtask \+ \$78\), \(uint64\)(\d+)\); \}/g)]
+      .map((m) => ({ name: m[1]!, id: Number(m[4]), arg: m[3] }));
     for (const h of hooks) expect(SYSCALLS[h.id], `${h.name} uses id ${h.id}`).toBe(h.name);
     expect(hooks.map((h) => h.name).sort()).toEqual(Object.values(SYSCALLS).filter((n) => n !== 'read' && n !== 'pread64').sort());
     for (const h of hooks) {
@@ -190,8 +191,11 @@ describe('the probe and the schema agree on ids and sizes', () => {
   });
 
   it('buckets latencies at BUCKET_BOUNDS_NS', () => {
-    const bounds = [...text.matchAll(/\$blocked\s*<\s*(\d+)\)/g)].map((m) => Number(m[1]));
-    expect(bounds).toEqual([...BUCKET_BOUNDS_NS]);
+    const buckets = [...text.matchAll(/\$blocked < (\d+) \? (\d) :/g)];
+    expect(buckets.map((m) => Number(m[1]))).toEqual([...BUCKET_BOUNDS_NS]);
+    expect(buckets.map((m) => Number(m[2]))).toEqual([0, 1, 2]);
+    // and the A record prints them in that order
+    expect(text).toMatch(/@bk\[tid, \$c, 0\], @bk\[tid, \$c, 1\], @bk\[tid, \$c, 2\], @bk\[tid, \$c, 3\]\);/);
   });
 
   it('reads paths of PROBE_STRLEN bytes, and the runner sets BPFTRACE_STRLEN to match', () => {
