@@ -51,6 +51,10 @@ export const requestSchema = z.discriminatedUnion('type', [
   z.strictObject({
     v: z.literal(RUN_PROTOCOL_VERSION), type: z.literal('run'), pid,
     threshold: z.optional(z.string().check(z.maxLength(64))), history: z.boolean(),
+    // bin/gostall's shim is a fork that named itself, which only an agent whose probe takes
+    // renames (N records) can see start: an agent from before refuses the unknown field at
+    // once, and bin/gostall goes to Node, whose shim is exec'd, instead of waiting it out
+    named: z.optional(z.literal(true)),
   }),
 ]);
 export type RunRequest = z.infer<typeof requestSchema>;
