@@ -18,6 +18,7 @@ import { createWallClock } from '../model/clock.js';
 import { MAX_LINE_LENGTH } from '../events/parse.js';
 import { checkTracingEnvironment, findBpftrace } from '../probe-runner/environment.js';
 import { AGENT_ADOPT_SLOTS } from '../probe-runner/bpftrace.js';
+import { renameHookUsable } from '../probe-runner/event-list.js';
 import type { AgentConfig } from './config.js';
 import { createPipeline, type Pipeline } from '../pipeline/pipeline.js';
 import { createBuildHistory } from '../pipeline/build-history.js';
@@ -93,12 +94,14 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
   let gapsTotalNs = 0;
   const cgroupRel = config.cgroup ? cgroupRelativePath(config.cgroup) : undefined;
 
+  // bin/gostall's shim names itself: followed where the kernel's rename tracepoint has what the probe reads
+  const namedShims = renameHookUsable();
   const supervisor: Supervisor = createSupervisor({
     bpftrace,
     perfPagesPerCpu: config.tracer.perfPagesPerCpu,
     syscallThresholdNs: config.syscallThresholdNs,
     offcpuThresholdNs: config.offcpuThresholdNs,
-    agent: { executables: config.executables, cgroupId: config.cgroupId, stderr: config.tracer.stderr },
+    agent: { executables: config.executables, cgroupId: config.cgroupId, stderr: config.tracer.stderr, namedShims },
     beforeStart() {
       const { pids, overflow } = chooseAdoptions(core, config.executables, cgroupRel);
       adoptOverflow += overflow;
@@ -173,6 +176,7 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
         path: config.run.socket, group, router, log,
         ...(config.cgroup && cgroupRel ? { cgroup: { dir: config.cgroup, procPath: cgroupRel } } : {}),
         thresholds: { syscallThresholdNs: config.syscallThresholdNs, offcpuThresholdNs: config.offcpuThresholdNs },
+        namedShims,
         // bin/gostall's fast path: the trace built here; each user's build history in the agent's own directory
         sessions: { clock, defaultThresholdNs: DEFAULT_THRESHOLD_NS, historyDir: (uid) => join(config.stateDir, 'runs', `uid-${uid}`, 'builds') },
         tracerDrained: (cancelled) => waitTracerDrained({ pid: () => supervisor.pid, lastLineAt: () => lastLineAt, cancelled }).then(() => undefined),

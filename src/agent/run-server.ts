@@ -46,6 +46,12 @@ export interface RunServerOptions {
    * never see it start.
    */
   cgroup?: { dir: string; procPath: string };
+  /**
+   * the tracer sees a process that names itself gostall-shim start (its probe has the rename
+   * hook): without it a `run` request for such a shim (named) is refused at once, and
+   * bin/gostall asks through Node, whose shim is exec'd
+   */
+  namedShims?: boolean;
   /** for `run` requests (the agent builds the trace): its clock, and where each user's build history lives */
   sessions?: { clock: WallClock; historyDir(uid: number): string; defaultThresholdNs: number };
 }
@@ -220,6 +226,7 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
       if (request.type === 'run') {
         if (!opts.sessions) return refuse('this agent does not build traces for run (it only sends records)');
         if (sessions >= MAX_AGENT_RUNS) return refuse(`the agent is building ${MAX_AGENT_RUNS} traces already`);
+        if (request.named && !opts.namedShims) return refuse('this agent\'s tracer cannot see a shim that names itself (the kernel\'s task_rename tracepoint is not what its probe reads)');
         try {
           evidenceThresholdNs = request.threshold === undefined ? opts.sessions.defaultThresholdNs : parseDuration(request.threshold, '--threshold');
         } catch (err) { return refuse((err as Error).message); }

@@ -11,6 +11,7 @@ import {
   installHint, privilegeProblem, TRACEFS_MOUNTS, tracefsReady,
 } from '../probe-runner/environment.js';
 import { kernelLayoutParams, LAYOUT_FIELDS } from '../probe-runner/kernel-layout.js';
+import { renameHookUsable } from '../probe-runner/event-list.js';
 import { VERSION } from './version.js';
 
 const REQUIRED_TRACEPOINTS = [
@@ -51,6 +52,9 @@ function checkTools(r: Report): void {
   const ns = spawnSync('unshare', ['--mount', '--propagation', 'private', 'true'], { stdio: 'ignore' });
   if (ns.status === 0) r.ok('gostall run\'s bpftrace compiles against a short tracepoint list (a mount namespace of its own): ~0.4 s faster per command');
   else r.warn('no mount namespace for gostall run\'s bpftrace (unshare refused or missing): it compiles against the kernel\'s whole tracepoint list, ~0.4 s slower per command', 'allow unshare and mount for gostall (seccomp/AppArmor profile), or install util-linux');
+  // the agent's hook on renames: bin/gostall's shim, a fork that names itself
+  if (renameHookUsable()) r.ok('an agent sees bin/gostall\'s shim start from the kernel\'s task_rename tracepoint (no second perl start per run)');
+  else r.warn('the kernel\'s task_rename tracepoint lacks the fields the agent reads: gostall run through an agent goes through Node (~0.2 s more per command)', 'none needed; a kernel with task:task_rename (pid, newcomm[16]) gives the faster path');
 }
 
 /** One line per capability of the list: held, or missing and what that costs. */

@@ -47,6 +47,8 @@ export interface AgentTracerParams {
   adoptPids: number[];
   /** capture what traced processes write to stderr (tracer.stderr; default false: no write hook) */
   stderr?: boolean;
+  /** a process naming itself gostall-shim is a root too (bin/gostall's shim; event-list.ts renameHookUsable) */
+  namedShims?: boolean;
 }
 
 export const AGENT_NAME_SLOTS = 12;
@@ -148,7 +150,7 @@ function writeProgram(source: string, p: TracerParams): { path: string; eventLis
   const dir = mkdtempSync(join(tmpdir(), 'gostall-probe-'));
   const path = join(dir, 'gostall.bt');
   const set = probeSetFor(p);
-  const text = probeProgram(readFileSync(source, 'latin1'), set, process.arch, { pidNamespace: (p.pidNamespace ?? 0) !== 0, stderr: p.agent?.stderr === true });
+  const text = probeProgram(readFileSync(source, 'latin1'), set, process.arch, { pidNamespace: (p.pidNamespace ?? 0) !== 0, stderr: p.agent?.stderr === true, renameHook: p.agent?.namedShims === true });
   writeFileSync(path, text, { encoding: 'latin1', mode: 0o600 });
   // the tracepoints it attaches to, the list bpftrace is shown while it compiles (event-list.ts):
   // for run, which compiles before every command. Not for the agent: it compiles once per

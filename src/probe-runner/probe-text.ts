@@ -19,6 +19,9 @@ export interface ProbeVariant {
   pidNamespace?: boolean;
   /** the agent set captures stderr writes, with a hook on write (default: no) */
   stderr?: boolean;
+  /** the agent set takes a process that names itself gostall-shim as a root (default: no;
+   *  only where the kernel's task_rename tracepoint has the fields it reads: event-list.ts) */
+  renameHook?: boolean;
 }
 
 /** Section names the source may use, and when each is left out. */
@@ -32,6 +35,8 @@ const SECTIONS: Readonly<Record<string, (set: ProbeSet, arch: string, v: ProbeVa
   'host-only': (_set, _arch, v) => v.pidNamespace === true,
   // the agent's write hook and its map's clean-up; run captures stderr in its raw_syscalls hook
   'stderr-hook': (set, _arch, v) => set === 'agent' && v.stderr !== true,
+  // the agent's hook on renames (bin/gostall's named shim)
+  'rename-hook': (set, _arch, v) => set !== 'agent' || v.renameHook !== true,
 };
 
 const MARKER = /^\s*\/\* \[(end )?([a-z0-9-]+)\] \*\/\s*$/;

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRunRouter } from '../../src/agent/run-router.js';
 import { startRunServer } from '../../src/agent/run-server.js';
+import { createFixedClock } from '../../src/model/clock.js';
 
 let dir: string;
 beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'gostall-runsock-')); });
@@ -46,6 +47,23 @@ describe('the run socket', () => {
       await first.close();
     }
     expect(() => lstatSync(path)).toThrow(/ENOENT/);
+  });
+
+  it('refuses at once a run for a shim that named itself when its tracer cannot see one (no rename hook)', async () => {
+    const path = join(dir, 'run.sock');
+    const server = await startRunServer({
+      path, group: undefined, router: createRunRouter(), log: () => {},
+      thresholds: { syscallThresholdNs: 1e6, offcpuThresholdNs: 1e6 }, tracerDrained: async () => {},
+      sessions: { clock: createFixedClock(0), historyDir: () => dir, defaultThresholdNs: 1e6 },
+    });
+    try {
+      const answer = await ask(path, `{"v":1,"type":"run","pid":${process.pid},"named":true,"history":false}`);
+      expect(answer).toMatch(/"type":"error".*cannot see a shim that names itself/);
+      // (the same request without `named` gets as far as the check of the process: not a shim)
+      expect(await ask(path, `{"v":1,"type":"run","pid":${process.pid},"history":false}`)).toMatch(/"type":"error".*is not a gostall run waiting/);
+    } finally {
+      await server.close();
+    }
   });
 
   it('replaces a socket file nobody listens on (an agent that died), and serves there', async () => {
