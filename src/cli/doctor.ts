@@ -8,10 +8,9 @@ import { existsSync } from 'node:fs';
 import { CAPABILITIES, missingCapabilities } from '../probe-runner/capabilities.js';
 import {
   bpftraceVersion, capabilityWarnings, checkTracingEnvironment, findBpftrace, findSetpriv, hasBtf,
-  installHint, privilegeProblem, TRACEFS_MOUNTS, tracefsReady,
+  installHint, privilegeProblem, renameHookUsable, TRACEFS_MOUNTS, tracefsReady,
 } from '../probe-runner/environment.js';
 import { kernelLayoutParams, LAYOUT_FIELDS } from '../probe-runner/kernel-layout.js';
-import { renameHookUsable } from '../probe-runner/event-list.js';
 import { VERSION } from './version.js';
 
 const REQUIRED_TRACEPOINTS = [

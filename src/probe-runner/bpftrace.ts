@@ -47,7 +47,7 @@ export interface AgentTracerParams {
   adoptPids: number[];
   /** capture what traced processes write to stderr (tracer.stderr; default false: no write hook) */
   stderr?: boolean;
-  /** a process naming itself gostall-shim is a root too (bin/gostall's shim; event-list.ts renameHookUsable) */
+  /** a process naming itself gostall-shim is a root too (bin/gostall's shim; environment.ts renameHookUsable) */
   namedShims?: boolean;
 }
 

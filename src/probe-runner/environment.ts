@@ -120,6 +120,21 @@ export function tracefsReady(): boolean {
   return TRACEFS_MOUNTS.some((d) => existsSync(join(d, 'events/syscalls')));
 }
 
+/**
+ * Whether the kernel's task:task_rename tracepoint has the fields the agent's rename hook
+ * reads (the renamed task's pid and its new name as 16 chars): the hook that sees
+ * bin/gostall's shim, a fork that names itself (probes/linux/gostall.bt). A kernel whose
+ * format differs, or a tracefs that cannot be read, leaves the hook out rather than failing
+ * the agent's whole program; that agent refuses named shims, and run uses an exec'd one.
+ */
+export function renameHookUsable(mounts: readonly string[] = TRACEFS_MOUNTS): boolean {
+  for (const d of mounts) {
+    const format = readProcText(join(d, 'events/task/task_rename/format'));
+    if (format !== undefined) return /\bfield:pid_t pid;/.test(format) && /\bfield:char newcomm\[16\];/.test(format);
+  }
+  return false;
+}
+
 /** Mount tracefs when it is missing (root only). bpftrace 0.17 does not do it itself. */
 export function mountTracefs(): boolean {
   if (tracefsReady()) return true;

@@ -24,22 +24,6 @@ export function shortEventList(available: string, program: string): string {
   return available.split('\n').filter((line) => wanted.has(line)).map((line) => `${line}\n`).join('');
 }
 
-/**
- * Whether the kernel's task:task_rename tracepoint has the fields the agent's rename hook
- * reads (the renamed task's pid and its new name as 16 chars): the hook that sees
- * bin/gostall's shim, a fork that names itself (probes/linux/gostall.bt). A kernel whose
- * format differs, or a tracefs that cannot be read, leaves the hook out rather than failing
- * the agent's whole program; that agent refuses named shims, and run uses an exec'd one.
- */
-export function renameHookUsable(mounts: readonly string[] = TRACEFS_MOUNTS): boolean {
-  for (const d of mounts) {
-    let format: string;
-    try { format = readFileSync(join(d, 'events/task/task_rename/format'), 'latin1'); } catch { continue; }
-    return /\bfield:pid_t pid;/.test(format) && /\bfield:char newcomm\[16\];/.test(format);
-  }
-  return false;
-}
-
 /** The kernel's list, from whichever tracefs mount has it; undefined when none is readable. */
 export function readAvailableEvents(paths: readonly string[] = AVAILABLE_EVENTS_PATHS): string | undefined {
   for (const p of paths) {

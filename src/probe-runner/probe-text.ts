@@ -20,7 +20,7 @@ export interface ProbeVariant {
   /** the agent set captures stderr writes, with a hook on write (default: no) */
   stderr?: boolean;
   /** the agent set takes a process that names itself gostall-shim as a root (default: no;
-   *  only where the kernel's task_rename tracepoint has the fields it reads: event-list.ts) */
+   *  only where the kernel's task_rename tracepoint has the fields it reads: environment.ts) */
   renameHook?: boolean;
 }
 

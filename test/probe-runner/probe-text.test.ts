@@ -81,6 +81,12 @@ describe('probe sets', () => {
     }
   });
 
+  it('the agent hooks task_rename (bin/gostall\'s named shim) only when told it may (environment.ts renameHookUsable); run never does', () => {
+    expect(attachPoints(probeProgram(SOURCE, 'agent', 'x64', { renameHook: true }))).toContain('tracepoint:task:task_rename');
+    expect(attachPoints(probeProgram(SOURCE, 'agent', 'x64'))).not.toContain('tracepoint:task:task_rename');
+    expect(attachPoints(probeProgram(SOURCE, 'run', 'x64', { renameHook: true }))).not.toContain('tracepoint:task:task_rename');
+  });
+
   it('sections nest, and an inner section is cut with its outer one', () => {
     const src = '/* [agent-only] */\na\n/* [pidns-only] */\nb\n/* [end pidns-only] */\n/* [end agent-only] */';
     expect(probeProgram(src, 'agent', 'x64', { pidNamespace: true }).split('\n').filter(Boolean)).toEqual(['a', 'b']);
