@@ -119,6 +119,9 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
     f.buffer = [];
   };
   const startShim = (pid: number) => {
+    // the id is the new shim's: a gone process or tree that still held it lets it go
+    exitedProcs.delete(pid);
+    forget(pid);
     const f: Followed = { rootPid: pid, execd: false, pids: new Set([pid]), client: undefined, buffer: [], createdMillis: nowMillis(), dropped: false, droppedMillis: 0 };
     byPid.set(pid, f);
     stats.shims++;
@@ -166,15 +169,9 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
       heldG.set(pid, { line, at: routed });
       return [];
     }
-    if (tag === 'N') {
-      // bin/gostall's shim, a fork that named itself: a run's root, as a shim's exec makes one
-      // (the probe prints N only for an untraced process: an id still held is a gone one's)
-      exitedProcs.delete(pid);
-      const held = byPid.get(pid);
-      if (held) forget(pid, held);
-      startShim(pid);
-      return [];
-    }
+    // bin/gostall's shim, a fork that named itself: a run's root, as a shim's exec makes one
+    // (the probe prints N only for an untraced process: an id still held is a gone one's)
+    if (tag === 'N') { startShim(pid); return []; }
     // a fork hands the child's id out anew: it is no longer a gone process's
     if (tag === 'F' && exitedProcs.size > 0) exitedProcs.delete(Number(fields[AT.child]));
     const f = byPid.get(pid);
