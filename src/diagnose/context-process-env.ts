@@ -36,6 +36,8 @@ export interface ProcessEnvs {
   cwdOf(p: ProcessNode): string | undefined;
   /** Its own environment if read, else its nearest ancestor's (or the launch one); undefined when none is known. */
   envOf(p: ProcessNode): NodeJS.ProcessEnv | undefined;
+  /** Its own environment as read at its last exec (the variables kept), undefined when not read. */
+  ownEnvOf(p: ProcessNode): NodeJS.ProcessEnv | undefined;
   /** What was read at each exec in root's tree, as data (a run capture carries it for replay). */
   recorded(root: ProcessNode): RecordedProcessEnvs;
 }
@@ -240,6 +242,7 @@ export function createProcessEnvs(procRoot = '/proc', opts: { launchEnv?: NodeJS
     nofileOf: (p) => nearest(nofiles, p),
     memoryCgroupOf: (p) => nearest(memoryCgroups, p),
     cwdOf: (p) => cwds.get(p),
+    ownEnvOf: (p) => envs.get(p),
     envOf(p) {
       let switched = false;
       for (let q: ProcessNode | undefined = p; q; q = q.parent) {

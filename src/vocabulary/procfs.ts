@@ -40,7 +40,11 @@ export interface AdoptedProcess {
   startNs: number;
 }
 
-export interface StatFields { comm: string; ppid: number; startTicks: number; utime: number; stime: number; threads: number; rssPages: number }
+export interface StatFields {
+  comm: string;
+  /** R, S, D, Z (exited, not yet reaped), …: field 3 */
+  state: string;
+  ppid: number; startTicks: number; utime: number; stime: number; threads: number; rssPages: number }
 
 /** Fields of /proc/PID/stat; comm may hold spaces and parentheses, so split after the last ')'. */
 export function readStat(pid: number | 'self', procRoot = '/proc'): StatFields | undefined {
@@ -56,7 +60,7 @@ export function readStat(pid: number | 'self', procRoot = '/proc'): StatFields |
   const f = text.slice(close + 2).split(' ');
   // f[0] is field 3 (state): field n is f[n - 3].
   return {
-    comm: text.slice(open + 1, close), ppid: Number(f[1]), utime: Number(f[11]), stime: Number(f[12]), threads: Number(f[17]),
+    comm: text.slice(open + 1, close), state: f[0] ?? '', ppid: Number(f[1]), utime: Number(f[11]), stime: Number(f[12]), threads: Number(f[17]),
     startTicks: Number(f[19]), rssPages: Number(f[21]),
   };
 }

@@ -6,13 +6,14 @@
  */
 import { createConnection } from 'node:net';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, mkdir } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAgent } from '../agent/support.js';
 import { decodeOtlpJsonLines, type DecodedSpan } from '../support/otlp-decode.js';
 import { askThenSend, newerGoModule, runWhileTheAgentDies, useRunAgent } from './run-agent-fixture.js';
-import { processSpans, readTraceFile, runGostall, withCheckoutReachableByOthers, type GostallRun } from './harness.js';
+import { writeHelloModule } from '../support/faults/goModule.js';
+import { processSpans, readTraceFile, rootSpan, runGostall, runUntraced, withCheckoutReachableByOthers, type GostallRun } from './harness.js';
 
 const fixture = useRunAgent('gostall-run-agent-', '100ms');
 let agent: RunningAgent;
@@ -99,6 +100,30 @@ describe('the command exactly as untraced', () => {
       expect(run.stdout.toString('utf8')).toBe('from-an-exported-function\n1\nstdin reaches the command\n');
     });
   }
+});
+
+describe('the Go environment a command execs go with', () => {
+  // `env GOMAXPROCS=1 go build`: the root execs go with a variable the launch environment
+  // lacks. The root's environment is read at each of its execs (not polled), in every mode.
+  it('is the one the diagnosis uses, standalone, through Node and through bin/gostall', async () => {
+    const mod = join(dir, 'env-mod');
+    await writeHelloModule(mod);
+    const goSettings = { GOCACHE: join(dir, 'env-gocache'), GOFLAGS: '' };
+    const build = ['env', 'GOMAXPROCS=1', 'go', 'build', '-o', join(mod, 'hello'), '.'];
+    expect(await runUntraced('go', ['build', '-o', join(mod, 'hello'), '.'], { cwd: mod, env: { ...process.env, ...goSettings } })).toBe(0);
+    const modes = [['standalone', standalone(goSettings), false], ['node', viaAgent(goSettings), false], ['front', viaAgent(goSettings), true]] as const;
+    for (const [name, env, front] of modes) {
+      // an edit, so that the build compiles main (the verdict needs a compile)
+      await writeFile(join(mod, 'main.go'), `package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("${name}") }\n`);
+      const out = join(dir, `env-${name}.otlp.jsonl`);
+      const run = await runGostall(['run', '--out', out, '--', ...build], { env, cwd: mod, front });
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stderr, name).toMatch(/\(GOMAXPROCS 1\)/);
+      const root = rootSpan(await readTraceFile(out));
+      expect(root.attributes['gostall.go.parallelism_limit'], name).toBe(1);
+      expect(root.attributes['gostall.go.parallelism_limit_source'], name).toBe('GOMAXPROCS');
+    }
+  });
 });
 
 describe('the agent\'s socket', () => {
