@@ -16,12 +16,13 @@
  *
  *
  * bin/gostall's fast path (no Node on the user's side) asks the agent to build the trace itself:
- *   run → agent   {"v":1,"type":"run","pid":P,"threshold":"50ms"?,"history":true}
+ *   run → agent   {"v":1,"type":"run","pid":P,"threshold":"50ms"?,"history":true,"json":true?}
  *   agent → run   accepted, following or error, as above; no records are sent
  *   run → agent   {"v":1,"type":"finish","out":"PATH"}   CMD has exited; PATH is where
  *                 run writes the trace (named in the summary; the agent never opens it)
- *   agent → run   {"v":1,"type":"result","summaryBytes":S,"traceBytes":T}, then S bytes of
- *                 the summary and T bytes of OTLP JSON lines; or an error. The agent closes.
+ *   agent → run   {"v":1,"type":"result","summaryBytes":S,"jsonBytes":J?,"traceBytes":T}, then S
+ *                 bytes of the summary, J bytes of the --json diagnosis (when the request
+ *                 asked for it) and T bytes of OTLP JSON lines; or an error. The agent closes.
  *
  * flush/flushed came later within v1: an agent from before ignores the flush (it reads
  * nothing after the request) and run then waits for its records to go quiet, as it did
@@ -55,6 +56,9 @@ export const requestSchema = z.discriminatedUnion('type', [
     // renames (N records) can see start: an agent from before refuses the unknown field at
     // once, and bin/gostall goes to Node, whose shim is exec'd, instead of waiting it out
     named: z.optional(z.literal(true)),
+    // --json: the diagnosis comes back with the trace (run writes it with its own uid); an
+    // agent from before refuses the field at once, and bin/gostall goes to Node
+    json: z.optional(z.literal(true)),
   }),
 ]);
 export type RunRequest = z.infer<typeof requestSchema>;
@@ -78,7 +82,8 @@ export const replySchema = z.discriminatedUnion('type', [
   z.strictObject({ v: z.literal(RUN_PROTOCOL_VERSION), type: z.literal('flushed') }),
   z.strictObject({
     v: z.literal(RUN_PROTOCOL_VERSION), type: z.literal('result'),
-    summaryBytes: z.number().check(z.int(), z.minimum(0)), traceBytes: z.number().check(z.int(), z.minimum(0)),
+    summaryBytes: z.number().check(z.int(), z.minimum(0)), jsonBytes: z.optional(z.number().check(z.int(), z.minimum(0))),
+    traceBytes: z.number().check(z.int(), z.minimum(0)),
   }),
 ]);
 export type RunReply = z.infer<typeof replySchema>;

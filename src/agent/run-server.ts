@@ -203,11 +203,16 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
     function onFinish(json: unknown): void {
       const parsed = finishRequestSchema.safeParse(json);
       if (!parsed.success) return refuseLater(malformed(parsed.error));
-      session!.finish(parsed.data.out).then(({ summary, trace }) => {
+      session!.finish(parsed.data.out).then(({ summary, trace, json }) => {
         const text = Buffer.from(summary);
+        const diagnosis = json === undefined ? undefined : Buffer.from(json);
         stats.built++;
-        reply({ v: RUN_PROTOCOL_VERSION, type: 'result', summaryBytes: text.length, traceBytes: trace.length });
-        if (!socket.destroyed) { socket.write(text); socket.end(trace); }
+        reply({ v: RUN_PROTOCOL_VERSION, type: 'result', summaryBytes: text.length, ...(diagnosis ? { jsonBytes: diagnosis.length } : {}), traceBytes: trace.length });
+        if (!socket.destroyed) {
+          socket.write(text);
+          if (diagnosis) socket.write(diagnosis);
+          socket.end(trace);
+        }
         // (the bytes are in the socket by now: its history is written while the client exits)
         setImmediate(() => session!.saveHistory());
       }, (err: Error) => client?.fail(`the trace could not be finished: ${err.message}`));
@@ -263,7 +268,7 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
       if (request.type === 'run' && seen) {
         // the records go to a trace built here; errors still go to the client
         const s = startAgentRun({ shimPid: pid, uid: who.uid, evidenceThresholdNs, thresholds: opts.thresholds, clock: opts.sessions!.clock,
-          historyDir: request.history ? opts.sessions!.historyDir(who.uid) : undefined,
+          historyDir: request.history ? opts.sessions!.historyDir(who.uid) : undefined, json: request.json === true,
           tracerDrained: () => opts.tracerDrained(() => socket.destroyed) });
         // an error (the tracer restarted) ends the connection: no trace is sent
         const viaSession: FollowClient = { send: (lines) => s.feed(lines), fail: c.fail };

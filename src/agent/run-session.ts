@@ -22,6 +22,7 @@ import { readStat } from '../vocabulary/procfs.js';
 import { otlpJsonLine } from '../export/otlp-json-line.js';
 import { createResourceCache } from '../export/resource-cache.js';
 import { renderRunSummary } from '../export/summary.js';
+import { diagnosisJsonText } from '../export/diagnosis-json.js';
 
 /**
  * A trace whose serialized spans pass this is cut short (said in the summary) rather than
@@ -39,6 +40,8 @@ export interface AgentRunOptions {
   clock: WallClock;
   /** the build history's directory for this user, or undefined (--no-history) */
   historyDir: string | undefined;
+  /** --json: the diagnosis as JSON is handed back with the trace */
+  json?: boolean;
   /** resolves once every record the agent's tracer had produced by then has been read */
   tracerDrained: () => Promise<void>;
   procRoot?: string;
@@ -49,9 +52,10 @@ export interface AgentRun {
   feed(lines: string[]): void;
   /**
    * CMD has exited: the trace as built once its tree's exit records were in (at most
-   * RUN_DRAIN_MILLIS from now) and the tracer drained; out is only named in the summary
+   * RUN_DRAIN_MILLIS from now) and the tracer drained; out is only named in the summary;
+   * json: the --json file's text, when the run asked for it
    */
-  finish(out: string): Promise<{ summary: string; trace: Buffer }>;
+  finish(out: string): Promise<{ summary: string; trace: Buffer; json?: string }>;
   /** the client is gone before finish: the trace is dropped (its /proc polling ends with it) */
   abandon(): void;
   /**
@@ -150,7 +154,8 @@ export function startAgentRun(opts: AgentRunOptions): AgentRun {
         published, endNs, stats: pipeline.stats, destinations: [`written to ${out}`], exportProblems: [],
         traceProblems: cut ? [`the trace passed ${MAX_RUN_TRACE_BYTES >> 20} MiB in the agent and was cut short`] : [],
       });
-      return { summary, trace: Buffer.concat(lines) };
+      const json = opts.json ? diagnosisJsonText(published.root, published, endNs) : undefined;
+      return { summary, trace: Buffer.concat(lines), ...(json !== undefined ? { json } : {}) };
     },
   };
 }

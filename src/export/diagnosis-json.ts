@@ -17,8 +17,13 @@ export function diagnosisJson(root: ProcessNode, published: Pick<Published, 'tra
   };
 }
 
+/** The file's text: what --json writes, from Node or, through an agent, from bin/gostall. */
+export function diagnosisJsonText(root: ProcessNode, published: Pick<Published, 'traceId' | 'causes'>, endNs: number): string {
+  return `${JSON.stringify(diagnosisJson(root, published, endNs), null, 2)}\n`;
+}
+
 export async function writeDiagnosisJson(target: string, root: ProcessNode, published: Published, endNs: number): Promise<void> {
-  const text = `${JSON.stringify(diagnosisJson(root, published, endNs), null, 2)}\n`;
+  const text = diagnosisJsonText(root, published, endNs);
   if (target === '-') process.stdout.write(text);
   else await writeFile(target, text, { mode: 0o600 });
 }

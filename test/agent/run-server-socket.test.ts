@@ -61,6 +61,12 @@ describe('the run socket', () => {
       expect(answer).toMatch(/"type":"error".*cannot see a shim that names itself/);
       // (the same request without `named` gets as far as the check of the process: not a shim)
       expect(await ask(path, `{"v":1,"type":"run","pid":${process.pid},"history":false}`)).toMatch(/"type":"error".*is not a gostall run waiting/);
+      // --json is a field of the run request: taken (as far as the same check) when true; any
+      // other value is malformed, as every field this agent does not know is (what an agent
+      // from before --json answers, at once, and bin/gostall then goes to Node)
+      expect(await ask(path, `{"v":1,"type":"run","pid":${process.pid},"history":false,"json":true}`)).toMatch(/"type":"error".*is not a gostall run waiting/);
+      expect(await ask(path, `{"v":1,"type":"run","pid":${process.pid},"history":false,"json":false}`)).toMatch(/"type":"error".*malformed/);
+      expect(await ask(path, `{"v":1,"type":"run","pid":${process.pid},"history":false,"html":true}`)).toMatch(/"type":"error".*malformed/);
     } finally {
       await server.close();
     }

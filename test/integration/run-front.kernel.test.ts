@@ -6,7 +6,7 @@
  * that dies mid-command.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -99,6 +99,31 @@ describe('gostall run through the agent, without Node', () => {
     expect(via.run.code).toBe(127);
     expect(shape(via.spans)).toEqual(shape(own.spans));
     expect(via.run.stderr).toMatch(/^gostall: \S+ exited 127 after .*\n(.*\n)*\s+1\. exec\.failed/m);
+  });
+
+  it('writes --json as standalone does: built by the agent, the file 0600, "-" to stdout after the command\'s output', async () => {
+    const cmd = ['sh', '-c', `echo from-cmd; ${join(dir, 'no-such-tool')}; exit 3`];
+    const ownJson = join(dir, 'diag-own.json');
+    const viaJson = join(dir, 'diag-via.json');
+    const own = await traced('json-own', cmd, { args: ['--standalone', '--json', ownJson] });
+    const before = await counters();
+    const via = await traced('json-via', cmd, { args: ['--json', viaJson] });
+    expect((await counters()).built).toBe(before.built + 1); // no Node: the agent built it
+    expect(via.run.code).toBe(3);
+    expect(statSync(viaJson).mode & 0o777).toBe(0o600);
+    type Diagnosis = { command: string; causes: Array<{ id: string; process: string }>; traceId: string };
+    const o = JSON.parse(readFileSync(ownJson, 'utf8')) as Diagnosis;
+    const v = JSON.parse(readFileSync(viaJson, 'utf8')) as Diagnosis;
+    expect(v.command).toBe(o.command);
+    expect(v.causes.map((c) => `${c.id} ${c.process}`)).toEqual(o.causes.map((c) => `${c.id} ${c.process}`));
+    expect(v.causes.map((c) => c.id)).toContain('exec.failed');
+    // the trace it names is the one written
+    expect(via.spans.every((s) => s.traceId === v.traceId)).toBe(true);
+    const toStdout = await traced('json-stdout', cmd, { args: ['--json=-'] });
+    const [first, ...rest] = toStdout.run.stdout.toString('utf8').split('\n');
+    expect(first).toBe('from-cmd');
+    expect((JSON.parse(rest.join('\n')) as { causes: Array<{ id: string }> }).causes.map((c) => c.id)).toContain('exec.failed');
+    expect((await counters()).built).toBe(before.built + 2);
   });
 
   it('diagnoses a failing Go build as standalone does (stderr captured by the agent)', async () => {
@@ -194,10 +219,10 @@ describe('gostall run through the agent, without Node', () => {
 describe('what bin/gostall leaves to the full gostall (Node)', () => {
   it('options it does not take, and a collector named in the environment, still go through the agent', async () => {
     const before = await counters();
-    const json = join(dir, 'diag.json');
-    const a = await traced('json', ['sh', '-c', 'exit 4'], { args: ['--json', json] });
+    const html = join(dir, 'report.html');
+    const a = await traced('html', ['sh', '-c', 'exit 4'], { args: ['--html', html] });
     expect(a.run.code).toBe(4);
-    expect(existsSync(json)).toBe(true);
+    expect(existsSync(html)).toBe(true);
     const b = await traced('otel', ['sh', '-c', 'exit 5'], { env: userEnv({ OTEL_SDK_DISABLED: 'true' }) });
     expect(b.run.code).toBe(5);
     const after = await counters();
