@@ -115,7 +115,7 @@ describe('the Go environment a command execs go with', () => {
     for (const [name, env, front] of modes) {
       // an edit, so that the build compiles main (the verdict needs a compile)
       await writeFile(join(mod, 'main.go'), `package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("${name}") }\n`);
-      const out = join(dir, `env-${name}.otlp.jsonl`);
+      const out = join(dir, `goenv-${name}.otlp.jsonl`); // (env-… are another test's files)
       const run = await runGostall(['run', '--out', out, '--', ...build], { env, cwd: mod, front });
       expect(run.code, run.stderr).toBe(0);
       expect(run.stderr, name).toMatch(/\(GOMAXPROCS 1\)/);
