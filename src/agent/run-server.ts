@@ -20,7 +20,8 @@ import { inCgroup } from '../vocabulary/procfs.js';
 import type { RunRouter, FollowClient } from './run-router.js';
 import { SHIM_COMM } from './run-router.js';
 import { MAX_REQUEST_BYTES, REQUEST_DEADLINE_MILLIS, RUN_PROTOCOL_VERSION, SHIM_WAIT_MILLIS, finishRequestSchema, laterRequestSchema, lineReader, requestSchema, type RunReply, type RunRequest } from './run-protocol.js';
-import { startAgentRun, type AgentRun } from './run-session.js';
+import { clientEnvironment, startAgentRun, type AgentRun } from './run-session.js';
+import { resolveResourceSettings } from '../export/settings.js';
 import type { WallClock } from '../model/clock.js';
 import { parseDuration } from '../vocabulary/units.js';
 
@@ -240,6 +241,14 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
       if (!who || who.comm !== SHIM_COMM) return refuse(`process ${pid} is not a gostall run waiting to start its command`);
       if (!mayAsk(who.uid, who.gid)) return refuse(`process ${pid} belongs to uid ${who.uid}, who may not ask this agent (root${opts.group ? ` and members of group ${opts.group.name}` : ''} may)`);
       if (opts.cgroup && !inCgroup(pid, opts.cgroup.procPath)) return refuse(`process ${pid} is outside the cgroup this agent traces (${opts.cgroup.dir})`);
+      // A trace built here takes OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES from the
+      // client's environment, as run takes them from its own: malformed ones are refused
+      // before the command starts (bin/gostall then runs Node, which says what is wrong)
+      let clientEnv: NodeJS.ProcessEnv | undefined;
+      if (request.type === 'run') {
+        clientEnv = clientEnvironment(pid, who.uid);
+        try { resolveResourceSettings(clientEnv); } catch (err) { return refuse((err as Error).message); }
+      }
       answered = true;
       // at once: run knows an agent is on it (and waits for `following`, not its 100 ms)
       reply({ v: RUN_PROTOCOL_VERSION, type: 'accepted', pid });
@@ -268,7 +277,7 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
       if (request.type === 'run' && seen) {
         // the records go to a trace built here; errors still go to the client
         const s = startAgentRun({ shimPid: pid, uid: who.uid, evidenceThresholdNs, thresholds: opts.thresholds, clock: opts.sessions!.clock,
-          historyDir: request.history ? opts.sessions!.historyDir(who.uid) : undefined, json: request.json === true,
+          historyDir: request.history ? opts.sessions!.historyDir(who.uid) : undefined, json: request.json === true, env: clientEnv,
           tracerDrained: () => opts.tracerDrained(() => socket.destroyed) });
         // an error (the tracer restarted) ends the connection: no trace is sent
         const viaSession: FollowClient = { send: (lines) => s.feed(lines), fail: c.fail };

@@ -42,6 +42,8 @@ export interface AgentRunOptions {
   historyDir: string | undefined;
   /** --json: the diagnosis as JSON is handed back with the trace */
   json?: boolean;
+  /** the client's environment, when the caller has read it already (clientEnvironment) */
+  env?: NodeJS.ProcessEnv;
   /** resolves once every record the agent's tracer had produced by then has been read */
   tracerDrained: () => Promise<void>;
   procRoot?: string;
@@ -83,7 +85,7 @@ export function clientEnvironment(shimPid: number, uid: number, procRoot = '/pro
 
 export function startAgentRun(opts: AgentRunOptions): AgentRun {
   const { shimPid, clock } = opts;
-  const env = clientEnvironment(shimPid, opts.uid, opts.procRoot);
+  const env = opts.env ?? clientEnvironment(shimPid, opts.uid, opts.procRoot);
   const lines: Buffer[] = [];
   let traceBytes = 0;
   let cut = false;

@@ -126,6 +126,27 @@ describe('gostall run through the agent, without Node', () => {
     expect((await counters()).built).toBe(before.built + 2);
   });
 
+  it('takes OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES from the user\'s environment into the resource, as standalone; malformed ones are Node\'s usage error before the command runs', async () => {
+    const resource = { OTEL_SERVICE_NAME: 'ci-build', OTEL_RESOURCE_ATTRIBUTES: 'team=build%20tools,deployment.environment=ci' };
+    const cmd = ['sh', '-c', 'exit 6'];
+    const own = await traced('resource-own', cmd, { args: ['--standalone'], env: userEnv(resource) });
+    const before = await counters();
+    const via = await traced('resource-via', cmd, { env: userEnv(resource) });
+    expect((await counters()).built).toBe(before.built + 1); // no Node: the agent built it
+    expect(via.run.code).toBe(6);
+    for (const { spans } of [own, via]) {
+      expect(spans[0]!.resource['service.name']).toBe('ci-build');
+      expect(spans[0]!.resource['team']).toBe('build tools');
+      expect(spans[0]!.resource['deployment.environment']).toBe('ci');
+    }
+    const marker = join(dir, 'resource-marker');
+    const bad = await traced('resource-bad', ['touch', marker], { env: userEnv({ OTEL_RESOURCE_ATTRIBUTES: 'not-a-pair' }) });
+    expect(bad.run.code).toBe(2);
+    expect(bad.run.stderr).toMatch(/OTEL_RESOURCE_ATTRIBUTES: expected key=value pairs/);
+    expect(existsSync(marker)).toBe(false);
+    expect((await counters()).built).toBe(before.built + 1);
+  });
+
   it('diagnoses a failing Go build as standalone does (stderr captured by the agent)', async () => {
     const cmd = await newerGoModule(dir);
     const before = await counters();
