@@ -44,7 +44,13 @@ export interface StatFields {
   comm: string;
   /** R, S, D, Z (exited, not yet reaped), …: field 3 */
   state: string;
-  ppid: number; startTicks: number; utime: number; stime: number; threads: number; rssPages: number }
+  ppid: number;
+  startTicks: number;
+  utime: number;
+  stime: number;
+  threads: number;
+  rssPages: number;
+}
 
 /** Fields of /proc/PID/stat; comm may hold spaces and parentheses, so split after the last ')'. */
 export function readStat(pid: number | 'self', procRoot = '/proc'): StatFields | undefined {
