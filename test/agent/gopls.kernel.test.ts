@@ -140,9 +140,11 @@ describe('gostall agent and gopls', () => {
       const file = join(mount.mountPoint, 'main.go');
       child = spawn('gofmt', ['-l', file], { stdio: 'ignore' });
       const pid = child.pid!;
-      const episode = await waitFor('an in-progress stall episode of the hung gofmt', () => receiver.spans.find((s) =>
+      // (the path of a call in flight is read from the thread's memory asynchronously and is
+      // named from the next look on, a second later: an earlier episode may not have it yet)
+      const episode = await waitFor('an in-progress stall episode of the hung gofmt, naming its path', () => receiver.spans.find((s) =>
         isEpisode(s) && s.attributes['process.pid'] === pid && s.attributes['gostall.episode.in_progress'] === true &&
-        Number(s.attributes['gostall.episode.calls_in_flight']) >= 1), 30_000);
+        Number(s.attributes['gostall.episode.calls_in_flight']) >= 1 && s.attributes['file.path'] !== undefined), 30_000);
       expect(child.exitCode).toBeNull();
       expect(String(episode.attributes['file.path'])).toContain(mount.mountPoint);
       expect(episode.attributes['gostall.episode.fs_type']).toBe(mount.fsType);
