@@ -33,7 +33,7 @@ export async function withBpfStats<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 /** prog_id → counters for every BPF program fd the process holds. */
-function readProgCounters(pid: number): Map<number, { runCount: number; runTimeNs: number }> {
+export function readProgCounters(pid: number): Map<number, { runCount: number; runTimeNs: number }> {
   const out = new Map<number, { runCount: number; runTimeNs: number }>();
   let fds: string[];
   try { fds = readdirSync(`/proc/${pid}/fd`); } catch { return out; }
@@ -50,7 +50,7 @@ function readProgCounters(pid: number): Map<number, { runCount: number; runTimeN
 }
 
 /** The program's name from bpftool, when it is installed (fdinfo has no name). */
-async function progName(id: number): Promise<string> {
+export async function progName(id: number): Promise<string> {
   try {
     const { stdout } = await execFileAsync('bpftool', ['prog', 'show', 'id', String(id), '--json'], { timeout: 5000 });
     return (JSON.parse(stdout) as { name?: string }).name ?? `prog ${id}`;

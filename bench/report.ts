@@ -180,6 +180,10 @@ export function renderRunViaAgent(r: RunViaAgentResults): string {
     ['  node bin/gostall.js: ratio / added', `${num(r.edited.summary.nodeRatioMedian, 3, '×')} / ${num(r.edited.summary.nodeDeltaMedianMs, 1, ' ms')}`],
     ['  bin/gostall: startup / command / after its exit (medians)', `${num(r.edited.splitMedian.startupMs, 1)} / ${num(r.edited.splitMedian.commandMs, 1)} / ${num(r.edited.splitMedian.afterExitMs, 1)} ms`],
     ['runs that traced on their own or fell back to Node / failed builds (both workloads)', `${int(r.fellBack)} / ${int(r.failed)}`],
+    ...(r.probeTime ? [
+      [`the probes' own time per build after an edit (BPF run time, ${int(r.probeTime.builds)} builds)`, num(r.probeTime.bpfMsPerBuild, 2, ' ms'),
+        r.probeTime.programs.slice(0, 3).map((p) => `${p.name} ${int(p.runsPerBuild)}×${int(p.nsPerRun)} ns`).join(', ')] as [string, string, string],
+    ] : []),
     [`cold go build -a ${r.cold.pkgs.join(' ')}: untraced / bin/gostall through the agent (${r.cold.pairs} pairs)`, `${num(r.cold.untracedMedianMs / 1000, 2)} / ${num(r.cold.viaAgentMedianMs / 1000, 2)} s`],
     ['  ratio / added time (medians of pairs)', `${num(r.cold.ratioMedian, 3, '×')} / ${num(r.cold.deltaMedianMs, 0, ' ms')}`, `target ≤ 1.03×${r.cold.failed > 0 ? `; ${int(r.cold.failed)} FAILED` : ''}`],
   ]);

@@ -16,6 +16,8 @@ import type { BenchConfig } from './config.js';
 import { startAgentProcess, timeLimit, waitHealthy } from './agent-process.js';
 import { median, round } from './stats.js';
 import { runTimed } from './timed-command.js';
+import { progName, readProgCounters, withBpfStats } from './bpf-prog-stats.js';
+import { findChild } from './proc-sampler.js';
 
 export interface RunViaAgentResults {
   pairs: number;
@@ -39,6 +41,13 @@ export interface RunViaAgentResults {
    * run): the go command compiles the package and links, as after a developer's change.
    */
   edited: { untracedMs: number[]; viaAgentMs: number[]; viaNodeMs: number[]; summary: RunViaAgentResults['summary']; splitMedian: RunViaAgentResults['splitMedian'] };
+  /**
+   * The probes' own time on the build after an edit: BPF_PROBE_BUILDS more such builds through
+   * bin/gostall with kernel.bpf_stats_enabled=1 (restored after), the agent's bpftrace's
+   * program counters read before and after. Steadier than wall time on a shared machine: it
+   * counts the programs' CPU wherever they ran. Undefined when the counters could not be read.
+   */
+  probeTime: { builds: number; bpfMsPerBuild: number; programs: Array<{ name: string; runsPerBuild: number; nsPerRun: number }> } | undefined;
   /** cold `go build -a` of BENCH_PKGS, the build section's (a fresh GOCACHE each build), untraced vs through the agent (target ≤ 1.03×) */
   cold: { pairs: number; pkgs: string[]; untracedMs: number[]; viaAgentMs: number[]; failed: number; untracedMedianMs: number; viaAgentMedianMs: number; ratioMedian: number; deltaMedianMs: number };
 }
@@ -147,6 +156,8 @@ export async function benchRunViaAgent(cfg: BenchConfig, log: (line: string) => 
     const edit = await warmRounds(cfg, { ws, env, logs, work, build, edit: true });
     // every bin/gostall run of both workloads must have been built by the agent
     const unbuilt = Math.max(0, noop.pairs + edit.pairs - ((await tracesBuilt(port)) - builtBefore));
+    const probeTime = await probeTimePerBuild(cfg, agent.pid, { ws, env, logs, work, build });
+    if (probeTime) log(`runagent: the probes' own time per build after an edit: ${probeTime.bpfMsPerBuild} ms over ${probeTime.builds} builds`);
     const { untracedMs, viaAgentMs, viaNodeMs, split, pairs } = noop;
     const fellBack = noop.fellBack + edit.fellBack + unbuilt;
     const failed = noop.failed + edit.failed;
@@ -160,11 +171,39 @@ export async function benchRunViaAgent(cfg: BenchConfig, log: (line: string) => 
       + `startup ${edit.splitMedian.startupMs} ms, command ${edit.splitMedian.commandMs} ms, after its exit ${edit.splitMedian.afterExitMs} ms`);
     log(`runagent: cold go build -a ${cold.pkgs.join(' ')} ${cold.untracedMedianMs} ms untraced, ${cold.viaAgentMedianMs} ms through the agent (${cold.ratioMedian}×, +${cold.deltaMedianMs} ms)`);
     return { pairs, untracedMs, viaAgentMs, viaNodeMs, fellBack, failed, summary, split, splitMedian,
-      edited: { untracedMs: edit.untracedMs, viaAgentMs: edit.viaAgentMs, viaNodeMs: edit.viaNodeMs, summary: edit.summary, splitMedian: edit.splitMedian }, cold };
+      edited: { untracedMs: edit.untracedMs, viaAgentMs: edit.viaAgentMs, viaNodeMs: edit.viaNodeMs, summary: edit.summary, splitMedian: edit.splitMedian }, probeTime, cold };
   } finally {
     try { process.kill(agent.pid, 'SIGTERM'); await Promise.race([agent.exited, timeLimit(30_000)]); } catch { /* gone */ }
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+const BPF_PROBE_BUILDS = 10;
+
+/** BPF run time of the agent's programs per build after an edit (see RunViaAgentResults.probeTime). */
+async function probeTimePerBuild(cfg: BenchConfig, agentPid: number, w: Omit<WarmSetup, 'edit'>): Promise<RunViaAgentResults['probeTime']> {
+  const tracer = findChild(agentPid, 'bpftrace');
+  if (tracer === undefined) return undefined;
+  const traced = ['run', '--out', join(w.work, 'probe-time.otlp.jsonl'), '--', w.build[0], ...w.build[1]];
+  return withBpfStats(async () => {
+    const before = readProgCounters(tracer);
+    for (let i = 0; i < BPF_PROBE_BUILDS; i++) {
+      writeModule(w.ws, `probe-time-${i}`);
+      await runTimed(join(cfg.root, 'bin/gostall'), traced, { cwd: w.ws, env: w.env, logPath: join(w.logs, 'runagent-probe-time.log') });
+    }
+    const after = readProgCounters(tracer);
+    const programs: Array<{ id: number; runs: number; ns: number }> = [];
+    for (const [id, a] of after) {
+      const b = before.get(id) ?? { runCount: 0, runTimeNs: 0 };
+      if (a.runCount > b.runCount) programs.push({ id, runs: a.runCount - b.runCount, ns: a.runTimeNs - b.runTimeNs });
+    }
+    if (programs.length === 0) return undefined;
+    programs.sort((x, y) => y.ns - x.ns);
+    const top = await Promise.all(programs.slice(0, 6).map(async (p) => ({
+      name: await progName(p.id), runsPerBuild: round(p.runs / BPF_PROBE_BUILDS, 0), nsPerRun: round(p.ns / p.runs, 0),
+    })));
+    return { builds: BPF_PROBE_BUILDS, bpfMsPerBuild: round(programs.reduce((t, p) => t + p.ns, 0) / BPF_PROBE_BUILDS / 1e6, 2), programs: top };
+  });
 }
 
 /** The agent's count of traces it built for bin/gostall. */
