@@ -244,11 +244,8 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
       // A trace built here takes OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES from the
       // client's environment, as run takes them from its own: malformed ones are refused
       // before the command starts (bin/gostall then runs Node, which says what is wrong)
-      let clientEnv: NodeJS.ProcessEnv | undefined;
-      if (request.type === 'run') {
-        clientEnv = clientEnvironment(pid, who.uid);
-        try { resolveResourceSettings(clientEnv); } catch (err) { return refuse((err as Error).message); }
-      }
+      const clientEnv = request.type === 'run' ? clientEnvironment(pid, who.uid) : {};
+      try { resolveResourceSettings(clientEnv); } catch (err) { return refuse((err as Error).message); }
       answered = true;
       // at once: run knows an agent is on it (and waits for `following`, not its 100 ms)
       reply({ v: RUN_PROTOCOL_VERSION, type: 'accepted', pid });
@@ -276,8 +273,8 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
       };
       if (request.type === 'run' && seen) {
         // the records go to a trace built here; errors still go to the client
-        const s = startAgentRun({ shimPid: pid, uid: who.uid, evidenceThresholdNs, thresholds: opts.thresholds, clock: opts.sessions!.clock,
-          historyDir: request.history ? opts.sessions!.historyDir(who.uid) : undefined, json: request.json === true, env: clientEnv,
+        const s = startAgentRun({ shimPid: pid, env: clientEnv, evidenceThresholdNs, thresholds: opts.thresholds, clock: opts.sessions!.clock,
+          historyDir: request.history ? opts.sessions!.historyDir(who.uid) : undefined, json: request.json === true,
           tracerDrained: () => opts.tracerDrained(() => socket.destroyed) });
         // an error (the tracer restarted) ends the connection: no trace is sent
         const viaSession: FollowClient = { send: (lines) => s.feed(lines), fail: c.fail };

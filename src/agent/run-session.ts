@@ -32,8 +32,8 @@ export const MAX_RUN_TRACE_BYTES = 64 * 1024 * 1024;
 
 export interface AgentRunOptions {
   shimPid: number;
-  /** the requesting user (the shim's real uid) */
-  uid: number;
+  /** the client's environment (clientEnvironment), read when the request came */
+  env: NodeJS.ProcessEnv;
   evidenceThresholdNs: number;
   /** the tracer's thresholds, for the R record run's own tracer would print */
   thresholds: { syscallThresholdNs: number; offcpuThresholdNs: number };
@@ -42,11 +42,8 @@ export interface AgentRunOptions {
   historyDir: string | undefined;
   /** --json: the diagnosis as JSON is handed back with the trace */
   json?: boolean;
-  /** the client's environment, when the caller has read it already (clientEnvironment) */
-  env?: NodeJS.ProcessEnv;
   /** resolves once every record the agent's tracer had produced by then has been read */
   tracerDrained: () => Promise<void>;
-  procRoot?: string;
 }
 
 export interface AgentRun {
@@ -84,8 +81,7 @@ export function clientEnvironment(shimPid: number, uid: number, procRoot = '/pro
 }
 
 export function startAgentRun(opts: AgentRunOptions): AgentRun {
-  const { shimPid, clock } = opts;
-  const env = opts.env ?? clientEnvironment(shimPid, opts.uid, opts.procRoot);
+  const { shimPid, clock, env } = opts;
   const lines: Buffer[] = [];
   let traceBytes = 0;
   let cut = false;
