@@ -104,6 +104,7 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
     beforeStart() {
       const { pids, overflow } = chooseAdoptions(core, config.executables, cgroupRel);
       adoptOverflow += overflow;
+      router.adopted(pids);
       return pids;
     },
     onLine(line, stream) {
@@ -148,6 +149,8 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
     { name: 'gostall_run_following', help: 'gostall run commands followed now', type: 'gauge', samples: [{ value: runServer?.stats.following ?? 0 }] },
     { name: 'gostall_run_traces_built_total', help: 'traces of gostall run commands the agent built itself (bin/gostall without Node) and handed back', type: 'counter', samples: [{ value: runServer?.stats.built ?? 0 }] },
     { name: 'gostall_run_records_total', help: 'probe records handed to gostall run commands (or dropped for shims nobody claimed)', type: 'counter', samples: [{ value: router.stats.linesRouted }] },
+    { name: 'gostall_run_records_before_fork_total', help: 'probe records read before their process\'s fork record, kept until it came (bpftrace reads each CPU\'s buffer in turn)', type: 'counter', samples: [{ value: router.stats.heldForFork }] },
+    { name: 'gostall_run_records_fork_overdue_total', help: 'of those, records whose fork record did not come in time (lost): given to the agent\'s own pipeline', type: 'counter', samples: [{ value: router.stats.forkOverdue }] },
     { name: 'gostall_run_ids_held', help: 'process and thread ids held for trees followed for gostall run (bounded by what those trees run; flat over time)', type: 'gauge', samples: [{ value: router.heldIds() }] },
     ...(exportSink.target ? exportMetrics(exportSink.stats()) : []),
   ];
@@ -205,7 +208,7 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
       if (eventHistory.length > 11) eventHistory.shift();
       // No output for a while (tracer down or a quiet host): time still passes for episodes.
       if (Date.now() - lastLineAt > 2 * IDLE_TICK_MILLIS) core.advance(clock.nowMonotonicNs());
-      router.tick(Date.now());
+      for (const l of router.tick(Date.now())) core.feedLine(l);
       // Calls that never return print nothing: look for them in /proc.
       void poller.poll(core.liveProcesses(), clock.nowMonotonicNs()).then((found) => {
         if (found) core.inflight(found, clock.nowMonotonicNs());

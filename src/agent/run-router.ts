@@ -10,6 +10,13 @@
  * UNCLAIMED_MILLIS (a run that traces on its own, or any process named gostall-shim) is
  * dropped, records and all. Records are routed by the pid field; forks extend a tree.
  *
+ * A process's records can be read before its fork record (F): the parent prints F on one CPU,
+ * the child runs on another, and bpftrace reads each CPU's buffer in turn. While a tree is
+ * followed, the records of a process that is neither a tree's nor known to be the agent's
+ * (its roots, their forks, the processes it adopted) wait for that fork record, which says
+ * whose they are. An exec record names the parent itself and is placed at once. Without this
+ * a run's `sh -c` lost its exec to the agent and showed in the run's trace as a second bash.
+ *
  * Every id a tree holds is let go as soon as it is done with: a process at its exit record
  * (whichever thread printed it), a thread at its own exit record (Q), and a whole tree once
  * its run is gone (released or never claimed) for DROPPED_KEEP_MILLIS. Ids are reused (pid_max
@@ -22,7 +29,7 @@ import { SC } from '../vocabulary/syscalls.js';
 
 // the fields the router reads, where the record schema puts them (pid: every record's but V's)
 const AT = {
-  pid: fieldIndex('E', 'pid'), vPid: fieldIndex('V', 'pid'), comm: fieldIndex('E', 'comm'), child: fieldIndex('F', 'childTid'),
+  pid: fieldIndex('E', 'pid'), vPid: fieldIndex('V', 'pid'), comm: fieldIndex('E', 'comm'), ppid: fieldIndex('E', 'ppid'), child: fieldIndex('F', 'childTid'),
   tid: fieldIndex('Q', 'tid'), sc: fieldIndex('S', 'sc'), ret: fieldIndex('S', 'ret'),
 };
 const SPLIT_FIELDS = Math.max(...Object.values(AT)) + 1;
@@ -46,6 +53,16 @@ const MAX_BUFFERED_LINES = 10_000;
  * this many records (its E lost) goes to the agent alone.
  */
 const MAX_HELD_G_LINES = 1000;
+/**
+ * A record of a process not yet known waits for its fork record this many records, or until a
+ * tick this long after it came (a quiet machine), then goes to the agent (its fork record lost).
+ */
+const MAX_HELD_EARLY_LINES = 1000;
+export const EARLY_HOLD_MILLIS = 1000;
+/** records waiting for their fork record, at most (the oldest process's go to the agent first) */
+const MAX_EARLY_LINES = 10_000;
+/** the agent's own ids known at once; past this the set starts afresh (a lost exit record each) */
+const MAX_AGENT_IDS = 65_536;
 export const SHIM_COMM = 'gostall-shim';
 
 export interface FollowClient {
@@ -70,9 +87,17 @@ export interface RunRouter {
   claim(pid: number, client: FollowClient): boolean;
   /** the client is gone: the rest of its tree is dropped */
   release(client: FollowClient): void;
-  /** drop shims nobody claimed in time */
-  tick(nowMillis: number): void;
-  readonly stats: { shims: number; claimed: number; unclaimed: number; linesRouted: number };
+  /** drop shims nobody claimed in time; returns the agent's records that waited too long for a fork record */
+  tick(nowMillis: number): string[];
+  /** the agent's own processes running when its tracer (re)started, traced from the start (no G) */
+  adopted(pids: number[]): void;
+  readonly stats: {
+    shims: number; claimed: number; unclaimed: number; linesRouted: number;
+    /** records that came before their process's fork record and waited for it */
+    heldForFork: number;
+    /** of those, records whose fork record never came in time (they went to the agent) */
+    forkOverdue: number;
+  };
   /** ids held for followed trees now (bounded by the processes and threads those trees run) */
   readonly heldIds: () => number;
 }
@@ -89,6 +114,15 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
   const heldG = new Map<number, { line: string; at: number }>();
   /** processes of followed trees that exited, for their threads' late exit records */
   const exitedProcs = new Map<number, { f: Followed; atMillis: number }>();
+  /**
+   * The agent's own processes and threads (0), or when its process exited (its threads' late
+   * exit records still pass): their records need not wait for a fork record.
+   */
+  const agentIds = new Map<number, number>();
+  let adoptedIds: number[] = [];
+  /** records of processes not known yet, waiting for their fork record (oldest first) */
+  const early = new Map<number, { lines: string[]; at: number; atMillis: number }>();
+  let earlyLines = 0;
   let routed = 0;
   /** the held G records of processes whose E is overdue (all of them, when records were lost) */
   const overdueG = (all: boolean): string[] => {
@@ -98,7 +132,7 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
     }
     return out;
   };
-  const stats = { shims: 0, claimed: 0, unclaimed: 0, linesRouted: 0 };
+  const stats = { shims: 0, claimed: 0, unclaimed: 0, linesRouted: 0, heldForFork: 0, forkOverdue: 0 };
 
   const deliver = (f: Followed, line: string) => {
     stats.linesRouted++;
@@ -118,21 +152,64 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
     f.droppedMillis = nowMillis();
     f.buffer = [];
   };
-  const startShim = (pid: number) => {
+  const join = (f: Followed, pid: number) => {
+    agentIds.delete(pid);
+    f.pids.add(pid);
+    byPid.set(pid, f);
+  };
+  const agentOwns = (pid: number) => {
+    if (agentIds.size >= MAX_AGENT_IDS) agentIds.clear();
+    agentIds.set(pid, 0);
+  };
+  const startShim = (pid: number): string[] => {
     // the id is the new shim's: a gone process or tree that still held it lets it go
     exitedProcs.delete(pid);
     forget(pid);
-    const f: Followed = { rootPid: pid, execd: false, pids: new Set([pid]), client: undefined, buffer: [], createdMillis: nowMillis(), dropped: false, droppedMillis: 0 };
-    byPid.set(pid, f);
+    const f: Followed = { rootPid: pid, execd: false, pids: new Set(), client: undefined, buffer: [], createdMillis: nowMillis(), dropped: false, droppedMillis: 0 };
+    join(f, pid);
     stats.shims++;
     for (const w of waiters.get(pid) ?? []) w();
     waiters.delete(pid);
+    return release(pid);
   };
+
+  /** The records that waited for pid's fork record, routed now that pid is placed. */
+  function release(pid: number): string[] {
+    const waiting = early.get(pid);
+    if (!waiting) return [];
+    early.delete(pid);
+    earlyLines -= waiting.lines.length;
+    const out: string[] = [];
+    for (const l of waiting.lines) {
+      const fields = l.split('\t', SPLIT_FIELDS);
+      out.push(...routeRecord(fields[0], Number(fields[0] === 'V' ? fields[AT.vPid] : fields[AT.pid]), fields, l));
+    }
+    return out;
+  }
+  /** Waiting records whose fork record did not come in time (lost) are the agent's. */
+  function overdueEarly(expired: (e: { at: number; atMillis: number }) => boolean): string[] {
+    const out: string[] = [];
+    for (const [pid, e] of early) {
+      if (!expired(e)) break; // oldest first
+      stats.forkOverdue += e.lines.length;
+      agentOwns(pid);
+      out.push(...release(pid));
+    }
+    return out;
+  }
+  function hold(pid: number, line: string): string[] {
+    let waiting = early.get(pid);
+    if (!waiting) early.set(pid, waiting = { lines: [], at: routed, atMillis: nowMillis() });
+    waiting.lines.push(line);
+    earlyLines++;
+    stats.heldForFork++;
+    return earlyLines > MAX_EARLY_LINES ? overdueEarly(() => earlyLines > MAX_EARLY_LINES) : [];
+  }
 
   function routeOne(line: string): string[] {
     if (line.startsWith('Lost ')) {
       for (const f of new Set(byPid.values())) if (f.client) f.client.send([line]);
-      return [...overdueG(true), line];
+      return [...overdueG(true), ...overdueEarly(() => true), line];
     }
     const fields = line.split('\t', SPLIT_FIELDS);
     const tag = fields[0];
@@ -141,20 +218,21 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
       for (const f of new Set(byPid.values())) f.client?.fail('the agent\'s tracer restarted: the trace ends here');
       byPid.clear();
       exitedProcs.clear();
-      return [...overdueG(true), line];
+      const out = [...overdueG(true), ...overdueEarly(() => true), line];
+      agentIds.clear();
+      for (const pid of adoptedIds) agentOwns(pid);
+      return out;
     }
     const pid = Number(tag === 'V' ? fields[AT.vPid] : fields[AT.pid]);
     // (every record of the machine comes through here; a G is held only until its E)
     const g = heldG.size > 0 ? heldG.get(pid) : undefined;
-    if (g) heldG.delete(pid);
-    if (tag === 'E' && g) {
-      // comm is printed with %r: its 16 bytes, the NUL padding escaped
-      if (fields[AT.comm]?.replace(/(\\x00)+$/, '') === SHIM_COMM) { startShim(pid); return []; }
-      return [g.line, line];
-    }
-    // (a record of the process between its G and its E, or another G: the held G goes first)
-    const rest = routeRecord(tag, pid, fields, line);
-    return g ? [g.line, ...rest] : rest;
+    if (!g) return routeRecord(tag, pid, fields, line);
+    heldG.delete(pid);
+    // comm is printed with %r: its 16 bytes, the NUL padding escaped
+    if (tag === 'E' && fields[AT.comm]?.replace(/(\\x00)+$/, '') === SHIM_COMM) return startShim(pid);
+    // a root of the agent's: the G goes first, with its E or any other record of the process
+    agentOwns(pid);
+    return [g.line, ...release(pid), ...routeRecord(tag, pid, fields, line)];
   }
 
   function routeRecord(tag: string | undefined, pid: number, fields: string[], line: string): string[] {
@@ -171,17 +249,11 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
     }
     // bin/gostall's shim, a fork that named itself: a run's root, as a shim's exec makes one
     // (the probe prints N only for an untraced process: an id still held is a gone one's)
-    if (tag === 'N') { startShim(pid); return []; }
+    if (tag === 'N') return startShim(pid);
     // a fork hands the child's id out anew: it is no longer a gone process's
     if (tag === 'F' && exitedProcs.size > 0) exitedProcs.delete(Number(fields[AT.child]));
     const f = byPid.get(pid);
-    if (!f) {
-      const gone = tag === 'Q' ? exitedProcs.get(pid) : undefined;
-      if (!gone) return [line];
-      deliver(gone.f, line);
-      forget(Number(fields[AT.tid]), gone.f);
-      return [];
-    }
+    if (!f) return routeUnfollowed(tag, pid, fields, line);
     // Before it execs CMD the shim only waits: run's own tracer, attaching while the shim
     // waits, sees nothing of it either. Once a run follows it, what run's own tracer would see
     // of a shim whose exec of CMD fails goes to the run: the failed exec, what the shim says
@@ -190,11 +262,11 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
       if (tag === 'E') f.execd = true;
       else if (!f.client || !failedExecRecord(tag, fields)) return [];
     }
+    deliver(f, line);
     if (tag === 'F') {
       const child = Number(fields[AT.child]);
-      if (Number.isInteger(child) && child > 0) { f.pids.add(child); byPid.set(child, f); }
+      if (Number.isInteger(child) && child > 0) { join(f, child); return release(child); }
     }
-    deliver(f, line);
     // the process is gone whichever of its threads printed X; a thread, at its own Q
     if (tag === 'X') { forget(pid, f); exitedProcs.set(pid, { f, atMillis: nowMillis() }); }
     else if (tag === 'Q') {
@@ -204,11 +276,40 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
     return [];
   }
 
+  /** A record of a process no followed tree holds: the agent's, a gone process's, or early. */
+  function routeUnfollowed(tag: string | undefined, pid: number, fields: string[], line: string): string[] {
+    const gone = tag === 'Q' ? exitedProcs.get(pid) : undefined;
+    if (gone) {
+      deliver(gone.f, line);
+      forget(Number(fields[AT.tid]), gone.f);
+      return [];
+    }
+    if (!agentIds.has(pid)) {
+      // an exec names its parent: a followed process's child joins its tree, whatever the
+      // fork record's turn; a parent itself waiting for its fork record makes the child wait too
+      const ppid = tag === 'E' ? Number(fields[AT.ppid]) : 0;
+      const parent = ppid > 0 ? byPid.get(ppid) : undefined;
+      if (parent) { join(parent, pid); return [...release(pid), ...routeRecord(tag, pid, fields, line)]; }
+      if (byPid.size === 0 || (ppid > 0 && !early.has(ppid))) agentOwns(pid);
+      else return hold(pid, line);
+    }
+    if (tag === 'F') {
+      const child = Number(fields[AT.child]);
+      if (Number.isInteger(child) && child > 0) { agentOwns(child); return [line, ...release(child)]; }
+    } else if (tag === 'X') agentIds.set(pid, nowMillis());
+    else if (tag === 'Q') {
+      const tid = Number(fields[AT.tid]);
+      if (tid !== pid) agentIds.delete(tid);
+    }
+    return [line];
+  }
+
   return {
     stats,
     route(line) {
       routed++;
       const overdue = heldG.size > 0 ? overdueG(false) : [];
+      if (early.size > 0) overdue.push(...overdueEarly((e) => routed - e.at > MAX_HELD_EARLY_LINES));
       const out = routeOne(line);
       return overdue.length > 0 ? [...overdue, ...out] : out;
     },
@@ -240,11 +341,17 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
     },
     tick(now) {
       for (const [pid, gone] of exitedProcs) if (now - gone.atMillis > LATE_THREAD_EXIT_MILLIS) exitedProcs.delete(pid);
+      for (const [pid, exitedAt] of agentIds) if (exitedAt > 0 && now - exitedAt > LATE_THREAD_EXIT_MILLIS) agentIds.delete(pid);
       for (const f of new Set(byPid.values())) {
         if (!f.client && !f.dropped && now - f.createdMillis > UNCLAIMED_MILLIS) { drop(f); stats.unclaimed++; }
         // a gone run's processes that still live (or whose exit was lost) are the agent's again
         if (f.dropped && now - f.droppedMillis > DROPPED_KEEP_MILLIS) for (const pid of [...f.pids]) forget(pid, f);
       }
+      return early.size > 0 ? overdueEarly((e) => now - e.atMillis > EARLY_HOLD_MILLIS) : [];
+    },
+    adopted(pids) {
+      adoptedIds = [...pids];
+      for (const pid of pids) agentOwns(pid);
     },
     heldIds: () => byPid.size + exitedProcs.size,
   };

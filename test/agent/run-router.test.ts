@@ -3,11 +3,11 @@
  * own pipeline (src/agent/run-router.ts): a shim's tree goes only to the run that claims it.
  */
 import { describe, expect, it } from 'vitest';
-import { createRunRouter, type FollowClient } from '../../src/agent/run-router.js';
+import { EARLY_HOLD_MILLIS, createRunRouter, type FollowClient } from '../../src/agent/run-router.js';
 
 const pad = (comm: string) => comm + '\\x00'.repeat(16 - comm.length);
 const G = (pid: number) => `G\t100\t${pid}\t1`;
-const E = (pid: number, comm: string) => `E\t101\t${pid}\t${pid}\t1\t0\t1\t${pad(comm)}\t/usr/bin/${comm}`;
+const E = (pid: number, comm: string, ppid = 1) => `E\t101\t${pid}\t${pid}\t${ppid}\t0\t1\t${pad(comm)}\t/usr/bin/${comm}`;
 const F = (pid: number, child: number) => `F\t102\t${pid}\t${pid}\t${child}`;
 const X = (pid: number) => `X\t103\t${pid}\t${pid}\t0`;
 const S = (pid: number) => `S\t104\t${pid}\t${pid}\t4\t60000000\t0\t0\t-1\t/x`;
@@ -196,10 +196,16 @@ describe('run router', () => {
     r.route(X(73));
     now = 10_000;
     r.tick(now);
-    expect(r.route(Q(73, 74))).toEqual([Q(73, 74)]);
-    // and a reused id (a new process's fork) is not mistaken for the gone one's thread
+    // (no fork record names it: it goes to the agent once it has waited for one)
+    expect(r.route(Q(73, 74))).toEqual([]);
+    now += EARLY_HOLD_MILLIS + 1;
+    expect(r.tick(now)).toEqual([Q(73, 74)]);
+    expect(c.got).not.toContain(Q(73, 74));
+    // and a reused id (a new process's fork, by a root of the agent's) is not mistaken for the gone one's thread
     r.route(`F\t102\t70\t70\t75`);
     r.route(X(75));
+    r.route(G(1));
+    r.route(E(1, 'go'));
     expect(r.route(`F\t102\t1\t1\t75`)).toEqual([`F\t102\t1\t1\t75`]);
     expect(r.route(Q(75, 76))).toEqual([Q(75, 76)]);
   });
@@ -222,5 +228,81 @@ describe('run router', () => {
     const X = `X\t109\t80\t80\t32512`;
     for (const l of [failedExec, said, Q, X]) expect(r.route(l)).toEqual([]);
     expect(c.got).toEqual([failedExec, said, Q, X]);
+  });
+});
+
+describe('records read before their process\'s fork record (bpftrace reads each CPU\'s buffer in turn)', () => {
+  /** a run following `bash` at pid 20 (the shim's exec of CMD), and a root of the agent's at 90 */
+  function followingBash() {
+    let now = 0;
+    const r = createRunRouter(() => now);
+    const c = client();
+    r.route(G(20));
+    r.route(E(20, 'gostall-shim'));
+    r.claim(20, c);
+    r.route(E(20, 'bash'));
+    r.route(G(90));
+    r.route(E(90, 'go'));
+    return { r, c, tick: (ms: number) => r.tick(now += ms) };
+  }
+
+  it('gives a run its child\'s exec read before the fork record (sh -c under bash), not the agent', () => {
+    // the CI failure: the agent got sh's exec, and the run showed a second bash where sh was
+    const { r, c } = followingBash();
+    expect(r.route(E(21, 'sh', 20))).toEqual([]);
+    expect(r.route(S(21))).toEqual([]);
+    expect(r.route(F(20, 21))).toEqual([]);
+    expect(r.route(X(21))).toEqual([]);
+    expect(c.got).toEqual([E(20, 'bash'), E(21, 'sh', 20), S(21), F(20, 21), X(21)]);
+  });
+
+  it('keeps a child\'s other records until its fork record says whose they are, in their order, and counts them', () => {
+    const { r, c } = followingBash();
+    // a subshell that does not exec, and its child (cat) whose exec names the waiting subshell
+    for (const l of [S(22), F(22, 23), E(23, 'cat', 22), S(23)]) expect(r.route(l)).toEqual([]);
+    expect(c.got).toEqual([E(20, 'bash')]);
+    expect(r.route(F(20, 22))).toEqual([]);
+    expect(c.got).toEqual([E(20, 'bash'), F(20, 22), S(22), F(22, 23), E(23, 'cat', 22), S(23)]);
+    expect(r.stats.heldForFork).toBe(4);
+    expect(r.stats.forkOverdue).toBe(0);
+  });
+
+  it('gives the agent its own processes\' records at once, and a child\'s early ones after its fork record, in order', () => {
+    const { r, c } = followingBash();
+    expect(r.route(S(90))).toEqual([S(90)]);
+    expect(r.route(S(91))).toEqual([]);
+    expect(r.route(F(90, 91))).toEqual([F(90, 91), S(91)]);
+    expect(r.route(E(91, 'compile', 90))).toEqual([E(91, 'compile', 90)]);
+    // an exec whose parent is not followed is the agent's at once
+    expect(r.route(E(95, 'vet', 94))).toEqual([E(95, 'vet', 94)]);
+    expect(c.got).toEqual([E(20, 'bash')]);
+  });
+
+  it('gives the agent, counted, records whose fork record never comes: after a while, or after many records, or when records were lost', () => {
+    const { r, c, tick } = followingBash();
+    expect(r.route(S(96))).toEqual([]);
+    expect(tick(EARLY_HOLD_MILLIS - 1)).toEqual([]);
+    expect(tick(2)).toEqual([S(96)]);
+    // the id is now the agent's: no more waiting
+    expect(r.route(S(96))).toEqual([S(96)]);
+    expect(r.route(S(97))).toEqual([]);
+    const out: string[] = [];
+    for (let i = 0; i < 1100; i++) out.push(...r.route(S(90)));
+    expect(out.indexOf(S(97))).toBeGreaterThan(0);
+    expect(r.route(S(98))).toEqual([]);
+    expect(r.route('Lost 2 events')).toEqual([S(98), 'Lost 2 events']);
+    expect(r.stats.forkOverdue).toBe(3);
+    expect(c.got).not.toContain(S(96));
+  });
+
+  it('gives the agent the processes it adopted at once, also after its tracer restarts', () => {
+    const { r } = followingBash();
+    r.adopted([60]);
+    expect(r.route(S(60))).toEqual([S(60)]);
+    r.route('R\t1\t0\t1\t1');
+    r.route(G(20));
+    r.route(E(20, 'gostall-shim'));
+    expect(r.route(S(60))).toEqual([S(60)]);
+    expect(r.route(S(90))).toEqual([]); // a root of before the restart: no longer traced as such
   });
 });
