@@ -153,6 +153,7 @@ export function renderSoak(k: SoakResults): string {
     ['spans produced / exported / dropped', `${int(t.gostall_spans_produced_total)} / ${int(t.gostall_spans_exported_total)} / ${int(t.gostall_spans_dropped_total)}`, `sink got ${int(k.sink.requests)} requests`],
     ['spans produced (agent + runs) / received by the sink', `${int((t.gostall_spans_produced_total ?? 0) + k.runsViaAgent.spansReported)} / ${int(k.sink.spans)}`],
     ['stall episodes / tracer restarts / trees dropped', `${int(t.gostall_episodes_total)} / ${int(t.gostall_tracer_restarts_total)} / ${int(t.gostall_trees_dropped_total)}`],
+    ['orphan records in the agent\'s pipeline / records read before their fork record / of those overdue', `${int(t.gostall_records_orphan_total)} / ${int(t.gostall_run_records_before_fork_total)} / ${int(t.gostall_run_records_fork_overdue_total)}`, 'a run\'s records given to the agent show as orphans there'],
   ]);
 }
 

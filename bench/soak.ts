@@ -283,7 +283,8 @@ export async function benchSoak(cfg: BenchConfig, log: (line: string) => void): 
     const keys = ['gostall_events_total', 'gostall_events_lost_total', 'gostall_records_malformed_total', 'gostall_roots_total',
       'gostall_traces_published_total', 'gostall_traces_forced_total', 'gostall_episodes_total', 'gostall_spans_produced_total',
       'gostall_spans_exported_total', 'gostall_spans_spooled_total', 'gostall_spans_dropped_total', 'gostall_export_failures_total',
-      'gostall_tracer_restarts_total', 'gostall_trees_dropped_total'];
+      'gostall_tracer_restarts_total', 'gostall_trees_dropped_total', 'gostall_records_orphan_total',
+      'gostall_run_records_before_fork_total', 'gostall_run_records_fork_overdue_total'];
     return {
       minutes: cfg.soakMinutes,
       isolatedCgroup: cgroup?.path,
