@@ -30,7 +30,7 @@ import { SC } from '../vocabulary/syscalls.js';
 // the fields the router reads, where the record schema puts them (pid: every record's but V's)
 const AT = {
   pid: fieldIndex('E', 'pid'), vPid: fieldIndex('V', 'pid'), comm: fieldIndex('E', 'comm'), ppid: fieldIndex('E', 'ppid'), child: fieldIndex('F', 'childTid'),
-  tid: fieldIndex('Q', 'tid'), sc: fieldIndex('S', 'sc'), ret: fieldIndex('S', 'ret'),
+  tid: fieldIndex('Q', 'tid'), sc: fieldIndex('S', 'sc'), ret: fieldIndex('S', 'ret'), ts: fieldIndex('S', 'ts'),
 };
 const SPLIT_FIELDS = Math.max(...Object.values(AT)) + 1;
 
@@ -39,9 +39,10 @@ export const UNCLAIMED_MILLIS = 5000;
 /** A dropped tree's ids are kept this long for its stragglers' records, then let go. */
 export const DROPPED_KEEP_MILLIS = 30_000;
 /**
- * A process's id is let go at its exit record, but its other threads' exit records (Q) can be
- * read after it: bpftrace reads each CPU's buffer in turn. For this long they still go to
- * the tree (without them the tree never completes, and run waits out its drain).
+ * A process's id is let go at its exit record, but its other threads' exit records (Q), and
+ * what it printed before on another CPU (forks), can be read after it: bpftrace reads each
+ * CPU's buffer in turn. For this long they still go to the tree (without the Q the tree never
+ * completes, and run waits out its drain; without the forks, children are missing).
  */
 export const LATE_THREAD_EXIT_MILLIS = 2000;
 /** records kept for a shim not yet claimed (it is blocked on its gate: a handful at most) */
@@ -54,13 +55,17 @@ const MAX_BUFFERED_LINES = 10_000;
  */
 const MAX_HELD_G_LINES = 1000;
 /**
- * A record of a process not yet known waits for its fork record this many records, or until a
- * tick this long after it came (a quiet machine), then goes to the agent (its fork record lost).
+ * A record of a process not yet known waits for its fork record, which was printed before it,
+ * until a record printed this much later comes (kernel time), then goes to the agent (its fork
+ * record lost). Neither a count of records nor the agent's time: bpftrace can read a CPU's
+ * whole buffer (thousands of records) before the fork record's turn comes, and a busy agent
+ * takes its time over them.
  */
-const MAX_HELD_EARLY_LINES = 1000;
-export const EARLY_HOLD_MILLIS = 1000;
-/** records waiting for their fork record, at most (the oldest process's go to the agent first) */
-const MAX_EARLY_LINES = 10_000;
+export const EARLY_HOLD_NS = 2e9;
+/** On a quiet machine no later record comes: a tick gives them to the agent after this long. */
+export const EARLY_HOLD_MILLIS = 10_000;
+/** records waiting for their fork record, at most (the oldest process's go to the agent first; ~5 MB) */
+const MAX_EARLY_LINES = 50_000;
 /** the agent's own ids known at once; past this the set starts afresh (a lost exit record each) */
 const MAX_AGENT_IDS = 65_536;
 export const SHIM_COMM = 'gostall-shim';
@@ -121,7 +126,7 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
   const agentIds = new Map<number, number>();
   let adoptedIds: number[] = [];
   /** records of processes not known yet, waiting for their fork record (oldest first) */
-  const early = new Map<number, { lines: string[]; at: number; atMillis: number }>();
+  const early = new Map<number, { lines: string[]; ts: number; atMillis: number }>();
   let earlyLines = 0;
   let routed = 0;
   /** the held G records of processes whose E is overdue (all of them, when records were lost) */
@@ -187,7 +192,7 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
     return out;
   }
   /** Waiting records whose fork record did not come in time (lost) are the agent's. */
-  function overdueEarly(expired: (e: { at: number; atMillis: number }) => boolean): string[] {
+  function overdueEarly(expired: (e: { ts: number; atMillis: number }) => boolean): string[] {
     const out: string[] = [];
     for (const [pid, e] of early) {
       if (!expired(e)) break; // oldest first
@@ -197,9 +202,13 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
     }
     return out;
   }
-  function hold(pid: number, line: string): string[] {
+  function hold(pid: number, fields: string[], line: string): string[] {
     let waiting = early.get(pid);
-    if (!waiting) early.set(pid, waiting = { lines: [], at: routed, atMillis: nowMillis() });
+    if (!waiting) {
+      // an argv chunk follows its exec record on one CPU: one whose exec was placed has gone there
+      if (fields[0] === 'V') return [line];
+      early.set(pid, waiting = { lines: [], ts: Number(fields[AT.ts]), atMillis: nowMillis() });
+    }
     waiting.lines.push(line);
     earlyLines++;
     stats.heldForFork++;
@@ -276,22 +285,19 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
     return [];
   }
 
-  /** A record of a process no followed tree holds: the agent's, a gone process's, or early. */
+  /** A record of a process no followed tree holds: a gone process's, the agent's, or early. */
   function routeUnfollowed(tag: string | undefined, pid: number, fields: string[], line: string): string[] {
-    const gone = tag === 'Q' ? exitedProcs.get(pid) : undefined;
-    if (gone) {
-      deliver(gone.f, line);
-      forget(Number(fields[AT.tid]), gone.f);
-      return [];
-    }
+    const gone = exitedProcs.size > 0 ? exitedProcs.get(pid) : undefined;
+    if (gone) return routeGone(gone.f, tag, fields, line);
     if (!agentIds.has(pid)) {
-      // an exec names its parent: a followed process's child joins its tree, whatever the
-      // fork record's turn; a parent itself waiting for its fork record makes the child wait too
+      // an exec names its parent: a followed process's child (its parent gone or not) joins
+      // its tree, an agent's process's child is the agent's, whatever the fork record's turn;
+      // any other record (or an exec whose parent is not placed yet either) waits for the fork record
       const ppid = tag === 'E' ? Number(fields[AT.ppid]) : 0;
-      const parent = ppid > 0 ? byPid.get(ppid) : undefined;
+      const parent = ppid > 0 ? byPid.get(ppid) ?? exitedProcs.get(ppid)?.f : undefined;
       if (parent) { join(parent, pid); return [...release(pid), ...routeRecord(tag, pid, fields, line)]; }
-      if (byPid.size === 0 || (ppid > 0 && !early.has(ppid))) agentOwns(pid);
-      else return hold(pid, line);
+      if ((byPid.size === 0 && exitedProcs.size === 0) || (ppid > 0 && agentIds.has(ppid))) agentOwns(pid);
+      else return hold(pid, fields, line);
     }
     if (tag === 'F') {
       const child = Number(fields[AT.child]);
@@ -304,12 +310,31 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
     return [line];
   }
 
+  /**
+   * A record of a followed process read after its exit record: its other threads' exits, and
+   * what it printed before on another CPU (a fork: bash's X can come before the fork records
+   * of the children it waited for). Its tree's, for LATE_THREAD_EXIT_MILLIS.
+   */
+  function routeGone(f: Followed, tag: string | undefined, fields: string[], line: string): string[] {
+    deliver(f, line);
+    if (tag === 'Q') forget(Number(fields[AT.tid]), f);
+    else if (tag === 'F') {
+      const child = Number(fields[AT.child]);
+      if (Number.isInteger(child) && child > 0) { join(f, child); return release(child); }
+    }
+    return [];
+  }
+
   return {
     stats,
     route(line) {
       routed++;
       const overdue = heldG.size > 0 ? overdueG(false) : [];
-      if (early.size > 0) overdue.push(...overdueEarly((e) => routed - e.at > MAX_HELD_EARLY_LINES));
+      if (early.size > 0) {
+        // (the second field is every record's time but V's, which follows its E)
+        const ts = Number(line.slice(line.indexOf('\t') + 1, line.indexOf('\t', line.indexOf('\t') + 1)));
+        if (ts > 0) overdue.push(...overdueEarly((e) => ts - e.ts > EARLY_HOLD_NS));
+      }
       const out = routeOne(line);
       return overdue.length > 0 ? [...overdue, ...out] : out;
     },

@@ -4,6 +4,7 @@
  * exported once, the socket's refusals, bad requests (also after the agent follows: flush)
  * that leave the agent running, many runs at once, and an agent that dies mid-command.
  */
+import { spawn } from 'node:child_process';
 import { createConnection } from 'node:net';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
@@ -123,6 +124,36 @@ describe('the Go environment a command execs go with', () => {
       expect(root.attributes['gostall.go.parallelism_limit'], name).toBe(1);
       expect(root.attributes['gostall.go.parallelism_limit_source'], name).toBe('GOMAXPROCS');
     }
+  });
+});
+
+describe('records read out of order (bpftrace reads each CPU\'s buffer in turn)', () => {
+  // A bash that starts 100 children at once, and waits: the children's forks, execs and exits
+  // are printed on both CPUs, and bash's exit can be read before the forks of the children it
+  // waited for. Meanwhile the agent traces a loop of `go env`, roots of its own. Before, up to
+  // one child in ten showed as a second bash or went missing, its records in the agent's pipeline.
+  it('every child of a bursty command is in its run\'s trace, under its parent, and nothing of it reaches the agent\'s pipeline', { timeout: 120_000 }, async () => {
+    const orphansBefore = (await agent.metrics()).get('gostall_records_orphan_total') ?? 0;
+    const stop = join(dir, 'stop-go-env');
+    const loop = spawn('bash', ['-c', `while [ ! -e ${stop} ]; do go env GOPATH >/dev/null; done`], { stdio: 'ignore' });
+    try {
+      for (let i = 0; i < 5; i++) {
+        const out = join(dir, `burst-${i}.otlp.jsonl`);
+        const run = await runGostall(['run', '--out', out, '--', 'bash', '-c', 'for i in $(seq 100); do sh -c "cat /nonexistent-gostall 2>/dev/null" & done; wait'],
+          { env: viaAgent(), front: true });
+        expect(run.code, run.stderr).toBe(0);
+        expect(run.stderr).not.toMatch(/outside this trace|tracing on its own/);
+        const procs = processSpans(await readTraceFile(out));
+        const byId = new Map(procs.map((s) => [s.spanId, s]));
+        const parentOf = (s: DecodedSpan) => (s.parentSpanId ? byId.get(s.parentSpanId)?.name : undefined) ?? '-';
+        const tally = (name: string, parent: string) => procs.filter((s) => s.name.startsWith(name) && parentOf(s).startsWith(parent)).length;
+        expect({ sh: tally('sh', 'bash'), cat: tally('cat', 'sh'), bash: tally('bash', '-') }, `run ${i}`).toEqual({ sh: 100, cat: 100, bash: 1 });
+      }
+    } finally {
+      await writeFile(stop, '');
+      await new Promise((r) => { if (loop.exitCode !== null) r(undefined); else loop.once('exit', r); });
+    }
+    expect((await agent.metrics()).get('gostall_records_orphan_total') ?? 0).toBe(orphansBefore);
   });
 });
 
