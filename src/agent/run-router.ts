@@ -117,7 +117,7 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
   const byPid = new Map<number, Followed>();
   const waiters = new Map<number, Array<() => void>>();
   const heldG = new Map<number, { line: string; at: number }>();
-  /** processes of followed trees that exited, for their threads' late exit records */
+  /** processes of followed trees that exited, for what is read after their exit records (LATE_THREAD_EXIT_MILLIS) */
   const exitedProcs = new Map<number, { f: Followed; atMillis: number }>();
   /**
    * The agent's own processes and threads (0), or when its process exited (its threads' late
@@ -129,14 +129,6 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
   const early = new Map<number, { lines: string[]; ts: number; atMillis: number }>();
   let earlyLines = 0;
   let routed = 0;
-  /** the held G records of processes whose E is overdue (all of them, when records were lost) */
-  const overdueG = (all: boolean): string[] => {
-    const out: string[] = [];
-    for (const [pid, g] of heldG) {
-      if (all || routed - g.at > MAX_HELD_G_LINES) { out.push(g.line); heldG.delete(pid); }
-    }
-    return out;
-  };
   const stats = { shims: 0, claimed: 0, unclaimed: 0, linesRouted: 0, heldForFork: 0, forkOverdue: 0 };
 
   const deliver = (f: Followed, line: string) => {
@@ -165,6 +157,14 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
   const agentOwns = (pid: number) => {
     if (agentIds.size >= MAX_AGENT_IDS) agentIds.clear();
     agentIds.set(pid, 0);
+  };
+  /** the held G records of processes whose E is overdue (all of them, when records were lost) */
+  const overdueG = (all: boolean): string[] => {
+    const out: string[] = [];
+    for (const [pid, g] of heldG) {
+      if (all || routed - g.at > MAX_HELD_G_LINES) { out.push(g.line); heldG.delete(pid); agentOwns(pid); }
+    }
+    return out;
   };
   const startShim = (pid: number): string[] => {
     // the id is the new shim's: a gone process or tree that still held it lets it go
