@@ -113,6 +113,17 @@ function failedExecRecord(tag: string | undefined, fields: string[]): boolean {
   return tag === 'S' && Number(fields[AT.sc]) === SC.execve && Number(fields[AT.ret]) < 0;
 }
 
+/** The process a record is about (a V record's pid is in another column). */
+function pidOf(fields: string[]): number {
+  return Number(fields[0] === 'V' ? fields[AT.vPid] : fields[AT.pid]);
+}
+
+/** The child's id a fork record names, when it is one. */
+function forkedId(fields: string[]): number | undefined {
+  const child = Number(fields[AT.child]);
+  return Number.isInteger(child) && child > 0 ? child : undefined;
+}
+
 export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
   const byPid = new Map<number, Followed>();
   const waiters = new Map<number, Array<() => void>>();
@@ -187,7 +198,7 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
     const out: string[] = [];
     for (const l of waiting.lines) {
       const fields = l.split('\t', SPLIT_FIELDS);
-      out.push(...routeRecord(fields[0], Number(fields[0] === 'V' ? fields[AT.vPid] : fields[AT.pid]), fields, l));
+      out.push(...routeRecord(fields[0], pidOf(fields), fields, l));
     }
     return out;
   }
@@ -215,12 +226,7 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
     return earlyLines > MAX_EARLY_LINES ? overdueEarly(() => earlyLines > MAX_EARLY_LINES) : [];
   }
 
-  function routeOne(line: string): string[] {
-    if (line.startsWith('Lost ')) {
-      for (const f of new Set(byPid.values())) if (f.client) f.client.send([line]);
-      return [...overdueG(true), ...overdueEarly(() => true), line];
-    }
-    const fields = line.split('\t', SPLIT_FIELDS);
+  function routeOne(fields: string[], line: string): string[] {
     const tag = fields[0];
     if (tag === 'R') {
       // A (re)started tracer no longer follows the trees it was following.
@@ -232,7 +238,7 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
       for (const pid of adoptedIds) agentOwns(pid);
       return out;
     }
-    const pid = Number(tag === 'V' ? fields[AT.vPid] : fields[AT.pid]);
+    const pid = pidOf(fields);
     // (every record of the machine comes through here; a G is held only until its E)
     const g = heldG.size > 0 ? heldG.get(pid) : undefined;
     if (!g) return routeRecord(tag, pid, fields, line);
@@ -261,7 +267,10 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
     if (tag === 'N') return startShim(pid);
     // a fork hands the child's id out anew: it is no longer a gone process's
     if (tag === 'F' && exitedProcs.size > 0) exitedProcs.delete(Number(fields[AT.child]));
-    const f = byPid.get(pid);
+    // A process of a followed tree; or one that exited a moment ago, for what is read after its
+    // exit record: its other threads' exits, and what it printed before on another CPU (a
+    // fork: bash's X can come before the fork records of the children it waited for)
+    const f = byPid.get(pid) ?? (exitedProcs.size > 0 ? exitedProcs.get(pid)?.f : undefined);
     if (!f) return routeUnfollowed(tag, pid, fields, line);
     // Before it execs CMD the shim only waits: run's own tracer, attaching while the shim
     // waits, sees nothing of it either. Once a run follows it, what run's own tracer would see
@@ -272,10 +281,8 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
       else if (!f.client || !failedExecRecord(tag, fields)) return [];
     }
     deliver(f, line);
-    if (tag === 'F') {
-      const child = Number(fields[AT.child]);
-      if (Number.isInteger(child) && child > 0) { join(f, child); return release(child); }
-    }
+    const child = tag === 'F' ? forkedId(fields) : undefined;
+    if (child !== undefined) { join(f, child); return release(child); }
     // the process is gone whichever of its threads printed X; a thread, at its own Q
     if (tag === 'X') { forget(pid, f); exitedProcs.set(pid, { f, atMillis: nowMillis() }); }
     else if (tag === 'Q') {
@@ -285,10 +292,8 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
     return [];
   }
 
-  /** A record of a process no followed tree holds: a gone process's, the agent's, or early. */
+  /** A record of a process no followed tree holds: the agent's, or one read before its fork record. */
   function routeUnfollowed(tag: string | undefined, pid: number, fields: string[], line: string): string[] {
-    const gone = exitedProcs.size > 0 ? exitedProcs.get(pid) : undefined;
-    if (gone) return routeGone(gone.f, tag, fields, line);
     if (!agentIds.has(pid)) {
       // an exec names its parent: a followed process's child (its parent gone or not) joins
       // its tree, an agent's process's child is the agent's, whatever the fork record's turn;
@@ -299,10 +304,9 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
       if ((byPid.size === 0 && exitedProcs.size === 0) || (ppid > 0 && agentIds.has(ppid))) agentOwns(pid);
       else return hold(pid, fields, line);
     }
-    if (tag === 'F') {
-      const child = Number(fields[AT.child]);
-      if (Number.isInteger(child) && child > 0) { agentOwns(child); return [line, ...release(child)]; }
-    } else if (tag === 'X') agentIds.set(pid, nowMillis());
+    const child = tag === 'F' ? forkedId(fields) : undefined;
+    if (child !== undefined) { agentOwns(child); return [line, ...release(child)]; }
+    if (tag === 'X') agentIds.set(pid, nowMillis());
     else if (tag === 'Q') {
       const tid = Number(fields[AT.tid]);
       if (tid !== pid) agentIds.delete(tid);
@@ -310,32 +314,22 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
     return [line];
   }
 
-  /**
-   * A record of a followed process read after its exit record: its other threads' exits, and
-   * what it printed before on another CPU (a fork: bash's X can come before the fork records
-   * of the children it waited for). Its tree's, for LATE_THREAD_EXIT_MILLIS.
-   */
-  function routeGone(f: Followed, tag: string | undefined, fields: string[], line: string): string[] {
-    deliver(f, line);
-    if (tag === 'Q') forget(Number(fields[AT.tid]), f);
-    else if (tag === 'F') {
-      const child = Number(fields[AT.child]);
-      if (Number.isInteger(child) && child > 0) { join(f, child); return release(child); }
-    }
-    return [];
-  }
-
   return {
     stats,
     route(line) {
       routed++;
+      if (line.startsWith('Lost ')) {
+        for (const f of new Set(byPid.values())) if (f.client) f.client.send([line]);
+        return [...overdueG(true), ...overdueEarly(() => true), line];
+      }
+      const fields = line.split('\t', SPLIT_FIELDS);
       const overdue = heldG.size > 0 ? overdueG(false) : [];
       if (early.size > 0) {
-        // (the second field is every record's time but V's, which follows its E)
-        const ts = Number(line.slice(line.indexOf('\t') + 1, line.indexOf('\t', line.indexOf('\t') + 1)));
-        if (ts > 0) overdue.push(...overdueEarly((e) => ts - e.ts > EARLY_HOLD_NS));
+        // (the time field is every record's but V's, which follows its E: an offset, never 2 s on)
+        const ts = Number(fields[AT.ts]);
+        overdue.push(...overdueEarly((e) => ts - e.ts > EARLY_HOLD_NS));
       }
-      const out = routeOne(line);
+      const out = routeOne(fields, line);
       return overdue.length > 0 ? [...overdue, ...out] : out;
     },
     waitForShim(pid, timeoutMillis) {
