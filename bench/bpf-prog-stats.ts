@@ -50,13 +50,26 @@ export function readProgCounters(pid: number): Map<number, { runCount: number; r
 }
 
 /** The program's name from bpftool, when it is installed (fdinfo has no name). */
-export async function progName(id: number): Promise<string> {
+async function progName(id: number): Promise<string> {
   try {
     const { stdout } = await execFileAsync('bpftool', ['prog', 'show', 'id', String(id), '--json'], { timeout: 5000 });
     return (JSON.parse(stdout) as { name?: string }).name ?? `prog ${id}`;
   } catch {
     return `prog ${id}`;
   }
+}
+
+/** What each program ran between two readings of readProgCounters, named, costliest first. */
+export async function progStatsBetween(
+  before: Map<number, { runCount: number; runTimeNs: number }>, after: Map<number, { runCount: number; runTimeNs: number }>,
+): Promise<ProgStat[]> {
+  const ran: Array<Omit<ProgStat, 'name'>> = [];
+  for (const [id, a] of after) {
+    const b = before.get(id) ?? { runCount: 0, runTimeNs: 0 };
+    if (a.runCount > b.runCount) ran.push({ id, runCount: a.runCount - b.runCount, runTimeNs: a.runTimeNs - b.runTimeNs });
+  }
+  const stats = await Promise.all(ran.map(async (r) => ({ ...r, name: await progName(r.id) })));
+  return stats.sort((x, y) => y.runTimeNs - x.runTimeNs);
 }
 
 export interface ProgPoller { stop(): Promise<ProgStat[]> }

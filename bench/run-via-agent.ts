@@ -16,7 +16,7 @@ import type { BenchConfig } from './config.js';
 import { startAgentProcess, timeLimit, waitHealthy } from './agent-process.js';
 import { median, round } from './stats.js';
 import { runTimed } from './timed-command.js';
-import { progName, readProgCounters, withBpfStats } from './bpf-prog-stats.js';
+import { progStatsBetween, readProgCounters, withBpfStats } from './bpf-prog-stats.js';
 import { findChild } from './proc-sampler.js';
 
 export interface RunViaAgentResults {
@@ -191,18 +191,12 @@ async function probeTimePerBuild(cfg: BenchConfig, agentPid: number, w: Omit<War
       writeModule(w.ws, `probe-time-${i}`);
       await runTimed(join(cfg.root, 'bin/gostall'), traced, { cwd: w.ws, env: w.env, logPath: join(w.logs, 'runagent-probe-time.log') });
     }
-    const after = readProgCounters(tracer);
-    const programs: Array<{ id: number; runs: number; ns: number }> = [];
-    for (const [id, a] of after) {
-      const b = before.get(id) ?? { runCount: 0, runTimeNs: 0 };
-      if (a.runCount > b.runCount) programs.push({ id, runs: a.runCount - b.runCount, ns: a.runTimeNs - b.runTimeNs });
-    }
+    const programs = await progStatsBetween(before, readProgCounters(tracer));
     if (programs.length === 0) return undefined;
-    programs.sort((x, y) => y.ns - x.ns);
-    const top = await Promise.all(programs.slice(0, 6).map(async (p) => ({
-      name: await progName(p.id), runsPerBuild: round(p.runs / BPF_PROBE_BUILDS, 0), nsPerRun: round(p.ns / p.runs, 0),
-    })));
-    return { builds: BPF_PROBE_BUILDS, bpfMsPerBuild: round(programs.reduce((t, p) => t + p.ns, 0) / BPF_PROBE_BUILDS / 1e6, 2), programs: top };
+    const top = programs.slice(0, 6).map((p) => ({
+      name: p.name, runsPerBuild: round(p.runCount / BPF_PROBE_BUILDS, 0), nsPerRun: round(p.runTimeNs / p.runCount, 0),
+    }));
+    return { builds: BPF_PROBE_BUILDS, bpfMsPerBuild: round(programs.reduce((t, p) => t + p.runTimeNs, 0) / BPF_PROBE_BUILDS / 1e6, 2), programs: top };
   });
 }
 
