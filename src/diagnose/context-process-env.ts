@@ -14,7 +14,6 @@ import { readFileSync } from 'node:fs';
 import { executableName, type ProcessNode } from '../model/process.js';
 import { walk } from '../model/tree.js';
 import { readCwd, readProcBytes, readProcText } from '../vocabulary/procfs.js';
-import { parseEnviron } from './context-go-env.js';
 import { parseNofile } from './context-system.js';
 import { parseMemoryCgroup, type MemoryCgroupPaths } from './context-memory.js';
 
@@ -111,6 +110,29 @@ export function keptVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return out;
 }
 
+/**
+ * The kept variables of a /proc/PID/environ, as keptVariables(parseEnviron(bytes)) gives
+ * them (a later entry of a name wins; an entry without a name is skipped), without
+ * building the whole environment first: read at every exec of a traced tree, while the
+ * build runs, and the full object and its entries cost 5-6x this scan (~35 against ~6 us
+ * on a 1.3 KB environ, bench of both on this machine).
+ */
+export function keptEnviron(bytes: Buffer): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  const text = bytes.toString('utf8');
+  for (let start = 0; start < text.length;) {
+    let end = text.indexOf('\0', start);
+    if (end === -1) end = text.length;
+    const eq = text.indexOf('=', start);
+    if (eq > start && eq < end) {
+      const name = text.slice(start, eq);
+      if (KEPT.test(name)) out[name] = text.slice(eq + 1, end);
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
 /** Read at exec from /proc, while the process lives. */
 function readAtExec(procRoot: string, p: ProcessNode): ExecReadings {
   return readAtExecOf(procRoot, p.pid, executableName(p));
@@ -152,7 +174,7 @@ function readAtExecOf(procRoot: string, pid: number, exe: string): ExecReadings 
   // Gone already, or not ours to read: its ancestors' environment stands in. An exited
   // process (zombie) has an empty environ: that says nothing about it.
   const bytes = readProcBytes(`${procRoot}/${p.pid}/environ`);
-  if (bytes !== undefined && bytes.length > 0) r.env = keptVariables(parseEnviron(bytes.subarray(0, MAX_ENVIRON_BYTES)));
+  if (bytes !== undefined && bytes.length > 0) r.env = keptEnviron(bytes.subarray(0, MAX_ENVIRON_BYTES));
   return r;
 }
 

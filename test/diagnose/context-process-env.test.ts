@@ -5,7 +5,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createExecReadingCache, createProcessEnvs, parseNameservers, passwdHomes, recordedProcessEnvs } from '../../src/diagnose/context-process-env.js';
+import { createExecReadingCache, createProcessEnvs, keptEnviron, keptVariables, parseNameservers, passwdHomes, recordedProcessEnvs } from '../../src/diagnose/context-process-env.js';
+import { parseEnviron } from '../../src/diagnose/context-go-env.js';
 import { walk } from '../../src/model/tree.js';
 import { proc } from './fixtures.js';
 
@@ -30,6 +31,24 @@ describe('a process\'s own environment', () => {
     const envs = createProcessEnvs(join(root, 'proc'), { passwdPath: passwd });
     envs.noteExec(p);
     expect(envs.envOf(p)).toEqual({ HOME: '/home/u', GOCACHE: '/c', PATH: '/usr/bin' });
+  });
+
+  it('reads a raw environ as a full parse would keep it: the last of a repeated name, no nameless or unterminated surprises', () => {
+    const raw = (s: string) => Buffer.from(s, 'latin1');
+    const cases = [
+      'GOPATH=/a\0GOPATH=/b\0',
+      '=GOCACHE\0GOCACHE==x=y\0',
+      'NOEQUALS\0GOFLAGS=-mod=mod\0HOME=/h',
+      'PATHX=/no\0XPATH=/no\0PATH=\0',
+      'GOPROXY=https://u:p@proxy\0https_proxy=http://p\0\0\0',
+      'GOENV=\xff\xfe\0CC=gcc\0',
+      '',
+    ];
+    for (const text of cases) {
+      const bytes = raw(text);
+      expect(keptEnviron(bytes), JSON.stringify(text)).toEqual(keptVariables(parseEnviron(bytes)));
+    }
+    expect(keptEnviron(raw('GOPATH=/a\0GOPATH=/b\0=GOROOT\0NOEQ\0HOME=/h'))).toEqual({ GOPATH: '/b', HOME: '/h' });
   });
 
   it('is inherited from the nearest ancestor read, or the launch environment, with HOME following runuser', () => {

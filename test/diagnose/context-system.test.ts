@@ -1,4 +1,5 @@
 // Machine-wide CPU time and limits.
+import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { parseNofile, parseProcStat, readLimits, readOwnCpuNs } from '../../src/diagnose/context-system.js';
 
@@ -24,5 +25,17 @@ describe('system facts', () => {
     for (let i = 0; i < 3e7; i++) x += i;
     expect(x).toBeGreaterThan(0);
     expect(readOwnCpuNs(-1)).toBeGreaterThan(before);
+  });
+  it('counts the CPU of the children it started (its tracer), but not the traced root\'s', async () => {
+    // a child that burns ~0.3 s of CPU, then waits to be read
+    const child = spawn(process.execPath, ['-e', 'const t = Date.now(); while (Date.now() - t < 300); setTimeout(() => {}, 30000)'], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => setTimeout(r, 1000));
+      const withChild = readOwnCpuNs(-1);
+      const withoutIt = readOwnCpuNs(child.pid!);
+      expect(withChild - withoutIt).toBeGreaterThanOrEqual(200e6);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 });
