@@ -168,18 +168,28 @@ export function createDiagnosisContext(x: {
 }): DiagnosisContext {
   const bases = roleBases({ workspace: x.workspace, go: x.go, tmpdir: tmpdir() });
   const heavy = new Map<string, ReturnType<typeof findHeavyDirectories>>();
-  const goEnvs = new WeakMap<NodeJS.ProcessEnv, { go: GoEnv; bases: ReturnType<typeof roleBases> }>();
+  type OwnGo = { go: GoEnv; bases: ReturnType<typeof roleBases> };
+  const goEnvs = new WeakMap<NodeJS.ProcessEnv, OwnGo>();
+  // Each process's environment read at its exec is an object of its own, mostly the same
+  // variables as its siblings' (a cold build's hundreds of compiles): the answer, which
+  // resolves paths on disk, is made once per distinct content and executable.
+  const goEnvsByContent = new Map<string, OwnGo>();
   /** A process's Go environment and role bases, computed once per distinct environment. */
-  const ownGo = (p: ProcessNode): { go: GoEnv; bases: ReturnType<typeof roleBases> } | undefined => {
+  const ownGo = (p: ProcessNode): OwnGo | undefined => {
     const env = x.processEnvs?.envOf(p);
     if (!env) return undefined;
     let found = goEnvs.get(env);
     if (!found) {
       const exe = p.exec && executableName(p) === 'go' ? absoluteExecutable(p.exec.filename, x.workspace) : undefined;
-      const go = resolveGoEnv(env, { source: 'environ', goExecutable: exe, runGoEnv: false });
-      // GOROOT not set and not found from the binary: the launch environment's answer stands.
-      if (!env.GOROOT && x.go?.GOROOT && !exe) go.GOROOT = x.go.GOROOT;
-      found = { go, bases: roleBases({ workspace: x.workspace, go, tmpdir: tmpdir() }) };
+      const content = `${exe ?? ''}\0${Object.keys(env).sort().map((k) => (env[k] === undefined ? k : `${k}=${env[k]}`)).join('\0')}`;
+      found = goEnvsByContent.get(content);
+      if (!found) {
+        const go = resolveGoEnv(env, { source: 'environ', goExecutable: exe, runGoEnv: false });
+        // GOROOT not set and not found from the binary: the launch environment's answer stands.
+        if (!env.GOROOT && x.go?.GOROOT && !exe) go.GOROOT = x.go.GOROOT;
+        found = { go, bases: roleBases({ workspace: x.workspace, go, tmpdir: tmpdir() }) };
+        goEnvsByContent.set(content, found);
+      }
       goEnvs.set(env, found);
     }
     return found;
