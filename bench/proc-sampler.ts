@@ -59,6 +59,22 @@ export function readCpuSeconds(pid: number): number | undefined {
   return readStat(pid)?.cpuSeconds;
 }
 
+/**
+ * On-CPU time (ns, from the scheduler: /proc/PID/task/TID/schedstat) of a process's main
+ * thread and of all its threads, finer than the 10 ms ticks of /proc/PID/stat: a run through
+ * the agent costs its Node ~20 ms. Threads that ended meanwhile are not counted.
+ */
+export function readThreadsCpuNs(pid: number): { mainNs: number; allNs: number } | undefined {
+  const onCpu = (tid: string): number => Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+  try {
+    let allNs = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) { try { allNs += onCpu(tid); } catch { /* ended */ } }
+    return { mainNs: onCpu(String(pid)), allNs };
+  } catch {
+    return undefined;
+  }
+}
+
 /** First child of parentPid whose comm is `comm`. */
 export function findChild(parentPid: number, comm: string): number | undefined {
   let entries: string[];

@@ -184,6 +184,10 @@ export function renderRunViaAgent(r: RunViaAgentResults): string {
     ...(r.probeTime ? [
       [`the probes' own time per build after an edit (BPF run time, ${int(r.probeTime.builds)} builds)`, num(r.probeTime.bpfMsPerBuild, 2, ' ms'),
         r.probeTime.programs.slice(0, 3).map((p) => `${p.name} ${int(p.runsPerBuild)}×${int(p.nsPerRun)} ns`).join(', ')] as [string, string, string],
+      ...(r.probeTime.agentCpuMsPerBuild ? [[
+        '  the agent\'s CPU per build, same builds: Node main thread / Node\'s other threads / bpftrace',
+        `${num(r.probeTime.agentCpuMsPerBuild.nodeMain, 2)} / ${num(r.probeTime.agentCpuMsPerBuild.nodeOther, 2)} / ${num(r.probeTime.agentCpuMsPerBuild.bpftrace, 2)} ms`,
+        `scheduler time; after ${int(r.agentWarmupBuilds)} warm-up builds and the rounds above`] as [string, string, string]] : []),
     ] : []),
     [`cold go build -a ${r.cold.pkgs.join(' ')}: untraced / bin/gostall through the agent (${r.cold.pairs} pairs)`, `${num(r.cold.untracedMedianMs / 1000, 2)} / ${num(r.cold.viaAgentMedianMs / 1000, 2)} s`],
     ['  ratio / added time (medians of pairs)', `${num(r.cold.ratioMedian, 3, '×')} / ${num(r.cold.deltaMedianMs, 0, ' ms')}`, `target ≤ 1.03×${r.cold.failed > 0 ? `; ${int(r.cold.failed)} FAILED` : ''}`],

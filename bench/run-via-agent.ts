@@ -17,7 +17,7 @@ import { startAgentProcess, timeLimit, waitHealthy } from './agent-process.js';
 import { median, round } from './stats.js';
 import { runTimed } from './timed-command.js';
 import { progStatsBetween, readProgCounters, withBpfStats } from './bpf-prog-stats.js';
-import { findChild } from './proc-sampler.js';
+import { findChild, readThreadsCpuNs } from './proc-sampler.js';
 
 export interface RunViaAgentResults {
   pairs: number;
@@ -47,7 +47,16 @@ export interface RunViaAgentResults {
    * program counters read before and after. Steadier than wall time on a shared machine: it
    * counts the programs' CPU wherever they ran. Undefined when the counters could not be read.
    */
-  probeTime: { builds: number; bpfMsPerBuild: number; programs: Array<{ name: string; runsPerBuild: number; nsPerRun: number }> } | undefined;
+  probeTime: {
+    builds: number; bpfMsPerBuild: number; programs: Array<{ name: string; runsPerBuild: number; nsPerRun: number }>;
+    /**
+     * What the agent's processes ran per build over the same builds (scheduler time): its
+     * Node's main thread, Node's other threads (V8's compiler and GC, libuv) and its bpftrace.
+     */
+    agentCpuMsPerBuild: { nodeMain: number; nodeOther: number; bpftrace: number } | undefined;
+  } | undefined;
+  /** traced builds the agent served before the measured rounds (see AGENT_WARMUP_BUILDS) */
+  agentWarmupBuilds: number;
   /** cold `go build -a` of BENCH_PKGS, the build section's (a fresh GOCACHE each build), untraced vs through the agent (target ≤ 1.03×) */
   cold: { pairs: number; pkgs: string[]; untracedMs: number[]; viaAgentMs: number[]; failed: number; untracedMedianMs: number; viaAgentMedianMs: number; ratioMedian: number; deltaMedianMs: number };
 }
@@ -151,13 +160,18 @@ export async function benchRunViaAgent(cfg: BenchConfig, log: (line: string) => 
     const port = await Promise.race([agent.port, timeLimit(60_000).then(() => { throw new Error('the agent did not start in time'); })]);
     await waitHealthy(port, 90_000);
     await runTimed(build[0], [...build[1]], { cwd: ws, env, logPath: join(logs, 'runagent-warm.log') });
+    await warmUpAgent(cfg, { ws, env, logs, work, build });
     const builtBefore = await tracesBuilt(port);
     const noop = await warmRounds(cfg, { ws, env, logs, work, build, edit: false });
     const edit = await warmRounds(cfg, { ws, env, logs, work, build, edit: true });
     // every bin/gostall run of both workloads must have been built by the agent
     const unbuilt = Math.max(0, noop.pairs + edit.pairs - ((await tracesBuilt(port)) - builtBefore));
     const probeTime = await probeTimePerBuild(cfg, agent.pid, { ws, env, logs, work, build });
-    if (probeTime) log(`runagent: the probes' own time per build after an edit: ${probeTime.bpfMsPerBuild} ms over ${probeTime.builds} builds`);
+    if (probeTime) {
+      const cpu = probeTime.agentCpuMsPerBuild;
+      log(`runagent: the probes' own time per build after an edit: ${probeTime.bpfMsPerBuild} ms over ${probeTime.builds} builds`
+        + (cpu ? `; the agent's CPU per build: node main ${cpu.nodeMain} ms, node other threads ${cpu.nodeOther} ms, bpftrace ${cpu.bpftrace} ms` : ''));
+    }
     const { untracedMs, viaAgentMs, viaNodeMs, split, pairs } = noop;
     const fellBack = noop.fellBack + edit.fellBack + unbuilt;
     const failed = noop.failed + edit.failed;
@@ -170,7 +184,7 @@ export async function benchRunViaAgent(cfg: BenchConfig, log: (line: string) => 
     log(`runagent: edit, then go build: ${edit.summary.untracedMedianMs} ms untraced, ${edit.summary.viaAgentMedianMs} ms through the agent (${edit.summary.ratioMedian}×, +${edit.summary.deltaMedianMs} ms); `
       + `startup ${edit.splitMedian.startupMs} ms, command ${edit.splitMedian.commandMs} ms, after its exit ${edit.splitMedian.afterExitMs} ms`);
     log(`runagent: cold go build -a ${cold.pkgs.join(' ')} ${cold.untracedMedianMs} ms untraced, ${cold.viaAgentMedianMs} ms through the agent (${cold.ratioMedian}×, +${cold.deltaMedianMs} ms)`);
-    return { pairs, untracedMs, viaAgentMs, viaNodeMs, fellBack, failed, summary, split, splitMedian,
+    return { pairs, untracedMs, viaAgentMs, viaNodeMs, fellBack, failed, summary, split, splitMedian, agentWarmupBuilds: AGENT_WARMUP_BUILDS,
       edited: { untracedMs: edit.untracedMs, viaAgentMs: edit.viaAgentMs, viaNodeMs: edit.viaNodeMs, summary: edit.summary, splitMedian: edit.splitMedian }, probeTime, cold };
   } finally {
     try { process.kill(agent.pid, 'SIGTERM'); await Promise.race([agent.exited, timeLimit(30_000)]); } catch { /* gone */ }
@@ -180,6 +194,25 @@ export async function benchRunViaAgent(cfg: BenchConfig, log: (line: string) => 
 
 const BPF_PROBE_BUILDS = 10;
 
+/**
+ * Traced builds the agent serves before anything is timed. The issue's agent is one already
+ * running on the machine; a fresh one has not yet compiled its per-run code (trace building
+ * runs once a build): over its first ~100 runs its Node's CPU per build after an edit fell
+ * from ~21 to ~16 ms on its main thread and from ~7 to ~3 ms on V8's other threads (2-CPU VM,
+ * 30 builds measured after 5 or after 100). The no-op rounds then start from a partly warm
+ * agent, as the edit rounds always did (they follow them).
+ */
+const AGENT_WARMUP_BUILDS = 20;
+
+/** Half of them after an edit, half no-op, alternating, untimed. */
+async function warmUpAgent(cfg: BenchConfig, w: Omit<WarmSetup, 'edit'>): Promise<void> {
+  const traced = ['run', '--out', join(w.work, 'warmup.otlp.jsonl'), '--', w.build[0], ...w.build[1]];
+  for (let i = 0; i < AGENT_WARMUP_BUILDS; i++) {
+    if (i % 2 === 0) writeModule(w.ws, `warmup-${i}`);
+    await runTimed(join(cfg.root, 'bin/gostall'), traced, { cwd: w.ws, env: w.env, logPath: join(w.logs, 'runagent-agent-warmup.log') });
+  }
+}
+
 /** BPF run time of the agent's programs per build after an edit (see RunViaAgentResults.probeTime). */
 async function probeTimePerBuild(cfg: BenchConfig, agentPid: number, w: Omit<WarmSetup, 'edit'>): Promise<RunViaAgentResults['probeTime']> {
   const tracer = findChild(agentPid, 'bpftrace');
@@ -187,16 +220,26 @@ async function probeTimePerBuild(cfg: BenchConfig, agentPid: number, w: Omit<War
   const traced = ['run', '--out', join(w.work, 'probe-time.otlp.jsonl'), '--', w.build[0], ...w.build[1]];
   return withBpfStats(async () => {
     const before = readProgCounters(tracer);
+    const nodeBefore = readThreadsCpuNs(agentPid);
+    const tracerBefore = readThreadsCpuNs(tracer);
     for (let i = 0; i < BPF_PROBE_BUILDS; i++) {
       writeModule(w.ws, `probe-time-${i}`);
       await runTimed(join(cfg.root, 'bin/gostall'), traced, { cwd: w.ws, env: w.env, logPath: join(w.logs, 'runagent-probe-time.log') });
     }
+    const nodeAfter = readThreadsCpuNs(agentPid);
+    const tracerAfter = readThreadsCpuNs(tracer);
+    const perBuildMs = (ns: number) => round(ns / BPF_PROBE_BUILDS / 1e6, 2);
+    const agentCpuMsPerBuild = nodeBefore && nodeAfter && tracerBefore && tracerAfter ? {
+      nodeMain: perBuildMs(nodeAfter.mainNs - nodeBefore.mainNs),
+      nodeOther: perBuildMs((nodeAfter.allNs - nodeAfter.mainNs) - (nodeBefore.allNs - nodeBefore.mainNs)),
+      bpftrace: perBuildMs(tracerAfter.allNs - tracerBefore.allNs),
+    } : undefined;
     const programs = await progStatsBetween(before, readProgCounters(tracer));
     if (programs.length === 0) return undefined;
     const top = programs.slice(0, 6).map((p) => ({
       name: p.name, runsPerBuild: round(p.runCount / BPF_PROBE_BUILDS, 0), nsPerRun: round(p.runTimeNs / p.runCount, 0),
     }));
-    return { builds: BPF_PROBE_BUILDS, bpfMsPerBuild: round(programs.reduce((t, p) => t + p.runTimeNs, 0) / BPF_PROBE_BUILDS / 1e6, 2), programs: top };
+    return { builds: BPF_PROBE_BUILDS, bpfMsPerBuild: round(programs.reduce((t, p) => t + p.runTimeNs, 0) / BPF_PROBE_BUILDS / 1e6, 2), programs: top, agentCpuMsPerBuild };
   });
 }
 
