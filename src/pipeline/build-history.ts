@@ -71,6 +71,32 @@ export interface BuildHistory {
 
 const fileNameOf = (key: string): string => `${createHash('sha256').update(key).digest('hex').slice(0, 32)}.json`;
 
+/**
+ * The records this process wrote last, by file, with the bytes written. The agent compares
+ * each build with the record it wrote after the one before, and parsing and validating it
+ * again is in the user's wait after CMD: 0.6 ms for 10 packages, 3.1 ms for 200, 36 ms for
+ * 2,000 (JSON.parse and zod on the reference VM). The file is still read and checked as
+ * before; only when its bytes are exactly the ones written is the record taken from here
+ * (comparing them is a memcmp). At most MAX_KEPT_BYTES of records (by those bytes) are
+ * kept, the least recently written going first.
+ */
+const MAX_KEPT_BYTES = 4 << 20;
+const kept = new Map<string, { bytes: Buffer; rec: BuildRecord }>();
+let keptBytes = 0;
+const forget = (file: string): void => {
+  const k = kept.get(file);
+  if (!k) return;
+  kept.delete(file);
+  keptBytes -= k.bytes.length;
+};
+const keep = (file: string, bytes: Buffer, rec: BuildRecord): void => {
+  forget(file);
+  if (bytes.length > MAX_KEPT_BYTES) return;
+  for (const [f] of kept) { if (keptBytes + bytes.length <= MAX_KEPT_BYTES) break; forget(f); }
+  kept.set(file, { bytes, rec });
+  keptBytes += bytes.length;
+};
+
 export function createBuildHistory(opts: BuildHistoryOptions): BuildHistory {
   const maxFiles = opts.maxFiles ?? DEFAULTS.maxFiles;
   const maxPackages = opts.maxPackages ?? DEFAULTS.maxPackages;
@@ -120,6 +146,9 @@ export function createBuildHistory(opts: BuildHistoryOptions): BuildHistory {
       const buf = Buffer.alloc(st.size);
       let got = 0;
       while (got < st.size) { const n = readSync(fd, buf, got, st.size - got, got); if (n === 0) break; got += n; }
+      const written = kept.get(file);
+      if (written && written.rec.key === key && written.bytes.equals(buf.subarray(0, got))) return written.rec;
+      forget(file);
       let json: unknown;
       try { json = JSON.parse(buf.subarray(0, got).toString('utf8')); } catch { return ignored(file, 'not JSON'); }
       const parsed = recordSchema.safeParse(json);
@@ -145,13 +174,16 @@ export function createBuildHistory(opts: BuildHistoryOptions): BuildHistory {
   const save = (rec: BuildRecord): void => {
     const file = join(opts.dir, fileNameOf(rec.key));
     const tmp = `${file}.${process.pid}.tmp`;
+    let written = rec;
     let text = JSON.stringify({ v: 1, ...rec });
     // too big to be read back: keep the most recent half of the packages until it fits
     let packages = Object.entries(rec.packages);
     while (Buffer.byteLength(text) > MAX_FILE_BYTES && packages.length > 0) {
       packages = packages.slice(0, Math.floor(packages.length / 2));
-      text = JSON.stringify({ v: 1, ...rec, packages: Object.fromEntries(packages) });
+      written = { ...rec, packages: Object.fromEntries(packages) };
+      text = JSON.stringify({ v: 1, ...written });
     }
+    forget(file);
     let fd: number | undefined;
     try {
       try { unlinkSync(tmp); } catch { /* none left over */ }
@@ -166,6 +198,7 @@ export function createBuildHistory(opts: BuildHistoryOptions): BuildHistory {
       // that build's earlier record; the next build records anew.
       try { unlinkSync(file); } catch { /* none yet */ }
       renameSync(tmp, file);
+      keep(file, Buffer.from(text), written);
     } catch (err) {
       notices.push(`build history: could not write ${file}: ${(err as Error).message}`);
       if (fd !== undefined) closeSync(fd);

@@ -2,7 +2,7 @@
 // command and its compiles as the probe records them, compared with the history and recorded
 // in it; and a history directory that an attacker or a crash left in a bad state, which must
 // cost the user nothing but a notice.
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -77,6 +77,26 @@ describe('the build history', () => {
     writeFileSync(join(b, 'p2/p.go'), 'package p2\n\nconst X = 1\n');
     const moved = history.compare(...Object.values(build(b, { compiled: ['p1', 'p2'], hits: 0, misses: 2, env: { GOFLAGS: '-tags=foo' } })) as [ProcessNode, DiagnosisContext]);
     expect(moved.findings[0]!.changed.map((c) => c.id)).toEqual(['module.dir']);
+    expect(history.takeNotices()).toEqual([]);
+  });
+
+  it('reads back what another writer left in the file, even at the same length, not what it wrote itself', () => {
+    const history = createBuildHistory({ dir: historyDir() });
+    const a = join(work, 'a/mod');
+    writeModule(a);
+    const first = history.compare(...Object.values(build(a, { compiled: ['p1', 'p2'], hits: 0, misses: 2 })) as [ProcessNode, DiagnosisContext]);
+    first.commit();
+    const file = join(historyDir(), readdirSync(historyDir())[0]!);
+    const written = JSON.parse(readFileSync(file, 'utf8')) as { atMs: number };
+    // the same build seen again: the record as written
+    const again = history.compare(...Object.values(build(a, { compiled: [], hits: 2, misses: 0 })) as [ProcessNode, DiagnosisContext]);
+    expect(again.findings[0]!.previousAtMs).toBe(written.atMs);
+    // rewritten in place (same file, same length, another time in it): that is what counts
+    const other = written.atMs - 1000;
+    writeFileSync(file, readFileSync(file, 'utf8').replace(`"atMs":${written.atMs},`, `"atMs":${other},`));
+    expect(statSync(file).size).toBe(Buffer.byteLength(JSON.stringify({ v: 1, ...written })));
+    const later = history.compare(...Object.values(build(a, { compiled: [], hits: 2, misses: 0 })) as [ProcessNode, DiagnosisContext]);
+    expect(later.findings[0]!.previousAtMs).toBe(other);
     expect(history.takeNotices()).toEqual([]);
   });
 
