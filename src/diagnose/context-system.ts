@@ -39,9 +39,9 @@ function processCpuNs(pid: number | 'self', procRoot: string): number {
  * children file lists them all: the other threads' (V8's and libuv's ~10) were read as well
  * before, ~20 of the 24 reads of every call, twice at a run's start and at every poll.
  */
-export function readOwnCpuNs(tracedRootPid: number, procRoot = '/proc', mainThread = process.pid): number {
+export function readOwnCpuNs(tracedRootPid: number, procRoot = '/proc'): number {
   let total = processCpuNs('self', procRoot);
-  const children = readProcText(`${procRoot}/self/task/${mainThread}/children`) ?? '';
+  const children = readProcText(`${procRoot}/self/task/${process.pid}/children`) ?? '';
   for (const c of children.split(' ')) {
     const pid = Number(c);
     if (Number.isInteger(pid) && pid > 0 && pid !== tracedRootPid) total += processCpuNs(pid, procRoot);
