@@ -265,13 +265,14 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
     // bin/gostall's shim, a fork that named itself: a run's root, as a shim's exec makes one
     // (the probe prints N only for an untraced process: an id still held is a gone one's)
     if (tag === 'N') return startShim(pid);
+    const child = tag === 'F' ? forkedId(fields) : undefined;
     // a fork hands the child's id out anew: it is no longer a gone process's
-    if (tag === 'F' && exitedProcs.size > 0) exitedProcs.delete(Number(fields[AT.child]));
+    if (child !== undefined && exitedProcs.size > 0) exitedProcs.delete(child);
     // A process of a followed tree; or one that exited a moment ago, for what is read after its
     // exit record: its other threads' exits, and what it printed before on another CPU (a
     // fork: bash's X can come before the fork records of the children it waited for)
     const f = byPid.get(pid) ?? (exitedProcs.size > 0 ? exitedProcs.get(pid)?.f : undefined);
-    if (!f) return routeUnfollowed(tag, pid, fields, line);
+    if (!f) return routeUnfollowed(tag, pid, child, fields, line);
     // Before it execs CMD the shim only waits: run's own tracer, attaching while the shim
     // waits, sees nothing of it either. Once a run follows it, what run's own tracer would see
     // of a shim whose exec of CMD fails goes to the run: the failed exec, what the shim says
@@ -281,7 +282,6 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
       else if (!f.client || !failedExecRecord(tag, fields)) return [];
     }
     deliver(f, line);
-    const child = tag === 'F' ? forkedId(fields) : undefined;
     if (child !== undefined) { join(f, child); return release(child); }
     // the process is gone whichever of its threads printed X; a thread, at its own Q
     if (tag === 'X') { forget(pid, f); exitedProcs.set(pid, { f, atMillis: nowMillis() }); }
@@ -293,7 +293,7 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
   }
 
   /** A record of a process no followed tree holds: the agent's, or one read before its fork record. */
-  function routeUnfollowed(tag: string | undefined, pid: number, fields: string[], line: string): string[] {
+  function routeUnfollowed(tag: string | undefined, pid: number, child: number | undefined, fields: string[], line: string): string[] {
     if (!agentIds.has(pid)) {
       // an exec names its parent: a followed process's child (its parent gone or not) joins
       // its tree, an agent's process's child is the agent's, whatever the fork record's turn;
@@ -304,7 +304,6 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
       if ((byPid.size === 0 && exitedProcs.size === 0) || (ppid > 0 && agentIds.has(ppid))) agentOwns(pid);
       else return hold(pid, fields, line);
     }
-    const child = tag === 'F' ? forkedId(fields) : undefined;
     if (child !== undefined) { agentOwns(child); return [line, ...release(child)]; }
     if (tag === 'X') agentIds.set(pid, nowMillis());
     else if (tag === 'Q') {
@@ -325,7 +324,8 @@ export function createRunRouter(nowMillis: () => number = Date.now): RunRouter {
       const fields = line.split('\t', SPLIT_FIELDS);
       const overdue = heldG.size > 0 ? overdueG(false) : [];
       if (early.size > 0) {
-        // (the time field is every record's but V's, which follows its E: an offset, never 2 s on)
+        // (the time field is every record's but V's, whose column holds its pid: a V follows its
+        // E and is never taken for a record 2 s on)
         const ts = Number(fields[AT.ts]);
         overdue.push(...overdueEarly((e) => ts - e.ts > EARLY_HOLD_NS));
       }
