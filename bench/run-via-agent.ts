@@ -204,28 +204,27 @@ const BPF_PROBE_BUILDS = 10;
  */
 const AGENT_WARMUP_BUILDS = 20;
 
+/** One build through bin/gostall, untimed, after an edit when `edit` names the new string; its trace and log are named by `name`. */
+async function tracedBuild(cfg: BenchConfig, w: Omit<WarmSetup, 'edit'>, name: string, edit?: string): Promise<void> {
+  if (edit !== undefined) writeModule(w.ws, edit);
+  const traced = ['run', '--out', join(w.work, `${name}.otlp.jsonl`), '--', w.build[0], ...w.build[1]];
+  await runTimed(join(cfg.root, 'bin/gostall'), traced, { cwd: w.ws, env: w.env, logPath: join(w.logs, `runagent-${name}.log`) });
+}
+
 /** Half of them after an edit, half no-op, alternating, untimed. */
 async function warmUpAgent(cfg: BenchConfig, w: Omit<WarmSetup, 'edit'>): Promise<void> {
-  const traced = ['run', '--out', join(w.work, 'warmup.otlp.jsonl'), '--', w.build[0], ...w.build[1]];
-  for (let i = 0; i < AGENT_WARMUP_BUILDS; i++) {
-    if (i % 2 === 0) writeModule(w.ws, `warmup-${i}`);
-    await runTimed(join(cfg.root, 'bin/gostall'), traced, { cwd: w.ws, env: w.env, logPath: join(w.logs, 'runagent-agent-warmup.log') });
-  }
+  for (let i = 0; i < AGENT_WARMUP_BUILDS; i++) await tracedBuild(cfg, w, 'agent-warmup', i % 2 === 0 ? `warmup-${i}` : undefined);
 }
 
 /** BPF run time of the agent's programs per build after an edit (see RunViaAgentResults.probeTime). */
 async function probeTimePerBuild(cfg: BenchConfig, agentPid: number, w: Omit<WarmSetup, 'edit'>): Promise<RunViaAgentResults['probeTime']> {
   const tracer = findChild(agentPid, 'bpftrace');
   if (tracer === undefined) return undefined;
-  const traced = ['run', '--out', join(w.work, 'probe-time.otlp.jsonl'), '--', w.build[0], ...w.build[1]];
   return withBpfStats(async () => {
     const before = readProgCounters(tracer);
     const nodeBefore = readThreadsCpuNs(agentPid);
     const tracerBefore = readThreadsCpuNs(tracer);
-    for (let i = 0; i < BPF_PROBE_BUILDS; i++) {
-      writeModule(w.ws, `probe-time-${i}`);
-      await runTimed(join(cfg.root, 'bin/gostall'), traced, { cwd: w.ws, env: w.env, logPath: join(w.logs, 'runagent-probe-time.log') });
-    }
+    for (let i = 0; i < BPF_PROBE_BUILDS; i++) await tracedBuild(cfg, w, 'probe-time', `probe-time-${i}`);
     const nodeAfter = readThreadsCpuNs(agentPid);
     const tracerAfter = readThreadsCpuNs(tracer);
     const perBuildMs = (ns: number) => round(ns / BPF_PROBE_BUILDS / 1e6, 2);
