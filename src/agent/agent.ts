@@ -181,6 +181,7 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
         namedShims,
         // bin/gostall's fast path: the trace built here; each user's build history in the agent's own directory
         sessions: { clock, defaultThresholdNs: DEFAULT_THRESHOLD_NS, historyDir: (uid) => join(config.stateDir, 'runs', `uid-${uid}`, 'builds') },
+        tracerAttached: () => supervisor.up,
         tracerDrained: (cancelled) => waitTracerDrained({ pid: () => supervisor.pid, lastLineAt: () => lastLineAt, cancelled }).then(() => undefined),
       });
     } catch (err) {

@@ -40,6 +40,13 @@ export interface RunServerOptions {
   thresholds: { syscallThresholdNs: number; offcpuThresholdNs: number };
   /** resolves once every record the tracer had produced when called has reached the router (or cancelled() says stop) */
   tracerDrained: (cancelled: () => boolean) => Promise<void>;
+  /**
+   * whether the tracer is attached now. The socket listens while the agent's bpftrace still
+   * compiles (~1.5 s at start, and again after a restart): a run asked then is refused at
+   * once, and run traces on its own, instead of waiting SHIM_WAIT_MILLIS for a start no
+   * tracer can see and hearing a reason that is not the one.
+   */
+  tracerAttached: () => boolean;
   log: (line: string) => void;
   /**
    * the one cgroup the agent traces (config `cgroup`): its directory, and its path as
@@ -228,6 +235,7 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
       if (!parsed.success) return refuse(malformed(parsed.error));
       const request: RunRequest = parsed.data;
       const { pid } = request;
+      if (!opts.tracerAttached()) return refuse('the agent\'s tracer is not attached yet (it is starting, or restarting after bpftrace stopped)');
       let evidenceThresholdNs = 0;
       if (request.type === 'run') {
         if (!opts.sessions) return refuse('this agent does not build traces for run (it only sends records)');

@@ -21,6 +21,7 @@ const start = (path: string, log: string[] = []) => startRunServer({
   path, group: undefined, router: createRunRouter(), log: (l) => log.push(l),
   thresholds: { syscallThresholdNs: 1e6, offcpuThresholdNs: 1e6 },
   tracerDrained: async () => {}, // no tracer here, and no run gets as far as a flush
+  tracerAttached: () => true,
 });
 
 /** What a request on the socket gets back (one reply line). */
@@ -53,7 +54,7 @@ describe('the run socket', () => {
     const path = join(dir, 'run.sock');
     const server = await startRunServer({
       path, group: undefined, router: createRunRouter(), log: () => {},
-      thresholds: { syscallThresholdNs: 1e6, offcpuThresholdNs: 1e6 }, tracerDrained: async () => {},
+      thresholds: { syscallThresholdNs: 1e6, offcpuThresholdNs: 1e6 }, tracerDrained: async () => {}, tracerAttached: () => true,
       sessions: { clock: createFixedClock(0), historyDir: () => dir, defaultThresholdNs: 1e6 },
     });
     try {
@@ -67,6 +68,30 @@ describe('the run socket', () => {
       expect(await ask(path, `{"v":1,"type":"run","pid":${process.pid},"history":false,"json":true}`)).toMatch(/"type":"error".*is not a gostall run waiting/);
       expect(await ask(path, `{"v":1,"type":"run","pid":${process.pid},"history":false,"json":false}`)).toMatch(/"type":"error".*malformed/);
       expect(await ask(path, `{"v":1,"type":"run","pid":${process.pid},"history":false,"html":true}`)).toMatch(/"type":"error".*malformed/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('refuses at once, saying why, while its tracer is not attached (starting or restarting), and serves again once it is', async () => {
+    const path = join(dir, 'run.sock');
+    let attached = false;
+    const server = await startRunServer({
+      path, group: undefined, router: createRunRouter(), log: () => {},
+      thresholds: { syscallThresholdNs: 1e6, offcpuThresholdNs: 1e6 }, tracerDrained: async () => {}, tracerAttached: () => attached,
+      sessions: { clock: createFixedClock(0), historyDir: () => dir, defaultThresholdNs: 1e6 },
+    });
+    try {
+      for (const type of ['run', 'follow']) {
+        const request = `{"v":1,"type":"${type}","pid":${process.pid}${type === 'run' ? ',"history":false' : ''}}`;
+        // the first reply, before any `accepted`: run does not wait SHIM_WAIT_MILLIS for a start nobody can see
+        expect(await ask(path, request)).toMatch(/"type":"error".*tracer is not attached yet/);
+        attached = true;
+        // the same request now gets as far as the check of the process (this test is no shim)
+        expect(await ask(path, request)).toMatch(/"type":"error".*is not a gostall run waiting/);
+        attached = false;
+      }
+      expect(server.stats.refused).toBe(4);
     } finally {
       await server.close();
     }
