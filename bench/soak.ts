@@ -126,7 +126,12 @@ function startSink(): Promise<{ server: Server; port: number; stats: { requests:
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as AddressInfo).port, stats })));
 }
 
-export async function benchSoak(cfg: BenchConfig, log: (line: string) => void): Promise<SoakResults> {
+/**
+ * `stopEarly` (Ctrl-C or SIGTERM to `npm run soak`) ends the soak at once: what was measured
+ * is reported when the agent still answers, and the cgroup, state and workspace are removed
+ * whatever happens (before, an interrupted soak left its cgroup and directories behind).
+ */
+export async function benchSoak(cfg: BenchConfig, log: (line: string) => void, stopEarly?: AbortSignal): Promise<SoakResults> {
   const logs = join(cfg.outDir, 'logs');
   mkdirSync(logs, { recursive: true });
   const stateDir = mkdtempSync(join(cfg.outDir, 'soak-state-'));
@@ -252,8 +257,10 @@ export async function benchSoak(cfg: BenchConfig, log: (line: string) => void): 
       return s;
     };
     const sampleMillis = Number(process.env.BENCH_SOAK_SAMPLE_SECONDS ?? 60) * 1000;
+    const stopped = new Promise<void>((resolve) => stopEarly?.addEventListener('abort', () => resolve(), { once: true }));
     while (Date.now() < endAt) {
-      await sleep(Math.min(sampleMillis, Math.max(0, endAt - Date.now())));
+      await Promise.race([sleep(Math.min(sampleMillis, Math.max(0, endAt - Date.now()))), stopped]);
+      if (stopEarly?.aborted) { log(`soak: stopped early, after ${round((Date.now() - t0) / 60_000, 1)} min`); break; }
       const s = await sample();
       log(`soak: ${Math.round(s.atSeconds / 60)} min: agent RSS ${s.agentRssMiB} MiB, CPU ${s.agentCpuPercent} %, bpftrace ${s.bpftraceRssMiB} MiB, ${s.events} events, ${s.lostEvents} lost, spans produced ${s.spansProduced} / received ${s.spansReceived}, ${buildStats.runs} builds, ${s.runs} runs (${frontStats.runs} of them bin/gostall; ${s.runsFollowed} through the agent), ${goplsStats.answered} gopls answers`);
     }

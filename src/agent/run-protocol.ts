@@ -24,6 +24,12 @@
  *                 bytes of the summary, J bytes of the --json diagnosis (when the request
  *                 asked for it) and T bytes of OTLP JSON lines; or an error. The agent closes.
  *
+ * Anyone who may connect can also ask how the agent is (`gostall doctor` does):
+ *   run → agent   {"v":1,"type":"status"}
+ *   agent → run   {"v":1,"type":"status","tracer":"attached"|"not-attached","builds":B}
+ *                 B: whether it builds traces itself (bin/gostall's fast path); it closes.
+ *                 An agent from before answers an error (malformed request).
+ *
  * flush/flushed came later within v1: an agent from before ignores the flush (it reads
  * nothing after the request) and run then waits for its records to go quiet, as it did
  * before; a run from before never sends one.
@@ -49,6 +55,7 @@ const pid = z.number().check(z.int(), z.minimum(1), z.maximum(4_194_304));
 
 export const requestSchema = z.discriminatedUnion('type', [
   z.strictObject({ v: z.literal(RUN_PROTOCOL_VERSION), type: z.literal('follow'), pid }),
+  z.strictObject({ v: z.literal(RUN_PROTOCOL_VERSION), type: z.literal('status') }),
   z.strictObject({
     v: z.literal(RUN_PROTOCOL_VERSION), type: z.literal('run'), pid,
     threshold: z.optional(z.string().check(z.maxLength(64))), history: z.boolean(),
@@ -80,6 +87,7 @@ export const replySchema = z.discriminatedUnion('type', [
   z.strictObject({ v: z.literal(RUN_PROTOCOL_VERSION), type: z.literal('lines'), lines: z.array(z.string()) }),
   z.strictObject({ v: z.literal(RUN_PROTOCOL_VERSION), type: z.literal('error'), message: z.string().check(z.maxLength(1000)) }),
   z.strictObject({ v: z.literal(RUN_PROTOCOL_VERSION), type: z.literal('flushed') }),
+  z.strictObject({ v: z.literal(RUN_PROTOCOL_VERSION), type: z.literal('status'), tracer: z.enum(['attached', 'not-attached']), builds: z.boolean() }),
   z.strictObject({
     v: z.literal(RUN_PROTOCOL_VERSION), type: z.literal('result'),
     summaryBytes: z.number().check(z.int(), z.minimum(0)), jsonBytes: z.optional(z.number().check(z.int(), z.minimum(0))),

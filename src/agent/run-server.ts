@@ -19,7 +19,7 @@ import { dirname } from 'node:path';
 import { inCgroup } from '../vocabulary/procfs.js';
 import type { RunRouter, FollowClient } from './run-router.js';
 import { SHIM_COMM } from './run-router.js';
-import { MAX_REQUEST_BYTES, REQUEST_DEADLINE_MILLIS, RUN_PROTOCOL_VERSION, SHIM_WAIT_MILLIS, finishRequestSchema, laterRequestSchema, lineReader, requestSchema, type RunReply, type RunRequest } from './run-protocol.js';
+import { MAX_REQUEST_BYTES, REQUEST_DEADLINE_MILLIS, RUN_PROTOCOL_VERSION, SHIM_WAIT_MILLIS, finishRequestSchema, laterRequestSchema, lineReader, requestSchema, type RunReply } from './run-protocol.js';
 import { clientEnvironment, startAgentRun, type AgentRun } from './run-session.js';
 import { resolveResourceSettings } from '../export/settings.js';
 import type { WallClock } from '../model/clock.js';
@@ -233,7 +233,13 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
       try { json = JSON.parse(line); } catch { return refuse('malformed request: not JSON'); }
       const parsed = requestSchema.safeParse(json);
       if (!parsed.success) return refuse(malformed(parsed.error));
-      const request: RunRequest = parsed.data;
+      const request = parsed.data;
+      if (request.type === 'status') {
+        answered = true;
+        reply({ v: RUN_PROTOCOL_VERSION, type: 'status', tracer: opts.tracerAttached() ? 'attached' : 'not-attached', builds: opts.sessions !== undefined });
+        socket.end();
+        return;
+      }
       const { pid } = request;
       if (!opts.tracerAttached()) return refuse('the agent\'s tracer is not attached yet (it is starting, or restarting after bpftrace stopped)');
       let evidenceThresholdNs = 0;

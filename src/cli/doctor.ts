@@ -12,6 +12,8 @@ import {
 } from '../probe-runner/environment.js';
 import { kernelLayoutParams, LAYOUT_FIELDS } from '../probe-runner/kernel-layout.js';
 import { VERSION } from './version.js';
+import { agentStatusLine, askAgentStatus } from './agent-status.js';
+import { runSocketPath } from '../agent/run-protocol.js';
 
 const REQUIRED_TRACEPOINTS = [
   'raw_syscalls/sys_enter', 'raw_syscalls/sys_exit', 'sched/sched_switch', 'sched/sched_process_exec',
@@ -23,13 +25,14 @@ function tracepointExists(tp: string): boolean {
   return TRACEFS_MOUNTS.some((d) => existsSync(`${d}/events/${tp}`));
 }
 
-interface Report { ok(what: string): void; warn(what: string, fix: string): void; bad(what: string, fix: string): void; lines: string[] }
+interface Report { ok(what: string): void; note(what: string, fix: string): void; warn(what: string, fix: string): void; bad(what: string, fix: string): void; lines: string[] }
 
 function createReport(): Report {
   const lines: string[] = [];
   return {
     lines,
     ok: (what) => lines.push(`  ok    ${what}`),
+    note: (what, fix) => lines.push(`  note  ${what}\n        ${fix}`),
     warn: (what, fix) => lines.push(`  WARN  ${what}\n        fix: ${fix}`),
     bad: (what, fix) => lines.push(`  FAIL  ${what}\n        fix: ${fix}`),
   };
@@ -83,6 +86,14 @@ function checkKernel(r: Report): void {
   }
 }
 
+/** Whether run goes through an agent here (GOSTALL_AGENT_SOCKET, else the default socket): never a failure. */
+async function checkAgent(r: Report): Promise<void> {
+  const path = runSocketPath();
+  const line = agentStatusLine(path, await askAgentStatus(path));
+  if (line.level === 'ok') r.ok(line.what);
+  else r[line.level](line.what, line.fix!);
+}
+
 export async function doctorCommand(): Promise<{ exitCode: number }> {
   const r = createReport();
   r.lines.push(`gostall ${VERSION} doctor (${process.platform}, node ${process.version})`);
@@ -91,6 +102,7 @@ export async function doctorCommand(): Promise<{ exitCode: number }> {
     checkTools(r);
     checkCapabilities(r);
     checkKernel(r);
+    await checkAgent(r);
   }
   for (const p of problems) r.bad(p.what, p.fix);
   r.lines.push(problems.length === 0 ? 'gostall run and gostall agent will work here.' : 'gostall run and gostall agent will not work until the failures above are fixed.');

@@ -172,6 +172,19 @@ describe('the agent\'s socket', () => {
     expect(run.code).toBe(2);
   });
 
+  it('is what doctor reports: to root, that run goes through it, its tracer attached; to another user, that it may not ask; with no socket, that run traces on its own', async () => {
+    const root = await runGostall(['doctor'], { env: viaAgent() });
+    expect(root.stdout.toString('utf8')).toContain(`  ok    a gostall agent serves run at ${socketPath}, its tracer attached: run follows commands through it`);
+    expect(root.code).toBe(0);
+    const none = await runGostall(['doctor'], { env: standalone() });
+    expect(none.stdout.toString('utf8')).toContain(`  note  no gostall agent at ${join(dir, 'no-agent.sock')}: gostall run traces on its own`);
+    expect(none.code).toBe(0); // (not a failure: run works either way)
+    const theirs = await withCheckoutReachableByOthers(() => runGostall(['doctor'], {
+      env: viaAgent(), setpriv: ['--reuid=65534', '--regid=65534', '--clear-groups'], cwd: '/',
+    }));
+    expect(theirs.stdout.toString('utf8')).toContain(`  WARN  the agent at ${socketPath} does not take requests from this user`);
+  });
+
   const ask = (payload: string | undefined): Promise<string> => new Promise((resolve, reject) => {
     const s = createConnection(socketPath);
     let got = '';
