@@ -56,7 +56,7 @@ export function askAgentStatus(path: string, answerMillis = 500): Promise<AgentS
 
 /** doctor's line for it: what run will do, and what to do about it when that is not the fast path. */
 export function agentStatusLine(path: string, s: AgentStatus): { level: 'ok' | 'note' | 'warn'; what: string; fix?: string } {
-  const onItsOwn = 'gostall run traces on its own (its own bpftrace, compiled for each command: ~0.5 s more per command)';
+  const onItsOwn = 'gostall run traces on its own (its own bpftrace, compiled for each command: ~0.8 s more per command)';
   switch (s.kind) {
     case 'none':
       return { level: 'note', what: `no gostall agent at ${path}: ${onItsOwn}`, fix: 'to skip the compile, run the agent (docs/agent.md); GOSTALL_AGENT_SOCKET names another socket' };

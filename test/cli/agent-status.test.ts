@@ -51,7 +51,7 @@ describe('the status of the agent run would ask', () => {
     const path = join(dir, 'run.sock');
     const none = await askAgentStatus(path);
     expect(none).toEqual({ kind: 'none' });
-    expect(agentStatusLine(path, none)).toMatchObject({ level: 'note', what: `no gostall agent at ${path}: gostall run traces on its own (its own bpftrace, compiled for each command: ~0.5 s more per command)` });
+    expect(agentStatusLine(path, none)).toMatchObject({ level: 'note', what: `no gostall agent at ${path}: gostall run traces on its own (its own bpftrace, compiled for each command: ~0.8 s more per command)` });
     writeFileSync(path, '');
     const stale = await askAgentStatus(path);
     expect(stale).toEqual({ kind: 'not-listening' });
