@@ -144,7 +144,7 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
   const eventHistory: number[] = [];
   const metrics = (): MetricFamily[] => [
     ...agentMetrics({ core, supervisor, adoptOverflow, gapsTotalNs, eventHistory }),
-    { name: 'gostall_run_requests_total', help: 'connections from gostall run, each answered (followed or refused)', type: 'counter', samples: [{ value: runServer?.stats.requests ?? 0 }] },
+    { name: 'gostall_run_requests_total', help: 'connections from gostall run (and status requests from gostall doctor), each answered (followed, refused or told the status)', type: 'counter', samples: [{ value: runServer?.stats.requests ?? 0 }] },
     { name: 'gostall_run_refused_total', help: 'gostall run requests refused (malformed, slow, not allowed, not a waiting shim)', type: 'counter', samples: [{ value: runServer?.stats.refused ?? 0 }] },
     { name: 'gostall_run_following', help: 'gostall run commands followed now', type: 'gauge', samples: [{ value: runServer?.stats.following ?? 0 }] },
     { name: 'gostall_run_traces_built_total', help: 'traces of gostall run commands the agent built itself (bin/gostall without Node) and handed back', type: 'counter', samples: [{ value: runServer?.stats.built ?? 0 }] },
