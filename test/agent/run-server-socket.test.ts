@@ -9,20 +9,13 @@ import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRunRouter } from '../../src/agent/run-router.js';
-import { startRunServer } from '../../src/agent/run-server.js';
-import { createFixedClock } from '../../src/model/clock.js';
+import { startBareRunServer } from '../support/run-server.js';
 
 let dir: string;
 beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'gostall-runsock-')); });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-const start = (path: string, log: string[] = []) => startRunServer({
-  path, group: undefined, router: createRunRouter(), log: (l) => log.push(l),
-  thresholds: { syscallThresholdNs: 1e6, offcpuThresholdNs: 1e6 },
-  tracerDrained: async () => {}, // no tracer here, and no run gets as far as a flush
-  tracerAttached: () => true,
-});
+const start = (path: string, log: string[] = []) => startBareRunServer(path, { log: (l) => log.push(l) });
 
 /** What a request on the socket gets back (one reply line). */
 function ask(path: string, request: string): Promise<string> {
@@ -52,11 +45,7 @@ describe('the run socket', () => {
 
   it('refuses at once a run for a shim that named itself when its tracer cannot see one (no rename hook)', async () => {
     const path = join(dir, 'run.sock');
-    const server = await startRunServer({
-      path, group: undefined, router: createRunRouter(), log: () => {},
-      thresholds: { syscallThresholdNs: 1e6, offcpuThresholdNs: 1e6 }, tracerDrained: async () => {}, tracerAttached: () => true,
-      sessions: { clock: createFixedClock(0), historyDir: () => dir, defaultThresholdNs: 1e6 },
-    });
+    const server = await startBareRunServer(path, { historyDir: dir });
     try {
       const answer = await ask(path, `{"v":1,"type":"run","pid":${process.pid},"named":true,"history":false}`);
       expect(answer).toMatch(/"type":"error".*cannot see a shim that names itself/);
@@ -76,11 +65,7 @@ describe('the run socket', () => {
   it('refuses at once, saying why, while its tracer is not attached (starting or restarting), and serves again once it is', async () => {
     const path = join(dir, 'run.sock');
     let attached = false;
-    const server = await startRunServer({
-      path, group: undefined, router: createRunRouter(), log: () => {},
-      thresholds: { syscallThresholdNs: 1e6, offcpuThresholdNs: 1e6 }, tracerDrained: async () => {}, tracerAttached: () => attached,
-      sessions: { clock: createFixedClock(0), historyDir: () => dir, defaultThresholdNs: 1e6 },
-    });
+    const server = await startBareRunServer(path, { historyDir: dir, tracerAttached: () => attached });
     try {
       for (const type of ['run', 'follow']) {
         const request = `{"v":1,"type":"${type}","pid":${process.pid}${type === 'run' ? ',"history":false' : ''}}`;

@@ -8,10 +8,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRunRouter } from '../../src/agent/run-router.js';
-import { startRunServer } from '../../src/agent/run-server.js';
 import { agentStatusLine, askAgentStatus } from '../../src/cli/agent-status.js';
-import { createFixedClock } from '../../src/model/clock.js';
+import { startBareRunServer } from '../support/run-server.js';
 
 let dir: string;
 beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'gostall-agent-status-')); });
@@ -27,11 +25,7 @@ describe('the status of the agent run would ask', () => {
   it('comes from the agent: tracer attached or not, and whether it builds traces itself', async () => {
     const path = join(dir, 'run.sock');
     let attached = false;
-    const server = await startRunServer({
-      path, group: undefined, router: createRunRouter(), log: () => {},
-      thresholds: { syscallThresholdNs: 1e6, offcpuThresholdNs: 1e6 }, tracerDrained: async () => {}, tracerAttached: () => attached,
-      sessions: { clock: createFixedClock(0), historyDir: () => dir, defaultThresholdNs: 1e6 },
-    });
+    const server = await startBareRunServer(path, { historyDir: dir, tracerAttached: () => attached });
     try {
       const starting = await askAgentStatus(path);
       expect(starting).toEqual({ kind: 'up', tracerAttached: false, buildsTraces: true });
