@@ -155,6 +155,14 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
     ...(exportSink.target ? exportMetrics(exportSink.stats()) : []),
   ];
 
+  // The tracer is launched before anything listens: its launch (the program's text, the
+  // kernel's layout from BTF, bpftrace's spawn) blocks the event loop ~0.2 s on a busy host,
+  // and a run that asked the moment the socket appeared waited behind it past its 100 ms and
+  // traced on its own without a word. Launched first, such a run is answered at once (and,
+  // until bpftrace has compiled and attached, refused with that reason).
+  const tracerStarted = supervisor.start();
+  tracerStarted.catch(() => {}); // (awaited below, once the servers listen)
+
   let server: MetricsServer | undefined;
   if (config.metrics.enabled) {
     try {
@@ -164,6 +172,7 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
       });
       log(`metrics on http://${server.host.includes(':') ? `[${server.host}]` : server.host}:${server.port}/metrics`);
     } catch (err) {
+      await supervisor.stop(2_000);
       await exportSink.shutdown(0);
       throw new AgentStartError(`metrics.listen: cannot listen on ${config.metrics.host}:${config.metrics.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
@@ -190,7 +199,7 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
   }
 
   try {
-    await supervisor.start();
+    await tracerStarted;
   } catch (err) {
     await runServer?.close();
     await server?.close();

@@ -11,7 +11,7 @@ import { chmod, mkdir } from 'node:fs/promises';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { RunningAgent } from '../agent/support.js';
+import { sleep, startAgentProcess, type RunningAgent } from '../agent/support.js';
 import type { DecodedSpan } from '../support/otlp-decode.js';
 import { askThenSend, newerGoModule, runWhileTheAgentDies, useRunAgent } from './run-agent-fixture.js';
 import { processSpans, readTraceFile, runGostall, withCheckoutReachableByOthers, type GostallRun, type RunOptions } from './harness.js';
@@ -350,5 +350,31 @@ describe('an agent that dies while the command runs', () => {
     const run = await runWhileTheAgentDies(dir, 'front-dying', { front: true, env: userEnv() });
     expect(run.code).toBe(4);
     expect(run.stderr).toMatch(/^gostall: the agent stopped following the command .*no trace was written$/m);
+  });
+});
+
+describe('an agent that is just starting', () => {
+  // Its socket listens while its bpftrace still compiles (~1.5 s): a run asked the moment the
+  // socket appears is told so at once, and traces on its own. (It used to wait a second and
+  // hear that the tracer did not see its process start, or, on a busy host, to time out
+  // behind the tracer's launch and trace on its own without a word.)
+  it('tells a run asked the moment its socket appears that its tracer is not attached yet; the run still traces on its own', { timeout: 120_000 }, async () => {
+    const sock = join(dir, 'starting/run.sock');
+    const starting = await startAgentProcess({ executables: ['go'], run: { socket: sock }, export: { out: join(dir, 'starting-agent.otlp.jsonl') } });
+    try {
+      while (!existsSync(sock)) await sleep(5); // (the timeout bounds this)
+      const out = join(dir, 'starting.otlp.jsonl');
+      const run = await runGostall(['run', '--out', out, '--', 'sh', '-c', 'exit 3'], { front: true, env: userEnv({ GOSTALL_AGENT_SOCKET: sock }) });
+      expect(run.stderr.split('\n')[0]).toBe(`gostall: the agent at ${sock} refused: the agent's tracer is not attached yet (it is starting, or restarting after bpftrace stopped); tracing on its own`);
+      expect(run.code).toBe(3);
+      expect(processSpans(await readTraceFile(out))).toHaveLength(1);
+      // and once it is attached, it follows runs
+      await starting.waitHealthy();
+      const later = await runGostall(['run', '--out', out, '--', 'true'], { front: true, env: userEnv({ GOSTALL_AGENT_SOCKET: sock }) });
+      expect(later.stderr).not.toMatch(/tracing on its own/);
+      expect((await starting.metrics()).get('gostall_run_traces_built_total')).toBe(1);
+    } finally {
+      await starting.cleanup();
+    }
   });
 });
