@@ -69,6 +69,31 @@ export interface RunServer {
   readonly stats: { requests: number; refused: number; following: number; built: number };
 }
 
+/** Refusals the agent's log tells, at most, per minute; the rest are counted in the next line told. */
+export const REFUSALS_LOGGED_PER_MINUTE = 10;
+
+/**
+ * The agent's log line for a refused request: an operator asking why runs trace on their own
+ * finds the reason there (bin/gostall says nothing when its `run` request is refused before
+ * `accepted`: it asks again through Node). A request's text is a local user's to choose:
+ * control characters become '?', the line is cut at 300 characters, and a flood of bad
+ * requests costs at most REFUSALS_LOGGED_PER_MINUTE lines a minute.
+ */
+export function createRefusalLog(log: (line: string) => void, nowMillis: () => number = Date.now): (message: string) => void {
+  let windowStart = -Infinity;
+  let told = 0;
+  let untold = 0;
+  return (message) => {
+    const now = nowMillis();
+    if (now - windowStart >= 60_000) { windowStart = now; told = 0; }
+    if (told >= REFUSALS_LOGGED_PER_MINUTE) { untold++; return; }
+    told++;
+    const more = untold > 0 ? ` (${untold} more refused before this one, not logged)` : '';
+    untold = 0;
+    log(`refused a run request: ${message.replace(/[\x00-\x1f\x7f]/g, '?').slice(0, 300)}${more}`);
+  };
+}
+
 /** Group by name from /etc/group (members) — the agent's configuration names it. */
 export function lookupGroup(name: string, groupFile = '/etc/group'): { name: string; gid: number; members: string[] } | undefined {
   let text = '';
@@ -151,6 +176,7 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
     return name !== undefined && opts.group.members.includes(name);
   };
 
+  const logRefusal = createRefusalLog(opts.log);
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
     sockets.add(socket);
@@ -166,6 +192,7 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
       if (answered) return;
       answered = true;
       stats.refused++;
+      logRefusal(message);
       reply({ v: RUN_PROTOCOL_VERSION, type: 'error', message });
       socket.end();
     };
@@ -187,6 +214,7 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
       if (laterRefused) return;
       laterRefused = true;
       stats.refused++;
+      logRefusal(message);
       client?.fail(message);
     }
     function onLater(line: string): void {

@@ -10,6 +10,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBareRunServer } from '../support/run-server.js';
+import { createRefusalLog, REFUSALS_LOGGED_PER_MINUTE } from '../../src/agent/run-server.js';
 
 let dir: string;
 beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'gostall-runsock-')); });
@@ -80,6 +81,37 @@ describe('the run socket', () => {
     } finally {
       await server.close();
     }
+  });
+
+  it('tells its log why it refused, one line a refusal, whatever the request held', async () => {
+    const path = join(dir, 'run.sock');
+    const log: string[] = [];
+    const server = await start(path, log);
+    try {
+      await ask(path, 'not json');
+      await ask(path, '{"v":1,"type":"follow","pid":1,"odd\\nkey\\u001b[31m":1}');
+      const refusals = log.filter((l) => l.startsWith('refused a run request: '));
+      expect(refusals).toHaveLength(2);
+      expect(refusals[0]).toBe('refused a run request: malformed request: not JSON');
+      // the request's own text, its control characters made harmless: still one line, no escape sequence
+      expect(refusals[1]).toMatch(/^refused a run request: malformed request: .*odd\?key\?\[31m/);
+      expect(refusals[1]).not.toMatch(/[\n\x1b]/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('logs at most REFUSALS_LOGGED_PER_MINUTE refusals a minute, and counts the rest in the next line', () => {
+    const lines: string[] = [];
+    let now = 0;
+    const refused = createRefusalLog((l) => lines.push(l), () => now);
+    for (let i = 0; i < REFUSALS_LOGGED_PER_MINUTE + 5; i++) refused(`bad ${i}`);
+    expect(lines).toHaveLength(REFUSALS_LOGGED_PER_MINUTE);
+    now = 60_000;
+    refused('later');
+    expect(lines.at(-1)).toBe('refused a run request: later (5 more refused before this one, not logged)');
+    refused('after');
+    expect(lines.at(-1)).toBe('refused a run request: after');
   });
 
   it('replaces a socket file nobody listens on (an agent that died), and serves there', async () => {
