@@ -96,6 +96,14 @@ export const replySchema = z.discriminatedUnion('type', [
 ]);
 export type RunReply = z.infer<typeof replySchema>;
 
+/** One line from the agent as a reply, or undefined when it is not JSON or not a reply this protocol has. */
+export function parseReply(line: string): RunReply | undefined {
+  let json: unknown;
+  try { json = JSON.parse(line); } catch { return undefined; }
+  const parsed = replySchema.safeParse(json);
+  return parsed.success ? parsed.data : undefined;
+}
+
 export function runSocketPath(env: NodeJS.ProcessEnv = process.env): string {
   return env.GOSTALL_AGENT_SOCKET || DEFAULT_RUN_SOCKET;
 }

@@ -5,7 +5,7 @@
  * One `status` request on the agent's socket (src/agent/run-protocol.ts).
  */
 import { connect } from 'node:net';
-import { MAX_REPLY_BYTES, RUN_PROTOCOL_VERSION, lineReader, replySchema } from '../agent/run-protocol.js';
+import { MAX_REPLY_BYTES, RUN_PROTOCOL_VERSION, lineReader, parseReply } from '../agent/run-protocol.js';
 
 export type AgentStatus =
   /** no socket there: no agent on this machine (or it serves another path) */
@@ -46,9 +46,7 @@ export function askAgentStatus(path: string, answerMillis = 500): Promise<AgentS
       socket.write(`${JSON.stringify({ v: RUN_PROTOCOL_VERSION, type: 'status' })}\n`);
     });
     socket.on('data', lineReader(MAX_REPLY_BYTES, (line) => {
-      let parsed;
-      try { parsed = replySchema.safeParse(JSON.parse(line)); } catch { parsed = undefined; }
-      const m = parsed?.success ? parsed.data : undefined;
+      const m = parseReply(line);
       give(m?.type === 'status' ? { kind: 'up', tracerAttached: m.tracer === 'attached', buildsTraces: m.builds } : { kind: 'older' });
     }, () => give({ kind: 'older' })));
   });

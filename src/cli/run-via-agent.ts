@@ -9,7 +9,7 @@
  * the records; run says so and still waits for the command.
  */
 import { connect, type Socket } from 'node:net';
-import { MAX_REPLY_BYTES, RUN_PROTOCOL_VERSION, SHIM_WAIT_MILLIS, lineReader, replySchema, runSocketPath } from '../agent/run-protocol.js';
+import { MAX_REPLY_BYTES, RUN_PROTOCOL_VERSION, SHIM_WAIT_MILLIS, lineReader, parseReply, runSocketPath } from '../agent/run-protocol.js';
 
 /** run must not wait for an agent that is busy or stuck: no `accepted` by then and it traces on its own. */
 export const ANSWER_MILLIS = 100;
@@ -66,14 +66,12 @@ export function askAgent(pid: number, handlers: { onFollowing(t: { syscallThresh
     });
     socket.on('connect', () => socket.write(`${JSON.stringify({ v: RUN_PROTOCOL_VERSION, type: 'follow', pid })}\n`));
     const onMessage = (text: string) => {
-      let parsed;
-      try { parsed = replySchema.safeParse(JSON.parse(text)); } catch { parsed = undefined; }
-      if (!parsed?.success) {
+      const m = parseReply(text);
+      if (!m) {
         if (!settled) give({ ok: false, notice: `the agent at ${path} answered something this gostall does not understand; tracing on its own` });
         else { endedWith('the agent sent a malformed message: the trace ends there'); socket.destroy(); }
         return;
       }
-      const m = parsed.data;
       if (m.type === 'accepted' && !settled) {
         clearTimeout(timer);
         timer = setTimeout(() => give({ ok: false, notice: `the agent at ${path} accepted but did not start following in time; tracing on its own` }), FOLLOWING_MILLIS);
