@@ -52,23 +52,26 @@ export function askAgentStatus(path: string, answerMillis = 500): Promise<AgentS
   });
 }
 
+/** A line of doctor's: anything but `ok` says what to do about it. */
+export type AgentStatusLine = { level: 'ok'; what: string } | { level: 'note' | 'warn'; what: string; fix: string };
+
 /** doctor's line for it: what run will do, and what to do about it when that is not the fast path. */
-export function agentStatusLine(path: string, s: AgentStatus): { level: 'ok' | 'note' | 'warn'; what: string; fix?: string } {
-  const onItsOwn = 'gostall run traces on its own (its own bpftrace, compiled for each command: ~0.8 s more per command)';
+export function agentStatusLine(path: string, s: AgentStatus): AgentStatusLine {
+  const tracesOnItsOwn = 'traces on its own (its own bpftrace, compiled for each command: ~0.8 s more per command)';
   switch (s.kind) {
     case 'none':
-      return { level: 'note', what: `no gostall agent at ${path}: ${onItsOwn}`, fix: 'to skip the compile, run the agent (docs/agent.md); GOSTALL_AGENT_SOCKET names another socket' };
+      return { level: 'note', what: `no gostall agent at ${path}: gostall run ${tracesOnItsOwn}`, fix: 'to skip the compile, run the agent (docs/agent.md); GOSTALL_AGENT_SOCKET names another socket' };
     case 'not-listening':
-      return { level: 'note', what: `nothing listens at ${path} (left by an agent that stopped): ${onItsOwn}`, fix: 'start the agent again (docs/agent.md)' };
+      return { level: 'note', what: `nothing listens at ${path} (left by an agent that stopped): gostall run ${tracesOnItsOwn}`, fix: 'start the agent again (docs/agent.md)' };
     case 'not-allowed':
-      return { level: 'warn', what: `the agent at ${path} does not take requests from this user: ${onItsOwn}`, fix: 'ask for membership of the agent\'s run.group (docs/agent.md), or run as root' };
+      return { level: 'warn', what: `the agent at ${path} does not take requests from this user: gostall run ${tracesOnItsOwn}`, fix: 'ask for membership of the agent\'s run.group (docs/agent.md), or run as root' };
     case 'silent':
-      return { level: 'warn', what: `the agent at ${path} did not answer a status request: run waits 100 ms for an answer, then ${onItsOwn.replace('gostall run ', '')}`, fix: 'look at the agent\'s log and its /metrics; restart it if it is stuck' };
+      return { level: 'warn', what: `the agent at ${path} did not answer a status request: run waits 100 ms for an answer, then ${tracesOnItsOwn}`, fix: 'look at the agent\'s log and its /metrics; restart it if it is stuck' };
     case 'older':
       return { level: 'ok', what: `a gostall agent serves run at ${path} (an older version: it does not say whether its tracer is attached)` };
     case 'up':
       if (!s.tracerAttached) {
-        return { level: 'warn', what: `the agent at ${path} has not attached its tracer (it is starting, or restarting after bpftrace stopped): until it has, ${onItsOwn}`, fix: 'wait a few seconds; if it stays so, the agent\'s log says why bpftrace stopped' };
+        return { level: 'warn', what: `the agent at ${path} has not attached its tracer (it is starting, or restarting after bpftrace stopped): until it has, gostall run ${tracesOnItsOwn}`, fix: 'wait a few seconds; if it stays so, the agent\'s log says why bpftrace stopped' };
       }
       return { level: 'ok', what: `a gostall agent serves run at ${path}, its tracer attached: run follows commands through it (no probe compile per command${s.buildsTraces ? '; bin/gostall without Node' : ''})` };
   }

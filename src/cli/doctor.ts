@@ -91,7 +91,7 @@ async function checkAgent(r: Report): Promise<void> {
   const path = runSocketPath();
   const line = agentStatusLine(path, await askAgentStatus(path));
   if (line.level === 'ok') r.ok(line.what);
-  else r[line.level](line.what, line.fix!);
+  else r[line.level](line.what, line.fix);
 }
 
 export async function doctorCommand(): Promise<{ exitCode: number }> {
