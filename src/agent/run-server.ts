@@ -177,6 +177,8 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
   };
 
   const logRefusal = createRefusalLog(opts.log);
+  /** every refusal, before or after `following`: counted and told to the log */
+  const noteRefusal = (message: string): void => { stats.refused++; logRefusal(message); };
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
     sockets.add(socket);
@@ -191,8 +193,7 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
     const refuse = (message: string) => {
       if (answered) return;
       answered = true;
-      stats.refused++;
-      logRefusal(message);
+      noteRefusal(message);
       reply({ v: RUN_PROTOCOL_VERSION, type: 'error', message });
       socket.end();
     };
@@ -213,8 +214,7 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
     function refuseLater(message: string): void {
       if (laterRefused) return;
       laterRefused = true;
-      stats.refused++;
-      logRefusal(message);
+      noteRefusal(message);
       client?.fail(message);
     }
     function onLater(line: string): void {
