@@ -8,14 +8,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { linuxProbeScript, tracerLauncherPath } from '../paths.js';
-import { findSetpriv } from './environment.js';
+import { findSetpriv, TRACEFS_MOUNTS } from './environment.js';
 import { createLineSplitter } from './line-splitter.js';
 import { probeProgram, type ProbeSet } from './probe-text.js';
 import { goCacheDirFromEnv, goCacheProbeArgs } from './gocache.js';
 import { FIRST_SYSCALL_PARAM, syscallNumbers } from '../vocabulary/syscalls.js';
 import { ownPidNamespaceParam } from './pid-namespace.js';
-import { kernelLayoutParams } from './kernel-layout.js';
+import { type BtfTypes, kernelLayoutParams, layoutStructs, readKernelBtf, VMLINUX_BTF } from './kernel-layout.js';
 import { readAvailableEvents, shortEventList } from './event-list.js';
+import { btfSubset, programTypeNames } from './btf-subset.js';
 import { waitTracerDrained } from './tracer-drain.js';
 
 export interface TracerParams {
@@ -119,7 +120,7 @@ export function probeSetFor(p: TracerParams): ProbeSet {
 }
 
 /** bpftrace's arguments: the program file (already cut for its probe set), then the validated parameters. */
-export function tracerArgs(script: string, p: TracerParams, arch: string = process.arch): string[] {
+export function tracerArgs(script: string, p: TracerParams, arch: string = process.arch, btf?: () => BtfTypes): string[] {
   const numbers = syscallNumbers(arch);
   if (!numbers) throw new Error(`gostall has no syscall numbers for the ${arch} architecture`);
   const args = [
@@ -136,17 +137,18 @@ export function tracerArgs(script: string, p: TracerParams, arch: string = proce
   const pidNs = validInt('pidNamespace', p.pidNamespace ?? ownPidNamespaceParam(), 0xffffffff);
   const goCache = goCacheProbeArgs(p.goCacheDir === undefined ? goCacheDirFromEnv(process.env) : p.goCacheDir ?? undefined);
   // $72..$96: where this kernel keeps the fields the probe reads (kernel-layout.ts)
-  return [...args, ...numbers.map(String), pidNs, ...goCache, ...kernelLayoutParams(arch)];
+  return [...args, ...numbers.map(String), pidNs, ...goCache, ...kernelLayoutParams(arch, undefined, btf)];
 }
 
 /**
  * Writes the program of the mode's probe set to a private file (0600 in a 0700 directory:
- * bpftrace reads it once at start), with the short tracepoint list beside it, and returns
- * both paths and a remover. A file rather than `-e TEXT`: the 20 kB program stays out of
- * every `ps` listing. Read and written as latin1, so the bytes of the source pass through
- * unchanged.
+ * bpftrace reads it once at start), with what bpftrace compiles it against beside it — the
+ * short tracepoint list (run) and the kernel's BTF types its tracepoints name (both sets,
+ * ./btf-subset) — and returns the paths and a remover. A file rather than `-e TEXT`: the 20 kB
+ * program stays out of every `ps` listing. Read and written as latin1, so the bytes of the
+ * source pass through unchanged.
  */
-function writeProgram(source: string, p: TracerParams): { path: string; eventList: string | undefined; remove: () => void } {
+function writeProgram(source: string, p: TracerParams, btf: KernelBtf): WrittenProgram {
   const dir = mkdtempSync(join(tmpdir(), 'gostall-probe-'));
   const path = join(dir, 'gostall.bt');
   const set = probeSetFor(p);
@@ -161,7 +163,39 @@ function writeProgram(source: string, p: TracerParams): { path: string; eventLis
     eventList = join(dir, 'available_events');
     writeFileSync(eventList, shortEventList(available, text), { encoding: 'latin1', mode: 0o600 });
   }
-  return { path, eventList, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  return { path, eventList, btfPath: writeBtfSubset(dir, text, btf), remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The kernel's BTF, read on first use, with these type names looked up while it is indexed. */
+type KernelBtf = (names?: Iterable<string>) => BtfTypes;
+
+interface WrittenProgram { path: string; eventList: string | undefined; btfPath: string | undefined; remove: () => void }
+
+/**
+ * The BTF subset for the program, written beside it; undefined where it cannot be made (no
+ * readable BTF or tracefs): bpftrace then reads the kernel's own, slower, to the same effect.
+ */
+function writeBtfSubset(dir: string, program: string, btf: KernelBtf): string | undefined {
+  try {
+    const names = programTypeNames(program, TRACEFS_MOUNTS);
+    const subset = btfSubset(btf(names), names);
+    if (!subset) return undefined;
+    const path = join(dir, 'kernel.btf');
+    writeFileSync(path, subset, { mode: 0o600 });
+    return path;
+  } catch {
+    return undefined;
+  }
+}
+
+/** bpftrace's settings: string and map sizes the probe is written for, its buffers, the BTF subset when there is one. */
+export function tracerEnv(perfPagesPerCpu: number, btfPath: string | undefined): Record<string, string> {
+  return {
+    BPFTRACE_STRLEN: '128',
+    BPFTRACE_PERF_RB_PAGES: String(perfPagesPerCpu),
+    BPFTRACE_MAP_KEYS_MAX: '65536',
+    ...(btfPath ? { BPFTRACE_BTF: btfPath } : {}),
+  };
 }
 
 /** bpftrace's command line: through shim/gostall-bpftrace (the short tracepoint list) when there is one, under setpriv when it is there. */
@@ -194,10 +228,13 @@ function agentArgs(rootPid: number, a: AgentTracerParams): string[] {
 export function startTracer(opts: TracerOptions): Tracer {
   // pids given and reported in gostall's own PID namespace unless the caller says otherwise
   const params: TracerParams = { ...opts.params, pidNamespace: opts.params.pidNamespace ?? ownPidNamespaceParam() };
-  const program = writeProgram(opts.script ?? linuxProbeScript(), params);
+  // the kernel's BTF, parsed once for this start (the subset and the layout), then let go
+  let kernelBtf: BtfTypes | undefined;
+  const btf: KernelBtf = (names = []) => (kernelBtf ??= readKernelBtf(VMLINUX_BTF, [...layoutStructs(), ...names]));
+  const program = writeProgram(opts.script ?? linuxProbeScript(), params, btf);
   let args: string[];
   try {
-    args = tracerArgs(program.path, params);
+    args = tracerArgs(program.path, params, process.arch, btf);
   } catch (err) {
     program.remove();
     throw err;
@@ -214,11 +251,7 @@ export function startTracer(opts: TracerOptions): Tracer {
     // exits; gostall stops it. (execa's cleanup does not apply to detached children: see
     // the exit hook below.)
     detached: true,
-    env: {
-      BPFTRACE_STRLEN: '128',
-      BPFTRACE_PERF_RB_PAGES: String(opts.perfPagesPerCpu ?? DEFAULT_PERF_PAGES_PER_CPU),
-      BPFTRACE_MAP_KEYS_MAX: '65536',
-    },
+    env: tracerEnv(opts.perfPagesPerCpu ?? DEFAULT_PERF_PAGES_PER_CPU, program.btfPath),
   });
   const stderrTail: string[] = [];
   let readyResolve!: () => void;
@@ -237,6 +270,9 @@ export function startTracer(opts: TracerOptions): Tracer {
       lastLineAt = Date.now();
       if (!isReady && stream === 'stdout' && line.startsWith('R\t')) {
         isReady = true;
+        // compiled and attached: bpftrace reads none of its files again, and the directory
+        // must not outlive a gostall that is killed (no exit hook runs then)
+        program.remove();
         readyResolve();
       }
       if (stream === 'stderr') {

@@ -6,69 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { BtfTypes, LAYOUT_FIELDS, layoutParams } from '../../src/probe-runner/kernel-layout.js';
-
-/** A minimal BTF encoder for the tests (little-endian, version 1). */
-class BtfBuilder {
-  private strings = Buffer.from([0]);
-  private types: Buffer[] = [];
-  private nextId = 1;
-
-  private str(s: string): number {
-    if (s === '') return 0;
-    const off = this.strings.length;
-    this.strings = Buffer.concat([this.strings, Buffer.from(`${s}\0`, 'latin1')]);
-    return off;
-  }
-
-  private add(name: string, kind: number, vlen: number, kindFlag: boolean, sizeOrType: number, extra: Buffer = Buffer.alloc(0)): number {
-    const h = Buffer.alloc(12);
-    h.writeUInt32LE(this.str(name), 0);
-    h.writeUInt32LE(((kindFlag ? 1 : 0) << 31 | kind << 24 | vlen) >>> 0, 4);
-    h.writeUInt32LE(sizeOrType, 8);
-    this.types.push(h, extra);
-    return this.nextId++;
-  }
-
-  int(name: string, bytes: number): number {
-    const e = Buffer.alloc(4);
-    e.writeUInt32LE(bytes * 8, 0);
-    return this.add(name, 1, 0, false, bytes, e);
-  }
-  ptr(to: number): number { return this.add('', 2, 0, false, to); }
-  typedef(name: string, to: number): number { return this.add(name, 8, 0, false, to); }
-  fwd(name: string): number { return this.add(name, 7, 0, false, 0); }
-  array(elem: number, index: number, nelems: number): number {
-    const e = Buffer.alloc(12);
-    e.writeUInt32LE(elem, 0);
-    e.writeUInt32LE(index, 4);
-    e.writeUInt32LE(nelems, 8);
-    return this.add('', 3, 0, false, 0, e);
-  }
-  /** members: [name, type, bit offset, bitfield size (0 = none)] */
-  struct(name: string, size: number, members: [string, number, number, number?][], kind = 4): number {
-    const kindFlag = members.some((m) => (m[3] ?? 0) > 0);
-    const e = Buffer.alloc(12 * members.length);
-    members.forEach(([n, t, bits, bf], i) => {
-      e.writeUInt32LE(this.str(n), 12 * i);
-      e.writeUInt32LE(t, 12 * i + 4);
-      e.writeUInt32LE(kindFlag ? (((bf ?? 0) << 24) | bits) >>> 0 : bits, 12 * i + 8);
-    });
-    return this.add(name, kind, members.length, kindFlag, size, e);
-  }
-
-  build(): Buffer {
-    const types = Buffer.concat(this.types);
-    const h = Buffer.alloc(24);
-    h.writeUInt16LE(0xeb9f, 0);
-    h.writeUInt8(1, 2);
-    h.writeUInt32LE(24, 4);
-    h.writeUInt32LE(0, 8);
-    h.writeUInt32LE(types.length, 12);
-    h.writeUInt32LE(types.length, 16);
-    h.writeUInt32LE(this.strings.length, 20);
-    return Buffer.concat([h, types, this.strings]);
-  }
-}
+import { BtfBuilder } from '../support/btf-builder.js';
 
 /** A kernel-like set of the structs the probe reads; `change` alters one before it is added. */
 function kernelBtf(opts: { exitCodeBytes?: number; noNivcsw?: boolean; runDelayBitfield?: boolean } = {}): Buffer {
@@ -146,5 +84,23 @@ describe('task field offsets from BTF', () => {
   it('takes the complete struct, not a forward declaration of the same name', () => {
     const types = new BtfTypes(kernelBtf());
     expect(types.fieldOffset('task_struct', 'tgid')).toEqual({ offset: 1268, size: 4 });
+  });
+
+  it('reads the same wherever the blob lies in memory, and finds names given up front as it would later', () => {
+    const blob = kernelBtf();
+    // a blob at an odd address is read byte by byte, one at a multiple of 4 as 32-bit words
+    const odd = Buffer.alloc(blob.length + 1).fill(0xff);
+    blob.copy(odd, 1);
+    const aligned = new Uint8Array(new ArrayBuffer(blob.length));
+    aligned.set(blob);
+    const expected = layoutParams(blob, 'x64');
+    expect(layoutParams(odd.subarray(1), 'x64')).toEqual(expected);
+    expect(layoutParams(Buffer.from(aligned.buffer), 'x64')).toEqual(expected);
+    const prefetched = new BtfTypes(Buffer.from(aligned.buffer), ['pid_t', 'task_struct', 'no_such_type']);
+    const later = new BtfTypes(Buffer.from(aligned.buffer));
+    const kinds = new Set([7, 8, 4]); // FWD, TYPEDEF, STRUCT
+    expect(prefetched.typesNamed(['pid_t', 'task_struct', 'no_such_type'], kinds)).toEqual(later.typesNamed(['task_struct', 'pid_t'], kinds));
+    expect(later.typesNamed(['task_struct'], kinds).map((t) => later.kindOf(t.id))).toEqual([7, 4]);
+    expect(layoutParams(prefetched, 'x64')).toEqual(expected);
   });
 });

@@ -1,9 +1,12 @@
 // What a user of the always-on agent (or of `run`) relies on: nothing else on the machine
 // shows up in traces. An untraced process making the very calls the probe reports gives
 // no record at all, while a traced one making the same calls still does — with both probe
-// sets (the agent's per-syscall tracepoints, run's raw_syscalls hook).
+// sets (the agent's per-syscall tracepoints, run's raw_syscalls hook). And the tracer leaves
+// no files behind once attached.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseLine } from '../../src/events/parse.js';
 import type { ProbeEvent } from '../../src/events/types.js';
@@ -50,6 +53,11 @@ async function traceTwo(params: (traced: number) => TracerParams): Promise<{ eve
   });
   try {
     await tracer.ready;
+    // once attached, the program's private directory (the program, its tracepoint list and
+    // BTF subset) is gone: a gostall killed from now on leaves nothing behind in /tmp
+    const program = readFileSync(`/proc/${tracer.pid}/cmdline`, 'latin1').split('\0').find((a) => a.endsWith('/gostall.bt'));
+    expect(program).toMatch(/\/gostall-probe-[^/]+\/gostall\.bt$/);
+    expect(existsSync(dirname(program!))).toBe(false);
     await release(untraced);
     await release(traced);
     await tracedExit;
