@@ -60,9 +60,12 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   // we may connect to (the kernel's check, by our real uid), say what is missing now.
   const problems = checkTracingEnvironment();
   const socket = runSocketPath();
-  // No agent to ask: our own tracer will need the pipeline; it loads while the shim starts.
+  // No agent to ask: our own tracer's module loads while the shim starts. (The pipeline's
+  // load once bpftrace is spawned, while it compiles: loaded first, they delayed its spawn.)
   const mayAsk = !opts.standalone && existsSync(socket);
-  if (!mayAsk) modules().catch(() => {});
+  let ownTracerModule: Promise<typeof import('./run-own-tracer.js')> | undefined;
+  const ownTracer = () => (ownTracerModule ??= import('./run-own-tracer.js'));
+  if (!mayAsk) ownTracer().catch(() => {});
   if (problems.length > 0 && (!mayAsk || !mayConnect(socket))) {
     const p = problems[0]!;
     const agent = !opts.standalone && existsSync(dirname(socket)) ? ` (or ask to be let into the run.group of the agent at ${socket})` : '';
@@ -163,13 +166,13 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
     onLine,
   });
   if (!asked.ok && asked.notice) process.stderr.write(`gostall: ${asked.notice}\n`);
-  if (!asked.ok) exporterMayLoad();
   // Through an agent the pipeline is built after CMD exits. Our own tracer needs it before
-  // CMD is released; the tracer is started first, so the pipeline loads while bpftrace
-  // compiles its probes (~1.5 s).
+  // CMD is released; the tracer is started first, so the pipeline and the exporter load
+  // while bpftrace compiles its probes (~0.3 s).
   const follower = asked.ok
     ? agentFollower(asked.follow)
-    : (await import('./run-own-tracer.js')).startOwnTracer(shimPid, opts, (why) => void startPipeline().then((p) => p.pipeline.malformed(why)), onLine);
+    : (await ownTracer()).startOwnTracer(shimPid, opts, (why) => void startPipeline().then((p) => p.pipeline.malformed(why)), onLine);
+  if (!asked.ok) exporterMayLoad();
   // handled before anything is awaited: a tracer that cannot start rejects at once
   const readiness = follower.ready.then(() => ({ ready: true as const }), (err: Error) => ({ ready: false as const, err }));
   if (!asked.ok) await startPipeline();
