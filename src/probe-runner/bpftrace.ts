@@ -16,7 +16,7 @@ import { FIRST_SYSCALL_PARAM, syscallNumbers } from '../vocabulary/syscalls.js';
 import { ownPidNamespaceParam } from './pid-namespace.js';
 import { type BtfTypes, kernelLayoutParams, layoutStructs, readKernelBtf, VMLINUX_BTF } from './kernel-layout.js';
 import { readAvailableEvents, shortEventList } from './event-list.js';
-import { btfSubset, programTypeNames } from './btf-subset.js';
+import { btfSubset, needsKernelTypes, programTypeNames } from './btf-subset.js';
 import { waitTracerDrained } from './tracer-drain.js';
 
 export interface TracerParams {
@@ -173,9 +173,11 @@ interface WrittenProgram { path: string; eventList: string | undefined; btfPath:
 
 /**
  * The BTF subset for the program, written beside it; undefined where it cannot be made (no
- * readable BTF or tracefs): bpftrace then reads the kernel's own, slower, to the same effect.
+ * readable BTF or tracefs) or the program needs more of the kernel's types than its
+ * tracepoints name: bpftrace then reads the kernel's own, slower, to the same effect.
  */
 function writeBtfSubset(dir: string, program: string, btf: KernelBtf): string | undefined {
+  if (needsKernelTypes(program)) return undefined;
   try {
     const names = programTypeNames(program, TRACEFS_MOUNTS);
     const subset = btfSubset(btf(names), names);

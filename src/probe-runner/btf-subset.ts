@@ -53,6 +53,18 @@ export function tracepointTypeNames(tracepoints: Iterable<string>, tracefsDirs: 
   return names;
 }
 
+/**
+ * Whether a program reads kernel types bpftrace must find in BTF itself: a struct named in
+ * its code (`(struct pt_regs *)`), a field through `curtask->`, or a probe typed by BTF
+ * (kfunc/fentry, iter). gostall's own probe does none of these (it reads fields at offsets,
+ * ./kernel-layout), so it compiles against the subset; such a program (an older probe, a
+ * bench's "before") is compiled against the kernel's whole BTF instead.
+ */
+export function needsKernelTypes(program: string): boolean {
+  const code = program.replace(/\/\*[\s\S]*?\*\//g, ' ').replace(/\/\/[^\n]*/g, ' ');
+  return /\bstruct\s+[A-Za-z_]|\bcurtask\s*->|\b(?:kfunc|kretfunc|fentry|fexit|iter):/.test(code);
+}
+
 /** The type names used by the tracepoints a probe program attaches to. */
 export function programTypeNames(program: string, tracefsDirs: readonly string[]): Set<string> {
   return tracepointTypeNames(tracepointsIn(program), tracefsDirs);

@@ -25,6 +25,7 @@ const VARIANTS: { name: string; params: TracerParams; variant: ProbeVariant }[] 
   { name: 'run, on the host', params: { ...run, pidNamespace: 0 }, variant: {} },
   { name: 'run, in a PID namespace', params: { ...run, pidNamespace: 4026531836 }, variant: { pidNamespace: true } },
   { name: 'agent, on the host', params: { ...agent, pidNamespace: 0 }, variant: {} },
+  { name: 'agent with stderr and named shims, on the host', params: { ...agent, pidNamespace: 0 }, variant: { stderr: true, renameHook: true } },
   { name: 'agent with stderr and named shims, in a PID namespace', params: { ...agent, pidNamespace: 4026531836 }, variant: { pidNamespace: true, stderr: true, renameHook: true } },
 ];
 

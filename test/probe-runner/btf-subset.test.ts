@@ -7,7 +7,10 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { btfSubset, formatTypeNames, tracepointTypeNames } from '../../src/probe-runner/btf-subset.js';
+import { readFileSync } from 'node:fs';
+import { btfSubset, formatTypeNames, needsKernelTypes, tracepointTypeNames } from '../../src/probe-runner/btf-subset.js';
+import { linuxProbeScript } from '../../src/paths.js';
+import { probeProgram } from '../../src/probe-runner/probe-text.js';
 import { BtfTypes, KIND } from '../../src/probe-runner/kernel-layout.js';
 import { BtfBuilder } from '../support/btf-builder.js';
 
@@ -85,5 +88,23 @@ describe('the BTF subset', () => {
 
   it('is nothing when none of the names is a type of the kernel\'s', () => {
     expect(btfSubset(new BtfTypes(kernelLike()), ['no_such_type', 'sport'])).toBeUndefined();
+  });
+});
+
+describe('which programs compile against the subset', () => {
+  it('gostall\'s probe, every set and variant: it reads task fields at offsets, never through BTF', () => {
+    const source = readFileSync(linuxProbeScript(), 'latin1');
+    for (const set of ['run', 'agent'] as const) {
+      for (const variant of [{}, { pidNamespace: true, stderr: true, renameHook: true }]) {
+        expect(needsKernelTypes(probeProgram(source, set, 'x64', variant)), `${set} ${JSON.stringify(variant)}`).toBe(false);
+      }
+    }
+  });
+
+  it('not one that names a struct, reads through curtask-> or attaches to a BTF-typed probe (comments aside)', () => {
+    expect(needsKernelTypes('tracepoint:sched:sched_switch { $rq = curtask->sched_info.run_delay; }')).toBe(true);
+    expect(needsKernelTypes('BEGIN { $r = (struct pt_regs *)0; }')).toBe(true);
+    expect(needsKernelTypes('kfunc:vfs_read { @[comm] = count(); }')).toBe(true);
+    expect(needsKernelTypes('/* struct pid: see curtask->thread_pid */ BEGIN { printf("%d\\n", pid); } // struct x')).toBe(false);
   });
 });
