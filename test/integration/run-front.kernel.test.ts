@@ -52,7 +52,9 @@ async function traced(name: string, command: string[], opts: RunOptions & { args
 
 describe('gostall run through the agent, without Node', () => {
   it('gives the spans and the summary of a standalone run, in a private file, and exits with the command\'s code', async () => {
-    const cmd = ['bash', '-c', 'ls / >/dev/null; sh -c "cat /nonexistent-gostall 2>/dev/null; exit 3"; exit $?'];
+    // --norc: a bash whose stdin is a socket (Node's pipes) and whose SHLVL is below 2 reads
+    // ~/.bashrc, and the machine's own (pyenv's init here: 99 more processes) is not the test's
+    const cmd = ['bash', '--norc', '-c', 'ls / >/dev/null; sh -c "cat /nonexistent-gostall 2>/dev/null; exit 3"; exit $?'];
     const before = await counters();
     const own = await traced('own', cmd, { args: ['--standalone'] });
     expect((await counters()).answered).toBe(before.answered); // standalone did not ask

@@ -51,7 +51,9 @@ async function traced(name: string, env: NodeJS.ProcessEnv, command: string[], i
 
 describe('the same command traced both ways', () => {
   it('gives the same process spans, parents, exit codes and causes, and exits with the command\'s code', async () => {
-    const cmd = ['bash', '-c', 'ls / >/dev/null; sh -c "cat /nonexistent-gostall 2>/dev/null; exit 3"; exit $?'];
+    // --norc: a bash whose stdin is a socket (Node's pipes) and whose SHLVL is below 2 reads
+    // ~/.bashrc, and the machine's own (pyenv's init here: 99 more processes) is not the test's
+    const cmd = ['bash', '--norc', '-c', 'ls / >/dev/null; sh -c "cat /nonexistent-gostall 2>/dev/null; exit 3"; exit $?'];
     const before = await requests();
     const own = await traced('own', standalone(), cmd);
     const via = await traced('via', viaAgent(), cmd);
