@@ -19,7 +19,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tracepointsIn } from './event-list.js';
-import { BtfTypes, KIND } from './kernel-layout.js';
+import { BtfTypes, encodeBtf, KIND } from './kernel-layout.js';
 
 /** Words of a field declaration that are C's own, not type names to look up. */
 const C_WORDS = new Set(['struct', 'union', 'enum', 'const', 'volatile', 'restrict', 'unsigned', 'signed',
@@ -73,66 +73,68 @@ export function programTypeNames(program: string, tracefsDirs: readonly string[]
 const NAMED_KINDS: ReadonlySet<number> = new Set([KIND.TYPEDEF, KIND.STRUCT, KIND.UNION, KIND.ENUM, KIND.ENUM64]);
 /** Kinds whose third word is the id of one other type. */
 const REFERS_ONE: ReadonlySet<number> = new Set([KIND.PTR, KIND.TYPEDEF, KIND.VOLATILE, KIND.CONST, KIND.RESTRICT, KIND.TYPE_TAG]);
-/** Kinds that pass "reached through a pointer" on to what they name. */
-const TRANSPARENT: ReadonlySet<number> = new Set([KIND.TYPEDEF, KIND.VOLATILE, KIND.CONST, KIND.RESTRICT, KIND.TYPE_TAG]);
+
+/**
+ * Where a type's bytes (its header and kind-specific data) hold other types' ids, and
+ * whether each is reached through a pointer, and string offsets. Read to walk the types,
+ * rewritten to encode them.
+ */
+function slotsOf(raw: Buffer): { types: { at: number; viaPointer: boolean }[]; strings: number[] } {
+  const info = raw.readUInt32LE(4);
+  const kind = (info >>> 24) & 0x1f;
+  const vlen = info & 0xffff;
+  const each = (stride: number, offset: number) => Array.from({ length: vlen }, (_, i) => 12 + stride * i + offset);
+  if (REFERS_ONE.has(kind)) return { types: [{ at: 8, viaPointer: kind === KIND.PTR }], strings: [0] };
+  switch (kind) {
+    case KIND.ARRAY: return { types: [{ at: 12, viaPointer: false }, { at: 16, viaPointer: false }], strings: [0] };
+    case KIND.STRUCT: case KIND.UNION:
+      return { types: each(12, 4).map((at) => ({ at, viaPointer: false })), strings: [0, ...each(12, 0)] };
+    case KIND.ENUM: return { types: [], strings: [0, ...each(8, 0)] };
+    case KIND.ENUM64: return { types: [], strings: [0, ...each(12, 0)] };
+    case KIND.FUNC_PROTO:
+      return { types: [8, ...each(8, 4)].map((at) => ({ at, viaPointer: true })), strings: [0, ...each(8, 0)] };
+    default: return { types: [], strings: [0] };
+  }
+}
 
 /** One type of the subset: a type of the kernel's, whole or as a forward declaration. */
 interface Kept { id: number; forward: boolean }
 
 /**
  * The BTF blob with the named types (typedefs, structs, unions, enums) and everything they
- * are made of; undefined when none of the names is in the kernel's BTF.
+ * are made of; undefined when none of the names is in the kernel's BTF. (A struct behind a
+ * pointer to a typedef of it is kept whole: only a pointer straight to it is declared.)
  */
 export function btfSubset(types: BtfTypes, names: Iterable<string>): Buffer | undefined {
   const roots = types.typesNamed(names, NAMED_KINDS).map((t) => t.id);
   if (roots.length === 0) return undefined;
-
+  const forward = (id: number, viaPointer: boolean) => viaPointer && (types.kindOf(id) === KIND.STRUCT || types.kindOf(id) === KIND.UNION);
+  const keyOf = (id: number, asForward: boolean) => `${id}${asForward ? 'f' : ''}`;
   // new ids in the order types are found; a type kept whole and as a forward gets one of each
   const newId = new Map<string, number>();
   const kept: Kept[] = [];
-  const keyOf = (id: number, forward: boolean) => `${id}${forward ? 'f' : ''}`;
-  const pending: Kept[] = [];
+  const pending: number[] = [];
   const keep = (id: number, viaPointer: boolean): void => {
     if (id === 0) return;
-    const kind = types.kindOf(id);
-    const forward = viaPointer && (kind === KIND.STRUCT || kind === KIND.UNION);
-    const key = keyOf(id, forward);
+    const k = { id, forward: forward(id, viaPointer) };
+    const key = keyOf(id, k.forward);
     if (newId.has(key)) return;
     newId.set(key, kept.length + 1);
-    const k = { id, forward };
     kept.push(k);
-    if (!forward) pending.push(k);
+    if (!k.forward) pending.push(id);
   };
   for (const id of roots) keep(id, false);
   while (pending.length > 0) {
-    const { id } = pending.pop()!;
-    for (const ref of referencesOf(types, id)) keep(ref.id, ref.viaPointer);
+    const raw = types.rawType(pending.pop()!);
+    for (const slot of slotsOf(raw).types) keep(raw.readUInt32LE(slot.at), slot.viaPointer);
   }
   const refId = (id: number, viaPointer: boolean): number => {
     if (id === 0) return 0;
-    const kind = types.kindOf(id);
-    const forward = viaPointer && (kind === KIND.STRUCT || kind === KIND.UNION);
+    const asForward = forward(id, viaPointer);
     // a struct kept whole for another reference serves its pointers too
-    return (forward ? newId.get(keyOf(id, false)) : undefined) ?? newId.get(keyOf(id, forward))!;
+    return (asForward ? newId.get(keyOf(id, false)) : undefined) ?? newId.get(keyOf(id, asForward))!;
   };
   return encode(types, kept, refId);
-}
-
-/** The types a type refers to, and whether each is reached through a pointer. */
-function referencesOf(types: BtfTypes, id: number): { id: number; viaPointer: boolean }[] {
-  const raw = types.rawType(id);
-  const kind = types.kindOf(id);
-  const vlen = raw.readUInt32LE(4) & 0xffff;
-  if (REFERS_ONE.has(kind)) return [{ id: raw.readUInt32LE(8), viaPointer: kind === KIND.PTR }];
-  if (kind === KIND.ARRAY) return [{ id: raw.readUInt32LE(12), viaPointer: false }, { id: raw.readUInt32LE(16), viaPointer: false }];
-  if (kind === KIND.STRUCT || kind === KIND.UNION) {
-    return Array.from({ length: vlen }, (_, i) => ({ id: raw.readUInt32LE(12 + 12 * i + 4), viaPointer: false }));
-  }
-  if (kind === KIND.FUNC_PROTO) {
-    return [{ id: raw.readUInt32LE(8), viaPointer: true },
-      ...Array.from({ length: vlen }, (_, i) => ({ id: raw.readUInt32LE(12 + 8 * i + 4), viaPointer: true }))];
-  }
-  return [];
 }
 
 /** The kept types as a BTF blob: ids and string offsets rewritten, a string table of their own. */
@@ -152,40 +154,17 @@ function encode(types: BtfTypes, kept: Kept[], refId: (id: number, viaPointer: b
     return at;
   };
   const out = kept.map(({ id, forward }) => {
-    const kind = types.kindOf(id);
+    const t = types.rawType(id);
     if (forward) {
       const fwd = Buffer.alloc(12);
-      fwd.writeUInt32LE(str(types.nameOffsetOf(id)), 0);
-      fwd.writeUInt32LE(((kind === KIND.UNION ? 1 : 0) << 31 | KIND.FWD << 24) >>> 0, 4);
+      fwd.writeUInt32LE(str(t.readUInt32LE(0)), 0);
+      fwd.writeUInt32LE(((types.kindOf(id) === KIND.UNION ? 1 : 0) << 31 | KIND.FWD << 24) >>> 0, 4);
       return fwd;
     }
-    const t = types.rawType(id);
-    const vlen = t.readUInt32LE(4) & 0xffff;
-    const ref = (at: number, viaPointer: boolean) => t.writeUInt32LE(refId(t.readUInt32LE(at), viaPointer), at);
-    t.writeUInt32LE(str(t.readUInt32LE(0)), 0);
-    if (REFERS_ONE.has(kind)) ref(8, kind === KIND.PTR);
-    else if (kind === KIND.ARRAY) { ref(12, false); ref(16, false); }
-    else if (kind === KIND.STRUCT || kind === KIND.UNION) {
-      for (let i = 0; i < vlen; i++) { t.writeUInt32LE(str(t.readUInt32LE(12 + 12 * i)), 12 + 12 * i); ref(12 + 12 * i + 4, false); }
-    } else if (kind === KIND.ENUM) {
-      for (let i = 0; i < vlen; i++) t.writeUInt32LE(str(t.readUInt32LE(12 + 8 * i)), 12 + 8 * i);
-    } else if (kind === KIND.ENUM64) {
-      for (let i = 0; i < vlen; i++) t.writeUInt32LE(str(t.readUInt32LE(12 + 12 * i)), 12 + 12 * i);
-    } else if (kind === KIND.FUNC_PROTO) {
-      ref(8, true);
-      for (let i = 0; i < vlen; i++) { t.writeUInt32LE(str(t.readUInt32LE(12 + 8 * i)), 12 + 8 * i); ref(12 + 8 * i + 4, true); }
-    }
+    const slots = slotsOf(t);
+    for (const at of slots.strings) t.writeUInt32LE(str(t.readUInt32LE(at)), at);
+    for (const { at, viaPointer } of slots.types) t.writeUInt32LE(refId(t.readUInt32LE(at), viaPointer), at);
     return t;
   });
-  const typeSection = Buffer.concat(out);
-  const stringSection = Buffer.concat(strings);
-  const header = Buffer.alloc(24);
-  header.writeUInt16LE(0xeb9f, 0);
-  header.writeUInt8(1, 2); // version
-  header.writeUInt32LE(24, 4); // header length
-  header.writeUInt32LE(0, 8); // types at 0 after the header
-  header.writeUInt32LE(typeSection.length, 12);
-  header.writeUInt32LE(typeSection.length, 16); // strings right after them
-  header.writeUInt32LE(stringSection.length, 20);
-  return Buffer.concat([header, typeSection, stringSection]);
+  return encodeBtf(Buffer.concat(out), Buffer.concat(strings));
 }

@@ -61,7 +61,7 @@ const BTF_MAGIC = 0xeb9f;
 export const KIND = { INT: 1, PTR: 2, ARRAY: 3, STRUCT: 4, UNION: 5, ENUM: 6, FWD: 7, TYPEDEF: 8, VOLATILE: 9, CONST: 10, RESTRICT: 11, FUNC: 12, FUNC_PROTO: 13, VAR: 14, DATASEC: 15, FLOAT: 16, DECL_TAG: 17, TYPE_TAG: 18, ENUM64: 19 } as const;
 
 /** Bytes of kind-specific data after a type's 12-byte header. */
-export function extraBytes(kind: number, vlen: number): number {
+function extraBytes(kind: number, vlen: number): number {
   switch (kind) {
     case KIND.INT: case KIND.VAR: case KIND.DECL_TAG: return 4;
     case KIND.ARRAY: return 12;
@@ -71,6 +71,19 @@ export function extraBytes(kind: number, vlen: number): number {
     case KIND.FUNC: case KIND.FLOAT: case KIND.TYPE_TAG: return 0;
     default: throw new Error(`unknown BTF type kind ${kind}`);
   }
+}
+
+/** A BTF blob (version 1, little-endian) from its type and string sections, in the layout BtfTypes reads. */
+export function encodeBtf(typeSection: Buffer, stringSection: Buffer): Buffer {
+  const header = Buffer.alloc(24);
+  header.writeUInt16LE(BTF_MAGIC, 0);
+  header.writeUInt8(1, 2); // version
+  header.writeUInt32LE(24, 4); // header length
+  header.writeUInt32LE(0, 8); // types right after the header
+  header.writeUInt32LE(typeSection.length, 12);
+  header.writeUInt32LE(typeSection.length, 16); // strings right after the types
+  header.writeUInt32LE(stringSection.length, 20);
+  return Buffer.concat([header, typeSection, stringSection]);
 }
 
 const STRUCT_KIND: ReadonlySet<number> = new Set([KIND.STRUCT]);
@@ -89,12 +102,12 @@ export class BtfTypes {
   private readonly strBase: number;
   private readonly strEnd: number;
 
-  /** the types found for the names given to the constructor, by name */
-  private readonly prefetched = new Map<string, number[]>();
+  /** the names looked up so far, each with the ids of the types (of any kind) it names */
+  private readonly named = new Map<string, number[]>();
 
   /**
    * `find`: names to look up while the types are indexed (one pass over ~100,000 types
-   * instead of one more per search; typesNamed and structId answer these from it).
+   * instead of one more for each later lookup).
    */
   constructor(private readonly buf: Buffer, find: Iterable<string> = []) {
     if (buf.length < 24 || buf.readUInt16LE(0) !== BTF_MAGIC) throw new Error('not little-endian BTF (bad magic)');
@@ -112,16 +125,12 @@ export class BtfTypes {
     // every type takes at least 12 bytes: an upper bound on their number
     const starts = new Uint32Array(Math.floor(typeLen / 12) + 1);
     // what the names are stored as: their offsets in the string section
-    const wanted = this.nameOffsets(find);
-    for (const name of wanted.values()) this.prefetched.set(name, []);
+    const wanted = this.startLookUp(find);
     let n = 1;
     for (let at = this.typeBase; at < typeEnd;) {
       if (at + 12 > typeEnd) throw new Error('truncated BTF type');
       const info = this.word(at + 4);
-      if (wanted.size > 0) {
-        const name = wanted.get(this.word(at));
-        if (name !== undefined) this.prefetched.get(name)!.push(n);
-      }
+      if (wanted.size > 0) this.noteNamed(n, at, wanted);
       starts[n++] = at;
       at += 12 + extraBytes((info >>> 24) & 0x1f, info & 0xffff);
     }
@@ -134,13 +143,15 @@ export class BtfTypes {
   }
 
   /**
-   * Where each of these names (C identifiers; others cannot name a type) is stored in the
-   * string section: one regular expression over it, ~4 ms for vmlinux's 2.3 MB, where
-   * comparing each type's name in a loop took ~30 ms.
+   * Names not looked up yet, by where they are stored in the string section (C identifiers
+   * only: nothing else names a type), each entered with no types yet. One regular expression
+   * over the section: ~4 ms for vmlinux's 2.3 MB, where comparing each type's name in a loop
+   * took ~30 ms.
    */
-  private nameOffsets(names: Iterable<string>): Map<number, string> {
-    const idents = [...new Set(names)].filter((n) => IDENTIFIER.test(n));
+  private startLookUp(names: Iterable<string>): Map<number, string> {
+    const idents = [...new Set(names)].filter((n) => IDENTIFIER.test(n) && !this.named.has(n));
     const out = new Map<number, string>();
+    for (const name of idents) this.named.set(name, []);
     if (idents.length === 0) return out;
     const strings = this.buf.toString('latin1', this.strBase, this.strEnd);
     const re = new RegExp(`(?<=^|\0)(?:${idents.join('|')})(?=\0)`, 'g');
@@ -148,31 +159,31 @@ export class BtfTypes {
     return out;
   }
 
+  /** Enters the type at this position under its name, when that is one being looked up. */
+  private noteNamed(id: number, at: number, wanted: Map<number, string>): void {
+    const name = wanted.get(this.word(at));
+    if (name !== undefined) this.named.get(name)!.push(id);
+  }
+
+  /** Looks these names up: one pass over the types for those not looked up before. */
+  lookUp(names: Iterable<string>): void {
+    const wanted = this.startLookUp(names);
+    if (wanted.size > 0) for (let id = 1; id < this.typeCount; id++) this.noteNamed(id, this.starts[id]!, wanted);
+  }
+
   /** The types of these kinds with one of these names, in id order, with the name each has. */
   typesNamed(names: Iterable<string>, kinds: ReadonlySet<number>): { id: number; name: string }[] {
-    const found: { id: number; name: string }[] = [];
-    const search: string[] = [];
-    for (const name of new Set(names)) {
-      const ids = this.prefetched.get(name);
-      if (ids) for (const id of ids) found.push({ id, name });
-      else search.push(name);
-    }
-    const wanted = this.nameOffsets(search);
-    if (wanted.size > 0) {
-      for (let id = 1; id < this.typeCount; id++) {
-        const name = wanted.get(this.word(this.starts[id]!));
-        if (name !== undefined) found.push({ id, name });
-      }
-    }
-    return found.filter((t) => kinds.has(this.kindOf(t.id))).sort((a, b) => a.id - b.id);
+    const unique = [...new Set(names)];
+    this.lookUp(unique);
+    return unique.flatMap((name) => (this.named.get(name) ?? []).map((id) => ({ id, name })))
+      .filter((t) => kinds.has(this.kindOf(t.id))).sort((a, b) => a.id - b.id);
   }
 
   /** Type ids run from 1 to count - 1 (0 is void). */
   get count(): number { return this.typeCount; }
 
-  /** A type's kind (KIND) and name-string offset. */
+  /** A type's kind (KIND). */
   kindOf(id: number): number { return this.header(id).kind; }
-  nameOffsetOf(id: number): number { return this.buf.readUInt32LE(this.header(id).at); }
 
   /** A copy of a type's bytes: its 12-byte header and kind-specific data. */
   rawType(id: number): Buffer {
@@ -216,21 +227,11 @@ export class BtfTypes {
     throw new Error(`BTF type ${id} (kind ${h.kind}) has no size here`);
   }
 
-  /** Struct ids found by name so far (each search reads every type). */
-  private readonly structIds = new Map<string, number>();
-
-  /** Finds these structs in one pass over the types, for structId. */
-  findStructs(names: Iterable<string>): void {
-    const missing = [...names].filter((n) => !this.structIds.has(n));
-    for (const { id, name } of this.typesNamed(missing, STRUCT_KIND)) if (!this.structIds.has(name)) this.structIds.set(name, id);
-  }
-
   /** The first complete struct of that name (vmlinux BTF is deduplicated: there is one). */
   structId(name: string): number {
-    if (!this.structIds.has(name)) this.findStructs([name]);
-    const id = this.structIds.get(name);
-    if (id === undefined) throw new Error(`the kernel's BTF has no struct ${name}`);
-    return id;
+    const [found] = this.typesNamed([name], STRUCT_KIND);
+    if (!found) throw new Error(`the kernel's BTF has no struct ${name}`);
+    return found.id;
   }
 
   private members(id: number): Member[] {
@@ -295,7 +296,7 @@ const MAX_OFFSET = 1 << 16;
  */
 export function layoutParams(btf: Buffer | BtfTypes, arch: string = process.arch): string[] {
   const types = btf instanceof BtfTypes ? btf : new BtfTypes(btf);
-  types.findStructs(layoutStructs(arch));
+  types.lookUp(layoutStructs(arch));
   return LAYOUT_FIELDS.map((f) => {
     if (f.x64Only && arch !== 'x64') return '0';
     let value: number;

@@ -1,4 +1,6 @@
 /** Building BTF blobs for tests: the types a test needs, in the kernel's encoding. */
+import { encodeBtf } from '../../src/probe-runner/kernel-layout.js';
+
 /** A minimal BTF encoder for the tests (little-endian, version 1). */
 export class BtfBuilder {
   private strings = Buffer.from([0]);
@@ -49,15 +51,6 @@ export class BtfBuilder {
   }
 
   build(): Buffer {
-    const types = Buffer.concat(this.types);
-    const h = Buffer.alloc(24);
-    h.writeUInt16LE(0xeb9f, 0);
-    h.writeUInt8(1, 2);
-    h.writeUInt32LE(24, 4);
-    h.writeUInt32LE(0, 8);
-    h.writeUInt32LE(types.length, 12);
-    h.writeUInt32LE(types.length, 16);
-    h.writeUInt32LE(this.strings.length, 20);
-    return Buffer.concat([h, types, this.strings]);
+    return encodeBtf(Buffer.concat(this.types), this.strings);
   }
 }
