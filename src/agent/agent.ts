@@ -98,6 +98,7 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
   const supervisor: Supervisor = createSupervisor({
     bpftrace,
     perfPagesPerCpu: config.tracer.perfPagesPerCpu,
+    mountNamespace: config.tracer.mountNamespace,
     syscallThresholdNs: config.syscallThresholdNs,
     offcpuThresholdNs: config.offcpuThresholdNs,
     agent: { executables: config.executables, cgroupId: config.cgroupId, stderr: config.tracer.stderr, namedShims },

@@ -12,6 +12,8 @@ export interface SupervisorOptions {
   bpftrace: string;
   script?: string;
   perfPagesPerCpu: number;
+  /** bpftrace compiles in a mount namespace of its own (TracerOptions.mountNamespace) */
+  mountNamespace?: boolean;
   syscallThresholdNs: number;
   offcpuThresholdNs: number;
   /** agent parameters for the next start (adoptPids filled in by beforeStart) */
@@ -61,6 +63,7 @@ export function createSupervisor(opts: SupervisorOptions): Supervisor {
       bpftrace: opts.bpftrace,
       script: opts.script ?? linuxProbeScript(),
       perfPagesPerCpu: opts.perfPagesPerCpu,
+      mountNamespace: opts.mountNamespace,
       readyTimeoutMillis: opts.readyTimeoutMillis ?? 120_000,
       params: {
         rootPid: 0, syscallThresholdNs: opts.syscallThresholdNs, offcpuThresholdNs: opts.offcpuThresholdNs,

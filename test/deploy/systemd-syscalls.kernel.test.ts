@@ -55,9 +55,15 @@ describe('the systemd unit\'s system-call filter', () => {
 
     const port = await freePort();
     const out = join(work, 'agent.jsonl');
+    // the tracer settings of the unit's configuration (deploy/systemd/agent.json): with them the
+    // agent does not try the mount namespace its sandbox forbids (tracer.mountNamespace)
+    const unitConfig = JSON.parse(readFileSync(join(PROJECT_ROOT, 'deploy/systemd/agent.json'), 'utf8')) as { tracer?: unknown };
+    expect(unitConfig.tracer).toEqual({ mountNamespace: false });
+    const config = join(work, 'agent.json');
+    await writeFile(config, JSON.stringify({ tracer: unitConfig.tracer }));
     const bounding = ['-all', ...capabilityNames().map((c) => `+${c.toLowerCase()}`)].join(',');
     const agent = spawn('strace', ['-f', '-qq', '-o', join(work, 'trace'), '-ff', 'setpriv', '--bounding-set', bounding, '--',
-      GOSTALL_FRONT, 'agent', '--out', out, '--state-dir', join(work, 'state'), '--metrics-listen', `127.0.0.1:${port}`],
+      GOSTALL_FRONT, 'agent', '--config', config, '--out', out, '--state-dir', join(work, 'state'), '--metrics-listen', `127.0.0.1:${port}`],
     { stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
     agent.stderr!.setEncoding('utf8').on('data', (d: string) => { log += d; });

@@ -1,7 +1,8 @@
 /**
  * shim/gostall-bpftrace: the process it starts sees only the short tracepoint list, nobody
  * else on the machine does (not even while it runs), and where no mount namespace can be
- * made the command still runs, with the full list.
+ * made the command still runs, with the full list. And the tracers gostall starts, run's and
+ * the agent's, compile behind it unless told not to (the systemd unit's agent).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -11,6 +12,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tracerLauncherPath } from '../../src/paths.js';
 import { AVAILABLE_EVENTS_PATHS, readAvailableEvents } from '../../src/probe-runner/event-list.js';
+import { findBpftrace } from '../../src/probe-runner/environment.js';
+import { startTracer, type TracerParams } from '../../src/probe-runner/bpftrace.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gostall-launcher-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -46,4 +49,40 @@ describe('the bpftrace launcher', () => {
     const out = execFileSync('setpriv', ['--inh-caps', '-sys_admin', '--bounding-set', '-sys_admin', '--', '/bin/sh', tracerLauncherPath(), short, '/bin/sh', '-c', `wc -l < ${list}`], { encoding: 'utf8' });
     expect(Number(out.trim())).toBe(readAvailableEvents()!.split('\n').length - 1);
   });
+});
+
+/** What the tracer's bpftrace sees: whether its tracepoint list is a mount of its own, and how long that list is. */
+async function tracerView(params: TracerParams, mountNamespace: boolean | undefined): Promise<{ ownNamespace: boolean; listLines: number }> {
+  const tracer = startTracer({ bpftrace: findBpftrace()!, params, mountNamespace, onLine: () => {} });
+  try {
+    await tracer.ready;
+    const ownNamespace = readFileSync(`/proc/${tracer.pid}/mountinfo`, 'latin1').split('\n')
+      .some((l) => AVAILABLE_EVENTS_PATHS.includes(l.split(' ')[4] ?? ''));
+    const listLines = readFileSync(`/proc/${tracer.pid}/root${list}`, 'latin1').split('\n').filter(Boolean).length;
+    return { ownNamespace, listLines };
+  } finally {
+    tracer.abandon();
+  }
+}
+
+describe('the tracers gostall starts', () => {
+  const base = { syscallThresholdNs: 1_000_000, offcpuThresholdNs: 1_000_000 };
+  const fullLines = (): number => readAvailableEvents()!.split('\n').filter(Boolean).length;
+
+  it('compile run\'s program against the short list', async () => {
+    const v = await tracerView({ ...base, rootPid: process.pid }, undefined);
+    expect(v.ownNamespace).toBe(true);
+    expect(v.listLines).toBeGreaterThan(5);
+    expect(v.listLines).toBeLessThan(20);
+  }, 60_000);
+
+  it('compile the agent\'s program against the short list, unless the configuration says not to', async () => {
+    const agent: TracerParams = { ...base, rootPid: 0, agent: { executables: ['go'], cgroupId: 0, adoptPids: [] } };
+    const v = await tracerView(agent, undefined);
+    expect(v.ownNamespace).toBe(true);
+    expect(v.listLines).toBeGreaterThan(20);
+    expect(v.listLines).toBeLessThan(60);
+    const off = await tracerView(agent, false);
+    expect(off).toEqual({ ownNamespace: false, listLines: fullLines() });
+  }, 120_000);
 });
