@@ -18,6 +18,7 @@ import { createWallClock } from '../model/clock.js';
 import { MAX_LINE_LENGTH } from '../events/parse.js';
 import { checkTracingEnvironment, findBpftrace, renameHookUsable } from '../probe-runner/environment.js';
 import { AGENT_ADOPT_SLOTS } from '../probe-runner/bpftrace.js';
+import { mountNamespaceHarmless } from '../probe-runner/mount-propagation.js';
 import type { AgentConfig } from './config.js';
 import { createPipeline, type Pipeline } from '../pipeline/pipeline.js';
 import { createBuildHistory } from '../pipeline/build-history.js';
@@ -95,10 +96,14 @@ export async function startAgent(config: AgentConfig, env: NodeJS.ProcessEnv = p
 
   // bin/gostall's shim names itself: followed where the kernel's rename tracepoint has what the probe reads
   const namedShims = renameHookUsable();
+  const mountNamespace = config.tracer.mountNamespace === 'auto' ? mountNamespaceHarmless() : config.tracer.mountNamespace;
+  if (config.tracer.mountNamespace === 'auto' && !mountNamespace) {
+    log('bpftrace compiles against the whole tracepoint list (~2 s longer at each tracer start): a mount namespace of its own would keep this host\'s private mounts mounted after they are unmounted (tracer.mountNamespace: true uses one anyway)');
+  }
   const supervisor: Supervisor = createSupervisor({
     bpftrace,
     perfPagesPerCpu: config.tracer.perfPagesPerCpu,
-    mountNamespace: config.tracer.mountNamespace,
+    mountNamespace,
     syscallThresholdNs: config.syscallThresholdNs,
     offcpuThresholdNs: config.offcpuThresholdNs,
     agent: { executables: config.executables, cgroupId: config.cgroupId, stderr: config.tracer.stderr, namedShims },

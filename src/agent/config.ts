@@ -45,8 +45,9 @@ export interface AgentConfig {
   export: ExportConfig;
   metrics: { enabled: boolean; host: string; port: number };
   /** stderr: capture the first writes of traced processes to stderr (gostall.stderr; the causes that quote them);
-   *  mountNamespace: bpftrace compiles in a mount namespace of its own (src/probe-runner/event-list.ts) */
-  tracer: { bpftrace: string | undefined; perfPagesPerCpu: number; restartInitialMillis: number; restartMaxMillis: number; stderr: boolean; mountNamespace: boolean };
+   *  mountNamespace: bpftrace compiles in a mount namespace of its own (src/probe-runner/event-list.ts);
+   *  auto: where that keeps nothing mounted (src/probe-runner/mount-propagation.ts) */
+  tracer: { bpftrace: string | undefined; perfPagesPerCpu: number; restartInitialMillis: number; restartMaxMillis: number; stderr: boolean; mountNamespace: boolean | 'auto' };
   shutdownDeadlineMillis: number;
   stateDir: string;
   limits: { maxOpenTrees: number; maxQueuedTrees: number };
@@ -174,7 +175,7 @@ export const fileSchema = z.strictObject({
     perfPagesPerCpu: z.number().int().min(1).max(65536).refine((n) => (n & (n - 1)) === 0, 'must be a power of two').optional(),
     restartBackoff: z.strictObject({ initial: duration(10 * MS, 600 * S).optional(), max: duration(100 * MS, 3600 * S).optional() }).optional(),
     stderr: z.boolean().optional(),
-    mountNamespace: z.boolean().optional(),
+    mountNamespace: z.union([z.boolean(), z.literal('auto')]).optional(),
   }).optional(),
   shutdownDeadline: duration(100 * MS, 600 * S).optional(),
   stateDir: absolutePath.optional(),
@@ -324,7 +325,7 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
       restartMaxMillis: restartMax / MS,
       // off unless asked for: its write hook costs every process on the machine (README)
       stderr: file.tracer?.stderr ?? false,
-      mountNamespace: file.tracer?.mountNamespace ?? true,
+      mountNamespace: file.tracer?.mountNamespace ?? 'auto',
     },
     shutdownDeadlineMillis: (file.shutdownDeadline ?? 10 * S) / MS,
     stateDir,

@@ -58,7 +58,7 @@ describe('gostall agent --config', () => {
     ['no destination at all', {}, /no destination for spans: set export\.endpoint/],
     ['a cgroup that does not exist', { ...base, cgroup: '/sys/fs/cgroup/does-not-exist-gostall' }, /cgroup: \/sys\/fs\/cgroup\/does-not-exist-gostall: ENOENT/],
     ['a stderr switch that is not a boolean', { ...base, tracer: { stderr: 'no' } }, /tracer\.stderr: Invalid input: expected boolean/],
-    ['a mount namespace switch that is not a boolean', { ...base, tracer: { mountNamespace: 1 } }, /tracer\.mountNamespace: Invalid input: expected boolean/],
+    ['a mount namespace switch that is neither a boolean nor auto', { ...base, tracer: { mountNamespace: 'yes' } }, /tracer\.mountNamespace: /],
   ];
   for (const [what, config, message] of cases) {
     it(`refuses ${what} with exit 2 naming the key`, async () => {
@@ -101,9 +101,11 @@ describe('gostall agent --config', () => {
     expect(JSON.parse((await agentWith({ ...base, tracer: { stderr: true } })).stdout).tracer.stderr).toBe(true);
   });
 
-  it('compiles bpftrace in a mount namespace of its own unless tracer.mountNamespace is false (the systemd unit sets it)', async () => {
-    expect(JSON.parse((await agentWith(base)).stdout).tracer.mountNamespace).toBe(true);
-    expect(JSON.parse((await agentWith({ ...base, tracer: { mountNamespace: false } })).stdout).tracer.mountNamespace).toBe(false);
+  it('decides about bpftrace\'s mount namespace by itself unless tracer.mountNamespace says (the systemd unit says false)', async () => {
+    expect(JSON.parse((await agentWith(base)).stdout).tracer.mountNamespace).toBe('auto');
+    for (const v of [true, false, 'auto']) {
+      expect(JSON.parse((await agentWith({ ...base, tracer: { mountNamespace: v } })).stdout).tracer.mountNamespace).toBe(v);
+    }
   });
 
   it('refuses a bad flag value naming the flag', async () => {

@@ -6,7 +6,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -42,6 +42,40 @@ describe('the bpftrace launcher', () => {
       await exited;
     }
     expect(readFileSync(list, 'latin1')).toBe(full);
+  });
+
+  it('keeps no file system mounted that is unmounted outside (its mounts are slaves of the machine\'s)', async () => {
+    // A mount under a shared one, as every mount of a systemd host is (an unmount travels to
+    // the peers and slaves of the mount it is under); both made and removed by this test only.
+    const parent = mkdtempSync(join(tmpdir(), 'gostall-slave-'));
+    const point = join(parent, 'disk');
+    const mounted: string[] = [];
+    let child: ReturnType<typeof spawn> | undefined;
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'gostall-slave-test', parent]);
+      mounted.unshift(parent);
+      execFileSync('mount', ['--make-shared', parent]);
+      mkdirSync(point);
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'gostall-slave-disk', point]);
+      mounted.unshift(point);
+      const c = spawn('/bin/sh', [tracerLauncherPath(), short, '/bin/sh', '-c', 'echo in; read -r _'], { stdio: ['pipe', 'pipe', 'inherit'] });
+      child = c;
+      const holds = (): boolean => readFileSync(`/proc/${c.pid}/mountinfo`, 'latin1').split('\n').some((l) => l.split(' ')[4] === point);
+      await once(c.stdout!, 'data');
+      expect(readFileSync(`/proc/${c.pid}/mountinfo`, 'latin1'), 'the command runs in a namespace of its own').toContain('available_events');
+      expect(holds(), 'its copy of the mount').toBe(true);
+      execFileSync('umount', [point]);
+      mounted.shift();
+      expect(holds(), 'the unmount reached its copy').toBe(false);
+    } finally {
+      if (child) {
+        const exited = once(child, 'exit');
+        child.stdin!.end('\n');
+        await exited;
+      }
+      for (const m of mounted) execFileSync('umount', [m]);
+      rmSync(parent, { recursive: true, force: true });
+    }
   });
 
   it('runs the command with the full list where no mount namespace can be made', () => {
