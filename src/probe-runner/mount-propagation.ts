@@ -39,8 +39,9 @@ const INITIAL_MOUNT_NAMESPACE = 0xeffffff8;
  * - else (the host's PIDs) a mount namespace other than PID 1's is a container's, PID 1's the host's;
  * - PID 1's is often unreadable from a container that shares the host's PIDs (the image as the
  *   docs run it): then the marks container engines leave decide, the ones
- *   `systemd-detect-virt --container` reads (podman's /run/.containerenv, Docker's
- *   /.dockerenv), or a Kubernetes pod's service variables.
+ *   `systemd-detect-virt --container` reads (the `container` variable podman and
+ *   systemd-nspawn set, podman's /run/.containerenv, Docker's /.dockerenv), or a Kubernetes
+ *   pod's service variables.
  */
 export function inContainer(procRoot = '/proc', fsRoot = '/', env: NodeJS.ProcessEnv = process.env): boolean {
   const link = (path: string): string => readlinkSync(path.replace(/^\/proc\//, `${procRoot}/`));
@@ -51,7 +52,8 @@ export function inContainer(procRoot = '/proc', fsRoot = '/', env: NodeJS.Proces
   try {
     return own !== link('/proc/1/ns/mnt');
   } catch {
-    return existsSync(join(fsRoot, 'run/.containerenv')) || existsSync(join(fsRoot, '.dockerenv')) || env.KUBERNETES_SERVICE_HOST !== undefined;
+    return Boolean(env.container) || existsSync(join(fsRoot, 'run/.containerenv')) || existsSync(join(fsRoot, '.dockerenv')) ||
+      env.KUBERNETES_SERVICE_HOST !== undefined;
   }
 }
 

@@ -6,6 +6,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capabilityNames } from '../../src/probe-runner/capabilities.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js';
@@ -57,6 +58,13 @@ describe('the gostall container image', () => {
     expect(inspect[0]!.HostConfig.CapAdd.map((c) => c.replace(/^CAP_/, '')).sort()).toEqual(capabilityNames().sort());
 
     await waitHealthy(`http://127.0.0.1:${port}/healthz`, 120_000);
+    // In a container its bpftrace compiles behind the short tracepoint list (tracer.mountNamespace
+    // "auto": a namespace of its own pins nothing the container does not pin already). The
+    // container shares the host's PIDs: the agent's tracer pid is one this test can read.
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const tracerPid = Number(/^gostall_tracer_pid (\d+)$/m.exec(metrics)?.[1]);
+    expect(tracerPid).toBeGreaterThan(0);
+    expect(readFileSync(`/proc/${tracerPid}/mountinfo`, 'latin1').split('\n').some((l) => l.split(' ')[4] === '/sys/kernel/tracing/available_events')).toBe(true);
 
     // A module of this test's own: its output path singles out this build among the host's.
     const unique = `imagetest${process.pid}x${Date.now().toString(36)}`;

@@ -65,7 +65,7 @@ describe('mountNamespaceHarmless', () => {
     const marked = mkdtempSync(join(tmpdir(), 'gostall-fakeroot-'));
     dirs.push(marked);
     writeFileSync(join(marked, '.dockerenv'), '');
-    expect(mountNamespaceHarmless(host(PRIVATE_ROOT), marked, { KUBERNETES_SERVICE_HOST: '10.0.0.1' })).toBe(false);
+    expect(mountNamespaceHarmless(host(PRIVATE_ROOT), marked, { KUBERNETES_SERVICE_HOST: '10.0.0.1', container: 'docker' })).toBe(false);
     // or the kernel names the namespace the initial one (Linux 6.18 on), PID 1's unreadable
     expect(mountNamespaceHarmless(fakeProc('mnt:[4026531832]', undefined, PRIVATE_ROOT), marked, {})).toBe(false);
   });
@@ -83,6 +83,8 @@ describe('mountNamespaceHarmless', () => {
     expect(mountNamespaceHarmless(fakeProc('mnt:[4026532500]', undefined, PRIVATE_ROOT), marked, {})).toBe(true);
     // a pod
     expect(mountNamespaceHarmless(fakeProc('mnt:[4026532500]', undefined, PRIVATE_ROOT), NO_MARKS, { KUBERNETES_SERVICE_HOST: '10.0.0.1' })).toBe(true);
+    // the variable podman sets (its read-only containers have no /run/.containerenv)
+    expect(mountNamespaceHarmless(fakeProc('mnt:[4026532500]', undefined, PRIVATE_ROOT), NO_MARKS, { container: 'podman' })).toBe(true);
   });
 
   it('no when it cannot tell', () => {
