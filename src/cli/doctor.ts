@@ -52,8 +52,8 @@ function checkTools(r: Report): void {
   else r.warn('setpriv not found: if gostall is killed outright its probes stay attached until bpftrace notices', installHint('util-linux', 'util-linux-core'));
   // shim/gostall-bpftrace: the short tracepoint list needs a mount namespace of bpftrace's own
   const ns = spawnSync('unshare', ['--mount', '--propagation', 'slave', 'true'], { stdio: 'ignore' });
-  if (ns.status === 0) r.ok('bpftrace compiles against a short tracepoint list (a mount namespace of its own): ~0.4 s faster per gostall run, ~0.7 s faster agent start');
-  else r.warn('no mount namespace for bpftrace (unshare refused or missing): it compiles against the kernel\'s whole tracepoint list, ~0.4 s slower per gostall run, ~0.7 s slower agent start', 'allow unshare and mount for gostall (seccomp/AppArmor profile), or install util-linux');
+  if (ns.status === 0) r.ok('bpftrace compiles against a short tracepoint list (a mount namespace of its own): ~0.4 s faster per gostall run, ~2 s faster agent start where the agent uses it (tracer.mountNamespace)');
+  else r.warn('no mount namespace for bpftrace (unshare refused or missing): it compiles against the kernel\'s whole tracepoint list, ~0.4 s slower per gostall run, ~2 s slower agent start', 'allow unshare and mount for gostall (seccomp/AppArmor profile), or install util-linux');
   // the agent's hook on renames: bin/gostall's shim, a fork that names itself
   if (renameHookUsable()) r.ok('an agent sees bin/gostall\'s shim start from the kernel\'s task_rename tracepoint (no second perl start per run)');
   else r.warn('the kernel\'s task_rename tracepoint lacks the fields the agent reads: gostall run through an agent goes through Node (~0.2 s more per command)', 'none needed; a kernel with task:task_rename (pid, newcomm[16]) gives the faster path');

@@ -76,8 +76,9 @@ export interface TracerOptions {
   /**
    * compile in a mount namespace of bpftrace's own, shown only the tracepoints the program
    * attaches to (shim/gostall-bpftrace; default true). False where a sandbox forbids
-   * namespaces and mounts, such as the agent's systemd unit: the launcher would only try and
-   * fall back.
+   * namespaces and mounts (the agent's systemd unit: the launcher would only try and fall
+   * back), or where a long-lived namespace would keep unmounted file systems alive (the
+   * agent decides: ./mount-propagation.ts).
    */
   mountNamespace?: boolean;
 }
@@ -151,8 +152,8 @@ export function tracerArgs(script: string, p: TracerParams, arch: string = proce
  * Writes the program of the mode's probe set to a private file (0600 in a 0700 directory:
  * bpftrace reads it once at start), with what bpftrace compiles it against beside it — the
  * short tracepoint list (./event-list; unless mountNamespace is false) and the kernel's BTF
- * types its tracepoints name (./btf-subset) — and returns the paths and a remover. A file rather than `-e TEXT`: the 20 kB
- * program stays out of every `ps` listing. Read and written as latin1, so the bytes of the
+ * types its tracepoints name (./btf-subset) — and returns the paths and a remover. A file
+ * rather than `-e TEXT`: the 20 kB program stays out of every `ps` listing. Read and written as latin1, so the bytes of the
  * source pass through unchanged.
  */
 function writeProgram(source: string, p: TracerParams, btf: KernelBtf, mountNamespace: boolean): WrittenProgram {
@@ -162,8 +163,8 @@ function writeProgram(source: string, p: TracerParams, btf: KernelBtf, mountName
   const text = probeProgram(readFileSync(source, 'latin1'), set, process.arch, { pidNamespace: (p.pidNamespace ?? 0) !== 0, stderr: p.agent?.stderr === true, renameHook: p.agent?.namedShims === true });
   writeFileSync(path, text, { encoding: 'latin1', mode: 0o600 });
   // the tracepoints it attaches to, the list bpftrace is shown while it compiles (event-list.ts):
-  // run's compile ~0.3 s instead of ~0.7, the agent's ~0.7 s instead of ~1.4 (at its start
-  // and at every restart of its tracer, a gap in what it sees)
+  // run's compile ~0.3 s instead of ~0.7; the agent's tracer attached ~1.9 s sooner (at its
+  // start and at every restart of its tracer, a gap in what it sees)
   const available = mountNamespace ? readAvailableEvents() : undefined;
   let eventList: string | undefined;
   if (available !== undefined) {
