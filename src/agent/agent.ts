@@ -18,7 +18,7 @@ import { createWallClock } from '../model/clock.js';
 import { MAX_LINE_LENGTH } from '../events/parse.js';
 import { checkTracingEnvironment, findBpftrace, renameHookUsable } from '../probe-runner/environment.js';
 import { AGENT_ADOPT_SLOTS } from '../probe-runner/bpftrace.js';
-import { mountNamespaceHarmless } from '../probe-runner/mount-propagation.js';
+import { mountNamespaceHarmless } from './mount-namespace.js';
 import type { AgentConfig } from './config.js';
 import { createPipeline, type Pipeline } from '../pipeline/pipeline.js';
 import { createBuildHistory } from '../pipeline/build-history.js';

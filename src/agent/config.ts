@@ -46,7 +46,7 @@ export interface AgentConfig {
   metrics: { enabled: boolean; host: string; port: number };
   /** stderr: capture the first writes of traced processes to stderr (gostall.stderr; the causes that quote them);
    *  mountNamespace: bpftrace compiles in a mount namespace of its own (src/probe-runner/event-list.ts);
-   *  auto: where that keeps nothing mounted (src/probe-runner/mount-propagation.ts) */
+   *  auto: where that keeps nothing mounted (src/agent/mount-namespace.ts) */
   tracer: { bpftrace: string | undefined; perfPagesPerCpu: number; restartInitialMillis: number; restartMaxMillis: number; stderr: boolean; mountNamespace: boolean | 'auto' };
   shutdownDeadlineMillis: number;
   stateDir: string;

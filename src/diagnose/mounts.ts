@@ -14,22 +14,45 @@ function unescapeMountField(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 
+/**
+ * A mountinfo line's fields before the ` - ` separator (ID PARENT MAJ:MIN ROOT MOUNTPOINT
+ * OPTIONS, then the optional propagation fields) and after it (FSTYPE SOURCE SUPER-OPTIONS);
+ * undefined for a line that is not one.
+ */
+function mountinfoFields(line: string): { left: string[]; right: string[] } | undefined {
+  const sep = line.indexOf(' - ');
+  if (sep === -1) return undefined;
+  const left = line.slice(0, sep).split(' ');
+  const right = line.slice(sep + 3).split(' ');
+  return left.length < 5 || right.length < 2 ? undefined : { left, right };
+}
+
 /** Parse /proc/PID/mountinfo text. */
 export function parseMountinfo(text: string): MountEntry[] {
   const out: MountEntry[] = [];
   for (const line of text.split('\n')) {
-    if (!line) continue;
-    const sep = line.indexOf(' - ');
-    if (sep === -1) continue;
-    const left = line.slice(0, sep).split(' ');
-    const right = line.slice(sep + 3).split(' ');
-    if (left.length < 5 || right.length < 2) continue;
+    const fields = mountinfoFields(line);
+    if (!fields) continue;
+    const { left, right } = fields;
     out.push({
       majMin: left[2]!, root: unescapeMountField(left[3]!), mountPoint: unescapeMountField(left[4]!), fsType: right[0]!, source: unescapeMountField(right[1]!),
       superOptions: right[2] ?? '',
     });
   }
   return out;
+}
+
+/**
+ * Whether the root mount of a mountinfo text propagates to peers (shared:N among its optional
+ * fields). The last mount on / is the one in use (a root mounted over another).
+ */
+export function rootMountShared(text: string): boolean {
+  let shared = false;
+  for (const line of text.split('\n')) {
+    const fields = mountinfoFields(line);
+    if (fields && unescapeMountField(fields.left[4]!) === '/') shared = fields.left.slice(6).some((f) => f.startsWith('shared:'));
+  }
+  return shared;
 }
 
 export interface MountTable {

@@ -78,7 +78,7 @@ export interface TracerOptions {
    * attaches to (shim/gostall-bpftrace; default true). False where a sandbox forbids
    * namespaces and mounts (the agent's systemd unit: the launcher would only try and fall
    * back), or where a long-lived namespace would keep unmounted file systems alive (the
-   * agent decides: ./mount-propagation.ts).
+   * agent decides: src/agent/mount-namespace.ts).
    */
   mountNamespace?: boolean;
 }
@@ -153,8 +153,8 @@ export function tracerArgs(script: string, p: TracerParams, arch: string = proce
  * bpftrace reads it once at start), with what bpftrace compiles it against beside it — the
  * short tracepoint list (./event-list; unless mountNamespace is false) and the kernel's BTF
  * types its tracepoints name (./btf-subset) — and returns the paths and a remover. A file
- * rather than `-e TEXT`: the 20 kB program stays out of every `ps` listing. Read and written as latin1, so the bytes of the
- * source pass through unchanged.
+ * rather than `-e TEXT`: the 20 kB program stays out of every `ps` listing. Read and written
+ * as latin1, so the bytes of the source pass through unchanged.
  */
 function writeProgram(source: string, p: TracerParams, btf: KernelBtf, mountNamespace: boolean): WrittenProgram {
   const dir = mkdtempSync(join(tmpdir(), 'gostall-probe-'));

@@ -6,11 +6,11 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capabilityNames } from '../../src/probe-runner/capabilities.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js';
 import { freePort, waitForValue } from '../agent/support.js';
+import { hasOwnEventList } from '../support/tracer-mounts.js';
 import { buildImage, capabilityFlags, containerName, KERNEL_MOUNTS, podman, podmanQuiet, ulimitFlags } from './podman.js';
 
 let image: string;
@@ -64,7 +64,7 @@ describe('the gostall container image', () => {
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     const tracerPid = Number(/^gostall_tracer_pid (\d+)$/m.exec(metrics)?.[1]);
     expect(tracerPid).toBeGreaterThan(0);
-    expect(readFileSync(`/proc/${tracerPid}/mountinfo`, 'latin1').split('\n').some((l) => l.split(' ')[4] === '/sys/kernel/tracing/available_events')).toBe(true);
+    expect(hasOwnEventList(tracerPid)).toBe(true);
 
     // A module of this test's own: its output path singles out this build among the host's.
     const unique = `imagetest${process.pid}x${Date.now().toString(36)}`;

@@ -14,6 +14,7 @@ import { tracerLauncherPath } from '../../src/paths.js';
 import { AVAILABLE_EVENTS_PATHS, readAvailableEvents } from '../../src/probe-runner/event-list.js';
 import { findBpftrace } from '../../src/probe-runner/environment.js';
 import { startTracer, type TracerParams } from '../../src/probe-runner/bpftrace.js';
+import { hasOwnEventList, mountPointsOf } from '../support/tracer-mounts.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gostall-launcher-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -60,9 +61,9 @@ describe('the bpftrace launcher', () => {
       mounted.unshift(point);
       const c = spawn('/bin/sh', [tracerLauncherPath(), short, '/bin/sh', '-c', 'echo in; read -r _'], { stdio: ['pipe', 'pipe', 'inherit'] });
       child = c;
-      const holds = (): boolean => readFileSync(`/proc/${c.pid}/mountinfo`, 'latin1').split('\n').some((l) => l.split(' ')[4] === point);
+      const holds = (): boolean => mountPointsOf(c.pid!).includes(point);
       await once(c.stdout!, 'data');
-      expect(readFileSync(`/proc/${c.pid}/mountinfo`, 'latin1'), 'the command runs in a namespace of its own').toContain('available_events');
+      expect(hasOwnEventList(c.pid!), 'the command runs in a namespace of its own').toBe(true);
       expect(holds(), 'its copy of the mount').toBe(true);
       execFileSync('umount', [point]);
       mounted.shift();
@@ -90,8 +91,7 @@ async function tracerView(params: TracerParams, mountNamespace: boolean | undefi
   const tracer = startTracer({ bpftrace: findBpftrace()!, params, mountNamespace, onLine: () => {} });
   try {
     await tracer.ready;
-    const ownNamespace = readFileSync(`/proc/${tracer.pid}/mountinfo`, 'latin1').split('\n')
-      .some((l) => AVAILABLE_EVENTS_PATHS.includes(l.split(' ')[4] ?? ''));
+    const ownNamespace = hasOwnEventList(tracer.pid);
     const listLines = readFileSync(`/proc/${tracer.pid}/root${list}`, 'latin1').split('\n').filter(Boolean).length;
     return { ownNamespace, listLines };
   } finally {
@@ -110,7 +110,7 @@ describe('the tracers gostall starts', () => {
     expect(v.listLines).toBeLessThan(20);
   }, 60_000);
 
-  it('compile the agent\'s program against the short list, unless the configuration says not to', async () => {
+  it('compile the agent\'s program against the short list, unless told not to', async () => {
     const agent: TracerParams = { ...base, rootPid: 0, agent: { executables: ['go'], cgroupId: 0, adoptPids: [] } };
     const v = await tracerView(agent, undefined);
     expect(v.ownNamespace).toBe(true);

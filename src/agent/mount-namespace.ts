@@ -13,21 +13,8 @@
  */
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { ownPidNamespaceParam } from './pid-namespace.js';
-
-/** Whether the root mount of a /proc/PID/mountinfo text propagates (shared:N among its optional fields). */
-export function rootMountShared(mountinfo: string): boolean {
-  let shared = false;
-  for (const line of mountinfo.split('\n')) {
-    const fields = line.split(' ');
-    // ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER
-    if (fields[4] !== '/') continue;
-    const end = fields.indexOf('-', 6);
-    // the last mount on / is the one in use (a root mounted over another)
-    shared = end > 6 && fields.slice(6, end).some((f) => f.startsWith('shared:'));
-  }
-  return shared;
-}
+import { rootMountShared } from '../diagnose/mounts.js';
+import { ownPidNamespaceParam } from '../probe-runner/pid-namespace.js';
 
 /** Inode of the initial mount namespace where the kernel fixes it (PROC_MNT_INIT_INO, Linux 6.18 on). */
 const INITIAL_MOUNT_NAMESPACE = 0xeffffff8;

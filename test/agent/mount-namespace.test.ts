@@ -1,10 +1,11 @@
 // When the agent may give bpftrace a mount namespace of its own: never where that would keep
-// a file system mounted after the user unmounts it (src/probe-runner/mount-propagation.ts).
+// a file system mounted after the user unmounts it (src/agent/mount-namespace.ts).
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { mountNamespaceHarmless, rootMountShared } from '../../src/probe-runner/mount-propagation.js';
+import { rootMountShared } from '../../src/diagnose/mounts.js';
+import { mountNamespaceHarmless } from '../../src/agent/mount-namespace.js';
 
 const NO_MARKS = '/nonexistent-root';
 
