@@ -17,9 +17,10 @@ export const FIELDS = {
   V: ['pid', 'offset', 'chunk'],
   /** per-thread, per-syscall-class sums printed when the thread exits */
   A: ['ts', 'pid', 'tid', 'cls', 'count', 'blockedNs', 'maxNs', 'errors', 'enoent', 'lt16us', 'lt256us', 'lt4ms', 'ge4ms'],
-  /** per-thread scheduler sums printed when the thread exits (the kernel's counts from the task's start; for run's root, from CMD's exec) */
+  /** per-thread scheduler sums printed at the thread's last context switch, after its A records
+   *  (the kernel's counts from the task's start; for run's root, from CMD's exec) */
   Q: ['ts', 'pid', 'tid', 'onCpuNs', 'runqNs', 'offSNs', 'offDNs', 'voluntarySwitches', 'involuntarySwitches', 'maxOffDNs'],
-  /** the last thread of a process exited; status is the wait(2) status */
+  /** the last thread of a process exited (printed after its Q record); status is the wait(2) status */
   X: ['ts', 'pid', 'tid', 'status'],
   /** the OOM killer chose this process */
   K: ['ts', 'pid'],

@@ -144,7 +144,7 @@ export function tracerArgs(script: string, p: TracerParams, arch: string = proce
   // $70, $71: the Go build cache directory the probe watches and its length (gocache.ts)
   const pidNs = validInt('pidNamespace', p.pidNamespace ?? ownPidNamespaceParam(), 0xffffffff);
   const goCache = goCacheProbeArgs(p.goCacheDir === undefined ? goCacheDirFromEnv(process.env) : p.goCacheDir ?? undefined);
-  // $72..$96: where this kernel keeps the fields the probe reads (kernel-layout.ts)
+  // $72..$97: where this kernel keeps the fields the probe reads (kernel-layout.ts)
   return [...args, ...numbers.map(String), pidNs, ...goCache, ...kernelLayoutParams(arch, undefined, btf)];
 }
 

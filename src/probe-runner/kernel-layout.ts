@@ -55,6 +55,8 @@ export const LAYOUT_FIELDS: readonly LayoutSpec[] = [
   { name: 'upid.nr', struct: 'upid', path: 'nr', bytes: 4 },
   { name: 'upid.ns', struct: 'upid', path: 'ns', bytes: 8 },
   { name: 'pid_namespace.inum', struct: 'pid_namespace', path: 'ns.inum', bytes: 4 },
+  // the scheduler's clock when it last added to se.sum_exec_runtime (a run root's CPU at CMD's exec)
+  { name: 'task.exec_start', struct: 'task_struct', path: 'se.exec_start', bytes: 8 },
 ];
 
 const BTF_MAGIC = 0xeb9f;

@@ -19,7 +19,7 @@ function kernelBtf(opts: { exitCodeBytes?: number; noNivcsw?: boolean; runDelayB
   const atomic = b.typedef('atomic_t', b.struct('', 4, [['counter', int, 0]]));
   const signal = b.struct('signal_struct', 64, [['nr_threads', int, 0], ['live', atomic, 32]]);
   const mm = b.struct('mm_struct', 512, [['arg_start', long, 488 * 8], ['arg_end', long, 496 * 8]]);
-  const se = b.struct('sched_entity', 256, [['load', long, 0], ['sum_exec_runtime', u64, 64 * 8]]);
+  const se = b.struct('sched_entity', 256, [['load', long, 0], ['exec_start', u64, 56 * 8], ['sum_exec_runtime', u64, 64 * 8]]);
   const sched = b.struct('sched_info', 32, [['pcount', long, 0], ['run_delay', u64, 64, opts.runDelayBitfield ? 64 : 0]]);
   const ioac = b.struct('task_io_accounting', 48, [['rchar', u64, 0], ['syscr', u64, 128]]);
   const exitCode = opts.exitCodeBytes === 8 ? long : int;
@@ -53,7 +53,7 @@ describe('task field offsets from BTF', () => {
       'task.signal': 1800, 'signal.live': 4, 'task.exit_code': 1164, 'task.syscr': 2116,
       'task.stack': 32, 'pt_regs.orig_ax': 120, 'pt_regs.di': 112, 'pt_regs.size': 168,
       'task.thread_pid': 1368, 'task.group_leader': 1328, 'pid.level': 4, 'pid.numbers': 144,
-      'upid.size': 16, 'upid.nr': 0, 'upid.ns': 8, 'pid_namespace.inum': 136,
+      'upid.size': 16, 'upid.nr': 0, 'upid.ns': 8, 'pid_namespace.inum': 136, 'task.exec_start': 156,
     });
   });
 

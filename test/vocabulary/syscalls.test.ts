@@ -50,8 +50,8 @@ describe('syscall numbers passed to the probe', () => {
     expect(param(tracerArgs('p.bt', { ...base, pidNamespace: 0 }, 'x64'), 69)).toBe('0');
     expect(tracerArgs('p.bt', { ...base, pidNamespace: 0, goCacheDir: '/tmp/gc' }, 'x64').slice(3 + 69, 3 + 71)).toEqual(['/tmp/gc/', '8']);
     expect(tracerArgs('p.bt', { ...base, pidNamespace: 0, goCacheDir: null }, 'x64').slice(3 + 69, 3 + 71)).toEqual(['', '0']);
-    // then this kernel's task field offsets, $72..$96 (kernel-layout.test.ts checks their values)
-    expect(tracerArgs('p.bt', base, 'x64')).toHaveLength(3 + 96);
+    // then this kernel's task field offsets, $72..$97 (kernel-layout.test.ts checks their values)
+    expect(tracerArgs('p.bt', base, 'x64')).toHaveLength(3 + 97);
   });
 
   it('refuse an architecture gostall has no table for', () => {
