@@ -4,6 +4,7 @@ import type { ConnectEvent, OffCpuEvent, SlowSyscallEvent } from '../events/type
 import { SYSCALL_CLASSES, type SyscallClass } from '../events/schema.js';
 import { bytesToText } from '../events/unescape.js';
 import { createSlowCalls, type SlowCalls } from './slow-sample.js';
+import { SC } from '../vocabulary/syscalls.js';
 import { createStderrCapture, type StderrCapture } from './stderr.js';
 // go-action.ts imports this module too; only functions cross, called after both loaded.
 import { goActionOf, packageLabel } from './go-action.js';
@@ -113,6 +114,18 @@ export function executableName(p: ProcessNode): string {
   return slash === -1 ? e.filename : e.filename.slice(slash + 1);
 }
 
+/**
+ * What a process that never exec'd while traced tried to run: the base name of its failed
+ * execve calls (`gostall run -- nosuchcmd` searches PATH for nosuchcmd, and `sh -c nosuchcmd`'s
+ * child does). The span and the summary name the command the user asked for, not "unknown".
+ */
+function triedExecutable(p: ProcessNode): string | undefined {
+  const failed = p.failedSyscalls.find((f) => f.sc === SC.execve && f.path);
+  if (!failed?.path) return undefined;
+  const name = failed.path.slice(failed.path.lastIndexOf('/') + 1);
+  return name === '' ? undefined : name;
+}
+
 const GO_FLAGS_WITH_VALUE = new Set(['-C']);
 
 /**
@@ -120,6 +133,7 @@ const GO_FLAGS_WITH_VALUE = new Set(['-C']);
  * tool the package its action builds ("compile net/http", "link ./cmd/app").
  */
 export function displayName(p: ProcessNode): string {
+  if (!p.exec) return triedExecutable(p) ?? executableName(p);
   const exe = executableName(p);
   if (exe !== 'go') {
     const action = goActionOf(p);

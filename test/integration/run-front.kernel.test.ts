@@ -121,7 +121,9 @@ describe('gostall run through the agent, without Node', () => {
     expect(own.run.code).toBe(127);
     expect(via.run.code).toBe(127);
     expect(shape(via.spans)).toEqual(shape(own.spans));
-    expect(via.run.stderr).toMatch(/^gostall: \S+ exited 127 after .*\n(.*\n)*\s+1\. exec\.failed/m);
+    // named after the command asked for (it never ran: no executable to name it by)
+    for (const r of [own, via]) expect(r.run.stderr).toMatch(/^gostall: no-such-command exited 127 after .*\n(.*\n)*\s+1\. exec\.failed — no-such-command \(pid/m);
+    expect(processSpans(via.spans).map((s) => s.name)).toEqual(['no-such-command']);
   });
 
   it('writes --json as standalone does: built by the agent, the file 0600, "-" to stdout after the command\'s output', async () => {

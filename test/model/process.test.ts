@@ -2,6 +2,7 @@
 // name, its command line.
 import { describe, expect, it } from 'vitest';
 import { argvOf, createProcess, decodeWaitStatus, displayName, executableName } from '../../src/model/process.js';
+import { SC } from '../../src/vocabulary/syscalls.js';
 
 describe('decodeWaitStatus', () => {
   it.each([
@@ -26,6 +27,15 @@ describe('names and command lines', () => {
 
   it('a process seen only forking is unknown', () => {
     expect(executableName(createProcess(1, undefined, 0))).toBe('unknown');
+    expect(displayName(createProcess(1, undefined, 0))).toBe('unknown');
+  });
+
+  it('a process whose exec failed is named after what it tried to run (its executable stays unknown)', () => {
+    const p = createProcess(1, undefined, 0);
+    const failed = (path: string | undefined, sc = SC.execve) => ({ kind: 'syscall' as const, ts: 1, pid: 1, tid: 1, sc, latencyNs: 1, runqNs: 0, ret: -2, fd: -1, path, pathTruncated: false });
+    p.failedSyscalls.push(failed('/etc/passwd', SC.openat), failed(undefined), failed('/root/bin/nosuchcmd'), failed('/usr/bin/nosuchcmd'));
+    expect(displayName(p)).toBe('nosuchcmd');
+    expect(executableName(p)).toBe('unknown');
   });
 
   it('the span name of a tool is its executable; of go, go and its subcommand', () => {
