@@ -106,24 +106,25 @@ export function argvOf(p: ProcessNode): { argv: string[]; truncated: boolean } {
   return { argv: parts, truncated: e.argvBytes < e.argvLen };
 }
 
-/** The executable's base name (after the last exec), or comm when it never exec'd while traced. */
+/** The last component of a path as the kernel gave it ('' for one ending in '/'). */
+function lastComponent(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
+}
+
+/** The executable's base name (after the last exec), or 'unknown' when it never exec'd while traced. */
 export function executableName(p: ProcessNode): string {
-  const e = p.exec;
-  if (!e) return 'unknown';
-  const slash = e.filename.lastIndexOf('/');
-  return slash === -1 ? e.filename : e.filename.slice(slash + 1);
+  return p.exec ? lastComponent(p.exec.filename) : 'unknown';
 }
 
 /**
  * What a process that never exec'd while traced tried to run: the base name of its failed
- * execve calls (`gostall run -- nosuchcmd` searches PATH for nosuchcmd, and `sh -c nosuchcmd`'s
- * child does). The span and the summary name the command the user asked for, not "unknown".
+ * execve calls (`gostall run -- nosuchcmd` searches PATH for nosuchcmd). The span and the
+ * summary name the command the user asked for, not "unknown". (A forked child has its
+ * parent's exec: a failed exec there leaves it named after the program it still runs.)
  */
 function triedExecutable(p: ProcessNode): string | undefined {
   const failed = p.failedSyscalls.find((f) => f.sc === SC.execve && f.path);
-  if (!failed?.path) return undefined;
-  const name = failed.path.slice(failed.path.lastIndexOf('/') + 1);
-  return name === '' ? undefined : name;
+  return failed?.path ? lastComponent(failed.path) || undefined : undefined;
 }
 
 const GO_FLAGS_WITH_VALUE = new Set(['-C']);

@@ -44,6 +44,13 @@ function shape(spans: DecodedSpan[]): string[] {
   }).sort();
 }
 
+/** The three ways a command is traced: its own tracer, bin/gostall through the agent, Node's client through the agent. */
+const TRACE_WAYS: [string, RunOptions & { args?: string[] }][] = [
+  ['standalone', { args: ['--standalone'] }],
+  ['bin/gostall', {}],
+  ['node client', { front: false }],
+];
+
 async function traced(name: string, command: string[], opts: RunOptions & { args?: string[] } = {}): Promise<{ run: GostallRun; spans: DecodedSpan[]; out: string }> {
   const out = join(dir, `${name}.otlp.jsonl`);
   const run = await runGostall(['run', ...(opts.args ?? []), '--out', out, '--', ...command], { front: true, env: userEnv(), ...opts });
@@ -76,12 +83,7 @@ describe('gostall run through the agent, without Node', () => {
     execFileSync('strace', ['-f', '-qq', '-e', 'trace=openat', '-o', straced, 'true']);
     const opens = execFileSync('grep', ['-c', 'openat(', straced], { encoding: 'utf8' }).trim();
     const before = await counters();
-    const ways: [string, RunOptions & { args?: string[] }][] = [
-      ['standalone', { args: ['--standalone'] }],
-      ['bin/gostall', {}],
-      ['node client', { front: false }],
-    ];
-    for (const [way, opts] of ways) {
+    for (const [way, opts] of TRACE_WAYS) {
       const { run, spans } = await traced(`true-${way.replace(/\W/g, '-')}`, ['true'], opts);
       expect(run.code, run.stderr).toBe(0);
       const [root] = processSpans(spans);
@@ -97,13 +99,8 @@ describe('gostall run through the agent, without Node', () => {
     // The kernel adds a task's time on the CPU to its sum at ticks and switches only. Read at
     // the exit tracepoint, `true` (~1 ms, no sleep) showed 0 µs running whenever neither came
     // between its exec and its exit: 17 runs in 40 here. Read at its last switch, never.
-    const ways: [string, RunOptions & { args?: string[] }][] = [
-      ['standalone', { args: ['--standalone'] }],
-      ['bin/gostall', {}],
-      ['node client', { front: false }],
-    ];
     const zeros: string[] = [];
-    for (const [way, opts] of ways) {
+    for (const [way, opts] of TRACE_WAYS) {
       for (let i = 0; i < 4; i++) {
         const { run, spans } = await traced(`cpu-${way.replace(/\W/g, '-')}-${i}`, ['/bin/true'], opts);
         expect(run.code, run.stderr).toBe(0);
