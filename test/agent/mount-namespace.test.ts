@@ -37,6 +37,17 @@ function fakeProc(own: string, init: string | undefined, mountinfo: string, pidN
   return root;
 }
 
+/** A root file system holding empty files at the given paths (the marks container engines leave). */
+function fakeRoot(...files: string[]): string {
+  const root = mkdtempSync(join(tmpdir(), 'gostall-fakeroot-'));
+  dirs.push(root);
+  for (const f of files) {
+    mkdirSync(join(root, f, '..'), { recursive: true });
+    writeFileSync(join(root, f), '');
+  }
+  return root;
+}
+
 describe('rootMountShared', () => {
   it('reads the shared peer group of the root mount, not of the others', () => {
     expect(rootMountShared(SHARED_ROOT)).toBe(true);
@@ -63,9 +74,7 @@ describe('mountNamespaceHarmless', () => {
     expect(mountNamespaceHarmless(host(PRIVATE_ROOT), NO_MARKS, {})).toBe(false);
     // whatever marks a host built from a container image still carries (/.dockerenv on a VM):
     // PID 1 is the host's and in this namespace
-    const marked = mkdtempSync(join(tmpdir(), 'gostall-fakeroot-'));
-    dirs.push(marked);
-    writeFileSync(join(marked, '.dockerenv'), '');
+    const marked = fakeRoot('.dockerenv');
     expect(mountNamespaceHarmless(host(PRIVATE_ROOT), marked, { KUBERNETES_SERVICE_HOST: '10.0.0.1', container: 'docker' })).toBe(false);
     // or the kernel names the namespace the initial one (Linux 6.18 on), PID 1's unreadable
     expect(mountNamespaceHarmless(fakeProc('mnt:[4026531832]', undefined, PRIVATE_ROOT), marked, {})).toBe(false);
@@ -77,10 +86,7 @@ describe('mountNamespaceHarmless', () => {
     // PID 1's, in a PID namespace of its own: the container's init
     expect(mountNamespaceHarmless(fakeProc('mnt:[4026532500]', 'mnt:[4026532500]', PRIVATE_ROOT, 'pid:[4026532600]'), NO_MARKS, {})).toBe(true);
     // PID 1's unreadable (the host's PIDs, as the image runs), and the engine's mark
-    const marked = mkdtempSync(join(tmpdir(), 'gostall-fakeroot-'));
-    dirs.push(marked);
-    mkdirSync(join(marked, 'run'));
-    writeFileSync(join(marked, 'run/.containerenv'), '');
+    const marked = fakeRoot('run/.containerenv');
     expect(mountNamespaceHarmless(fakeProc('mnt:[4026532500]', undefined, PRIVATE_ROOT), marked, {})).toBe(true);
     // a pod
     expect(mountNamespaceHarmless(fakeProc('mnt:[4026532500]', undefined, PRIVATE_ROOT), NO_MARKS, { KUBERNETES_SERVICE_HOST: '10.0.0.1' })).toBe(true);
