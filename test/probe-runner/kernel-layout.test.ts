@@ -103,4 +103,14 @@ describe('task field offsets from BTF', () => {
     expect(later.typesNamed(['task_struct'], kinds).map((t) => later.kindOf(t.id))).toEqual([7, 4]);
     expect(layoutParams(prefetched, 'x64')).toEqual(expected);
   });
+
+  it('finds a name stored first among the strings, and only whole names (pid, not the end of upid)', () => {
+    const b = new BtfBuilder();
+    const int = b.int('int', 4);
+    b.struct('upid', 8, [['nr', int, 0]]);
+    const pid = b.struct('pid', 8, [['level', int, 0]]);
+    const types = new BtfTypes(b.build(), ['int']);
+    expect(types.typesNamed(['int'], new Set([1])).map((t) => t.id)).toEqual([int]);
+    expect(types.structId('pid')).toBe(pid);
+  });
 });
