@@ -1,5 +1,6 @@
 /** gostall's command line: run | agent | replay | report | doctor. */
 import { SettingsError } from '../export/settings.js';
+import { restoreMovedEnv } from './moved-env.js';
 import { UsageError } from './options.js';
 
 const USAGE = `usage: gostall <command> [options]
@@ -30,6 +31,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 };
 
 export async function main(argv: string[]): Promise<number> {
+  restoreMovedEnv();
   const [name, ...rest] = argv;
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     (name === undefined ? process.stderr : process.stdout).write(USAGE);

@@ -12,6 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../paths.js';
+import { restoreMovedEntries } from './moved-env.js';
 
 export const shimPath = (): string => join(packageRoot(), 'shim/gostall-shim');
 
@@ -46,11 +47,14 @@ export function rawArgv(command: readonly string[], cmdline = readProcSelf('cmdl
 
 /**
  * The environment as raw bytes when process.env still says what the kernel gave us (the
- * usual case); otherwise (an in-process caller changed it) process.env as UTF-8.
+ * usual case; with what bin/gostall moved put back: moved-env.ts); otherwise (an in-process
+ * caller changed it) process.env as UTF-8.
  */
-export function rawEnvironment(env: NodeJS.ProcessEnv = process.env, environ = readProcSelf('environ')): Buffer[] {
+export function rawEnvironment(env: NodeJS.ProcessEnv = process.env, given = readProcSelf('environ')): Buffer[] {
   const fromEnv = Object.entries(env).filter(([, v]) => v !== undefined).map(([k, v]) => Buffer.from(`${k}=${v}`));
-  if (!environ) return fromEnv;
+  if (!given) return fromEnv;
+  // what the user gave, before bin/gostall moved anything out of Node's way (main.ts put it back in env)
+  const environ = restoreMovedEntries(given);
   const decoded = new Map<string, string>();
   for (const e of environ) {
     const s = e.toString('utf8');

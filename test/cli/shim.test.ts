@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { rawArgv, rawEnvironment } from '../../src/cli/shim.js';
+import { restoreMovedEnv } from '../../src/cli/moved-env.js';
 import { lineReader } from '../../src/agent/run-protocol.js';
 
 describe('the shim\'s argv and environment', () => {
@@ -22,6 +23,23 @@ describe('the shim\'s argv and environment', () => {
     const environ = [Buffer.from('odd.name=1'), Buffer.from('BASH_FUNC_f%%=() {  echo hi\n}'), Buffer.concat([Buffer.from('V=a'), Buffer.from([0xff])])];
     const env = { 'odd.name': '1', 'BASH_FUNC_f%%': '() {  echo hi\n}', V: Buffer.concat([Buffer.from('a'), Buffer.from([0xff])]).toString('utf8') };
     expect(rawEnvironment(env, environ)).toEqual(environ);
+  });
+
+  it('gives the command NODE_EXTRA_CA_CERTS back where bin/gostall moved it out of Node\'s way, raw bytes and all', () => {
+    const value = Buffer.concat([Buffer.from('/etc/ca-'), Buffer.from([0xff]), Buffer.from('.pem')]);
+    const environ = [Buffer.from('A=1'), Buffer.concat([Buffer.from('GOSTALL_MOVED_NODE_EXTRA_CA_CERTS='), value])];
+    const env: NodeJS.ProcessEnv = { A: '1', GOSTALL_MOVED_NODE_EXTRA_CA_CERTS: value.toString('utf8') };
+    restoreMovedEnv(env);
+    expect(env).toEqual({ A: '1', NODE_EXTRA_CA_CERTS: value.toString('utf8') });
+    expect(rawEnvironment(env, environ)).toEqual([Buffer.from('A=1'), Buffer.concat([Buffer.from('NODE_EXTRA_CA_CERTS='), value])]);
+  });
+
+  it('keeps a NODE_EXTRA_CA_CERTS given under its own name over a moved one', () => {
+    const environ = [Buffer.from('NODE_EXTRA_CA_CERTS=/own.pem'), Buffer.from('GOSTALL_MOVED_NODE_EXTRA_CA_CERTS=/moved.pem')];
+    const env: NodeJS.ProcessEnv = { NODE_EXTRA_CA_CERTS: '/own.pem', GOSTALL_MOVED_NODE_EXTRA_CA_CERTS: '/moved.pem' };
+    restoreMovedEnv(env);
+    expect(env).toEqual({ NODE_EXTRA_CA_CERTS: '/own.pem' });
+    expect(rawEnvironment(env, environ).map(String)).toEqual(['NODE_EXTRA_CA_CERTS=/own.pem']);
   });
 
   it('uses process.env when an in-process caller changed it', () => {

@@ -189,6 +189,20 @@ describe('gostall run through the agent, without Node', () => {
     expect(run.stdout.toString('utf8')).toBe('from-an-exported-function\n1\n\u00e9\nstdin reaches the command\n');
   });
 
+  it('starts Node without NODE_EXTRA_CA_CERTS when no collector is named, and hands it to the command all the same', async () => {
+    // CMD's parent is Node in a standalone run: CMD prints its own value, then what Node had
+    const show = ['sh', '-c', 'printenv NODE_EXTRA_CA_CERTS; tr "\\0" "\\n" < /proc/$PPID/environ | grep NODE_EXTRA_CA_CERTS='];
+    const certs = '/etc/ssl/certs/ca-certificates.crt';
+    const env = userEnv({ NODE_EXTRA_CA_CERTS: certs });
+    const noCollector = await traced('ca-file', show, { args: ['--standalone'], env });
+    expect(noCollector.run.code, noCollector.run.stderr).toBe(0);
+    expect(noCollector.run.stdout.toString('utf8')).toBe(`${certs}\nGOSTALL_MOVED_NODE_EXTRA_CA_CERTS=${certs}\n`);
+    // a collector may need the certificates: Node keeps them (this one is down; the command's code stands)
+    const collector = await traced('ca-collector', show, { args: ['--standalone', '--endpoint', 'http://127.0.0.1:9'], env });
+    expect(collector.run.code, collector.run.stderr).toBe(0);
+    expect(collector.run.stdout.toString('utf8')).toBe(`${certs}\nNODE_EXTRA_CA_CERTS=${certs}\n`);
+  });
+
   it('keeps the signals the caller left ignored (nohup\'s SIGHUP), which Node cannot', async () => {
     const show = 'grep ^SigIgn: /proc/self/status';
     const untraced = execFileSync('bash', ['-c', `trap '' HUP; ${show}`], { encoding: 'utf8' });
