@@ -64,10 +64,10 @@ function commandFor(v: Variant, cfg: BenchConfig, outFile: string): [string, str
       return [build[0]!, build.slice(1)];
     case 'strace':
       return ['strace', ['-f', '-o', '/dev/null', ...build]];
-    case 'gostall': {
-      const hook = pathToFileURL(join(cfg.root, 'dist/bench/exit-usage-hook.js')).href;
-      return [process.execPath, ['--import', hook, join(cfg.root, 'bin/gostall.js'), 'run', '--out', outFile, '--', ...build]];
-    }
+    case 'gostall':
+      // the installed command, as users start it (bin/gostall: what it does before Node starts
+      // counts); --standalone: its own tracer even if an agent is serving run requests
+      return [join(cfg.root, 'bin/gostall'), ['run', '--standalone', '--out', outFile, '--', ...build]];
   }
 }
 
@@ -93,7 +93,12 @@ async function runOne(v: Variant, pair: number, cfg: BenchConfig, dirs: { work: 
   rmSync(outFile, { force: true });
   rmSync(usageFile, { force: true });
   const [file, args] = commandFor(v, cfg, outFile);
-  const env: NodeJS.ProcessEnv = { ...process.env, GOCACHE: gocache, GOFLAGS: '', GOSTALL_BENCH_USAGE_FILE: v === 'gostall' ? usageFile : undefined };
+  const env: NodeJS.ProcessEnv = { ...process.env, GOCACHE: gocache, GOFLAGS: '' };
+  if (v === 'gostall') {
+    // the exit hook writes gostall's own resource usage (exact peak RSS and CPU) as Node exits
+    env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import "${pathToFileURL(join(cfg.root, 'dist/bench/exit-usage-hook.js')).href}"`.trim();
+    env.GOSTALL_BENCH_USAGE_FILE = usageFile;
+  }
   let sampler: TreeSampler | undefined;
   const load1 = loadavg()[0]!;
   try {
