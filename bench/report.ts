@@ -112,14 +112,15 @@ export function renderProbeCost(c: ProbeCostResults): string {
 
 export function renderFixedCost(f: FixedCostResults): string {
   const rows: [string, string, string?][] = [
-    ['node start-up (node -e 0)', num(f.nodeStartMs, 0, ' ms')],
+    ['node start-up (node -e 0)', num(f.nodeStartMs, 0, ' ms'), 'as bin/gostall starts Node for a run without a collector'],
+    ['  the same, environment as given', num(f.nodeStartAsGivenMs, 0, ' ms'), 'NODE_EXTRA_CA_CERTS, where set, makes Node load its certificate store first'],
     ['loading the run command\'s modules', num(f.runModulesMs, 0, ' ms'), 'before bpftrace is spawned'],
     ['loading the export modules', num(f.exportModulesMs, 0, ' ms'), 'overlapped with the probe attach'],
   ];
   for (const p of f.probes) {
     rows.push([`${p.label}: bpftrace compile / load+attach / detach`, `${num(p.compileMs, 0)} / ${num(p.attachMs, 0)} / ${num(p.detachMs, 0)} ms`, 'detach is not waited for by run (SIGKILL once quiet)']);
   }
-  rows.push(['whole gostall run -- true', num(f.wholeRunTrueMs, 0, ' ms')]);
+  rows.push(['whole bin/gostall run --standalone -- true', num(f.wholeRunTrueMs, 0, ' ms')]);
   return table(`1d. fixed cost of one gostall run, by part (medians of ${f.reps})`, rows);
 }
 
