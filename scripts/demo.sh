@@ -35,7 +35,7 @@ cd "$work/app"
 export GOCACHE="$work/gocache" GOMODCACHE="$work/gomodcache" GOPATH="$work/gopath" GOFLAGS=-mod=mod GOPROXY=off GOTOOLCHAIN=local
 echo "gostall demo: tracing a cold-cache 'go build' of a module importing net/http…" >&2
 set +e
-node "$root/bin/gostall.js" run --out "$out" --html "${out%.otlp.jsonl}.html" -- go build -o "$work/app/demo" ./...
+"$root/bin/gostall" run --out "$out" --html "${out%.otlp.jsonl}.html" -- go build -o "$work/app/demo" ./...
 rc=$?
 set -e
 echo "gostall demo: the trace is in $out (load it into an OpenTelemetry Collector's otlpjsonfile receiver, or see README.md);" >&2

@@ -10,7 +10,7 @@
  * environment exactly as the user gave it (shim.ts). Elsewhere nothing is moved.
  */
 
-export const MOVED_PREFIX = 'GOSTALL_MOVED_';
+const MOVED_PREFIX = 'GOSTALL_MOVED_';
 /** the only variables bin/gostall moves */
 const MOVABLE: readonly string[] = ['NODE_EXTRA_CA_CERTS'];
 
