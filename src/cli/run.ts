@@ -27,7 +27,6 @@ import { buildHistoryDir, defaultOutPath } from './trace-owner.js';
 import { agentFollower } from './run-follower.js';
 import { deliver, forwardSignals } from './run-finish.js';
 import { loadPipelineModules, type PipelineModules } from './run-modules.js';
-import { watchWhileCommandRuns } from './run-live.js';
 import type { ContextCollection } from '../diagnose/context.js';
 import { RUN_USAGE, parseRunOptions } from './run-options.js';
 
@@ -66,6 +65,10 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   let ownTracerModule: Promise<typeof import('./run-own-tracer.js')> | undefined;
   const ownTracer = () => (ownTracerModule ??= import('./run-own-tracer.js'));
   if (!mayAsk) ownTracer().catch(() => {});
+  // What is read from /proc while CMD runs through an agent (./run-live); not loaded at all
+  // by a run that traces on its own, whose pipeline reads it (its modules load while bpftrace compiles)
+  const liveModule = mayAsk ? import('./run-live.js') : undefined;
+  liveModule?.catch(() => {});
   if (problems.length > 0 && (!mayAsk || !mayConnect(socket))) {
     const p = problems[0]!;
     const agent = !opts.standalone && existsSync(dirname(socket)) ? ` (or ask to be let into the run.group of the agent at ${socket})` : '';
@@ -203,7 +206,7 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
 
   if (asked.ok) {
     // The root's context is read from the shim before it becomes CMD, as the live pipeline did.
-    live = watchWhileCommandRuns(shimPid, process.env);
+    live = (await liveModule!).watchWhileCommandRuns(shimPid, process.env);
     for (const line of early) live.line(line);
   }
   shimProc.release();
