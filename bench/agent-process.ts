@@ -33,13 +33,19 @@ export interface AgentProcess {
   stopLine: () => string | undefined;
 }
 
+/**
+ * The variables that make a gostall started through bin/gostall (which execs Node: the pid
+ * stays the same) write its own resource usage to usageFile as it exits (exit-usage-hook.ts).
+ */
+export function exitUsageEnv(root: string, usageFile: string): NodeJS.ProcessEnv {
+  const hook = pathToFileURL(join(root, 'dist/bench/exit-usage-hook.js')).href;
+  return { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import "${hook}"`.trim(), GOSTALL_BENCH_USAGE_FILE: usageFile };
+}
+
 export function startAgentProcess(cfg: BenchConfig, args: string[], usageFile: string, logPath: string): AgentProcess {
-  const hook = pathToFileURL(join(cfg.root, 'dist/bench/exit-usage-hook.js')).href;
-  // started as users start it, through the installed command (bin/gostall: its Node flags for
-  // the agent); the preload comes in NODE_OPTIONS, and the pid stays the agent's (exec)
-  const nodeOptions = `${process.env.NODE_OPTIONS ?? ''} --import "${hook}"`.trim();
+  // started as users start it, through the installed command (bin/gostall: its Node flags for the agent)
   const child = spawn(join(cfg.root, 'bin/gostall'), ['agent', ...args], {
-    env: { ...process.env, NODE_OPTIONS: nodeOptions, GOSTALL_BENCH_USAGE_FILE: usageFile }, stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...exitUsageEnv(cfg.root, usageFile) }, stdio: ['ignore', 'ignore', 'pipe'],
   });
   const log = openSync(logPath, 'w', 0o600);
   let stop: string | undefined;

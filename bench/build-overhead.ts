@@ -7,9 +7,9 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
-import { pathToFileURL } from 'node:url';
 import type { BenchConfig } from './config.js';
 import type { ExitUsage } from './exit-usage-hook.js';
+import { exitUsageEnv } from './agent-process.js';
 import { readRootSpan, type RootSpanInfo } from './otlp-root.js';
 import { cpuSecondsInWindow, lastCpuSeconds, sampleProcessAndChild, type CpuSeries, type TreeSampler } from './proc-sampler.js';
 import { median, min, max, round } from './stats.js';
@@ -93,12 +93,8 @@ async function runOne(v: Variant, pair: number, cfg: BenchConfig, dirs: { work: 
   rmSync(outFile, { force: true });
   rmSync(usageFile, { force: true });
   const [file, args] = commandFor(v, cfg, outFile);
-  const env: NodeJS.ProcessEnv = { ...process.env, GOCACHE: gocache, GOFLAGS: '' };
-  if (v === 'gostall') {
-    // the exit hook writes gostall's own resource usage (exact peak RSS and CPU) as Node exits
-    env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import "${pathToFileURL(join(cfg.root, 'dist/bench/exit-usage-hook.js')).href}"`.trim();
-    env.GOSTALL_BENCH_USAGE_FILE = usageFile;
-  }
+  // gostall writes its own resource usage (exact peak RSS and CPU) as it exits
+  const env: NodeJS.ProcessEnv = { ...process.env, GOCACHE: gocache, GOFLAGS: '', ...(v === 'gostall' ? exitUsageEnv(cfg.root, usageFile) : {}) };
   let sampler: TreeSampler | undefined;
   const load1 = loadavg()[0]!;
   try {
