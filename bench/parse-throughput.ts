@@ -13,6 +13,7 @@ import { createResourceCache } from '../src/export/resource-cache.js';
 import { createFixedClock } from '../src/model/clock.js';
 import { recordedContextCollector } from '../src/pipeline/context.js';
 import { createPipeline } from '../src/pipeline/pipeline.js';
+import { createSlicedFeeder } from '../src/cli/sliced-feeder.js';
 import type { BenchConfig } from './config.js';
 import { feedLine, type FeedCounts } from './feed-model.js';
 import type { MemoryMode, ModelMemoryReport } from './model-memory.js';
@@ -21,6 +22,9 @@ import { median, round } from './stats.js';
 import { synthesizeStream } from './synthesize-stream.js';
 
 const execFileAsync = promisify(execFile);
+
+/** Lines in one 64 KiB read from the tracer (these lines average ~110 bytes). */
+const LINES_PER_READ = 600;
 
 /** A loop over all lines; returns a number so the work cannot be optimised away. */
 type Loop = (lines: readonly string[]) => number;
@@ -52,6 +56,21 @@ const LOOPS: Record<string, Loop> = {
   pipeline(lines) {
     const p = createPipeline(benchPipelineOptions());
     for (let i = 0; i < lines.length; i++) p.feedLine(lines[i]!);
+    return p.stats.events;
+  },
+  /**
+   * the same through `gostall run`'s sliced feeder (src/cli/sliced-feeder.ts): the lines of
+   * each read queued, then fed (run reads up to 64 KiB at a time, ~600 of these lines; it
+   * feeds them after the read, here synchronously)
+   */
+  pipelineSliced(lines) {
+    const p = createPipeline(benchPipelineOptions());
+    const feeder = createSlicedFeeder((l) => p.feedLine(l));
+    for (let i = 0; i < lines.length; i++) {
+      feeder.push(lines[i]!);
+      if (i % LINES_PER_READ === LINES_PER_READ - 1) feeder.feedAll();
+    }
+    feeder.feedAll();
     return p.stats.events;
   },
 };
@@ -86,6 +105,8 @@ export interface ParseResults {
   loops: Record<string, { secondsPerRep: number[]; medianSeconds: number; linesPerSecond: number; nsPerLine: number }>;
   parseLineOverSplitTimeRatio: number;
   modelOverSplitTimeRatio: number;
+  /** run's sliced feeder in front of the pipeline, against the pipeline fed directly */
+  slicedOverPipelineTimeRatio: number;
   eventsPerSecondParse: number;
   eventsPerSecondModel: number;
   memory: Record<MemoryMode, ModelMemoryReport | { error: string }>;
@@ -156,6 +177,7 @@ export async function benchParseThroughput(cfg: BenchConfig, log: (line: string)
     loops,
     parseLineOverSplitTimeRatio: round(med('parseLine') / med('split'), 2),
     modelOverSplitTimeRatio: round(med('model') / med('split'), 2),
+    slicedOverPipelineTimeRatio: round(med('pipelineSliced') / med('pipeline'), 3),
     eventsPerSecondParse: Math.round(outputs.parseLine! / med('parseLine')),
     eventsPerSecondModel: Math.round(counts.events / med('model')),
     memory,

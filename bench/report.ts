@@ -58,6 +58,7 @@ export function renderParse(p: ParseResults): string {
   rows.push(['parse + tree.add events/s', int(p.eventsPerSecondModel)]);
   rows.push(['time ratio parseLine / split', num(p.parseLineOverSplitTimeRatio, 2, '×')]);
   rows.push(['time ratio parse+tree / split', num(p.modelOverSplitTimeRatio, 2, '×')]);
+  rows.push(['time ratio pipeline through run\'s sliced feeder / pipeline', num(p.slicedOverPipelineTimeRatio, 3, '×')]);
   for (const [mode, m] of Object.entries(p.memory)) {
     const what = mode === 'retain' ? 'all trees kept (run)' : 'complete trees released (agent)';
     if ('error' in m) {

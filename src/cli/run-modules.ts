@@ -2,8 +2,8 @@
  * What `gostall run` loads on demand, so that nothing heavy runs before CMD is released:
  * the pipeline (records → spans, diagnosis, summary), loaded while our own tracer compiles
  * its probes or, through an agent, once CMD has exited. (./run-live, what must read /proc
- * while CMD lives, is small and imported with run itself: loaded on demand it was as often
- * as not still compiling when the agent answered, 0–17 ms more before CMD could start.)
+ * while CMD lives, is loaded by run itself: as soon as it starts when an agent may be asked,
+ * as it must be ready when the agent answers; with these when our own tracer follows.)
  */
 export function loadPipelineModules() {
   return Promise.all([

@@ -29,6 +29,7 @@ import { deliver, forwardSignals } from './run-finish.js';
 import { loadPipelineModules, type PipelineModules } from './run-modules.js';
 import type { ContextCollection } from '../diagnose/context.js';
 import { RUN_USAGE, parseRunOptions } from './run-options.js';
+import { createSlicedFeeder } from './sliced-feeder.js';
 
 export { DEFAULT_THRESHOLD_NS, RUN_USAGE, parseRunOptions } from './run-options.js';
 
@@ -65,10 +66,11 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   let ownTracerModule: Promise<typeof import('./run-own-tracer.js')> | undefined;
   const ownTracer = () => (ownTracerModule ??= import('./run-own-tracer.js'));
   if (!mayAsk) ownTracer().catch(() => {});
-  // What is read from /proc while CMD runs through an agent (./run-live); not loaded at all
-  // by a run that traces on its own, whose pipeline reads it (its modules load while bpftrace compiles)
-  const liveModule = mayAsk ? import('./run-live.js') : undefined;
-  liveModule?.catch(() => {});
+  // What must be read from /proc as CMD's records arrive (./run-live): loaded early when an
+  // agent may be asked, with the pipeline's modules (while bpftrace compiles) when not
+  let liveModuleLoad: Promise<typeof import('./run-live.js')> | undefined;
+  const liveModule = () => (liveModuleLoad ??= import('./run-live.js'));
+  if (mayAsk) liveModule().catch(() => {});
   if (problems.length > 0 && (!mayAsk || !mayConnect(socket))) {
     const p = problems[0]!;
     const agent = !opts.standalone && existsSync(dirname(socket)) ? ` (or ask to be let into the run.group of the agent at ${socket})` : '';
@@ -128,16 +130,20 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   // Everything from lines to spans is the pipeline's, as for agent and replay; the spans go
   // to the sink as they are made (kept for --html too). Until the pipeline is built, lines
   // wait in order: through an agent it is built only after CMD exits (its module loading and
-  // processing would compete with CMD for the CPU), and what must be read from /proc while
-  // CMD lives is read by ./run-live meanwhile; our own tracer starts after it is built.
+  // processing would compete with CMD for the CPU); our own tracer starts after it is built.
+  // Either way what must be read from /proc while CMD lives is read by ./run-live as each
+  // record arrives, ahead of the processing of the lines before it.
   const spans: ReadableSpan[] = [];
   let trace: RunTrace | undefined;
   let live: { collection: ContextCollection; line(text: string): void } | undefined;
   const early: string[] = [];
   const startPipeline = async (): Promise<RunTrace> => {
     if (trace) return trace;
-    const mods = await modules();
+    const [mods, liveMod] = await Promise.all([modules(), live ? undefined : liveModule()]);
     if (trace) return trace; // another caller finished first
+    // on its own, the root's collection starts here, before CMD is released (through an
+    // agent, just before the release)
+    if (!live && liveMod) live = liveMod.watchWhileCommandRuns(shimPid, process.env);
     const historyAt = opts.history ? buildHistoryDir() : undefined;
     trace = mods.runTrace.createRunTrace({
       rootPid: shimPid, env: process.env, started: live?.collection, clock, evidenceThresholdNs: opts.thresholdNs,
@@ -154,13 +160,17 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
     early.length = 0;
     return trace;
   };
+  // A go that fails at start is gone ~10 ms after its exec, and the lines ahead of its
+  // record could take longer than that to process (the first ones after the release took
+  // 10-25 ms, mostly V8 compiling the pipeline's code). So each exec record's /proc readings
+  // are taken as the record is read from the tracer, and the lines are fed to the pipeline
+  // after that, in slices that let the next reads in.
+  const feeder = createSlicedFeeder((line) => trace!.pipeline.feedLine(line));
   const onLine = (line: string) => {
     raw?.line(line);
-    if (trace) trace.pipeline.feedLine(line);
-    else {
-      early.push(line);
-      live?.line(line);
-    }
+    live?.line(line);
+    if (!trace) early.push(line);
+    else feeder.push(line);
   };
   // A running agent follows the command if it will (./run-via-agent); else our own bpftrace.
   const asked = !mayAsk ? { ok: false as const, notice: undefined } : await askAgent(shimPid, {
@@ -206,7 +216,7 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
 
   if (asked.ok) {
     // The root's context is read from the shim before it becomes CMD, as the live pipeline did.
-    live = (await liveModule!).watchWhileCommandRuns(shimPid, process.env);
+    live = (await liveModule()).watchWhileCommandRuns(shimPid, process.env);
     for (const line of early) live.line(line);
   }
   shimProc.release();
@@ -231,6 +241,7 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   // Everything is read: the probes' detach (about 0.7 s) need not be the user's wait.
   follower.abandon();
   restoreSignals();
+  feeder.feedAll();
   await started.pipeline.finish(endNs);
   const recorded = started.recorded();
   const published = started.published();

@@ -122,10 +122,12 @@ function readAtExec(procRoot: string, p: ProcessNode): ExecReadings {
 }
 
 /**
- * Exec readings taken from /proc as the exec records arrive, kept for a pipeline built
- * later (`gostall run` through an agent builds its pipeline only after CMD exits, so its
- * CPU does not slow CMD down; the processes are gone by then). read() gives what was taken
- * at that process's exec (pid and exec time), else reads /proc as usual.
+ * Exec readings taken from /proc as the exec records arrive, kept for the pipeline that
+ * notes the exec later: through an agent `gostall run` builds its pipeline only after CMD
+ * exits (so its CPU does not slow CMD down; the processes are gone by then), and on its own
+ * it takes them before the lines ahead of the record are processed (a go that fails at
+ * start is gone ~10 ms after its exec). read() gives what was taken at that process's exec
+ * (pid and exec time), once, else reads /proc as usual.
  */
 export function createExecReadingCache(procRoot = '/proc'): { take(pid: number, execTs: number, filename: string): void; read(p: ProcessNode): ExecReadings } {
   const byKey = new Map<string, ExecReadings>();
@@ -134,7 +136,12 @@ export function createExecReadingCache(procRoot = '/proc'): { take(pid: number, 
       byKey.set(`${pid}:${execTs}`, readAtExecOf(procRoot, pid, filename.slice(filename.lastIndexOf('/') + 1)));
     },
     read(p) {
-      return (p.exec && byKey.get(`${p.pid}:${p.exec.ts}`)) ?? readAtExec(procRoot, p);
+      // each exec is noted once: its entry goes, so that a long run's cache does not grow
+      const key = p.exec ? `${p.pid}:${p.exec.ts}` : undefined;
+      const taken = key === undefined ? undefined : byKey.get(key);
+      if (taken === undefined) return readAtExec(procRoot, p);
+      byKey.delete(key!);
+      return taken;
     },
   };
 }

@@ -122,6 +122,8 @@ describe('a process\'s own environment', () => {
     expect(later.envOf(git)).toEqual({ HOME: '/home/u', GOFLAGS: '-mod=mod' }); // gone before it was read: its parent's
     // a second exec of the same pid is another reading
     expect(taken.read({ ...go, exec: { ...go.exec!, ts: go.exec!.ts + 1 } })).toEqual({});
+    // each reading is handed out once (a long run's cache does not keep every exec's)
+    expect(taken.read(go)).toEqual({});
   });
 
   it('parses passwd and resolv.conf defensively', () => {
