@@ -27,7 +27,7 @@ import { buildHistoryDir, defaultOutPath } from './trace-owner.js';
 import { agentFollower } from './run-follower.js';
 import { deliver, forwardSignals } from './run-finish.js';
 import { loadPipelineModules, type PipelineModules } from './run-modules.js';
-import type { ContextCollection } from '../diagnose/context.js';
+import type { LiveWatch } from './run-live.js';
 import { RUN_USAGE, parseRunOptions } from './run-options.js';
 import { createSlicedFeeder } from './sliced-feeder.js';
 
@@ -135,7 +135,7 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   // record arrives, ahead of the processing of the lines before it.
   const spans: ReadableSpan[] = [];
   let trace: RunTrace | undefined;
-  let live: { collection: ContextCollection; line(text: string): void } | undefined;
+  let live: LiveWatch | undefined;
   const early: string[] = [];
   const startPipeline = async (): Promise<RunTrace> => {
     if (trace) return trace;

@@ -11,7 +11,7 @@
  * taken from the password database (setpriv and the like keep HOME, and so does this).
  */
 import { readFileSync } from 'node:fs';
-import { executableName, type ProcessNode } from '../model/process.js';
+import { executableName, lastComponent, type ProcessNode } from '../model/process.js';
 import { walk } from '../model/tree.js';
 import { readCwd, readProcBytes, readProcText } from '../vocabulary/procfs.js';
 import { parseEnviron } from './context-go-env.js';
@@ -133,7 +133,7 @@ export function createExecReadingCache(procRoot = '/proc'): { take(pid: number, 
   const byKey = new Map<string, ExecReadings>();
   return {
     take(pid, execTs, filename) {
-      byKey.set(`${pid}:${execTs}`, readAtExecOf(procRoot, pid, filename.slice(filename.lastIndexOf('/') + 1)));
+      byKey.set(`${pid}:${execTs}`, readAtExecOf(procRoot, pid, lastComponent(filename)));
     },
     read(p) {
       // each exec is noted once: its entry goes, so that a long run's cache does not grow

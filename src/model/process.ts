@@ -107,7 +107,7 @@ export function argvOf(p: ProcessNode): { argv: string[]; truncated: boolean } {
 }
 
 /** The last component of a path as the kernel gave it ('' for one ending in '/'). */
-function lastComponent(path: string): string {
+export function lastComponent(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1);
 }
 
