@@ -61,8 +61,14 @@ export interface ProcessTree {
    * Its tasks (processes and pending forks) move with it.
    */
   detach(node: ProcessNode): void;
-  /** Called when a root and all its descendants have exited. */
+  /**
+   * Called when a root and all its descendants have exited. A fork record read after that
+   * (printed on another CPU before the parent's exit) reopens the tree until it is released;
+   * it is called again when the tree completes again.
+   */
   onTreeComplete?: (root: ProcessNode) => void;
+  /** Whether every task of this tree has exited (a released tree counts as complete). */
+  isComplete(root: ProcessNode): boolean;
   /** Called when a traced process exec'd (its exec info is set), while it may still be running. */
   onExec?: (node: ProcessNode) => void;
   stats: TreeStats;
@@ -143,7 +149,12 @@ export function createProcessTree(opts: ProcessTreeOptions = {}): ProcessTree {
 
   /** Count a task in or out of its tree; the tree is complete when nothing is left. */
   function adjustRunning(root: ProcessNode, delta: number): void {
-    if (completed.has(root)) return;
+    if (completed.has(root)) {
+      // A child forked just before its parent's exit, its fork record read after the exit
+      // (another CPU's buffer): the tree runs on, unless it was released (published) already.
+      if (delta <= 0 || !rootList.includes(root)) return;
+      completed.delete(root);
+    }
     const left = (running.get(root) ?? 0) + delta;
     if (left > 0) { running.set(root, left); return; }
     running.delete(root);
@@ -218,6 +229,7 @@ export function createProcessTree(opts: ProcessTreeOptions = {}): ProcessTree {
       adjustRunning(oldRoot, -moved);
     },
     get: (pid) => live.get(pid),
+    isComplete: (root) => completed.has(root),
     addRoot(pid, startNs) {
       const node = createProcess(pid, undefined, startNs);
       live.set(pid, node);

@@ -82,7 +82,8 @@ export function createPublishQueue(x: {
     const due = completed.filter((c) => c.dueNs <= now);
     if (due.length === 0) return;
     completed = completed.filter((c) => c.dueNs > now);
-    for (const c of due) schedule({ node: c.root, isRoot: true, endNs: c.root.endNs ?? now });
+    // a tree reopened by a late fork record is published when it completes again (or as an orphan's origin)
+    for (const c of due) if (tree.isComplete(c.root)) schedule({ node: c.root, isRoot: true, endNs: c.root.endNs ?? now });
   }
 
   function publishDueSubtrees(now: number): void {

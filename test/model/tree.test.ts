@@ -239,6 +239,36 @@ describe('evidence', () => {
   });
 });
 
+describe('a fork record read after the tree completed', () => {
+  // A child forked just before its parent's exit, the fork printed on one CPU and the exit on
+  // another: bpftrace can hand over the exit first (CI: a Go tool's orphan was published as
+  // part of a finished tree, still running).
+  it('reopens the tree until the child exits, then completes it again', () => {
+    const tree = createProcessTree({ keepExitedUntilRelease: true });
+    const completed: ProcessNode[] = [];
+    tree.onTreeComplete = (r) => completed.push(r);
+    const root = tree.addRoot(100, 0);
+    feed(tree, [exec(1, 100, '/usr/bin/tool'), exit(5, 100)]);
+    expect(completed).toEqual([root]);
+    feed(tree, [fork(4, 100, 101), exec(4, 101, '/usr/bin/tool')]);
+    expect(tree.isComplete(root)).toBe(false);
+    expect(pids(root)).toEqual([100, 101]);
+    feed(tree, [exit(9, 101, 3 << 8)]);
+    expect(tree.isComplete(root)).toBe(true);
+    expect(completed).toEqual([root, root]);
+  });
+
+  it('leaves a released tree alone', () => {
+    const tree = createProcessTree({ keepExitedUntilRelease: true });
+    const root = tree.addRoot(100, 0);
+    feed(tree, [exec(1, 100, '/usr/bin/tool'), exit(5, 100)]);
+    tree.release(root);
+    feed(tree, [fork(4, 100, 101)]);
+    expect(tree.isComplete(root)).toBe(true);
+    expect(tree.roots()).toEqual([]);
+  });
+});
+
 describe('detaching an orphan', () => {
   it('makes a running child of an exited root a tree of its own, with the forks it has not shown yet, and completes both', () => {
     const { tree, root, completed } = setup();

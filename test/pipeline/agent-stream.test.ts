@@ -151,4 +151,30 @@ describe('the pipeline on an agent stream', () => {
     await core.finish(T0 + 13 * S);
     expect(spans.filter((s) => s.name === 'gopls' || s.name === 'go list')).toHaveLength(2); // nothing twice
   });
+
+  it('treats a child whose fork record is read after its parent\'s exit as an orphan, not as part of a finished tree', async () => {
+    const { core, spans } = makeCore();
+    // the order CI read a Go tool that starts itself again and exits: the exit (one CPU's
+    // buffer) before the fork printed just before it (another CPU's)
+    feed(core, [rec.ready(T0), rec.root(T0, 800, 1), rec.exec(T0 + 1e6, 800, 1, ['tool'], '/usr/bin/tool'),
+      rec.sched(T0 + 20e6, 800, 800), rec.exit(T0 + 20e6, 800),
+      rec.fork(T0 + 10e6, 800, 900), rec.exec(T0 + 11e6, 900, 800, ['tool', 'child'], '/usr/bin/tool')]);
+    core.advance(T0 + 1.5 * S);
+    await core.idle();
+    expect(spans.find((s) => s.name === 'tool')).toBeUndefined(); // not as a finished tree after 1 s
+    core.advance(T0 + 2.5 * S);
+    await core.idle();
+    const parent = spans.find((s) => s.name === 'tool')!;
+    expect(attr(parent, 'process.pid')).toBe(800);
+    expect(attr(parent, 'gostall.agent.orphans_published_later')).toBe(1);
+    expect(spans.some((s) => attr(s, 'process.pid') === 900)).toBe(false);
+    feed(core, [rec.sched(T0 + 10 * S, 900, 900), rec.exit(T0 + 10 * S, 900, 3 << 8)]);
+    core.advance(T0 + 12 * S);
+    await core.idle();
+    const child = spans.find((s) => attr(s, 'process.pid') === 900)!;
+    expect(child.spanContext().traceId).toBe(parent.spanContext().traceId);
+    expect(child.parentSpanContext?.spanId).toBe(parent.spanContext().spanId);
+    expect(attr(child, 'process.exit.code')).toBe(3);
+    expect(core.openTrees()).toBe(0);
+  });
 });
