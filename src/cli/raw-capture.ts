@@ -5,7 +5,8 @@
  * replay of the file diagnoses as run did. Created 0600: the records hold command lines
  * and paths.
  */
-import { createWriteStream, chmodSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
+import { restrictRegularFileSync } from '../export/private-file.js';
 import type { RecordedContext } from '../diagnose/context.js';
 
 export interface RawCapture {
@@ -20,9 +21,9 @@ export async function openRawCapture(path: string, clockOffsetNs: number): Promi
   // loaded only for --raw: the recording format brings zod's parser for replay
   const { formatClockOffsetHeader, formatContextLine } = await import('../pipeline/recording.js');
   const out = createWriteStream(path, { flags: 'w', mode: 0o600 });
-  await new Promise<void>((res, rej) => out.once('open', () => res()).once('error', rej));
+  const fd = await new Promise<number>((res, rej) => out.once('open', res).once('error', rej));
   // An existing file keeps its mode on open(); make sure it is private too.
-  chmodSync(path, 0o600);
+  restrictRegularFileSync(fd, 0o600);
   let failed: Error | undefined;
   out.on('error', (err) => { failed ??= err; });
   out.write(`${formatClockOffsetHeader(clockOffsetNs)}\n`);

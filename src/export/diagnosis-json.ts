@@ -1,7 +1,8 @@
 /** --json: the diagnosis as JSON for scripts (same content as the terminal summary). */
-import { writeFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { displayName, type ProcessNode } from '../model/process.js';
 import type { Cause } from '../diagnose/types.js';
+import { restrictRegularFile } from './private-file.js';
 
 interface Published { traceId: string; causes: Cause[] }
 
@@ -24,6 +25,7 @@ export function diagnosisJsonText(root: ProcessNode, published: Pick<Published, 
 
 export async function writeDiagnosisJson(target: string, root: ProcessNode, published: Published, endNs: number): Promise<void> {
   const text = diagnosisJsonText(root, published, endNs);
-  if (target === '-') process.stdout.write(text);
-  else await writeFile(target, text, { mode: 0o600 });
+  if (target === '-') { process.stdout.write(text); return; }
+  const fh = await open(target, 'w', 0o600);
+  try { await restrictRegularFile(fh, 0o600); await fh.writeFile(text); } finally { await fh.close(); }
 }

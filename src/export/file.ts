@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { restrictRegularFile } from './private-file.js';
 
 export interface OtlpJsonFile {
   path: string;
@@ -35,8 +36,7 @@ export async function openOtlpJsonFile(path: string, opts: { group?: number } = 
   const mode = opts.group === undefined ? 0o600 : 0o640;
   const fh: FileHandle = await open(path, 'a', mode);
   // An existing file keeps its mode on open(); make sure it is private (or group-readable) too.
-  if (opts.group !== undefined) await fh.chown(-1, opts.group);
-  await fh.chmod(mode);
+  await restrictRegularFile(fh, mode, opts.group);
   return {
     path,
     async write(spans) {

@@ -9,7 +9,7 @@
  * When a new file would exceed maxBytes, the oldest files are evicted (the caller is told
  * how many spans that cost; nothing is dropped silently).
  */
-import { chmod, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BodyKind } from './transport.js';
 
@@ -52,11 +52,23 @@ export interface SpoolOptions {
 
 const NAME = /^(\d{1,15})-(\d{1,9})\.(pb|json)$/;
 
-/** Create (or tighten) the spool directory and load what a previous run left. */
+/**
+ * Create the spool directory private, or take an existing one as it is. Never chmod one: the
+ * agent runs as root and `--spool-dir /var/lib` would close a system directory to everyone.
+ * One that other users may write in is refused: they could plant request files (or links to
+ * any file root can read) that the agent would send to the collector.
+ */
+async function prepareSpoolDir(dir: string): Promise<void> {
+  if (await mkdir(dir, { recursive: true, mode: 0o700 }) !== undefined) return;
+  const mode = (await stat(dir)).mode;
+  if ((mode & 0o022) !== 0) {
+    throw new Error(`other users may write in it (mode ${(mode & 0o7777).toString(8).padStart(4, '0')}): name a directory of the agent's own (the default is STATE_DIR/spool)`);
+  }
+}
+
+/** Create (or check) the spool directory and load what a previous run left. */
 export async function openSpool(opts: SpoolOptions): Promise<Spool> {
-  await mkdir(opts.dir, { recursive: true, mode: 0o700 });
-  // An existing directory keeps its mode on mkdir: make it private anyway.
-  await chmod(opts.dir, 0o700);
+  await prepareSpoolDir(opts.dir);
   const entries: SpoolEntry[] = [];
   let total = 0;
   let totalSpans = 0;

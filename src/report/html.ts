@@ -9,6 +9,7 @@ import { open } from 'node:fs/promises';
 import { CLIENT_JS } from './html-client.js';
 import { PAGE_CSS } from './html-style.js';
 import type { PageData } from './page-data.js';
+import { restrictRegularFile } from '../export/private-file.js';
 
 /** JSON that is safe inside a <script type="application/json"> element. */
 export function embedJson(value: unknown): string {
@@ -51,7 +52,7 @@ export function renderHtml(data: PageData): string {
 export async function writeHtml(target: string, data: PageData): Promise<void> {
   const fh = await open(target, 'w', 0o600);
   try {
-    await fh.chmod(0o600); // an existing file keeps its mode on open()
+    await restrictRegularFile(fh, 0o600); // an existing file keeps its mode on open()
     await fh.writeFile(renderHtml(data));
   } finally {
     await fh.close();

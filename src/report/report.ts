@@ -10,6 +10,7 @@ import { buildTraces, num, type ReportTrace } from './model.js';
 import { summaryOfTrace } from './summary.js';
 import { pageTrace, type PageData } from './page-data.js';
 import { writeHtml } from './html.js';
+import { restrictRegularFile } from '../export/private-file.js';
 
 export { terminalSafe } from '../export/summary.js';
 
@@ -59,7 +60,7 @@ export function pageData(r: Report): PageData {
 export async function writePrivate(target: string, text: string): Promise<void> {
   if (target === '-') { process.stdout.write(text); return; }
   const fh = await open(target, 'w', 0o600);
-  try { await fh.chmod(0o600); await fh.writeFile(text); } finally { await fh.close(); }
+  try { await restrictRegularFile(fh, 0o600); await fh.writeFile(text); } finally { await fh.close(); }
 }
 
 /**

@@ -1,7 +1,8 @@
 // The --out file is OTLP JSON lines the Collector's otlpjsonfile receiver reads, private to
 // its owner; the resource says who ran where, honouring the standard OTEL_* variables.
-import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { constants, readFileSync } from 'node:fs';
+import { mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BasicTracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
@@ -75,6 +76,22 @@ describe('the OTLP JSON lines file', () => {
     await f.close();
     expect((await stat(path)).mode & 0o777).toBe(0o600);
     expect(decodeOtlpJsonLines(await readFile(path, 'utf8'))).toHaveLength(2);
+  });
+
+  it('leaves a pipe named as the file as it is (a device or a FIFO is not the trace\'s to make private)', async () => {
+    const path = join(dir, 'fifo');
+    execFileSync('mkfifo', ['-m', '0644', path]);
+    // a reader, so opening the FIFO for appending does not wait
+    const reader = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const f = await openOtlpJsonFile(path);
+      await f.write(await someSpans());
+      await f.close();
+      expect((await stat(path)).mode & 0o777).toBe(0o644);
+      expect(decodeOtlpJsonLines((await reader.readFile()).toString('utf8'))).toHaveLength(2);
+    } finally {
+      await reader.close();
+    }
   });
 });
 

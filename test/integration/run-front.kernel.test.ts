@@ -148,6 +148,27 @@ describe('gostall run through the agent, without Node', () => {
     expect((await counters()).built).toBe(before.built + 2);
   });
 
+  it('leaves a device named as an output as it is, whichever way it is traced (`--out /dev/null` once made /dev/null 0600 for everyone)', async () => {
+    // the test's own null device (char 1:3), not the machine's: a failure must not break /dev/null
+    const nul = join(dir, 'null');
+    execFileSync('mknod', ['-m', '0666', nul, 'c', '1', '3']);
+    try {
+      for (const [way, opts] of TRACE_WAYS) {
+        const extra = way === 'standalone' ? ['--raw', nul, '--html', nul] : [];
+        const run = await runGostall(['run', ...(opts.args ?? []), '--out', nul, '--json', nul, ...extra, '--', 'sh', '-c', 'exit 4'],
+          { front: true, env: userEnv(), ...opts });
+        expect(run.code, `${way}: ${run.stderr}`).toBe(4);
+        expect(run.stderr, way).not.toMatch(/could not write|cannot/);
+        const st = statSync(nul);
+        expect(st.isCharacterDevice(), way).toBe(true);
+        expect(st.mode & 0o777, way).toBe(0o666);
+        expect(st.uid, way).toBe(0);
+      }
+    } finally {
+      execFileSync('rm', ['-f', nul]);
+    }
+  });
+
   it('takes OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES from the user\'s environment into the resource, as standalone; malformed ones are Node\'s usage error before the command runs', async () => {
     const resource = { OTEL_SERVICE_NAME: 'ci-build', OTEL_RESOURCE_ATTRIBUTES: 'team=build%20tools,deployment.environment=ci' };
     const cmd = ['sh', '-c', 'exit 6'];
