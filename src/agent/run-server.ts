@@ -13,9 +13,9 @@
  * Once following, the only request is `flush` (the same limits): answered with `flushed`
  * when the tracer's records up to then are sent (tracerDrained), or with an error.
  */
-import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { inCgroup } from '../vocabulary/procfs.js';
 import type { RunRouter, FollowClient } from './run-router.js';
 import { SHIM_COMM } from './run-router.js';
@@ -133,6 +133,26 @@ function setModeAndGroup(path: string, mode: number, gid: number | undefined): v
   if ((statSync(path).mode & 0o7777) !== mode) chmodSync(path, mode);
 }
 
+/**
+ * The socket's directory is the agent's own: made 0700, or 2750 with the group, so the socket
+ * bound in it gets the group without a chown. A directory made beforehand that way (root:GROUP
+ * 2750: the Dev Container Feature's) is left as it is: an agent without CAP_CHOWN and
+ * CAP_FSETID (a container's) could neither give it the group nor keep the bit while changing
+ * its mode. A directory that holds anything besides the socket is someone else's (a socket
+ * at /run/gostall.sock): the agent, as root, must not close /run to everyone; the socket's own
+ * mode guards it there. One every user may write in (/tmp) is refused: anyone could put their
+ * own socket in its place.
+ */
+function prepareSocketDir(socketPath: string, gid: number | undefined): void {
+  const dir = dirname(socketPath);
+  if (mkdirSync(dir, { recursive: true, mode: 0o700 }) === undefined) {
+    const mode = statSync(dir).mode & 0o7777;
+    if ((mode & 0o002) !== 0) throw new Error(`every user may write in ${dir} (mode ${mode.toString(8).padStart(4, '0')}): give the socket a directory of its own, such as /run/gostall/run.sock`);
+    if (readdirSync(dir).some((name) => name !== basename(socketPath))) return;
+  }
+  setModeAndGroup(dir, gid !== undefined ? 0o2750 : 0o700, gid);
+}
+
 /** How long a live agent has to accept a connection before its socket is taken for a stale one. */
 const LIVE_CHECK_MILLIS = 500;
 
@@ -159,13 +179,7 @@ async function takeOverStaleSocket(path: string): Promise<void> {
 export async function startRunServer(opts: RunServerOptions): Promise<RunServer> {
   const stats = { requests: 0, refused: 0, following: 0, built: 0 };
   let sessions = 0;
-  const dir = dirname(opts.path);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  // With a group the directory is set-group-ID, so the socket bound in it gets the group
-  // without a chown. A directory made beforehand that way (root:GROUP 2750: the Dev
-  // Container Feature's) is left as it is: an agent without CAP_CHOWN and CAP_FSETID (a
-  // container's) could neither give it the group nor keep the bit while changing its mode.
-  setModeAndGroup(dir, opts.group ? 0o2750 : 0o700, opts.group?.gid);
+  prepareSocketDir(opts.path, opts.group?.gid);
   await takeOverStaleSocket(opts.path);
 
   const mayAsk = (uid: number, gid: number): boolean => {

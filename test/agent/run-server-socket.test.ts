@@ -4,7 +4,7 @@
  * an agent that died is replaced (src/agent/run-server.ts).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { lstatSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -38,10 +38,35 @@ describe('the run socket', () => {
       // the first still answers on the same path
       expect(await ask(path, 'not json')).toMatch(/"type":"error".*not JSON/);
       expect((lstatSync(path).mode & 0o777)).toBe(0o600);
+      expect((lstatSync(join(dir, 'run')).mode & 0o7777)).toBe(0o700); // made by the agent: its own
     } finally {
       await first.close();
     }
     expect(() => lstatSync(path)).toThrow(/ENOENT/);
+  });
+
+  it('leaves a directory it shares with other files as it is (a socket at /run/gostall.sock must not close /run)', async () => {
+    const shared = join(dir, 'shared');
+    mkdirSync(shared, { mode: 0o755 });
+    chmodSync(shared, 0o755);
+    writeFileSync(join(shared, 'someone-elses.pid'), '1\n');
+    const path = join(shared, 'gostall.sock');
+    const server = await start(path);
+    try {
+      expect(await ask(path, 'not json')).toMatch(/"type":"error".*not JSON/);
+      expect((lstatSync(shared).mode & 0o7777)).toBe(0o755);
+      expect((lstatSync(path).mode & 0o777)).toBe(0o600);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('is refused in a directory every user may write in (a /tmp), which stays as it is', async () => {
+    const open = join(dir, 'sticky');
+    mkdirSync(open);
+    chmodSync(open, 0o1777);
+    await expect(start(join(open, 'run.sock'))).rejects.toThrow(/every user may write in .*sticky \(mode 1777\): give the socket a directory of its own/);
+    expect((lstatSync(open).mode & 0o7777)).toBe(0o1777);
   });
 
   it('refuses at once a run for a shim that named itself when its tracer cannot see one (no rename hook)', async () => {
