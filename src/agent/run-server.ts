@@ -17,6 +17,7 @@ import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, readdirSync, 
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { basename, dirname } from 'node:path';
 import { inCgroup } from '../vocabulary/procfs.js';
+import { sharedDirectoryMode } from '../export/private-file.js';
 import type { RunRouter, FollowClient } from './run-router.js';
 import { SHIM_COMM } from './run-router.js';
 import { MAX_REQUEST_BYTES, REQUEST_DEADLINE_MILLIS, RUN_PROTOCOL_VERSION, SHIM_WAIT_MILLIS, finishRequestSchema, laterRequestSchema, lineReader, requestSchema, type RunReply } from './run-protocol.js';
@@ -140,14 +141,14 @@ function setModeAndGroup(path: string, mode: number, gid: number | undefined): v
  * CAP_FSETID (a container's) could neither give it the group nor keep the bit while changing
  * its mode. A directory that holds anything besides the socket is someone else's (a socket
  * at /run/gostall.sock): the agent, as root, must not close /run to everyone; the socket's own
- * mode guards it there. One every user may write in (/tmp) is refused: anyone could put their
- * own socket in its place.
+ * mode guards it there. One that other users may write in (/tmp) is refused: they could put
+ * their own socket in its place.
  */
 function prepareSocketDir(socketPath: string, gid: number | undefined): void {
   const dir = dirname(socketPath);
   if (mkdirSync(dir, { recursive: true, mode: 0o700 }) === undefined) {
-    const mode = statSync(dir).mode & 0o7777;
-    if ((mode & 0o002) !== 0) throw new Error(`every user may write in ${dir} (mode ${mode.toString(8).padStart(4, '0')}): give the socket a directory of its own, such as /run/gostall/run.sock`);
+    const shared = sharedDirectoryMode(statSync(dir).mode);
+    if (shared) throw new Error(`other users may write in ${dir} (mode ${shared}): give the socket a directory of its own, such as /run/gostall/run.sock`);
     if (readdirSync(dir).some((name) => name !== basename(socketPath))) return;
   }
   setModeAndGroup(dir, gid !== undefined ? 0o2750 : 0o700, gid);

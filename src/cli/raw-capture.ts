@@ -5,8 +5,7 @@
  * replay of the file diagnoses as run did. Created 0600: the records hold command lines
  * and paths.
  */
-import { createWriteStream } from 'node:fs';
-import { restrictRegularFileSync } from '../export/private-file.js';
+import { openPrivate } from '../export/private-file.js';
 import type { RecordedContext } from '../diagnose/context.js';
 
 export interface RawCapture {
@@ -20,10 +19,7 @@ export interface RawCapture {
 export async function openRawCapture(path: string, clockOffsetNs: number): Promise<RawCapture> {
   // loaded only for --raw: the recording format brings zod's parser for replay
   const { formatClockOffsetHeader, formatContextLine } = await import('../pipeline/recording.js');
-  const out = createWriteStream(path, { flags: 'w', mode: 0o600 });
-  const fd = await new Promise<number>((res, rej) => out.once('open', res).once('error', rej));
-  // An existing file keeps its mode on open(); make sure it is private too.
-  restrictRegularFileSync(fd, 0o600);
+  const out = (await openPrivate(path)).createWriteStream();
   let failed: Error | undefined;
   out.on('error', (err) => { failed ??= err; });
   out.write(`${formatClockOffsetHeader(clockOffsetNs)}\n`);

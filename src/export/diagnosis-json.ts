@@ -1,8 +1,7 @@
 /** --json: the diagnosis as JSON for scripts (same content as the terminal summary). */
-import { open } from 'node:fs/promises';
 import { displayName, type ProcessNode } from '../model/process.js';
 import type { Cause } from '../diagnose/types.js';
-import { restrictRegularFile } from './private-file.js';
+import { writePrivate } from './private-file.js';
 
 interface Published { traceId: string; causes: Cause[] }
 
@@ -24,8 +23,5 @@ export function diagnosisJsonText(root: ProcessNode, published: Pick<Published, 
 }
 
 export async function writeDiagnosisJson(target: string, root: ProcessNode, published: Published, endNs: number): Promise<void> {
-  const text = diagnosisJsonText(root, published, endNs);
-  if (target === '-') { process.stdout.write(text); return; }
-  const fh = await open(target, 'w', 0o600);
-  try { await restrictRegularFile(fh, 0o600); await fh.writeFile(text); } finally { await fh.close(); }
+  await writePrivate(target, diagnosisJsonText(root, published, endNs));
 }

@@ -12,6 +12,7 @@
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BodyKind } from './transport.js';
+import { sharedDirectoryMode } from './private-file.js';
 
 export interface SpoolEntry {
   seq: number;
@@ -60,10 +61,8 @@ const NAME = /^(\d{1,15})-(\d{1,9})\.(pb|json)$/;
  */
 async function prepareSpoolDir(dir: string): Promise<void> {
   if (await mkdir(dir, { recursive: true, mode: 0o700 }) !== undefined) return;
-  const mode = (await stat(dir)).mode;
-  if ((mode & 0o022) !== 0) {
-    throw new Error(`other users may write in it (mode ${(mode & 0o7777).toString(8).padStart(4, '0')}): name a directory of the agent's own (the default is STATE_DIR/spool)`);
-  }
+  const shared = sharedDirectoryMode((await stat(dir)).mode);
+  if (shared) throw new Error(`other users may write in it (mode ${shared}): name a directory of the agent's own (the default is STATE_DIR/spool)`);
 }
 
 /** Create (or check) the spool directory and load what a previous run left. */

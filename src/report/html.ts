@@ -5,11 +5,10 @@
  * even a trace that got markup past the escaping could not run code or load anything.
  */
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
 import { CLIENT_JS } from './html-client.js';
 import { PAGE_CSS } from './html-style.js';
 import type { PageData } from './page-data.js';
-import { restrictRegularFile } from '../export/private-file.js';
+import { writePrivateFile } from '../export/private-file.js';
 
 /** JSON that is safe inside a <script type="application/json"> element. */
 export function embedJson(value: unknown): string {
@@ -50,11 +49,5 @@ export function renderHtml(data: PageData): string {
 
 /** Write the page with mode 0600 (it holds command lines and paths, like the trace). */
 export async function writeHtml(target: string, data: PageData): Promise<void> {
-  const fh = await open(target, 'w', 0o600);
-  try {
-    await restrictRegularFile(fh, 0o600); // an existing file keeps its mode on open()
-    await fh.writeFile(renderHtml(data));
-  } finally {
-    await fh.close();
-  }
+  await writePrivateFile(target, renderHtml(data));
 }

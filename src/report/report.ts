@@ -2,7 +2,6 @@
  * `gostall report`'s outputs from recorded OTLP JSON: the terminal summaries, the diagnosis
  * JSON and the HTML page, all from one read of the input.
  */
-import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { readOtlpJsonLines, type ReadResult } from './read.js';
@@ -10,9 +9,9 @@ import { buildTraces, num, type ReportTrace } from './model.js';
 import { summaryOfTrace } from './summary.js';
 import { pageTrace, type PageData } from './page-data.js';
 import { writeHtml } from './html.js';
-import { restrictRegularFile } from '../export/private-file.js';
 
 export { terminalSafe } from '../export/summary.js';
+export { writePrivate } from '../export/private-file.js';
 
 export interface Report { read: ReadResult; traces: ReportTrace[] }
 
@@ -56,12 +55,6 @@ export function pageData(r: Report): PageData {
   return { traces: r.traces.map(pageTrace), problems: r.read.problems, malformedLines: r.read.malformedLines };
 }
 
-/** Write a file (or stdout for `-`) with mode 0600. */
-export async function writePrivate(target: string, text: string): Promise<void> {
-  if (target === '-') { process.stdout.write(text); return; }
-  const fh = await open(target, 'w', 0o600);
-  try { await restrictRegularFile(fh, 0o600); await fh.writeFile(text); } finally { await fh.close(); }
-}
 
 /**
  * `run --html`: the page for spans just built, through the same OTLP JSON encoding the

@@ -61,11 +61,11 @@ describe('the run socket', () => {
     }
   });
 
-  it('is refused in a directory every user may write in (a /tmp), which stays as it is', async () => {
+  it('is refused in a directory other users may write in (a /tmp), which stays as it is', async () => {
     const open = join(dir, 'sticky');
     mkdirSync(open);
     chmodSync(open, 0o1777);
-    await expect(start(join(open, 'run.sock'))).rejects.toThrow(/every user may write in .*sticky \(mode 1777\): give the socket a directory of its own/);
+    await expect(start(join(open, 'run.sock'))).rejects.toThrow(/other users may write in .*sticky \(mode 1777\): give the socket a directory of its own/);
     expect((lstatSync(open).mode & 0o7777)).toBe(0o1777);
   });
 
