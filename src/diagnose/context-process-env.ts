@@ -136,11 +136,10 @@ export function createExecReadingCache(procRoot = '/proc'): { take(pid: number, 
       byKey.set(`${pid}:${execTs}`, readAtExecOf(procRoot, pid, lastComponent(filename)));
     },
     read(p) {
-      // each exec is noted once: its entry goes, so that a long run's cache does not grow
-      const key = p.exec ? `${p.pid}:${p.exec.ts}` : undefined;
-      const taken = key === undefined ? undefined : byKey.get(key);
+      const key = `${p.pid}:${p.exec?.ts}`;
+      const taken = byKey.get(key);
       if (taken === undefined) return readAtExec(procRoot, p);
-      byKey.delete(key!);
+      byKey.delete(key); // each exec is noted once: a long run's cache does not keep it
       return taken;
     },
   };

@@ -97,7 +97,7 @@ export function encodeBtf(typeSection: Buffer, stringSection: Buffer): Buffer {
 const STRUCT_KIND: ReadonlySet<number> = new Set([KIND.STRUCT]);
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** Names being looked up, by where the string section stores them, and the range of those offsets (empty: lowest > highest). */
+/** Names being looked up, by where the string section stores them, and the range of those offsets (none: Infinity, -Infinity). */
 interface WantedNames { byOffset: Map<number, string>; lowest: number; highest: number }
 
 /** The types of one BTF blob, indexed by id, read lazily. */
@@ -164,15 +164,15 @@ export class BtfTypes {
     const idents = [...new Set(names)].filter((n) => IDENTIFIER.test(n) && !this.named.has(n));
     const out = new Map<number, string>();
     for (const name of idents) this.named.set(name, []);
-    if (idents.length === 0) return { byOffset: out, lowest: 1, highest: 0 };
+    if (idents.length === 0) return { byOffset: out, lowest: Infinity, highest: -Infinity };
     // each name whole, between NULs: a NUL put in front stands for the one before the first
     // string, and shifts every match's index to the offset of the name itself. (A lookbehind
     // for the NUL instead took ~13 ms, not ~4.)
     const strings = '\0' + this.buf.toString('latin1', this.strBase, this.strEnd);
     const re = new RegExp(`\0(?:${idents.join('|')})(?=\0)`, 'g');
     for (const m of strings.matchAll(re)) out.set(m.index!, m[0].slice(1));
-    const offsets = [...out.keys()];
-    return offsets.length === 0 ? { byOffset: out, lowest: 1, highest: 0 } : { byOffset: out, lowest: Math.min(...offsets), highest: Math.max(...offsets) };
+    // (no match: Math.min() is Infinity and Math.max() -Infinity, a range nothing falls in)
+    return { byOffset: out, lowest: Math.min(...out.keys()), highest: Math.max(...out.keys()) };
   }
 
   /** Enters the type at this position under its name, when that is one being looked up. */

@@ -14,6 +14,15 @@ function steppingClock(): () => number {
 const lines = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `${tag}${i}`);
 const nextTurn = () => new Promise<void>((r) => setImmediate(r));
 
+/** A burst of n lines pushed at once into a feeder on a stepping clock, and what it fed after the first slice. */
+async function burst(n: number): Promise<{ fed: string[]; feeder: ReturnType<typeof createSlicedFeeder> }> {
+  const fed: string[] = [];
+  const feeder = createSlicedFeeder((l) => fed.push(l), steppingClock());
+  for (const l of lines(n, 'a')) feeder.push(l);
+  await Promise.resolve();
+  return { fed, feeder };
+}
+
 describe('lines fed to the pipeline in slices', () => {
   it('feeds the lines of one read as soon as that read is handled, in order', async () => {
     const fed: string[] = [];
@@ -26,10 +35,7 @@ describe('lines fed to the pipeline in slices', () => {
   });
 
   it('lets the next read in between the slices of a burst, and keeps every line in order', async () => {
-    const fed: string[] = [];
-    const feeder = createSlicedFeeder((l) => fed.push(l), steppingClock());
-    for (const l of lines(1000, 'a')) feeder.push(l);
-    await Promise.resolve();
+    const { fed, feeder } = await burst(1000);
     // the clock is looked at every 32 lines and moves 0.25 ms each time: a slice ends within ~SLICE_MILLIS
     expect(fed.length).toBeGreaterThan(0);
     expect(fed.length).toBeLessThanOrEqual(32 * (SLICE_MILLIS / 0.25 + 1));
@@ -41,10 +47,7 @@ describe('lines fed to the pipeline in slices', () => {
   });
 
   it('feeds everything left at once when asked (before the pipeline finishes)', async () => {
-    const fed: string[] = [];
-    const feeder = createSlicedFeeder((l) => fed.push(l), steppingClock());
-    for (const l of lines(500, 'a')) feeder.push(l);
-    await Promise.resolve();
+    const { fed, feeder } = await burst(500);
     expect(feeder.pending).toBeGreaterThan(0);
     feeder.feedAll();
     expect(fed).toEqual(lines(500, 'a'));
