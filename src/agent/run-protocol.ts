@@ -20,9 +20,18 @@
  *   agent → run   accepted, following or error, as above; no records are sent
  *   run → agent   {"v":1,"type":"finish","out":"PATH"}   CMD has exited; PATH is where
  *                 run writes the trace (named in the summary; the agent never opens it)
- *   agent → run   {"v":1,"type":"result","summaryBytes":S,"jsonBytes":J?,"traceBytes":T}, then S
- *                 bytes of the summary, J bytes of the --json diagnosis (when the request
- *                 asked for it) and T bytes of OTLP JSON lines; or an error. The agent closes.
+ *   agent → run   {"v":1,"type":"result","summaryBytes":S,"jsonBytes":J?,"traceBytes":T,"history":[[F,N]…]?},
+ *                 then S bytes of the summary, J bytes of the --json diagnosis (when the request
+ *                 asked for it), T bytes of OTLP JSON lines and, for each [F,N], N bytes of
+ *                 the build record run writes as F in the user's build history; or an error.
+ *                 The agent closes.
+ * With "clientHistory":true in the request, the build history is the user's own, which run
+ * reads and writes (the agent never opens a user's files), before the result:
+ *   agent → run   {"v":1,"type":"want-history","files":[F…]}   the records the trace's builds
+ *                 compare with (file names: 32 hex digits and .json)
+ *   run → agent   {"v":1,"type":"history","records":{F:"the file's text",…}}   those it has
+ *                 (one line of at most MAX_HISTORY_MESSAGE_BYTES); one not sent within
+ *                 HISTORY_WAIT_MILLIS leaves the build uncompared
  *
  * Anyone who may connect can also ask how the agent is (`gostall doctor` does):
  *   run → agent   {"v":1,"type":"status"}
@@ -66,6 +75,9 @@ export const requestSchema = z.discriminatedUnion('type', [
     // --json: the diagnosis comes back with the trace (run writes it with its own uid); an
     // agent from before refuses the field at once, and bin/gostall goes to Node
     json: z.optional(z.literal(true)),
+    // the user's own build history, through the client (want-history); an agent from
+    // before refuses the field at once, and bin/gostall goes to Node, which keeps it too
+    clientHistory: z.optional(z.literal(true)),
   }),
 ]);
 export type RunRequest = z.infer<typeof requestSchema>;
@@ -74,6 +86,14 @@ export const laterRequestSchema = z.strictObject({ v: z.literal(RUN_PROTOCOL_VER
 
 /** What a `run` request's client may send once the agent follows its command: once. */
 export const finishRequestSchema = z.strictObject({ v: z.literal(RUN_PROTOCOL_VERSION), type: z.literal('finish'), out: z.string().check(z.minLength(1), z.maxLength(4096)) });
+
+/** A build record's file in a user's history (src/pipeline/build-history.ts: fileNameOf). */
+const historyFile = z.string().check(z.regex(/^[0-9a-f]{32}\.json$/));
+/** The client's records: one line, at most this long (a 2,000-package record is ~600 KiB). */
+export const MAX_HISTORY_MESSAGE_BYTES = 4 * 1024 * 1024;
+/** How long the agent waits for the records it asked for; then the build is not compared. */
+export const HISTORY_WAIT_MILLIS = 5000;
+export const historyMessageSchema = z.strictObject({ v: z.literal(RUN_PROTOCOL_VERSION), type: z.literal('history'), records: z.record(historyFile, z.string()) });
 
 /** How long the agent waits for its tracer to report the shim's exec before it gives up. */
 export const SHIM_WAIT_MILLIS = 1000;
@@ -92,7 +112,9 @@ export const replySchema = z.discriminatedUnion('type', [
     v: z.literal(RUN_PROTOCOL_VERSION), type: z.literal('result'),
     summaryBytes: z.number().check(z.int(), z.minimum(0)), jsonBytes: z.optional(z.number().check(z.int(), z.minimum(0))),
     traceBytes: z.number().check(z.int(), z.minimum(0)),
+    history: z.optional(z.array(z.tuple([historyFile, z.number().check(z.int(), z.minimum(0))]))),
   }),
+  z.strictObject({ v: z.literal(RUN_PROTOCOL_VERSION), type: z.literal('want-history'), files: z.array(historyFile) }),
 ]);
 export type RunReply = z.infer<typeof replySchema>;
 

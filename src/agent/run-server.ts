@@ -20,8 +20,9 @@ import { inCgroup } from '../vocabulary/procfs.js';
 import { sharedDirectoryMode } from '../export/private-file.js';
 import type { RunRouter, FollowClient } from './run-router.js';
 import { SHIM_COMM } from './run-router.js';
-import { MAX_REQUEST_BYTES, REQUEST_DEADLINE_MILLIS, RUN_PROTOCOL_VERSION, SHIM_WAIT_MILLIS, finishRequestSchema, laterRequestSchema, lineReader, requestSchema, type RunReply } from './run-protocol.js';
+import { MAX_HISTORY_MESSAGE_BYTES, MAX_REQUEST_BYTES, REQUEST_DEADLINE_MILLIS, RUN_PROTOCOL_VERSION, SHIM_WAIT_MILLIS, finishRequestSchema, laterRequestSchema, lineReader, requestSchema, type RunReply } from './run-protocol.js';
 import { clientEnvironment, startAgentRun, type AgentRun } from './run-session.js';
+import { linkClientHistory, type ClientHistoryLink } from './client-history.js';
 import { resolveResourceSettings } from '../export/settings.js';
 import type { WallClock } from '../model/clock.js';
 import { parseDuration } from '../vocabulary/units.js';
@@ -220,9 +221,12 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
     });
     const read = lineReader(MAX_REQUEST_BYTES, (line) => void onRequest(line), () => refuse(`request longer than ${MAX_REQUEST_BYTES} bytes`));
     const readLater = lineReader(MAX_REQUEST_BYTES, (line) => onLater(line), () => refuseLater(`request longer than ${MAX_REQUEST_BYTES} bytes`));
-    // before `following` nothing more is read; after it, only flushes (or, for `run`, one finish)
-    socket.on('data', (chunk: Buffer) => { if (!answered) read(chunk); else if (client && !laterRefused) readLater(chunk); });
+    // a `run` also sends its build records in one line (want-history)
+    const readSession = lineReader(MAX_HISTORY_MESSAGE_BYTES, (line) => onLater(line), () => refuseLater(`message longer than ${MAX_HISTORY_MESSAGE_BYTES} bytes`));
+    // before `following` nothing more is read; after it, only flushes (or, for `run`, one finish and the build records asked for)
+    socket.on('data', (chunk: Buffer) => { if (!answered) read(chunk); else if (client && !laterRefused) (session ? readSession : readLater)(chunk); });
     let session: AgentRun | undefined;
+    let history: ClientHistoryLink | undefined;
     let laterRefused = false;
     let pendingFlushes = 0;
     let flushes = Promise.resolve();
@@ -236,7 +240,13 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
       if (laterRefused) return;
       let json: unknown;
       try { json = JSON.parse(line); } catch { return refuseLater('malformed request: not JSON'); }
-      if (session) return onFinish(json);
+      if (session) {
+        if (history && (json as { type?: unknown } | null)?.type === 'history') {
+          const problem = history.receive(json);
+          return problem === undefined ? undefined : refuseLater(problem);
+        }
+        return onFinish(json);
+      }
       const parsed = laterRequestSchema.safeParse(json);
       if (!parsed.success) return refuseLater(malformed(parsed.error));
       if (++pendingFlushes > MAX_PENDING_FLUSHES) return refuseLater(`more than ${MAX_PENDING_FLUSHES} flush requests unanswered`);
@@ -257,12 +267,18 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
       session!.finish(parsed.data.out).then(({ summary, trace, json }) => {
         const text = Buffer.from(summary);
         const diagnosis = json === undefined ? undefined : Buffer.from(json);
+        const records = history?.outgoing() ?? [];
         stats.built++;
-        reply({ v: RUN_PROTOCOL_VERSION, type: 'result', summaryBytes: text.length, ...(diagnosis ? { jsonBytes: diagnosis.length } : {}), traceBytes: trace.length });
+        reply({
+          v: RUN_PROTOCOL_VERSION, type: 'result', summaryBytes: text.length, ...(diagnosis ? { jsonBytes: diagnosis.length } : {}), traceBytes: trace.length,
+          ...(records.length > 0 ? { history: records.map((r): [string, number] => [r.file, r.bytes.length]) } : {}),
+        });
         if (!socket.destroyed) {
           socket.write(text);
           if (diagnosis) socket.write(diagnosis);
-          socket.end(trace);
+          socket.write(trace);
+          for (const r of records) socket.write(r.bytes);
+          socket.end();
         }
         // (the bytes are in the socket by now: its history is written while the client exits)
         setImmediate(() => session!.saveHistory());
@@ -330,8 +346,14 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
       };
       if (request.type === 'run' && seen) {
         // the records go to a trace built here; errors still go to the client
+        // the user's own history through the client; from a client before that, the agent's directory for the user
+        if (request.history && request.clientHistory) {
+          const link = linkClientHistory(who.uid, reply);
+          socket.once('close', link.close);
+          history = link;
+        }
         const s = startAgentRun({ shimPid: pid, env: clientEnv, evidenceThresholdNs, thresholds: opts.thresholds, clock: opts.sessions!.clock,
-          historyDir: request.history ? opts.sessions!.historyDir(who.uid) : undefined, json: request.json === true,
+          history: history ? { client: history.history } : request.history ? { dir: opts.sessions!.historyDir(who.uid) } : undefined, json: request.json === true,
           tracerDrained: () => opts.tracerDrained(() => socket.destroyed) });
         // an error (the tracer restarted) ends the connection: no trace is sent
         const viaSession: FollowClient = { send: (lines) => s.feed(lines), fail: c.fail };

@@ -14,7 +14,7 @@
 import { readFileSync } from 'node:fs';
 import type { WallClock } from '../model/clock.js';
 import { readProcessEnviron } from '../diagnose/context-go-env.js';
-import { createBuildHistory } from '../pipeline/build-history.js';
+import { createBuildHistory, type ClientHistory } from '../pipeline/build-history.js';
 import { RUN_DRAIN_MILLIS, runReadyRecord } from '../pipeline/run-settings.js';
 import { createRunTrace } from '../pipeline/run-trace.js';
 import type { PublishedTrace } from '../pipeline/types.js';
@@ -38,8 +38,11 @@ export interface AgentRunOptions {
   /** the tracer's thresholds, for the R record run's own tracer would print */
   thresholds: { syscallThresholdNs: number; offcpuThresholdNs: number };
   clock: WallClock;
-  /** the build history's directory for this user, or undefined (--no-history) */
-  historyDir: string | undefined;
+  /**
+   * the build history: the user's own, read and written by the client (bin/gostall); else
+   * (a client from before) a directory of the agent's for this user; undefined: --no-history
+   */
+  history: { client: ClientHistory } | { dir: string } | undefined;
   /** --json: the diagnosis as JSON is handed back with the trace */
   json?: boolean;
   /** resolves once every record the agent's tracer had produced by then has been read */
@@ -87,15 +90,17 @@ export function startAgentRun(opts: AgentRunOptions): AgentRun {
   let cut = false;
   let asked = false;
   let abandoned = false;
-  const history = opts.historyDir === undefined ? undefined : createBuildHistory({ dir: opts.historyDir });
+  const history = opts.history && createBuildHistory(opts.history);
+  // a client's records go back with the trace; the agent's own directory is written after it
+  const recordNow = opts.history !== undefined && 'client' in opts.history;
   const saves: (() => void)[] = [];
   const trace = createRunTrace({
     rootPid: shimPid, env, clock, evidenceThresholdNs: opts.evidenceThresholdNs,
     // compared while the trace is built, recorded after it is handed back (saveHistory)
     buildHistory: history && {
-      compare: (root, ctx) => {
-        const c = history.compare(root, ctx);
-        return { findings: c.findings, commit: () => { saves.push(c.commit); } };
+      compare: async (root, ctx) => {
+        const c = await history.compare(root, ctx);
+        return { findings: c.findings, commit: recordNow ? c.commit : () => { saves.push(c.commit); } };
       },
       takeNotices: () => history.takeNotices(),
     },

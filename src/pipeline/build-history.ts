@@ -52,8 +52,24 @@ const recordSchema = z.strictObject({
   packages: z.record(text(1024), packageSchema),
 });
 
+/**
+ * Records a client keeps (bin/gostall's fast path, src/agent/run-session.ts): the agent
+ * never opens files in a user's directory, so the client, which runs as that user, reads the
+ * records the agent names and writes back the ones it makes.
+ */
+export interface ClientHistory {
+  /** names the cache of records written here: one per user */
+  scope: string;
+  /** the client's records under these file names (missing ones left out), or undefined when it did not answer */
+  fetch(files: string[]): Promise<Map<string, Buffer> | undefined>;
+  /** a new record for the client to write under this file name */
+  write(file: string, text: string): void;
+}
+
 export interface BuildHistoryOptions {
-  dir: string;
+  /** the directory of records, or (client) records a client reads and writes for us */
+  dir?: string;
+  client?: ClientHistory;
   /** who owns the directory and its files (run under sudo: the invoking user); default: this process's user */
   owner?: { uid: number; gid: number };
   maxFiles?: number;
@@ -64,12 +80,13 @@ export interface BuildHistoryOptions {
 export interface RebuildComparison { findings: RebuildFindings[]; commit(): void }
 
 export interface BuildHistory {
-  compare(root: ProcessNode, ctx: DiagnosisContext): RebuildComparison;
+  /** synchronous for a directory; a client's records take a round trip */
+  compare(root: ProcessNode, ctx: DiagnosisContext): RebuildComparison | Promise<RebuildComparison>;
   /** what went wrong with the history since the last call (ignored files, a refused directory) */
   takeNotices(): string[];
 }
 
-const fileNameOf = (key: string): string => `${createHash('sha256').update(key).digest('hex').slice(0, 32)}.json`;
+export const fileNameOf = (key: string): string => `${createHash('sha256').update(key).digest('hex').slice(0, 32)}.json`;
 
 /**
  * The records this process wrote last, by file, with the bytes written. The agent compares
@@ -107,6 +124,7 @@ export function createBuildHistory(opts: BuildHistoryOptions): BuildHistory {
   /** The directory, made if missing; refused (once, with a notice) when it is not safely ours. */
   const ready = (): boolean => {
     if (usable !== undefined) return usable;
+    if (opts.dir === undefined) return (usable = opts.client !== undefined);
     try {
       const first = mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
       if (first !== undefined && opts.owner) {
@@ -129,8 +147,22 @@ export function createBuildHistory(opts: BuildHistoryOptions): BuildHistory {
     return undefined;
   };
 
-  const load = (key: string): BuildRecord | undefined => {
-    const file = join(opts.dir, fileNameOf(key));
+  /** A record's bytes as the record of key (label: the file, in notices; cacheId: its entry in `kept`). */
+  const decode = (label: string, cacheId: string, buf: Buffer, key: string): BuildRecord | undefined => {
+    const written = kept.get(cacheId);
+    if (written && written.rec.key === key && written.bytes.equals(buf)) return written.rec;
+    forget(cacheId);
+    let json: unknown;
+    try { json = JSON.parse(buf.toString('utf8')); } catch { return ignored(label, 'not JSON'); }
+    const parsed = recordSchema.safeParse(json);
+    if (!parsed.success) return ignored(label, `not a build record (${parsed.error.issues[0]?.path.join('.') || 'top'}: ${parsed.error.issues[0]?.message})`);
+    if (parsed.data.key !== key) return ignored(label, 'the record of another build');
+    const { v: _v, ...rec } = parsed.data;
+    return rec;
+  };
+
+  const load = (dir: string, key: string): BuildRecord | undefined => {
+    const file = join(dir, fileNameOf(key));
     let fd: number | undefined;
     try {
       fd = openSync(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
@@ -146,16 +178,7 @@ export function createBuildHistory(opts: BuildHistoryOptions): BuildHistory {
       const buf = Buffer.alloc(st.size);
       let got = 0;
       while (got < st.size) { const n = readSync(fd, buf, got, st.size - got, got); if (n === 0) break; got += n; }
-      const written = kept.get(file);
-      if (written && written.rec.key === key && written.bytes.equals(buf.subarray(0, got))) return written.rec;
-      forget(file);
-      let json: unknown;
-      try { json = JSON.parse(buf.subarray(0, got).toString('utf8')); } catch { return ignored(file, 'not JSON'); }
-      const parsed = recordSchema.safeParse(json);
-      if (!parsed.success) return ignored(file, `not a build record (${parsed.error.issues[0]?.path.join('.') || 'top'}: ${parsed.error.issues[0]?.message})`);
-      if (parsed.data.key !== key) return ignored(file, 'the record of another build');
-      const { v: _v, ...rec } = parsed.data;
-      return rec;
+      return decode(file, file, buf.subarray(0, got), key);
     } catch (err) {
       return ignored(file, (err as Error).message);
     } finally {
@@ -171,18 +194,23 @@ export function createBuildHistory(opts: BuildHistoryOptions): BuildHistory {
     return { ...cur, configs, packages: Object.fromEntries(all.slice(0, maxPackages)) };
   };
 
-  const save = (rec: BuildRecord): void => {
-    const file = join(opts.dir, fileNameOf(rec.key));
-    const tmp = `${file}.${process.pid}.tmp`;
+  /** A record's text, and the record as that text holds it: too big to be read back, the most recent half of its packages until it fits. */
+  const encode = (rec: BuildRecord): { text: string; written: BuildRecord } => {
     let written = rec;
     let text = JSON.stringify({ v: 1, ...rec });
-    // too big to be read back: keep the most recent half of the packages until it fits
     let packages = Object.entries(rec.packages);
     while (Buffer.byteLength(text) > MAX_FILE_BYTES && packages.length > 0) {
       packages = packages.slice(0, Math.floor(packages.length / 2));
       written = { ...rec, packages: Object.fromEntries(packages) };
       text = JSON.stringify({ v: 1, ...written });
     }
+    return { text, written };
+  };
+
+  const save = (dir: string, rec: BuildRecord): void => {
+    const file = join(dir, fileNameOf(rec.key));
+    const tmp = `${file}.${process.pid}.tmp`;
+    const { text, written } = encode(rec);
     forget(file);
     let fd: number | undefined;
     try {
@@ -205,36 +233,76 @@ export function createBuildHistory(opts: BuildHistoryOptions): BuildHistory {
       try { unlinkSync(tmp); } catch { /* not made */ }
       return;
     }
-    prune();
+    prune(dir);
   };
 
   /** Keep at most maxFiles records: the least recently written go. */
-  const prune = (): void => {
+  const prune = (dir: string): void => {
     try {
-      const files = readdirSync(opts.dir).filter((f) => /^[0-9a-f]{32}\.json$/.test(f));
+      const files = readdirSync(dir).filter((f) => /^[0-9a-f]{32}\.json$/.test(f));
       if (files.length <= maxFiles) return;
-      const byAge = files.map((f) => { try { return { f, t: statSync(join(opts.dir, f)).mtimeMs }; } catch { return { f, t: 0 }; } });
+      const byAge = files.map((f) => { try { return { f, t: statSync(join(dir, f)).mtimeMs }; } catch { return { f, t: 0 }; } });
       byAge.sort((a, b) => a.t - b.t);
-      for (const { f } of byAge.slice(0, files.length - maxFiles)) { try { unlinkSync(join(opts.dir, f)); } catch { /* gone */ } }
+      for (const { f } of byAge.slice(0, files.length - maxFiles)) { try { unlinkSync(join(dir, f)); } catch { /* gone */ } }
     } catch { /* the next save tries again */ }
+  };
+
+  type Current = { go: ProcessNode; cur: BuildRecord };
+  const nothing: RebuildComparison = { findings: [], commit: () => {} };
+
+  /** The trace's building go commands and their records now (hashing their inputs, within one budget). */
+  const currentBuilds = (root: ProcessNode, ctx: DiagnosisContext): Current[] => {
+    const budget = { files: LIMITS.maxFilesPerBuild, bytes: LIMITS.maxHashedBytesPerBuild };
+    const out: Current[] = [];
+    for (const go of buildingGoCommands(root).slice(0, DEFAULTS.maxGoCommands)) {
+      const cur = recordBuild(go, ctx, budget);
+      if (cur) out.push({ go, cur });
+    }
+    return out;
+  };
+
+  const compareWith = (builds: Current[], previous: (key: string) => BuildRecord | undefined, record: (rec: BuildRecord) => void): RebuildComparison => {
+    const findings: RebuildFindings[] = [];
+    const pending: BuildRecord[] = [];
+    for (const { go, cur } of builds) {
+      const prev = previous(cur.key);
+      findings.push(diffBuilds(go, prev, cur));
+      // a failed build may have stopped before writing its entries: it is no baseline for the next
+      const ok = go.status !== undefined && decodeWaitStatus(go.status).code === 0;
+      if (ok) pending.push(merged(prev, cur));
+    }
+    return { findings, commit: () => { for (const r of pending) record(r); } };
+  };
+
+  /** A client's records: one round trip for the files the builds name; written back through it. */
+  const compareWithClient = async (client: ClientHistory, builds: Current[]): Promise<RebuildComparison> => {
+    if (builds.length === 0) return nothing;
+    const got = await client.fetch([...new Set(builds.map((b) => fileNameOf(b.cur.key)))]);
+    if (!got) {
+      notices.push('build history: the client did not send its records in time: this build was not compared');
+      return nothing;
+    }
+    const previous = (key: string): BuildRecord | undefined => {
+      const file = fileNameOf(key);
+      const bytes = got.get(file);
+      if (bytes && bytes.length > MAX_FILE_BYTES) return ignored(`the client's ${file}`, `larger than ${MAX_FILE_BYTES} bytes`);
+      return bytes && decode(`the client's ${file}`, `${client.scope}/${file}`, bytes, key);
+    };
+    return compareWith(builds, previous, (rec) => {
+      const file = fileNameOf(rec.key);
+      const { text, written } = encode(rec);
+      client.write(file, text);
+      keep(`${client.scope}/${file}`, Buffer.from(text), written);
+    });
   };
 
   return {
     compare(root, ctx) {
-      if (!ready()) return { findings: [], commit: () => {} };
-      const budget = { files: LIMITS.maxFilesPerBuild, bytes: LIMITS.maxHashedBytesPerBuild };
-      const findings: RebuildFindings[] = [];
-      const pending: BuildRecord[] = [];
-      for (const go of buildingGoCommands(root).slice(0, DEFAULTS.maxGoCommands)) {
-        const cur = recordBuild(go, ctx, budget);
-        if (!cur) continue;
-        const prev = load(cur.key);
-        findings.push(diffBuilds(go, prev, cur));
-        // a failed build may have stopped before writing its entries: it is no baseline for the next
-        const ok = go.status !== undefined && decodeWaitStatus(go.status).code === 0;
-        if (ok) pending.push(merged(prev, cur));
-      }
-      return { findings, commit: () => { for (const r of pending) save(r); } };
+      if (!ready()) return nothing;
+      const builds = currentBuilds(root, ctx);
+      if (opts.client) return compareWithClient(opts.client, builds);
+      const dir = opts.dir!;
+      return compareWith(builds, (key) => load(dir, key), (rec) => save(dir, rec));
     },
     takeNotices: () => notices.splice(0),
   };

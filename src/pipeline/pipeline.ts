@@ -123,7 +123,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     try {
       const ctx = info.ctx.at(job.endNs, root);
       // a whole trace's builds are compared with the history (a subtree published early is not a build yet)
-      const rebuild = job.isRoot && !detached ? opts.buildHistory?.compare(root, ctx) : undefined;
+      const rebuild = job.isRoot && !detached ? await opts.buildHistory?.compare(root, ctx) : undefined;
       const byGo = new Map(rebuild?.findings.map((f) => [f.go, f]));
       const causes = diagnose(job.node, rebuild ? { ...ctx, rebuildOf: (p) => byGo.get(p) } : ctx);
       // a replay: the findings run recorded with its history (the context carries them)

@@ -6,7 +6,7 @@
  * that dies mid-command.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -238,25 +238,86 @@ describe('gostall run through the agent, without Node', () => {
     expect(run.stdout.toString('utf8')).toBe(untraced);
   });
 
-  it('says why a Go build rebuilt from the agent\'s history of the user\'s builds', async () => {
+  it('says why a Go build rebuilt from the user\'s one build history, whichever way each build was traced', async () => {
     const mod = join(dir, 'small');
+    const state = join(dir, 'hist-state');
     await mkdir(mod, { recursive: true });
     writeFileSync(join(mod, 'go.mod'), 'module example.com/small\n\ngo 1.19\n');
     writeFileSync(join(mod, 'main.go'), 'package main\n\nfunc main() {}\n');
     const build = ['go', 'build', '-o', '/dev/null', '.'];
-    const first = await traced('hist-1', build, { cwd: mod });
+    const env = userEnv({ XDG_STATE_HOME: state });
+    const builds = join(state, 'gostall/builds');
+    /** The module's one record in the user's history: when it was recorded. */
+    const recordedAt = (): string => {
+      const files = readdirSync(builds).filter((f) => f.endsWith('.json'));
+      expect(files).toHaveLength(1);
+      const file = join(builds, files[0]!);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      return new Date((JSON.parse(readFileSync(file, 'utf8')) as { atMs: number }).atMs).toISOString().replace(/\.\d+Z$/, 'Z');
+    };
+    // standalone first: its record is in the user's state directory
+    const first = await traced('hist-1', build, { cwd: mod, env, args: ['--standalone'] });
     expect(first.run.code, first.run.stderr).toBe(0);
+    const firstAt = recordedAt();
+    // through the agent (bin/gostall): compared with standalone's record, and its own written back there
+    await sleep(1100); // (records name their time to the second)
     writeFileSync(join(mod, 'main.go'), 'package main\n\nfunc main() { println() }\n');
-    const second = await traced('hist-2', build, { cwd: mod });
+    const before = await counters();
+    const second = await traced('hist-2', build, { cwd: mod, env });
     expect(second.run.code, second.run.stderr).toBe(0);
-    expect(second.run.stderr).toMatch(/main\.go/);
-    expect(second.run.stderr).toMatch(/rebuil|changed/);
-    // --no-history: nothing compared
-    const third = await traced('hist-3', build, { cwd: mod, args: ['--no-history'] });
-    expect(third.run.stderr).not.toMatch(/since the build of/);
+    expect((await counters()).built).toBe(before.built + 1);
+    expect(second.run.stderr).toMatch(new RegExp(`rebuilt because main\\.go of main \\S+ changed \\(content\\) \\(since the build of ${firstAt}\\)`));
+    const secondAt = recordedAt();
+    expect(secondAt).not.toBe(firstAt);
+    expect(existsSync(join(agent.dir, 'state/runs/uid-0/builds')) ? readdirSync(join(agent.dir, 'state/runs/uid-0/builds')) : []).toEqual([]);
+    // standalone again: compared with the record bin/gostall wrote
+    await sleep(1100);
+    writeFileSync(join(mod, 'main.go'), 'package main\n\nfunc main() { println(1) }\n');
+    const third = await traced('hist-3', build, { cwd: mod, env, args: ['--standalone'] });
+    expect(third.run.stderr).toMatch(new RegExp(`rebuilt because main\\.go of main \\S+ changed \\(content\\) \\(since the build of ${secondAt}\\)`));
+    // --no-history: nothing compared, nothing recorded
+    const thirdAt = recordedAt();
+    writeFileSync(join(mod, 'main.go'), 'package main\n\nfunc main() { println(2) }\n');
+    const fourth = await traced('hist-4', build, { cwd: mod, env, args: ['--no-history'] });
+    expect(fourth.run.stderr).not.toMatch(/since the build of/);
+    expect(recordedAt()).toBe(thirdAt);
   });
 
-  it('writes the default trace under sudo to the invoking user\'s state directory, owned by them, 0600', async () => {
+  it('reads no record through a link or from a directory others may write in, says so, and writes a new record in place of the link', async () => {
+    const mod = join(dir, 'small-link');
+    const state = join(dir, 'link-state');
+    await mkdir(mod, { recursive: true });
+    writeFileSync(join(mod, 'go.mod'), 'module example.com/smalllink\n\ngo 1.19\n');
+    writeFileSync(join(mod, 'main.go'), 'package main\n\nfunc main() {}\n');
+    const build = ['go', 'build', '-o', '/dev/null', '.'];
+    const env = userEnv({ XDG_STATE_HOME: state });
+    const builds = join(state, 'gostall/builds');
+    const first = await traced('link-1', build, { cwd: mod, env });
+    expect(first.run.code, first.run.stderr).toBe(0);
+    const [name] = readdirSync(builds);
+    const record = join(builds, name!);
+    // the record replaced by a link to a file of root's elsewhere (bin/gostall runs as root here)
+    const secret = join(dir, 'link-secret');
+    writeFileSync(secret, readFileSync(record), { mode: 0o600 });
+    rmSync(record);
+    symlinkSync(secret, record);
+    const before = await counters();
+    const second = await traced('link-2', build, { cwd: mod, env });
+    expect(second.run.code, second.run.stderr).toBe(0);
+    expect(second.run.stderr).toContain(`gostall: build history: ignored ${record}: a symbolic link`);
+    expect(second.run.stderr).not.toMatch(/since the build of/);
+    expect(lstatSync(record).isFile()).toBe(true); // the new record, not written through the link
+    expect(readFileSync(secret)).not.toEqual(readFileSync(record));
+    // a history directory every user may write in: not read, not written
+    await chmod(builds, 0o777);
+    const third = await traced('link-3', build, { cwd: mod, env });
+    expect(third.run.code, third.run.stderr).toBe(0);
+    expect(third.run.stderr.split(`gostall: build history off: ${builds}: writable by other users\n`)).toHaveLength(2); // said once
+    expect(third.run.stderr).not.toMatch(/since the build of/);
+    expect((await counters()).built).toBe(before.built + 2); // both built by the agent, through bin/gostall (not Node)
+  });
+
+  it('writes the default trace and the build history under sudo to the invoking user\'s state directory, owned by them, 0600', async () => {
     const user = `gsfront${process.pid % 100000}`;
     execFileSync('useradd', ['-m', user]);
     try {
@@ -278,6 +339,20 @@ describe('gostall run through the agent, without Node', () => {
         expect([statSync(p).uid, statSync(p).gid], p).toEqual([uid, gid]);
       }
       expect(statSync(join(traces, files[0]!)).mode & 0o777).toBe(0o600);
+      // a Go build's record goes to the same user's build history, theirs too
+      const mod = join(dir, 'sudo-mod');
+      await mkdir(mod, { recursive: true });
+      writeFileSync(join(mod, 'go.mod'), 'module example.com/sudomod\n\ngo 1.19\n');
+      writeFileSync(join(mod, 'main.go'), 'package main\n\nfunc main() {}\n');
+      const goRun = await runGostall(['run', '--', 'go', 'build', '-o', '/dev/null', '.'], { front: true, env, cwd: mod });
+      expect(goRun.code, goRun.stderr).toBe(0);
+      expect((await counters()).built).toBe(before.built + 2);
+      const builds = join(home, '.local/state/gostall/builds');
+      const records = readdirSync(builds);
+      expect(records).toHaveLength(1);
+      expect([statSync(builds).uid, statSync(builds).gid, statSync(builds).mode & 0o777]).toEqual([uid, gid, 0o700]);
+      const record = join(builds, records[0]!);
+      expect([statSync(record).uid, statSync(record).gid, statSync(record).mode & 0o777]).toEqual([uid, gid, 0o600]);
     } finally {
       execFileSync('userdel', ['-r', user], { stdio: 'ignore' });
     }
@@ -393,9 +468,11 @@ describe('the run and finish requests', () => {
     expect(await runThen({}, '{"v":1,"type":"flush"}\n')).toMatch(/"type":"error".*malformed request/);
     expect(await runThen({ threshold: 'soon' }, '')).toMatch(/"type":"error".*--threshold needs a duration/);
     expect(await runThen({ history: 'yes' }, '')).toMatch(/"type":"error".*malformed request: history/);
+    // build records the agent did not ask for (a command without a Go build asks for none)
+    expect(await runThen({ history: true, clientHistory: true }, '{"v":1,"type":"history","records":{}}\n')).toMatch(/"type":"error".*build records sent unasked/);
     const after = await counters();
     expect(after.built).toBe(before.built + 1);
-    expect(after.refused).toBe(before.refused + 5);
+    expect(after.refused).toBe(before.refused + 6);
     const { run } = await traced('after-bad-finish', ['sh', '-c', 'exit 6']);
     expect(run.code).toBe(6);
     expect((await counters()).built).toBe(after.built + 1);
