@@ -10,7 +10,7 @@
  * pipeline is built once CMD has exited (./run-live reads what cannot wait until then),
  * with our own tracer before it attaches. Options: ./run-options; the end: ./run-finish.
  */
-import { accessSync, chownSync, constants as fsConstants, existsSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { createWallClock } from '../model/clock.js';
@@ -94,13 +94,12 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
   // exists before), at once when our own tracer does (its compile hides the loading).
   let exporterMayLoad!: () => void;
   const exporterAfter = new Promise<void>((r) => { exporterMayLoad = r; });
-  const created = await createSink({ ...settings, out: outPath }, { mode: 'memory', deadlineMillis: EXPORT_DEADLINE_MILLIS, exporterAfter });
+  // under sudo the default file is the invoking user's, made in their directory as opened (./user-directory)
+  const outForUser = defaultOut?.owner.uid !== undefined ? { openPath: defaultOut.openPath, uid: defaultOut.owner.uid, gid: defaultOut.owner.gid! } : undefined;
+  const created = await createSink({ ...settings, out: outPath }, { mode: 'memory', deadlineMillis: EXPORT_DEADLINE_MILLIS, exporterAfter, outForUser });
   if (!created.ok) {
     process.stderr.write(`gostall: ${created.error.message}; fix: choose another --out\n`);
     return { exitCode: 2 };
-  }
-  if (defaultOut?.owner.uid !== undefined && created.sink.filePath !== undefined) {
-    try { chownSync(created.sink.filePath, defaultOut.owner.uid, defaultOut.owner.gid!); } catch { /* written by the first span instead */ }
   }
   const sink: Sink = created.sink;
   let raw: RawCapture | undefined;
@@ -145,11 +144,12 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
     // agent, just before the release)
     if (!live && liveMod) live = liveMod.watchWhileCommandRuns(shimPid, process.env);
     const historyAt = opts.history ? buildHistoryDir() : undefined;
+    if (historyAt && 'notice' in historyAt) process.stderr.write(`gostall: ${historyAt.notice}\n`);
     trace = mods.runTrace.createRunTrace({
       rootPid: shimPid, env: process.env, started: live?.collection, clock, evidenceThresholdNs: opts.thresholdNs,
-      buildHistory: historyAt && mods.history.createBuildHistory({
-        dir: historyAt.dir, owner: historyAt.owner.uid === undefined ? undefined : { uid: historyAt.owner.uid, gid: historyAt.owner.gid! },
-      }),
+      buildHistory: historyAt && 'dir' in historyAt ? mods.history.createBuildHistory({
+        dir: historyAt.dir, shownDir: historyAt.shownDir, owner: historyAt.owner.uid === undefined ? undefined : { uid: historyAt.owner.uid, gid: historyAt.owner.gid! },
+      }) : undefined,
       resourceFor: mods.resources.createResourceCache(process.env),
       emit: (s) => {
         sink.submit(s);

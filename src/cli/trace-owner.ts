@@ -3,9 +3,10 @@
  * directory — under `sudo`, the invoking user's ($SUDO_USER, from the password database),
  * with every directory it creates and the file owned by that user, not by root.
  */
-import { chownSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { openUserDirectory } from './user-directory.js';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 
 /** The user a default trace belongs to: under sudo, the invoking user (not root). */
 export interface TraceOwner { home: string; uid?: number; gid?: number }
@@ -31,28 +32,38 @@ function stateBase(owner: TraceOwner, env: NodeJS.ProcessEnv): string {
   return join(owner.uid === undefined && env.XDG_STATE_HOME ? env.XDG_STATE_HOME : join(owner.home, '.local/state'), 'gostall');
 }
 
-/** Where `run` keeps its build history (issue 13): the same user's state directory as its traces. */
-export function buildHistoryDir(env: NodeJS.ProcessEnv = process.env): { dir: string; owner: TraceOwner } {
-  const owner = traceOwner(env);
-  return { dir: join(stateBase(owner, env), 'builds'), owner };
+/**
+ * A directory of the state directory: `path` for messages, `openPath` to open files in.
+ * Under sudo it is made and opened part by part with no link followed (./user-directory);
+ * otherwise, as the user runs gostall themselves, it is made as it is.
+ */
+function stateDirectory(owner: TraceOwner, env: NodeJS.ProcessEnv, sub: string, make: boolean): { path: string; openPath: string } {
+  if (owner.uid !== undefined) return openUserDirectory(owner.home, ['.local', 'state', 'gostall', sub], { uid: owner.uid, gid: owner.gid! });
+  const path = join(stateBase(owner, env), sub);
+  if (make) mkdirSync(path, { recursive: true, mode: 0o700 });
+  return { path, openPath: path };
 }
 
-export function defaultOutPath(cmd: string, env: NodeJS.ProcessEnv = process.env): { path: string; owner: TraceOwner } {
+/**
+ * Where `run` keeps its build history (issue 13): the same user's state directory as its
+ * traces. Under sudo it is opened now, and a history the user's directory does not allow is
+ * off with the reason (notice).
+ */
+export function buildHistoryDir(env: NodeJS.ProcessEnv = process.env): { dir: string; shownDir: string; owner: TraceOwner } | { notice: string } {
   const owner = traceOwner(env);
-  const dir = join(stateBase(owner, env), 'traces');
-  mkdirOwned(dir, owner);
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
-  const safe = cmd.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 40) || 'cmd';
-  return { path: join(dir, `${stamp}-${safe}.otlp.jsonl`), owner };
-}
-
-/** mkdir -p, each directory it creates owned by the trace's owner. */
-function mkdirOwned(dir: string, owner: TraceOwner): void {
-  const first = mkdirSync(dir, { recursive: true, mode: 0o700 });
-  if (first === undefined || owner.uid === undefined) return;
-  for (let d = dir; d.length >= first.length; d = dirname(d)) {
-    chownSync(d, owner.uid, owner.gid!);
-    if (d === first) break;
+  try {
+    const d = stateDirectory(owner, env, 'builds', false);
+    return { dir: d.openPath, shownDir: d.path, owner };
+  } catch (err) {
+    return { notice: `build history off: ${(err as Error).message}` };
   }
 }
 
+/** The default trace file: `path` for messages, `openPath` to open it by (the same file). */
+export function defaultOutPath(cmd: string, env: NodeJS.ProcessEnv = process.env): { path: string; openPath: string; owner: TraceOwner } {
+  const owner = traceOwner(env);
+  const dir = stateDirectory(owner, env, 'traces', true);
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
+  const name = `${stamp}-${cmd.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 40) || 'cmd'}.otlp.jsonl`;
+  return { path: join(dir.path, name), openPath: join(dir.openPath, name), owner };
+}

@@ -6,6 +6,7 @@
  * so that group can read it and nobody else (docs/report.md, otel-config/README.md).
  */
 import { readFileSync } from 'node:fs';
+import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { restrictRegularFile } from './private-file.js';
@@ -32,11 +33,28 @@ export function outGroupFromEnv(env: NodeJS.ProcessEnv = process.env, groupFile 
   throw new Error(`GOSTALL_OUT_GROUP=${JSON.stringify(raw)} is not a group of this machine (give a group name from ${groupFile} or a numeric gid)`);
 }
 
-export async function openOtlpJsonFile(path: string, opts: { group?: number } = { group: outGroupFromEnv() }): Promise<OtlpJsonFile> {
+export interface OtlpJsonFileOptions {
+  group?: number;
+  /**
+   * the file to open by instead of path, no link followed, and the user it is made for: the
+   * default trace under sudo, in a directory of that user's opened part by part (src/cli/user-directory.ts)
+   */
+  forUser?: { openPath: string; uid: number; gid: number };
+}
+
+export async function openOtlpJsonFile(path: string, opts: OtlpJsonFileOptions = { group: outGroupFromEnv() }): Promise<OtlpJsonFile> {
   const mode = opts.group === undefined ? 0o600 : 0o640;
-  const fh: FileHandle = await open(path, 'a', mode);
-  // An existing file keeps its mode on open(); make sure it is private (or group-readable) too.
-  await restrictRegularFile(fh, mode, opts.group);
+  const fh: FileHandle = opts.forUser
+    ? await open(opts.forUser.openPath, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, mode)
+    : await open(path, 'a', mode);
+  try {
+    // An existing file keeps its mode on open(); make sure it is private (or group-readable) too.
+    await restrictRegularFile(fh, mode, opts.group);
+    if (opts.forUser && (await fh.stat()).isFile()) await fh.chown(opts.forUser.uid, opts.group ?? opts.forUser.gid);
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
   return {
     path,
     async write(spans) {

@@ -13,7 +13,7 @@
  * lines name no secret (URLs redacted, headers never shown).
  */
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { openOtlpJsonFile, type OtlpJsonFile } from './file.js';
+import { openOtlpJsonFile, outGroupFromEnv, type OtlpJsonFile } from './file.js';
 import { redactUrl } from './endpoint.js';
 import type { ExportStats, ReliableExporter } from './reliable.js';
 import { SettingsError, type ExportSettings, type OtlpTarget } from './settings.js';
@@ -48,6 +48,8 @@ export interface SinkOptions {
   log?: (line: string) => void;
   /** where `--out -` writes (default process.stdout) */
   stdout?: NodeJS.WritableStream;
+  /** the out file is made for this user, opened by openPath (./file: forUser) */
+  outForUser?: { openPath: string; uid: number; gid: number };
   /**
    * build the exporter (~40 ms of module loading) only once this resolves: `gostall run`
    * through an agent has no spans before CMD exits, and CMD should not share the CPU with it
@@ -140,7 +142,7 @@ export async function createSink(settings: ExportSettings, opts: SinkOptions): P
   let file: OtlpJsonFile | undefined;
   if (settings.out !== undefined && settings.out !== '-') {
     try {
-      file = await openOtlpJsonFile(settings.out);
+      file = await openOtlpJsonFile(settings.out, opts.outForUser ? { group: outGroupFromEnv(), forUser: opts.outForUser } : undefined);
     } catch (err) {
       return { ok: false, error: new SettingsError(settings.outSource ?? '--out', `cannot write ${settings.out}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`) };
     }

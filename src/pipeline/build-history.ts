@@ -69,6 +69,11 @@ export interface ClientHistory {
 export interface BuildHistoryOptions {
   /** the directory of records, or (client) records a client reads and writes for us */
   dir?: string;
+  /**
+   * the directory's path in messages, when dir reaches it another way: /proc/self/fd/N, a
+   * directory the caller opened (and checked) part by part (src/cli/user-directory.ts)
+   */
+  shownDir?: string;
   client?: ClientHistory;
   /** who owns the directory and its files (run under sudo: the invoking user); default: this process's user */
   owner?: { uid: number; gid: number };
@@ -120,6 +125,7 @@ export function createBuildHistory(opts: BuildHistoryOptions): BuildHistory {
   const uid = opts.owner?.uid ?? process.getuid?.() ?? 0;
   const notices: string[] = [];
   let usable: boolean | undefined;
+  const shown = (path: string): string => (opts.shownDir !== undefined && opts.dir !== undefined && path.startsWith(opts.dir) ? opts.shownDir + path.slice(opts.dir.length) : path);
 
   /** The directory, made if missing; refused (once, with a notice) when it is not safely ours. */
   const ready = (): boolean => {
@@ -130,20 +136,21 @@ export function createBuildHistory(opts: BuildHistoryOptions): BuildHistory {
       if (first !== undefined && opts.owner) {
         for (let d = opts.dir; d.length >= first.length; d = dirname(d)) { chownSync(d, opts.owner.uid, opts.owner.gid); if (d === first) break; }
       }
-      const st = lstatSync(opts.dir);
+      // (an opened directory's /proc/self/fd/N is a link to it)
+      const st = opts.shownDir !== undefined ? statSync(opts.dir) : lstatSync(opts.dir);
       if (!st.isDirectory()) throw new Error('not a directory');
       if (st.uid !== uid) throw new Error(`owned by uid ${st.uid}, not ${uid}`);
       if ((st.mode & 0o022) !== 0) throw new Error('writable by other users');
       usable = true;
     } catch (err) {
-      notices.push(`build history off: ${opts.dir}: ${(err as Error).message}`);
+      notices.push(`build history off: ${shown(opts.dir)}: ${(err as Error).message}`);
       usable = false;
     }
     return usable;
   };
 
   const ignored = (file: string, why: string): undefined => {
-    notices.push(`build history: ignored ${file}: ${why}`);
+    notices.push(`build history: ignored ${shown(file)}: ${why}`);
     return undefined;
   };
 
@@ -228,7 +235,7 @@ export function createBuildHistory(opts: BuildHistoryOptions): BuildHistory {
       renameSync(tmp, file);
       keep(file, Buffer.from(text), written);
     } catch (err) {
-      notices.push(`build history: could not write ${file}: ${(err as Error).message}`);
+      notices.push(`build history: could not write ${shown(file)}: ${(err as Error).message}`);
       if (fd !== undefined) closeSync(fd);
       try { unlinkSync(tmp); } catch { /* not made */ }
       return;

@@ -358,6 +358,44 @@ describe('gostall run through the agent, without Node', () => {
     }
   });
 
+  it('under sudo follows no link the user planted in their state directory, whichever way it traces: the trace and the history go nowhere else', async () => {
+    const user = `gslink${process.pid % 100000}`;
+    execFileSync('useradd', ['-m', user]);
+    const rootOnly = join(dir, 'sudo-root-only');
+    await mkdir(rootOnly, { mode: 0o700 });
+    try {
+      const uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }));
+      const gid = Number(execFileSync('id', ['-g', user], { encoding: 'utf8' }));
+      const home = execFileSync('getent', ['passwd', user], { encoding: 'utf8' }).split(':')[5]!;
+      const state = join(home, '.local/state/gostall');
+      execFileSync('install', ['-d', '-o', String(uid), '-g', String(gid), '-m', '0700', join(home, '.local'), join(home, '.local/state'), state]);
+      for (const sub of ['traces', 'builds']) { symlinkSync(rootOnly, join(state, sub)); execFileSync('chown', ['-h', `${uid}:${gid}`, join(state, sub)]); }
+      const env = userEnv({ SUDO_USER: user, SUDO_UID: String(uid), SUDO_GID: String(gid), HOME: '/root' });
+      delete env.XDG_STATE_HOME;
+      // the default trace: refused with the way out, for bin/gostall (which hands it to Node) and Node alike
+      for (const args of [[], ['--standalone']]) {
+        const run = await runGostall(['run', ...args, '--', 'true'], { front: true, env });
+        expect(run.code, run.stderr).toBe(2);
+        expect(run.stderr).toMatch(new RegExp(`cannot create the default trace directory: ${state}/traces: a symbolic link; fix: give --out FILE`));
+      }
+      // a Go build with --out: traced, its history off with the reason
+      const mod = join(dir, 'sudo-link-mod');
+      await mkdir(mod, { recursive: true });
+      writeFileSync(join(mod, 'go.mod'), 'module example.com/sudolink\n\ngo 1.19\n');
+      writeFileSync(join(mod, 'main.go'), 'package main\n\nfunc main() {}\n');
+      for (const [way, args] of [['bin/gostall', []], ['standalone', ['--standalone']]] as const) {
+        const out = join(dir, `sudo-link-${way.replace(/\W/g, '-')}.otlp.jsonl`);
+        const run = await runGostall(['run', ...args, '--out', out, '--', 'go', 'build', '-o', '/dev/null', '.'], { front: true, env, cwd: mod });
+        expect(`${way}: ${run.code}`, run.stderr).toBe(`${way}: 0`);
+        expect(run.stderr).toContain(`gostall: build history off: ${state}/builds: a symbolic link`);
+        expect(existsSync(out)).toBe(true);
+      }
+      expect(readdirSync(rootOnly)).toEqual([]);
+    } finally {
+      execFileSync('userdel', ['-r', user], { stdio: 'ignore' });
+    }
+  });
+
   it('follows many concurrent runs, each into its own trace', async () => {
     const before = await counters();
     const runs = await Promise.all(Array.from({ length: 6 }, (_, i) => traced(`many-${i}`, ['sh', '-c', `exit ${10 + i}`])));
