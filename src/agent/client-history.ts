@@ -26,6 +26,7 @@ export interface ClientHistoryLink {
 export function linkClientHistory(uid: number, send: (reply: RunReply) => void, waitMillis = HISTORY_WAIT_MILLIS): ClientHistoryLink {
   let pending: { files: Set<string>; done: (records: Map<string, Buffer> | undefined) => void } | undefined;
   let asked = false;
+  let answered = false;
   const out: { file: string; bytes: Buffer }[] = [];
   return {
     history: {
@@ -44,8 +45,11 @@ export function linkClientHistory(uid: number, send: (reply: RunReply) => void, 
     receive(json) {
       const parsed = historyMessageSchema.safeParse(json);
       if (!parsed.success) return `malformed build records: ${parsed.error.issues[0]?.path.join('.') || 'top'}: ${parsed.error.issues[0]?.message}`;
+      if (answered) return 'build records sent twice';
+      if (!asked) return 'build records sent unasked';
+      answered = true;
       // records that come after the wait ran out: the trace went without them
-      if (!pending) return asked ? undefined : 'build records sent unasked';
+      if (!pending) return undefined;
       const records = new Map<string, Buffer>();
       for (const [file, text] of Object.entries(parsed.data.records)) {
         if (!pending.files.has(file)) return `a build record not asked for (${file})`;

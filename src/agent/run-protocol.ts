@@ -16,13 +16,14 @@
  *
  *
  * bin/gostall's fast path (no Node on the user's side) asks the agent to build the trace itself:
- *   run → agent   {"v":1,"type":"run","pid":P,"threshold":"50ms"?,"history":true,"json":true?}
+ *   run → agent   {"v":1,"type":"run","pid":P,"threshold":"50ms"?,"history":true,"json":true?,"html":true?}
  *   agent → run   accepted, following or error, as above; no records are sent
  *   run → agent   {"v":1,"type":"finish","out":"PATH"}   CMD has exited; PATH is where
  *                 run writes the trace (named in the summary; the agent never opens it)
- *   agent → run   {"v":1,"type":"result","summaryBytes":S,"jsonBytes":J?,"traceBytes":T,"history":[[F,N]…]?},
- *                 then S bytes of the summary, J bytes of the --json diagnosis (when the request
- *                 asked for it), T bytes of OTLP JSON lines and, for each [F,N], N bytes of
+ *   agent → run   {"v":1,"type":"result","summaryBytes":S,"jsonBytes":J?,"htmlBytes":H?,"traceBytes":T,"history":[[F,N]…]?},
+ *                 then S bytes of the summary, J bytes of the --json diagnosis and H bytes of
+ *                 the --html page (each when the request asked for it), T bytes of OTLP JSON
+ *                 lines and, for each [F,N], N bytes of
  *                 the build record run writes as F in the user's build history; or an error.
  *                 The agent closes.
  * With "clientHistory":true in the request, the build history is the user's own, which run
@@ -75,6 +76,9 @@ export const requestSchema = z.discriminatedUnion('type', [
     // --json: the diagnosis comes back with the trace (run writes it with its own uid); an
     // agent from before refuses the field at once, and bin/gostall goes to Node
     json: z.optional(z.literal(true)),
+    // --html: the page comes back too, made from the trace as `gostall report --html` makes it
+    // (an agent from before refuses the field at once, and bin/gostall goes to Node)
+    html: z.optional(z.literal(true)),
     // the user's own build history, through the client (want-history); an agent from
     // before refuses the field at once, and bin/gostall goes to Node, which keeps it too
     clientHistory: z.optional(z.literal(true)),
@@ -111,6 +115,7 @@ export const replySchema = z.discriminatedUnion('type', [
   z.strictObject({
     v: z.literal(RUN_PROTOCOL_VERSION), type: z.literal('result'),
     summaryBytes: z.number().check(z.int(), z.minimum(0)), jsonBytes: z.optional(z.number().check(z.int(), z.minimum(0))),
+    htmlBytes: z.optional(z.number().check(z.int(), z.minimum(0))),
     traceBytes: z.number().check(z.int(), z.minimum(0)),
     history: z.optional(z.array(z.tuple([historyFile, z.number().check(z.int(), z.minimum(0))]))),
   }),

@@ -264,18 +264,21 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
     function onFinish(json: unknown): void {
       const parsed = finishRequestSchema.safeParse(json);
       if (!parsed.success) return refuseLater(malformed(parsed.error));
-      session!.finish(parsed.data.out).then(({ summary, trace, json }) => {
+      session!.finish(parsed.data.out).then(({ summary, trace, json, html }) => {
         const text = Buffer.from(summary);
         const diagnosis = json === undefined ? undefined : Buffer.from(json);
+        const page = html === undefined ? undefined : Buffer.from(html);
         const records = history?.outgoing() ?? [];
         stats.built++;
         reply({
-          v: RUN_PROTOCOL_VERSION, type: 'result', summaryBytes: text.length, ...(diagnosis ? { jsonBytes: diagnosis.length } : {}), traceBytes: trace.length,
+          v: RUN_PROTOCOL_VERSION, type: 'result', summaryBytes: text.length, ...(diagnosis ? { jsonBytes: diagnosis.length } : {}),
+          ...(page ? { htmlBytes: page.length } : {}), traceBytes: trace.length,
           ...(records.length > 0 ? { history: records.map((r): [string, number] => [r.file, r.bytes.length]) } : {}),
         });
         if (!socket.destroyed) {
           socket.write(text);
           if (diagnosis) socket.write(diagnosis);
+          if (page) socket.write(page);
           socket.write(trace);
           for (const r of records) socket.write(r.bytes);
           socket.end();
@@ -353,7 +356,7 @@ export async function startRunServer(opts: RunServerOptions): Promise<RunServer>
           history = link;
         }
         const s = startAgentRun({ shimPid: pid, env: clientEnv, evidenceThresholdNs, thresholds: opts.thresholds, clock: opts.sessions!.clock,
-          history: history ? { client: history.history } : request.history ? { dir: opts.sessions!.historyDir(who.uid) } : undefined, json: request.json === true,
+          history: history ? { client: history.history } : request.history ? { dir: opts.sessions!.historyDir(who.uid) } : undefined, json: request.json === true, html: request.html === true,
           tracerDrained: () => opts.tracerDrained(() => socket.destroyed) });
         // an error (the tracer restarted) ends the connection: no trace is sent
         const viaSession: FollowClient = { send: (lines) => s.feed(lines), fail: c.fail };

@@ -29,6 +29,12 @@ import { diagnosisJsonText } from '../export/diagnosis-json.js';
  * growing the agent (a cold `go build -a` of 11 std packages is ~1 MB; at most MAX_AGENT_RUNS at once).
  */
 export const MAX_RUN_TRACE_BYTES = 64 * 1024 * 1024;
+/**
+ * --html: a page is made only for a trace up to this size (reading it back for the page
+ * holds several times its size; a cold `go build -a` of 11 std packages is ~1 MB). Beyond,
+ * the client says how to make the page from the file.
+ */
+export const MAX_RUN_PAGE_TRACE_BYTES = 16 * 1024 * 1024;
 
 export interface AgentRunOptions {
   shimPid: number;
@@ -45,6 +51,8 @@ export interface AgentRunOptions {
   history: { client: ClientHistory } | { dir: string } | undefined;
   /** --json: the diagnosis as JSON is handed back with the trace */
   json?: boolean;
+  /** --html: the report page is handed back with the trace */
+  html?: boolean;
   /** resolves once every record the agent's tracer had produced by then has been read */
   tracerDrained: () => Promise<void>;
 }
@@ -57,7 +65,7 @@ export interface AgentRun {
    * RUN_DRAIN_MILLIS from now) and the tracer drained; out is only named in the summary;
    * json: the --json file's text, when the run asked for it
    */
-  finish(out: string): Promise<{ summary: string; trace: Buffer; json?: string }>;
+  finish(out: string): Promise<{ summary: string; trace: Buffer; json?: string; html?: string }>;
   /** the client is gone before finish: the trace is dropped (its /proc polling ends with it) */
   abandon(): void;
   /**
@@ -158,7 +166,10 @@ export function startAgentRun(opts: AgentRunOptions): AgentRun {
         traceProblems: cut ? [`the trace passed ${MAX_RUN_TRACE_BYTES >> 20} MiB in the agent and was cut short`] : [],
       });
       const json = opts.json ? diagnosisJsonText(published.root, published, endNs) : undefined;
-      return { summary, trace: Buffer.concat(lines), ...(json !== undefined ? { json } : {}) };
+      const otlp = Buffer.concat(lines);
+      // (loaded at the first run that asks: most never do)
+      const html = opts.html && otlp.length <= MAX_RUN_PAGE_TRACE_BYTES ? await (await import('../report/report.js')).htmlPageOf(otlp) : undefined;
+      return { summary, trace: otlp, ...(json !== undefined ? { json } : {}), ...(html !== undefined ? { html } : {}) };
     },
   };
 }

@@ -8,7 +8,7 @@ import { readOtlpJsonLines, type ReadResult } from './read.js';
 import { buildTraces, num, type ReportTrace } from './model.js';
 import { summaryOfTrace } from './summary.js';
 import { pageTrace, type PageData } from './page-data.js';
-import { writeHtml } from './html.js';
+import { renderHtml, writeHtml } from './html.js';
 
 export { terminalSafe } from '../export/summary.js';
 export { writePrivate } from '../export/private-file.js';
@@ -55,6 +55,12 @@ export function pageData(r: Report): PageData {
   return { traces: r.traces.map(pageTrace), problems: r.read.problems, malformedLines: r.read.malformedLines };
 }
 
+
+/** The page for a trace already encoded as OTLP JSON lines (the agent's run traces): what `gostall report --html` makes of that file. */
+export async function htmlPageOf(otlpJsonLines: Buffer): Promise<string> {
+  const report = await loadReport([{ name: 'run', stream: Readable.from([otlpJsonLines]) }]);
+  return renderHtml(pageData(report));
+}
 
 /**
  * `run --html`: the page for spans just built, through the same OTLP JSON encoding the

@@ -19,6 +19,7 @@ describe('the build records a client sends the agent', () => {
     const records = await got;
     expect([...records!.keys()]).toEqual([A]);
     expect(records!.get(A)!.toString()).toBe('{"v":1}');
+    expect(link.receive(history({ [A]: '{"v":1}' }))).toMatch(/sent twice/);
     link.history.write(B, 'new record ✓');
     expect(link.outgoing()).toEqual([{ file: B, bytes: Buffer.from('new record ✓') }]);
   });
@@ -38,6 +39,7 @@ describe('the build records a client sends the agent', () => {
     const link = linkClientHistory(1000, () => {}, 20);
     expect(await link.history.fetch([A])).toBeUndefined();
     expect(link.receive(history({ [A]: '{}' }))).toBeUndefined();
+    expect(link.receive(history({ [A]: '{}' }))).toMatch(/sent twice/);
   });
 
   it('a client that goes away ends the wait at once', async () => {

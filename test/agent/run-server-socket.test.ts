@@ -82,7 +82,11 @@ describe('the run socket', () => {
       // from before --json answers, at once, and bin/gostall then goes to Node)
       expect(await ask(path, `{"v":1,"type":"run","pid":${process.pid},"history":false,"json":true}`)).toMatch(/"type":"error".*is not a gostall run waiting/);
       expect(await ask(path, `{"v":1,"type":"run","pid":${process.pid},"history":false,"json":false}`)).toMatch(/"type":"error".*malformed/);
-      expect(await ask(path, `{"v":1,"type":"run","pid":${process.pid},"history":false,"html":true}`)).toMatch(/"type":"error".*malformed/);
+      // so are --html and the client-kept history, later fields; a field it does not know (--raw) is malformed
+      expect(await ask(path, `{"v":1,"type":"run","pid":${process.pid},"history":false,"html":true}`)).toMatch(/"type":"error".*is not a gostall run waiting/);
+      expect(await ask(path, `{"v":1,"type":"run","pid":${process.pid},"history":true,"clientHistory":true}`)).toMatch(/"type":"error".*is not a gostall run waiting/);
+      expect(await ask(path, `{"v":1,"type":"run","pid":${process.pid},"history":false,"html":false}`)).toMatch(/"type":"error".*malformed/);
+      expect(await ask(path, `{"v":1,"type":"run","pid":${process.pid},"history":false,"raw":true}`)).toMatch(/"type":"error".*malformed/);
     } finally {
       await server.close();
     }

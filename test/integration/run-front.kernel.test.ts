@@ -57,6 +57,16 @@ async function traced(name: string, command: string[], opts: RunOptions & { args
   return { run, spans: existsSync(out) ? await readTraceFile(out) : [], out };
 }
 
+/** A module of one main package in dir/name, whose go.mod names it example.com/<name>. */
+async function smallModule(name: string): Promise<string> {
+  const mod = join(dir, name);
+  await mkdir(mod, { recursive: true });
+  writeFileSync(join(mod, 'go.mod'), `module example.com/${name}\n\ngo 1.19\n`);
+  writeFileSync(join(mod, 'main.go'), 'package main\n\nfunc main() {}\n');
+  return mod;
+}
+const GO_BUILD = ['go', 'build', '-o', '/dev/null', '.'];
+
 describe('gostall run through the agent, without Node', () => {
   it('gives the spans and the summary of a standalone run, in a private file, and exits with the command\'s code', async () => {
     // --norc: a bash whose stdin is a socket (Node's pipes) and whose SHLVL is below 2 reads
@@ -148,13 +158,37 @@ describe('gostall run through the agent, without Node', () => {
     expect((await counters()).built).toBe(before.built + 2);
   });
 
+  it('writes --html as standalone does: built by the agent, the page 0600, the same processes and causes', async () => {
+    const cmd = ['sh', '-c', `${join(dir, 'no-such-tool')}; exit 3`];
+    type Page = { traces: Array<{ title: string; processes: Array<{ name: string; depth: number; exit: string; causes: string[] }> }> };
+    /** What the page draws: the data it embeds. */
+    const pageOf = (file: string): Page => {
+      const m = /<script type="application\/json" id="gostall-data">(.*?)<\/script>/s.exec(readFileSync(file, 'utf8'));
+      expect(m, file).not.toBeNull();
+      return JSON.parse(m![1]!) as Page;
+    };
+    const shapeOf = (p: Page) => p.traces.map((t) => [t.title, t.processes.map((x) => `${'  '.repeat(x.depth)}${x.name} exit=${x.exit} ${x.causes.join(',')}`)]);
+    const ownHtml = join(dir, 'page-own.html');
+    const viaHtml = join(dir, 'page-via.html');
+    const own = await traced('html-own', cmd, { args: ['--standalone', '--html', ownHtml] });
+    const before = await counters();
+    const via = await traced('html-via', cmd, { args: ['--json', join(dir, 'page-via.json'), '--html', viaHtml] });
+    expect((await counters()).built).toBe(before.built + 1); // no Node: the agent built it
+    expect([own.run.code, via.run.code]).toEqual([3, 3]);
+    expect(statSync(viaHtml).mode & 0o777).toBe(0o600);
+    expect(readFileSync(viaHtml, 'utf8')).toMatch(/^<!doctype html>/);
+    expect(shapeOf(pageOf(viaHtml))).toEqual(shapeOf(pageOf(ownHtml)));
+    expect(JSON.stringify(shapeOf(pageOf(viaHtml)))).toContain('exec.failed');
+    expect(via.spans.length).toBeGreaterThan(0); // and the trace file, after the page in the answer
+  });
+
   it('leaves a device named as an output as it is, whichever way it is traced (`--out /dev/null` once made /dev/null 0600 for everyone)', async () => {
     // the test's own null device (char 1:3), not the machine's: a failure must not break /dev/null
     const nul = join(dir, 'null');
     execFileSync('mknod', ['-m', '0666', nul, 'c', '1', '3']);
     try {
       for (const [way, opts] of TRACE_WAYS) {
-        const extra = way === 'standalone' ? ['--raw', nul, '--html', nul] : [];
+        const extra = way === 'standalone' ? ['--raw', nul, '--html', nul] : ['--html', nul];
         const run = await runGostall(['run', ...(opts.args ?? []), '--out', nul, '--json', nul, ...extra, '--', 'sh', '-c', 'exit 4'],
           { front: true, env: userEnv(), ...opts });
         expect(run.code, `${way}: ${run.stderr}`).toBe(4);
@@ -239,12 +273,9 @@ describe('gostall run through the agent, without Node', () => {
   });
 
   it('says why a Go build rebuilt from the user\'s one build history, whichever way each build was traced', async () => {
-    const mod = join(dir, 'small');
+    const mod = await smallModule('small');
     const state = join(dir, 'hist-state');
-    await mkdir(mod, { recursive: true });
-    writeFileSync(join(mod, 'go.mod'), 'module example.com/small\n\ngo 1.19\n');
-    writeFileSync(join(mod, 'main.go'), 'package main\n\nfunc main() {}\n');
-    const build = ['go', 'build', '-o', '/dev/null', '.'];
+    const build = GO_BUILD;
     const env = userEnv({ XDG_STATE_HOME: state });
     const builds = join(state, 'gostall/builds');
     /** The module's one record in the user's history: when it was recorded. */
@@ -284,12 +315,9 @@ describe('gostall run through the agent, without Node', () => {
   });
 
   it('reads no record through a link or from a directory others may write in, says so, and writes a new record in place of the link', async () => {
-    const mod = join(dir, 'small-link');
+    const mod = await smallModule('small-link');
     const state = join(dir, 'link-state');
-    await mkdir(mod, { recursive: true });
-    writeFileSync(join(mod, 'go.mod'), 'module example.com/smalllink\n\ngo 1.19\n');
-    writeFileSync(join(mod, 'main.go'), 'package main\n\nfunc main() {}\n');
-    const build = ['go', 'build', '-o', '/dev/null', '.'];
+    const build = GO_BUILD;
     const env = userEnv({ XDG_STATE_HOME: state });
     const builds = join(state, 'gostall/builds');
     const first = await traced('link-1', build, { cwd: mod, env });
@@ -340,11 +368,8 @@ describe('gostall run through the agent, without Node', () => {
       }
       expect(statSync(join(traces, files[0]!)).mode & 0o777).toBe(0o600);
       // a Go build's record goes to the same user's build history, theirs too
-      const mod = join(dir, 'sudo-mod');
-      await mkdir(mod, { recursive: true });
-      writeFileSync(join(mod, 'go.mod'), 'module example.com/sudomod\n\ngo 1.19\n');
-      writeFileSync(join(mod, 'main.go'), 'package main\n\nfunc main() {}\n');
-      const goRun = await runGostall(['run', '--', 'go', 'build', '-o', '/dev/null', '.'], { front: true, env, cwd: mod });
+      const mod = await smallModule('sudo-mod');
+      const goRun = await runGostall(['run', '--', ...GO_BUILD], { front: true, env, cwd: mod });
       expect(goRun.code, goRun.stderr).toBe(0);
       expect((await counters()).built).toBe(before.built + 2);
       const builds = join(home, '.local/state/gostall/builds');
@@ -379,13 +404,10 @@ describe('gostall run through the agent, without Node', () => {
         expect(run.stderr).toMatch(new RegExp(`cannot create the default trace directory: ${state}/traces: a symbolic link; fix: give --out FILE`));
       }
       // a Go build with --out: traced, its history off with the reason
-      const mod = join(dir, 'sudo-link-mod');
-      await mkdir(mod, { recursive: true });
-      writeFileSync(join(mod, 'go.mod'), 'module example.com/sudolink\n\ngo 1.19\n');
-      writeFileSync(join(mod, 'main.go'), 'package main\n\nfunc main() {}\n');
+      const mod = await smallModule('sudo-link-mod');
       for (const [way, args] of [['bin/gostall', []], ['standalone', ['--standalone']]] as const) {
         const out = join(dir, `sudo-link-${way.replace(/\W/g, '-')}.otlp.jsonl`);
-        const run = await runGostall(['run', ...args, '--out', out, '--', 'go', 'build', '-o', '/dev/null', '.'], { front: true, env, cwd: mod });
+        const run = await runGostall(['run', ...args, '--out', out, '--', ...GO_BUILD], { front: true, env, cwd: mod });
         expect(`${way}: ${run.code}`, run.stderr).toBe(`${way}: 0`);
         expect(run.stderr).toContain(`gostall: build history off: ${state}/builds: a symbolic link`);
         expect(existsSync(out)).toBe(true);
@@ -410,10 +432,10 @@ describe('gostall run through the agent, without Node', () => {
 describe('what bin/gostall leaves to the full gostall (Node)', () => {
   it('options it does not take, and a collector named in the environment, still go through the agent', async () => {
     const before = await counters();
-    const html = join(dir, 'report.html');
-    const a = await traced('html', ['sh', '-c', 'exit 4'], { args: ['--html', html] });
+    const raw = join(dir, 'node-path.raw');
+    const a = await traced('raw', ['sh', '-c', 'exit 4'], { args: ['--raw', raw] });
     expect(a.run.code).toBe(4);
-    expect(existsSync(html)).toBe(true);
+    expect(existsSync(raw)).toBe(true);
     const b = await traced('otel', ['sh', '-c', 'exit 5'], { env: userEnv({ OTEL_SDK_DISABLED: 'true' }) });
     expect(b.run.code).toBe(5);
     const after = await counters();
