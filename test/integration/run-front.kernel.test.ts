@@ -66,6 +66,11 @@ async function smallModule(name: string): Promise<string> {
   return mod;
 }
 const GO_BUILD = ['go', 'build', '-o', '/dev/null', '.'];
+/** A small module and a user state directory of its own (XDG_STATE_HOME): the environment for it, and where its build history is. */
+async function moduleWithHistory(name: string): Promise<{ mod: string; env: NodeJS.ProcessEnv; builds: string }> {
+  const state = join(dir, `${name}-state`);
+  return { mod: await smallModule(name), env: userEnv({ XDG_STATE_HOME: state }), builds: join(state, 'gostall/builds') };
+}
 
 describe('gostall run through the agent, without Node', () => {
   it('gives the spans and the summary of a standalone run, in a private file, and exits with the command\'s code', async () => {
@@ -273,11 +278,8 @@ describe('gostall run through the agent, without Node', () => {
   });
 
   it('says why a Go build rebuilt from the user\'s one build history, whichever way each build was traced', async () => {
-    const mod = await smallModule('small');
-    const state = join(dir, 'hist-state');
+    const { mod, env, builds } = await moduleWithHistory('small');
     const build = GO_BUILD;
-    const env = userEnv({ XDG_STATE_HOME: state });
-    const builds = join(state, 'gostall/builds');
     /** The module's one record in the user's history: when it was recorded. */
     const recordedAt = (): string => {
       const files = readdirSync(builds).filter((f) => f.endsWith('.json'));
@@ -315,11 +317,8 @@ describe('gostall run through the agent, without Node', () => {
   });
 
   it('reads no record through a link or from a directory others may write in, says so, and writes a new record in place of the link', async () => {
-    const mod = await smallModule('small-link');
-    const state = join(dir, 'link-state');
+    const { mod, env, builds } = await moduleWithHistory('small-link');
     const build = GO_BUILD;
-    const env = userEnv({ XDG_STATE_HOME: state });
-    const builds = join(state, 'gostall/builds');
     const first = await traced('link-1', build, { cwd: mod, env });
     expect(first.run.code, first.run.stderr).toBe(0);
     const [name] = readdirSync(builds);
