@@ -27,12 +27,14 @@ export function linkClientHistory(uid: number, send: (reply: RunReply) => void, 
   let pending: { files: Set<string>; done: (records: Map<string, Buffer> | undefined) => void } | undefined;
   let asked = false;
   let answered = false;
+  let closed = false;
   const out: { file: string; bytes: Buffer }[] = [];
   return {
     history: {
       scope: `uid-${uid}`,
       fetch(files) {
         pending?.done(undefined);
+        if (closed) return Promise.resolve(undefined);
         asked = true;
         return new Promise((resolve) => {
           const timer = setTimeout(() => pending?.done(undefined), waitMillis);
@@ -59,6 +61,6 @@ export function linkClientHistory(uid: number, send: (reply: RunReply) => void, 
       return undefined;
     },
     outgoing: () => out,
-    close: () => pending?.done(undefined),
+    close: () => { closed = true; pending?.done(undefined); },
   };
 }

@@ -42,10 +42,11 @@ describe('the build records a client sends the agent', () => {
     expect(link.receive(history({ [A]: '{}' }))).toMatch(/sent twice/);
   });
 
-  it('a client that goes away ends the wait at once', async () => {
+  it('a client that goes away ends the wait at once, and any wait after', async () => {
     const link = linkClientHistory(1000, () => {}, 60_000);
     const got = link.history.fetch([A]);
     link.close();
     expect(await got).toBeUndefined();
+    expect(await link.history.fetch([A])).toBeUndefined(); // and one asked after it, at once
   });
 });
