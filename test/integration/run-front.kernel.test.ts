@@ -143,6 +143,8 @@ describe('gostall run through the agent, without Node', () => {
     const ownJson = join(dir, 'diag-own.json');
     const viaJson = join(dir, 'diag-via.json');
     const own = await traced('json-own', cmd, { args: ['--standalone', '--json', ownJson] });
+    writeFileSync(viaJson, 'an older diagnosis', { mode: 0o644 }); // made private all the same, as Node makes it
+    await chmod(viaJson, 0o644);
     const before = await counters();
     const via = await traced('json-via', cmd, { args: ['--json', viaJson] });
     expect((await counters()).built).toBe(before.built + 1); // no Node: the agent built it
@@ -176,6 +178,8 @@ describe('gostall run through the agent, without Node', () => {
     const ownHtml = join(dir, 'page-own.html');
     const viaHtml = join(dir, 'page-via.html');
     const own = await traced('html-own', cmd, { args: ['--standalone', '--html', ownHtml] });
+    writeFileSync(viaHtml, 'an older page', { mode: 0o644 }); // made private all the same, as Node makes it
+    await chmod(viaHtml, 0o644);
     const before = await counters();
     const via = await traced('html-via', cmd, { args: ['--json', join(dir, 'page-via.json'), '--html', viaHtml] });
     expect((await counters()).built).toBe(before.built + 1); // no Node: the agent built it
