@@ -72,6 +72,24 @@ async function moduleWithHistory(name: string): Promise<{ mod: string; env: Node
   return { mod: await smallModule(name), env: userEnv({ XDG_STATE_HOME: state }), builds: join(state, 'gostall/builds') };
 }
 
+/**
+ * cmd traced standalone and through bin/gostall, each with `option FILE` (name-own/-via.EXT):
+ * the second over an older file of mode 0644, which must be made private as Node makes it;
+ * the agent built the second (no Node).
+ */
+async function bothWaysWith(option: '--json' | '--html', name: string, cmd: string[], viaArgs: string[] = []) {
+  const ext = option === '--json' ? 'json' : 'html';
+  const ownFile = join(dir, `${name}-own.${ext}`);
+  const viaFile = join(dir, `${name}-via.${ext}`);
+  const own = await traced(`${name}-own`, cmd, { args: ['--standalone', option, ownFile] });
+  writeFileSync(viaFile, 'an older one');
+  await chmod(viaFile, 0o644);
+  const before = await counters();
+  const via = await traced(`${name}-via`, cmd, { args: [...viaArgs, option, viaFile] });
+  expect((await counters()).built).toBe(before.built + 1);
+  return { own, via, ownFile, viaFile };
+}
+
 describe('gostall run through the agent, without Node', () => {
   it('gives the spans and the summary of a standalone run, in a private file, and exits with the command\'s code', async () => {
     // --norc: a bash whose stdin is a socket (Node's pipes) and whose SHLVL is below 2 reads
@@ -140,14 +158,7 @@ describe('gostall run through the agent, without Node', () => {
 
   it('writes --json as standalone does: built by the agent, the file 0600, "-" to stdout after the command\'s output', async () => {
     const cmd = ['sh', '-c', `echo from-cmd; ${join(dir, 'no-such-tool')}; exit 3`];
-    const ownJson = join(dir, 'diag-own.json');
-    const viaJson = join(dir, 'diag-via.json');
-    const own = await traced('json-own', cmd, { args: ['--standalone', '--json', ownJson] });
-    writeFileSync(viaJson, 'an older diagnosis', { mode: 0o644 }); // made private all the same, as Node makes it
-    await chmod(viaJson, 0o644);
-    const before = await counters();
-    const via = await traced('json-via', cmd, { args: ['--json', viaJson] });
-    expect((await counters()).built).toBe(before.built + 1); // no Node: the agent built it
+    const { own, via, ownFile: ownJson, viaFile: viaJson } = await bothWaysWith('--json', 'diag', cmd);
     expect(via.run.code).toBe(3);
     expect(statSync(viaJson).mode & 0o777).toBe(0o600);
     type Diagnosis = { command: string; causes: Array<{ id: string; process: string }>; traceId: string };
@@ -158,11 +169,12 @@ describe('gostall run through the agent, without Node', () => {
     expect(v.causes.map((c) => c.id)).toContain('exec.failed');
     // the trace it names is the one written
     expect(via.spans.every((s) => s.traceId === v.traceId)).toBe(true);
+    const before = await counters();
     const toStdout = await traced('json-stdout', cmd, { args: ['--json=-'] });
     const [first, ...rest] = toStdout.run.stdout.toString('utf8').split('\n');
     expect(first).toBe('from-cmd');
     expect((JSON.parse(rest.join('\n')) as { causes: Array<{ id: string }> }).causes.map((c) => c.id)).toContain('exec.failed');
-    expect((await counters()).built).toBe(before.built + 2);
+    expect((await counters()).built).toBe(before.built + 1);
   });
 
   it('writes --html as standalone does: built by the agent, the page 0600, the same processes and causes', async () => {
@@ -175,14 +187,7 @@ describe('gostall run through the agent, without Node', () => {
       return JSON.parse(m![1]!) as Page;
     };
     const shapeOf = (p: Page) => p.traces.map((t) => [t.title, t.processes.map((x) => `${'  '.repeat(x.depth)}${x.name} exit=${x.exit} ${x.causes.join(',')}`)]);
-    const ownHtml = join(dir, 'page-own.html');
-    const viaHtml = join(dir, 'page-via.html');
-    const own = await traced('html-own', cmd, { args: ['--standalone', '--html', ownHtml] });
-    writeFileSync(viaHtml, 'an older page', { mode: 0o644 }); // made private all the same, as Node makes it
-    await chmod(viaHtml, 0o644);
-    const before = await counters();
-    const via = await traced('html-via', cmd, { args: ['--json', join(dir, 'page-via.json'), '--html', viaHtml] });
-    expect((await counters()).built).toBe(before.built + 1); // no Node: the agent built it
+    const { own, via, ownFile: ownHtml, viaFile: viaHtml } = await bothWaysWith('--html', 'page', cmd, ['--json', join(dir, 'page-via.json')]);
     expect([own.run.code, via.run.code]).toEqual([3, 3]);
     expect(statSync(viaHtml).mode & 0o777).toBe(0o600);
     expect(readFileSync(viaHtml, 'utf8')).toMatch(/^<!doctype html>/);
