@@ -5,8 +5,7 @@
  * GOSTALL_OUT_GROUP=NAME|GID makes the file 0640 and owned by that group (the collector's),
  * so that group can read it and nobody else (docs/report.md, otel-config/README.md).
  */
-import { readFileSync } from 'node:fs';
-import { constants } from 'node:fs';
+import { constants, readFileSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { restrictRegularFile } from './private-file.js';
