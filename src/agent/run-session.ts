@@ -30,11 +30,12 @@ import { diagnosisJsonText } from '../export/diagnosis-json.js';
  */
 export const MAX_RUN_TRACE_BYTES = 64 * 1024 * 1024;
 /**
- * --html: a page is made only for a trace up to this size (reading it back for the page
- * holds several times its size; a cold `go build -a` of 11 std packages is ~1 MB). Beyond,
- * the client says how to make the page from the file.
+ * --html: a page is made only for a trace up to this size. Making it holds the agent's event
+ * loop (31-80 ms for a 1.5 MB trace of a cold `go build -a` of 11 std packages), and a run
+ * asked meanwhile waits for its `accepted`; reading the trace back also holds several times
+ * its size. Beyond, the client says how to make the page from the file.
  */
-export const MAX_RUN_PAGE_TRACE_BYTES = 16 * 1024 * 1024;
+export const MAX_RUN_PAGE_TRACE_BYTES = 4 * 1024 * 1024;
 
 export interface AgentRunOptions {
   shimPid: number;
