@@ -147,9 +147,7 @@ export async function runCommand(argv: string[]): Promise<RunResult> {
     if (historyAt && 'notice' in historyAt) process.stderr.write(`gostall: ${historyAt.notice}\n`);
     trace = mods.runTrace.createRunTrace({
       rootPid: shimPid, env: process.env, started: live?.collection, clock, evidenceThresholdNs: opts.thresholdNs,
-      buildHistory: historyAt && 'dir' in historyAt ? mods.history.createBuildHistory({
-        dir: historyAt.dir, shownDir: historyAt.shownDir, owner: historyAt.owner.uid === undefined ? undefined : { uid: historyAt.owner.uid, gid: historyAt.owner.gid! },
-      }) : undefined,
+      buildHistory: historyAt && !('notice' in historyAt) ? mods.history.createBuildHistory(historyAt) : undefined,
       resourceFor: mods.resources.createResourceCache(process.env),
       emit: (s) => {
         sink.submit(s);

@@ -5,6 +5,7 @@
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { openUserDirectory } from './user-directory.js';
+import type { BuildHistoryOptions } from '../pipeline/build-history.js';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -46,14 +47,16 @@ function stateDirectory(owner: TraceOwner, env: NodeJS.ProcessEnv, sub: string, 
 
 /**
  * Where `run` keeps its build history (issue 13): the same user's state directory as its
- * traces. Under sudo it is opened now, and a history the user's directory does not allow is
- * off with the reason (notice).
+ * traces, as the history takes it (src/pipeline/build-history.ts). Under sudo it is opened
+ * now, for the invoking user, and a directory that does not allow it turns the history off
+ * with the reason (notice).
  */
-export function buildHistoryDir(env: NodeJS.ProcessEnv = process.env): { dir: string; shownDir: string; owner: TraceOwner } | { notice: string } {
+export function buildHistoryDir(env: NodeJS.ProcessEnv = process.env): Pick<BuildHistoryOptions, 'dir' | 'openedFor'> | { notice: string } {
   const owner = traceOwner(env);
+  if (owner.uid === undefined) return { dir: stateDirectory(owner, env, 'builds', false).path };
   try {
     const d = stateDirectory(owner, env, 'builds', false);
-    return { dir: d.openPath, shownDir: d.path, owner };
+    return { dir: d.openPath, openedFor: { path: d.path, owner: { uid: owner.uid, gid: owner.gid! } } };
   } catch (err) {
     return { notice: `build history off: ${(err as Error).message}` };
   }

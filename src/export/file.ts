@@ -48,8 +48,7 @@ export async function openOtlpJsonFile(path: string, opts: OtlpJsonFileOptions =
     : await open(path, 'a', mode);
   try {
     // An existing file keeps its mode on open(); make sure it is private (or group-readable) too.
-    await restrictRegularFile(fh, mode, opts.group);
-    if (opts.forUser && (await fh.stat()).isFile()) await fh.chown(opts.forUser.uid, opts.group ?? opts.forUser.gid);
+    await restrictRegularFile(fh, mode, { uid: opts.forUser?.uid, gid: opts.group ?? opts.forUser?.gid });
   } catch (err) {
     await fh.close();
     throw err;

@@ -9,10 +9,10 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 
-/** Give an opened file this mode (and group) if it is a regular file; leave anything else as it is. */
-export async function restrictRegularFile(fh: FileHandle, mode: number, group?: number): Promise<void> {
+/** Give an opened file this mode (and owner, group) if it is a regular file; leave anything else as it is. */
+export async function restrictRegularFile(fh: FileHandle, mode: number, owner: { uid?: number; gid?: number } = {}): Promise<void> {
   if (!(await fh.stat()).isFile()) return;
-  if (group !== undefined) await fh.chown(-1, group);
+  if (owner.uid !== undefined || owner.gid !== undefined) await fh.chown(owner.uid ?? -1, owner.gid ?? -1);
   await fh.chmod(mode);
 }
 

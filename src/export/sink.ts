@@ -142,7 +142,7 @@ export async function createSink(settings: ExportSettings, opts: SinkOptions): P
   let file: OtlpJsonFile | undefined;
   if (settings.out !== undefined && settings.out !== '-') {
     try {
-      file = await openOtlpJsonFile(settings.out, opts.outForUser ? { group: outGroupFromEnv(), forUser: opts.outForUser } : undefined);
+      file = await openOtlpJsonFile(settings.out, { group: outGroupFromEnv(), forUser: opts.outForUser });
     } catch (err) {
       return { ok: false, error: new SettingsError(settings.outSource ?? '--out', `cannot write ${settings.out}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`) };
     }

@@ -1,8 +1,9 @@
 /**
  * The local history of builds that lets a build say why it rebuilt (issue 13): one small
  * JSON file per build key (../diagnose/build-record.ts) in a directory of the user's
- * (`run`: ~/.local/state/gostall/builds, the invoking user's under sudo; the agent:
- * <state-dir>/builds). Each trace's building go commands are compared with their last
+ * (`run`: ~/.local/state/gostall/builds, the invoking user's under sudo, also when the agent
+ * builds bin/gostall's trace — bin/gostall reads and writes the records then, ClientHistory;
+ * the agent's own traces: <state-dir>/builds). Each trace's building go commands are compared with their last
  * record before the diagnosis, and recorded after it.
  *
  * The directory is hostile ground as much as any input: it must be a real directory of the
@@ -14,10 +15,10 @@
  */
 import { createHash } from 'node:crypto';
 import {
-  chownSync, closeSync, constants as fsConstants, fchownSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync,
+  closeSync, constants as fsConstants, fchownSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync,
   renameSync, statSync, unlinkSync, writeSync,
 } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 // zod's tree-shakable flavour: `gostall run` loads this after its command exits, while the
 // user waits (the classic build is ~15 ms of loading)
 import * as z from 'zod/mini';
@@ -70,13 +71,12 @@ export interface BuildHistoryOptions {
   /** the directory of records, or (client) records a client reads and writes for us */
   dir?: string;
   /**
-   * the directory's path in messages, when dir reaches it another way: /proc/self/fd/N, a
-   * directory the caller opened (and checked) part by part (src/cli/user-directory.ts)
+   * dir is a directory the caller opened for this user and checked part by part, reached as
+   * /proc/self/fd/N (`gostall run` under sudo: src/cli/user-directory.ts): messages name it
+   * by `path`, and the records are made the owner's
    */
-  shownDir?: string;
+  openedFor?: { path: string; owner: { uid: number; gid: number } };
   client?: ClientHistory;
-  /** who owns the directory and its files (run under sudo: the invoking user); default: this process's user */
-  owner?: { uid: number; gid: number };
   maxFiles?: number;
   maxPackages?: number;
 }
@@ -122,22 +122,20 @@ const keep = (file: string, bytes: Buffer, rec: BuildRecord): void => {
 export function createBuildHistory(opts: BuildHistoryOptions): BuildHistory {
   const maxFiles = opts.maxFiles ?? DEFAULTS.maxFiles;
   const maxPackages = opts.maxPackages ?? DEFAULTS.maxPackages;
-  const uid = opts.owner?.uid ?? process.getuid?.() ?? 0;
+  const owner = opts.openedFor?.owner;
+  const uid = owner?.uid ?? process.getuid?.() ?? 0;
   const notices: string[] = [];
   let usable: boolean | undefined;
-  const shown = (path: string): string => (opts.shownDir !== undefined && opts.dir !== undefined && path.startsWith(opts.dir) ? opts.shownDir + path.slice(opts.dir.length) : path);
+  const shown = (path: string): string => (opts.openedFor && opts.dir !== undefined && path.startsWith(opts.dir) ? opts.openedFor.path + path.slice(opts.dir.length) : path);
 
   /** The directory, made if missing; refused (once, with a notice) when it is not safely ours. */
   const ready = (): boolean => {
     if (usable !== undefined) return usable;
     if (opts.dir === undefined) return (usable = opts.client !== undefined);
     try {
-      const first = mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
-      if (first !== undefined && opts.owner) {
-        for (let d = opts.dir; d.length >= first.length; d = dirname(d)) { chownSync(d, opts.owner.uid, opts.owner.gid); if (d === first) break; }
-      }
-      // (an opened directory's /proc/self/fd/N is a link to it)
-      const st = opts.shownDir !== undefined ? statSync(opts.dir) : lstatSync(opts.dir);
+      // (an opened directory is there, and its /proc/self/fd/N is a link to it)
+      if (!opts.openedFor) mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
+      const st = opts.openedFor ? statSync(opts.dir) : lstatSync(opts.dir);
       if (!st.isDirectory()) throw new Error('not a directory');
       if (st.uid !== uid) throw new Error(`owned by uid ${st.uid}, not ${uid}`);
       if ((st.mode & 0o022) !== 0) throw new Error('writable by other users');
@@ -223,7 +221,7 @@ export function createBuildHistory(opts: BuildHistoryOptions): BuildHistory {
     try {
       try { unlinkSync(tmp); } catch { /* none left over */ }
       fd = openSync(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
-      if (opts.owner) fchownSync(fd, opts.owner.uid, opts.owner.gid);
+      if (owner) fchownSync(fd, owner.uid, owner.gid);
       writeSync(fd, text);
       closeSync(fd);
       fd = undefined;

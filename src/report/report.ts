@@ -8,7 +8,8 @@ import { readOtlpJsonLines, type ReadResult } from './read.js';
 import { buildTraces, num, type ReportTrace } from './model.js';
 import { summaryOfTrace } from './summary.js';
 import { pageTrace, type PageData } from './page-data.js';
-import { renderHtml, writeHtml } from './html.js';
+import { renderHtml } from './html.js';
+import { writePrivateFile } from '../export/private-file.js';
 
 export { terminalSafe } from '../export/summary.js';
 export { writePrivate } from '../export/private-file.js';
@@ -55,7 +56,6 @@ export function pageData(r: Report): PageData {
   return { traces: r.traces.map(pageTrace), problems: r.read.problems, malformedLines: r.read.malformedLines };
 }
 
-
 /** The page for a trace already encoded as OTLP JSON lines (the agent's run traces): what `gostall report --html` makes of that file. */
 export async function htmlPageOf(otlpJsonLines: Buffer): Promise<string> {
   const report = await loadReport([{ name: 'run', stream: Readable.from([otlpJsonLines]) }]);
@@ -70,6 +70,5 @@ export async function writeHtmlReport(target: string, spans: ReadableSpan[]): Pr
   const { JsonTraceSerializer } = await import('@opentelemetry/otlp-transformer');
   const body = JsonTraceSerializer.serializeRequest(spans);
   if (!body) throw new Error('OTLP JSON serialisation failed');
-  const report = await loadReport([{ name: 'run', stream: Readable.from([Buffer.from(body)]) }]);
-  await writeHtml(target, pageData(report));
+  await writePrivateFile(target, await htmlPageOf(Buffer.from(body)));
 }

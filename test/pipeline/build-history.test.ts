@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createBuildHistory, type ClientHistory } from '../../src/pipeline/build-history.js';
+import { buildHistoryDir } from '../../src/cli/trace-owner.js';
 import { createProcess, type ProcessNode } from '../../src/model/process.js';
 import { emptyGoCacheLookups } from '../../src/model/gocache.js';
 import { findGoModule, inspectGoroot } from '../../src/diagnose/context-go-files.js';
@@ -163,6 +164,20 @@ describe('a history directory in a bad state costs a notice, never the build', (
     const r = await plant((f) => mkdirSync(f));
     expect(r.previous).toBeUndefined();
     expect(r.notices).toEqual([expect.stringMatching(/not a regular file/), expect.stringMatching(/could not write/)]);
+  });
+
+  it('run\'s history directory that is a link is not used (run as the user, XDG_STATE_HOME)', async () => {
+    mkdirSync(join(work, 'elsewhere'));
+    mkdirSync(join(work, 'xdg/gostall'), { recursive: true });
+    symlinkSync(join(work, 'elsewhere'), join(work, 'xdg/gostall/builds'));
+    const at = buildHistoryDir({ XDG_STATE_HOME: join(work, 'xdg') });
+    expect(at).toEqual({ dir: join(work, 'xdg/gostall/builds') });
+    const a = join(work, 'a/mod');
+    writeModule(a);
+    const history = createBuildHistory(at as { dir: string });
+    (await history.compare(...Object.values(build(a, { compiled: ['p1'], hits: 0, misses: 1 })) as [ProcessNode, DiagnosisContext])).commit();
+    expect(history.takeNotices()).toEqual([expect.stringMatching(/build history off: .*xdg\/gostall\/builds: not a directory/)]);
+    expect(readdirSync(join(work, 'elsewhere'))).toEqual([]);
   });
 
   it('a directory other users can write to is not used', async () => {
